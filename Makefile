@@ -1,0 +1,42 @@
+# crowdmarket: `make run` serves a demo on embedded SQLite; `make test` runs the whole suite on PostgreSQL + Redis.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+
+# The test suite runs against the real services at their default local addresses unless told otherwise.
+TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://root@127.0.0.1:5432/crowdmarket)
+TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/15)
+
+.PHONY: install run test lint format bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	DEBUG=1 $(PY) manage.py migrate --verbosity 0
+	DEBUG=1 $(PY) manage.py seed_demo
+	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only-secret \
+	CELERY_TASK_ALWAYS_EAGER=1 $(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev,bench]"
+	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret $(PY) bench/ingest.py
+
+clean:
+	rm -rf $(VENV) db.sqlite3 var .pytest_cache .ruff_cache

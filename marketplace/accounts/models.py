@@ -1,0 +1,55 @@
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **fields: object) -> "User":
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.full_clean(exclude=["password"])
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **fields: object) -> "User":
+        fields.setdefault("is_staff", False)
+        fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **fields)
+
+    def create_superuser(self, email: str, password: str | None = None, **fields: object) -> "User":
+        fields.update(is_staff=True, is_superuser=True)
+        return self._create_user(email, password, **fields)
+
+
+class User(AbstractUser):
+    """A person on the marketplace, identified by email.
+
+    Roles are flags, not separate accounts: a user may post jobs (requester) and work (worker) at once; the
+    assignment engine keeps them off their own jobs. Admins are staff users.
+    """
+
+    username = None  # type: ignore[assignment]
+    email = models.EmailField("email address", unique=True)
+    is_requester = models.BooleanField(default=False, help_text="May post and fund jobs.")
+    is_worker = models.BooleanField(default=False, help_text="May take qualification tests and claim work.")
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()  # type: ignore[misc]
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(Lower("email"), name="user_email_ci_unique")]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def roles(self) -> list[str]:
+        flags = (("requester", self.is_requester), ("worker", self.is_worker), ("admin", self.is_staff))
+        return [name for name, held in flags if held]

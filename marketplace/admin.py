@@ -1,0 +1,68 @@
+"""Admin for the marketplace: jobs, uploads, micro-tasks and items.
+
+Money and counters are read-only here: they change only through the services, which keep the ledger and the
+overlap invariants. Gold answers are visible to admins (they review gold), never to workers.
+"""
+
+from django.contrib import admin
+
+from marketplace.models import Item, Job, MicroTask, Upload
+
+
+class UploadInline(admin.TabularInline):
+    model = Upload
+    extra = 0
+    can_delete = False
+    fields = ["kind", "format", "original_name", "status", "items_created", "tasks_created", "created_at"]
+    readonly_fields = fields
+    show_change_link = True
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ["id", "title", "requester", "status", "reward_cents", "currency", "overlap_min", "overlap_max"]
+    list_filter = ["status", "currency", "created_at"]
+    search_fields = ["title", "requester__email"]
+    list_select_related = ["requester"]
+    date_hierarchy = "created_at"
+    raw_id_fields = ["requester"]
+    readonly_fields = ["status", "reward_cents", "currency", "created_at", "updated_at", "launched_at", "finished_at"]
+    inlines = [UploadInline]
+
+
+@admin.register(Upload)
+class UploadAdmin(admin.ModelAdmin):
+    list_display = ["id", "job", "kind", "format", "status", "items_created", "tasks_created", "created_at"]
+    list_filter = ["kind", "status", "format"]
+    search_fields = ["original_name", "job__title", "created_by__email"]
+    list_select_related = ["job"]
+    readonly_fields = [f.name for f in Upload._meta.fields]
+
+    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(MicroTask)
+class MicroTaskAdmin(admin.ModelAdmin):
+    list_display = ["id", "job", "number", "n_items", "overlap_target", "assigned_count", "submitted_count"]
+    list_filter = ["job__status"]
+    search_fields = ["job__title", "=job__id"]
+    list_select_related = ["job"]
+    readonly_fields = [f.name for f in MicroTask._meta.fields]
+
+    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Item)
+class ItemAdmin(admin.ModelAdmin):
+    list_display = ["id", "job", "task", "row_number", "external_id", "is_gold"]
+    list_filter = ["is_gold"]
+    search_fields = ["external_id", "=job__id", "job__title"]
+    list_select_related = ["job", "task"]
+    raw_id_fields = ["job", "upload", "task"]
+    readonly_fields = ["job", "upload", "task", "position", "row_number"]
+    show_full_result_count = False  # an item table holds millions of rows: skip the COUNT(*) per page
+
+    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False

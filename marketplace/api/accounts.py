@@ -1,0 +1,35 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from marketplace.accounts.services import user_set_roles
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    is_requester = serializers.BooleanField()
+    is_worker = serializers.BooleanField()
+    is_staff = serializers.BooleanField()
+    roles = serializers.ListField(child=serializers.CharField())
+
+
+class MeApi(APIView):
+    """The signed-in user and their roles."""
+
+    class InputSerializer(serializers.Serializer):
+        is_requester = serializers.BooleanField(required=False)
+        is_worker = serializers.BooleanField(required=False)
+
+    @extend_schema(responses=MeSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(MeSerializer(request.user).data)
+
+    @extend_schema(request=InputSerializer, responses=MeSerializer)
+    def patch(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = user_set_roles(user=request.user, **data.validated_data)
+        return Response(MeSerializer(user).data)

@@ -1,0 +1,51 @@
+"""One error shape for the whole API: `{"code": ..., "message": ..., "extra": {...}}`.
+
+Services raise the apps' own errors (each with a stable `code` and a `status_code`) or Django's
+`ValidationError`; DRF raises its own. All of them are mapped here, and nothing else builds error bodies.
+"""
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, serializers
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from marketplace.errors import MarketplaceError
+
+DOMAIN_ERRORS: tuple[type[Exception], ...] = (MarketplaceError,)
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    extra = serializers.DictField()
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"code": code, "message": message, "extra": extra}
+
+
+def _django_validation_fields(exc: DjangoValidationError) -> dict[str, Any]:
+    if hasattr(exc, "error_dict"):
+        return {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
+    return {"non_field_errors": exc.messages}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DOMAIN_ERRORS):
+        return Response(error_body(exc.code, exc.message, **exc.extra), status=exc.status_code)  # type: ignore[attr-defined]
+    if isinstance(exc, DjangoValidationError):
+        body = error_body("invalid", "Invalid input.", fields=_django_validation_fields(exc))
+        return Response(body, status=400)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = error_body("invalid", "Invalid input.", fields=fields)
+    elif isinstance(exc, exceptions.APIException):
+        extra = {"wait": exc.wait} if isinstance(exc, exceptions.Throttled) else {}
+        code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
+        response.data = error_body(str(code), str(exc.detail), **extra)
+    return response

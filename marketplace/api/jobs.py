@@ -1,0 +1,185 @@
+"""Requester API for jobs: create, read, edit, and move through the lifecycle."""
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import django_filters
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from marketplace import selectors
+from marketplace.api.base import JobScopedListApi
+from marketplace.api.errors import ErrorSerializer
+from marketplace.api.permissions import IsRequester
+from marketplace.models import Item, Job, JobStatus, MicroTask
+from marketplace.services.jobs import job_create, job_transition, job_update
+
+
+class JobSerializer(serializers.ModelSerializer):
+    assignment_duration_seconds = serializers.SerializerMethodField()
+    gold_ratio = serializers.DecimalField(max_digits=4, decimal_places=3, coerce_to_string=False)
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "title",
+            "instructions",
+            "label_schema",
+            "item_schema",
+            "overlap_min",
+            "overlap_max",
+            "items_per_task",
+            "reward_cents",
+            "currency",
+            "gold_ratio",
+            "assignment_duration_seconds",
+            "max_open_assignments",
+            "deadline",
+            "status",
+            "created_at",
+            "updated_at",
+            "launched_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_assignment_duration_seconds(self, job: Job) -> int:
+        return int(job.assignment_duration.total_seconds())
+
+
+class JobInputSerializer(serializers.Serializer):
+    """Shape checks only; the business rules (schemas, overlap, lifecycle) live in the services."""
+
+    title = serializers.CharField(max_length=200)
+    instructions = serializers.CharField(required=False, allow_blank=True)
+    label_schema = serializers.JSONField()
+    item_schema = serializers.JSONField(required=False)
+    overlap_min = serializers.IntegerField(min_value=1, max_value=50, required=False)
+    overlap_max = serializers.IntegerField(min_value=1, max_value=50, required=False)
+    items_per_task = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    reward_cents = serializers.IntegerField(min_value=1, max_value=10_000_00)
+    currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False)
+    gold_ratio = serializers.DecimalField(
+        max_digits=4, decimal_places=3, min_value=Decimal(0), max_value=Decimal("0.5"), required=False
+    )
+    assignment_duration_seconds = serializers.IntegerField(min_value=60, max_value=7 * 24 * 3600, required=False)
+    max_open_assignments = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    deadline = serializers.DateTimeField(required=False, allow_null=True)
+
+    def to_service_fields(self) -> dict[str, Any]:
+        fields = dict(self.validated_data)
+        if "assignment_duration_seconds" in fields:
+            fields["assignment_duration"] = timedelta(seconds=fields.pop("assignment_duration_seconds"))
+        return fields
+
+
+class JobFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=JobStatus.choices)
+    title = django_filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = Job
+        fields = ["status", "title"]
+
+
+class JobListCreateApi(generics.ListAPIView):
+    permission_classes = [IsRequester]
+    serializer_class = JobSerializer
+    filterset_class = JobFilter
+    ordering_fields = ["id", "created_at", "deadline"]
+
+    def get_queryset(self) -> QuerySet[Job]:
+        if getattr(self, "swagger_fake_view", False):
+            return Job.objects.none()
+        return selectors.job_list(requester=self.request.user)
+
+    @extend_schema(request=JobInputSerializer, responses={201: JobSerializer, 400: ErrorSerializer})
+    def post(self, request: Request) -> Response:
+        data = JobInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = job_create(requester=request.user, **data.to_service_fields())
+        return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
+
+
+class JobDetailApi(APIView):
+    permission_classes = [IsRequester]
+
+    @extend_schema(responses={200: JobSerializer, 404: ErrorSerializer})
+    def get(self, request: Request, job_id: int) -> Response:
+        return Response(JobSerializer(selectors.job_get(requester=request.user, job_id=job_id)).data)
+
+    @extend_schema(
+        request=JobInputSerializer, responses={200: JobSerializer, 400: ErrorSerializer, 409: ErrorSerializer}
+    )
+    def patch(self, request: Request, job_id: int) -> Response:
+        job = selectors.job_get(requester=request.user, job_id=job_id)
+        data = JobInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        job = job_update(job=job, **data.to_service_fields())
+        return Response(JobSerializer(job).data)
+
+
+def _transition_api(action: str, summary: str) -> type[APIView]:
+    class JobTransitionApi(APIView):
+        permission_classes = [IsRequester]
+
+        @extend_schema(request=None, responses={200: JobSerializer, 409: ErrorSerializer}, summary=summary)
+        def post(self, request: Request, job_id: int) -> Response:
+            job = selectors.job_get(requester=request.user, job_id=job_id)
+            return Response(JobSerializer(job_transition(job=job, action=action)).data)
+
+    JobTransitionApi.__name__ = f"Job{action.capitalize()}Api"
+    return JobTransitionApi
+
+
+JobLaunchApi = _transition_api("launch", "Launch a draft job: workers can claim its tasks")
+JobPauseApi = _transition_api("pause", "Pause an active job: no new claims")
+JobResumeApi = _transition_api("resume", "Resume a paused job")
+JobCancelApi = _transition_api("cancel", "Cancel a job")
+
+
+class ItemSerializer(serializers.ModelSerializer):
+    """The requester's view of an item, gold answer included (workers never get this serializer)."""
+
+    class Meta:
+        model = Item
+        fields = ["id", "task", "position", "row_number", "external_id", "payload", "is_gold", "gold_answer"]
+        read_only_fields = fields
+
+
+class ItemFilter(django_filters.FilterSet):
+    class Meta:
+        model = Item
+        fields = ["is_gold", "task", "external_id"]
+
+
+class JobItemListApi(JobScopedListApi):
+    model = Item
+    serializer_class = ItemSerializer
+    filterset_class = ItemFilter
+    ordering_fields = ["id", "row_number"]
+
+    def scoped_queryset(self, job: Job) -> QuerySet[Item]:
+        return selectors.item_list(job=job)
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MicroTask
+        fields = ["id", "number", "n_items", "overlap_target", "assigned_count", "submitted_count"]
+        read_only_fields = fields
+
+
+class JobTaskListApi(JobScopedListApi):
+    model = MicroTask
+    serializer_class = TaskSerializer
+    ordering_fields = ["number"]
+
+    def scoped_queryset(self, job: Job) -> QuerySet[MicroTask]:
+        return selectors.task_list(job=job)

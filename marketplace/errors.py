@@ -1,0 +1,62 @@
+"""Errors the marketplace services raise. Each has a stable `code` that API clients can branch on.
+
+The API's exception handler (`marketplace.api.errors`) turns them into `{"code", "message", "extra"}` with the
+class's `status_code`; services never raise DRF exceptions.
+"""
+
+from typing import Any
+
+
+class MarketplaceError(Exception):
+    code = "marketplace_error"
+    status_code = 400
+    default_message = "The request could not be carried out."
+
+    def __init__(self, message: str | None = None, **extra: Any) -> None:
+        self.message = message or self.default_message
+        self.extra = extra
+        super().__init__(self.message)
+
+
+class NotFound(MarketplaceError):
+    code = "not_found"
+    status_code = 404
+    default_message = "Not found."
+
+
+class Forbidden(MarketplaceError):
+    code = "forbidden"
+    status_code = 403
+    default_message = "You may not do this."
+
+
+class InvalidTransition(MarketplaceError):
+    code = "invalid_transition"
+    status_code = 409
+    default_message = "The job cannot move to that status from its current one."
+
+
+class JobNotEditable(MarketplaceError):
+    code = "job_not_editable"
+    status_code = 409
+    default_message = "These fields cannot change in the job's current status."
+
+
+class JobNotLaunchable(MarketplaceError):
+    code = "job_not_launchable"
+    status_code = 409
+    default_message = "The job cannot be launched yet."
+
+
+class UploadNotAccepted(MarketplaceError):
+    code = "upload_not_accepted"
+    status_code = 409
+    default_message = "The job does not accept this upload in its current status."
+
+
+class UploadRejected(MarketplaceError):
+    """The file had invalid rows; nothing from it was kept. `extra["errors"]` lists the first problems."""
+
+    code = "invalid_upload"
+    status_code = 400
+    default_message = "The file has errors; nothing from it was imported."

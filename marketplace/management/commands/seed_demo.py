@@ -1,0 +1,68 @@
+"""Seed a small demo marketplace: an admin, a requester with a launched job, and a few workers.
+
+Idempotent: running it again changes nothing. Everything goes through the services, as the API would.
+"""
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from marketplace.accounts.models import User
+from marketplace.models import Job
+from marketplace.services.jobs import job_create, job_transition
+from marketplace.services.uploads import upload_receive
+
+DEMO_PASSWORD = "crowdmarket-demo"  # noqa: S105 -- a local demo; printed on purpose
+DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
+JOB_TITLE = "Bluebirds: which of the two species is this?"
+N_GOLD = 12
+
+
+class Command(BaseCommand):
+    help = "Create demo users and a launched demo job (safe to run twice)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        with transaction.atomic():
+            admin = self._user("admin@demo.local", is_staff=True, is_superuser=True)
+            requester = self._user("requester@demo.local", is_requester=True)
+            workers = [self._user(f"worker{i}@demo.local", is_worker=True) for i in range(1, 4)]
+            job = Job.objects.filter(requester=requester, title=JOB_TITLE).first() or self._job(requester)
+        self.stdout.write(self.style.SUCCESS(f"Demo job #{job.pk} '{job.title}' is {job.status}."))
+        self.stdout.write(f"Users (password '{DEMO_PASSWORD}' for all):")
+        for user in [admin, requester, *workers]:
+            self.stdout.write(f"  {user.email:<24} {', '.join(user.roles)}")
+        self.stdout.write(
+            "Log in for an API token:\n"
+            "  curl -s -X POST http://127.0.0.1:8000/_allauth/app/v1/auth/login -H 'Content-Type: application/json' "
+            f"""-d '{{"email": "requester@demo.local", "password": "{DEMO_PASSWORD}"}}'\n"""
+            "then send it as the X-Session-Token header. API docs: http://127.0.0.1:8000/api/docs/ ; "
+            "admin: http://127.0.0.1:8000/admin/"
+        )
+
+    def _user(self, email: str, **flags: bool) -> User:
+        user = User.objects.filter(email=email).first()
+        return user or User.objects.create_user(email=email, password=DEMO_PASSWORD, **flags)
+
+    def _job(self, requester: User) -> Job:
+        with (DEMO_DIR / "bluebirds_truth.csv").open() as fh:
+            truth = list(csv.DictReader(fh))
+        job = job_create(
+            requester=requester,
+            title=JOB_TITLE,
+            instructions="Look at the bird photo: is it species 0 or species 1 (Indigo Bunting or Blue Grosbeak)?",
+            label_schema={"type": "single_choice", "classes": ["0", "1"]},
+            item_schema={"fields": [{"name": "image_id", "type": "string"}]},
+            overlap_min=3,
+            overlap_max=5,
+            items_per_task=8,
+            reward_cents=12,
+        )
+        items = "external_id,image_id\n" + "".join(f"{r['task']},{r['task']}\n" for r in truth[N_GOLD:])
+        gold = "image_id,gold_label\n" + "".join(f"{r['task']},{r['label']}\n" for r in truth[:N_GOLD])
+        upload_receive(job=job, user=requester, file=ContentFile(items.encode(), name="bluebirds.csv"), kind="items")
+        upload_receive(job=job, user=requester, file=ContentFile(gold.encode(), name="gold.csv"), kind="gold")
+        return job_transition(job=job, action="launch")

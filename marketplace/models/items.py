@@ -1,0 +1,115 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from marketplace.models.jobs import Job
+
+
+class Upload(models.Model):
+    """One file of items (or of gold items with their known answers) sent by a requester.
+
+    Ingest is all or nothing: either every row became an item, or none did and `errors` says why.
+    """
+
+    class Kind(models.TextChoices):
+        ITEMS = "items", "Items"
+        GOLD = "gold", "Gold items"
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        JSONL = "jsonl", "JSON lines"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PROCESSING = "processing", "Processing"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="uploads")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.ITEMS)
+    format = models.CharField(max_length=8, choices=Format.choices)
+    file = models.FileField(upload_to="uploads/%Y/%m/", blank=True)
+    original_name = models.CharField(max_length=255, blank=True)
+    size_bytes = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    rows_processed = models.BigIntegerField(default=0)
+    items_created = models.BigIntegerField(default=0)
+    tasks_created = models.BigIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"upload #{self.pk} ({self.kind}, {self.status})"
+
+
+class MicroTask(models.Model):
+    """A unit of work: `items_per_task` consecutive items of one upload, answered together by one worker.
+
+    Every item of a micro-task receives the same number of answers, so overlap is counted here, per task.
+    """
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="tasks", db_index=False)
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="tasks", db_index=False)
+    number = models.PositiveIntegerField(help_text="Position of the task in its job, from 1.")
+    n_items = models.PositiveSmallIntegerField()
+    overlap_target = models.PositiveSmallIntegerField(help_text="Answers this task should receive now.")
+    assigned_count = models.PositiveSmallIntegerField(default=0, help_text="Open + submitted assignments.")
+    submitted_count = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["job", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "number"], name="task_number_unique_per_job"),
+            models.CheckConstraint(
+                condition=Q(assigned_count__lte=F("overlap_target")), name="task_never_over_assigned"
+            ),
+            models.CheckConstraint(
+                condition=Q(submitted_count__lte=F("assigned_count")), name="task_submitted_lte_assigned"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"task {self.number} of job #{self.job_id}"
+
+
+class Item(models.Model):
+    """One row of an upload: the payload shown to workers. Gold items also carry the known answer.
+
+    Gold items belong to no micro-task: the assignment engine mixes them into assignments. `gold_answer` is never
+    serialised for a worker.
+    """
+
+    # `job` and `upload` repeat what the task already says, for fast per-job queries. They carry no database
+    # constraint: the ingest writes them from rows it holds locked, and a per-row foreign-key check made up about
+    # two thirds of the commit time of a 1,000,000-row upload (measured: 2.3 s of 3.5 s per 300,000 rows).
+    # The task reference, which does vary per row, keeps its constraint.
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="items", db_index=False, db_constraint=False)
+    upload = models.ForeignKey(
+        Upload, on_delete=models.CASCADE, related_name="items", db_index=False, db_constraint=False
+    )
+    task = models.ForeignKey(MicroTask, on_delete=models.CASCADE, null=True, blank=True, related_name="items")
+    position = models.PositiveSmallIntegerField(default=0, help_text="Position in its micro-task, from 0.")
+    row_number = models.PositiveIntegerField(help_text="Data row in the uploaded file, from 1.")
+    external_id = models.CharField(max_length=255, blank=True)
+    payload = models.JSONField()
+    is_gold = models.BooleanField(default=False)
+    gold_answer = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["job", "is_gold", "id"], name="item_job_gold_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(is_gold=True, gold_answer__isnull=False, task__isnull=True))
+                | Q(is_gold=False, gold_answer__isnull=True, task__isnull=False),
+                name="item_gold_has_answer_and_no_task",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.pk} (job #{self.job_id}, row {self.row_number})"

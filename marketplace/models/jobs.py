@@ -1,0 +1,77 @@
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+
+class JobStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Job(models.Model):
+    """A requester's labelling job: what to ask, how many answers per item, and what it pays.
+
+    The status only changes through `marketplace.services.jobs.job_transition`, which holds the lifecycle rules.
+    """
+
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs")
+    title = models.CharField(max_length=200)
+    instructions = models.TextField(blank=True)
+    label_schema = models.JSONField(help_text='What workers answer, e.g. {"type": "single_choice", "classes": [...]}.')
+    item_schema = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Fields each item must carry, e.g. {"fields": [{"name": "text", "type": "string"}]}.',
+    )
+    overlap_min = models.PositiveSmallIntegerField(default=3, validators=[MinValueValidator(1)])
+    overlap_max = models.PositiveSmallIntegerField(default=3, validators=[MinValueValidator(1), MaxValueValidator(50)])
+    items_per_task = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    reward_cents = models.BigIntegerField(
+        validators=[MinValueValidator(1)], help_text="Pay per micro-task, in minor units (cents)."
+    )
+    currency = models.CharField(max_length=3, default="USD")
+    gold_ratio = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.1"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("0.5"))],
+        help_text="Share of the items in an assignment that are hidden gold.",
+    )
+    assignment_duration = models.DurationField(
+        default=timedelta(minutes=30), help_text="Time a worker has to submit a claimed micro-task."
+    )
+    max_open_assignments = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1)], help_text="Open assignments a worker may hold on this job."
+    )
+    deadline = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.DRAFT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    launched_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "-id"], name="job_status_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(overlap_min__gte=1), name="job_overlap_min_positive"),
+            models.CheckConstraint(condition=Q(overlap_max__gte=F("overlap_min")), name="job_overlap_max_gte_min"),
+            models.CheckConstraint(condition=Q(items_per_task__gte=1), name="job_items_per_task_positive"),
+            models.CheckConstraint(condition=Q(reward_cents__gte=1), name="job_reward_positive"),
+            models.CheckConstraint(
+                condition=Q(gold_ratio__gte=0) & Q(gold_ratio__lte=Decimal("0.5")), name="job_gold_ratio_range"
+            ),
+            models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="job_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"

@@ -1,0 +1,115 @@
+"""Jobs: creation, edits, and the one place where the lifecycle is enforced."""
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from marketplace.accounts.models import User
+from marketplace.errors import Forbidden, InvalidTransition, JobNotEditable, JobNotLaunchable
+from marketplace.models import Job, JobStatus
+from marketplace.schemas import parse_item_schema, parse_label_schema
+
+# The lifecycle: action -> (the statuses it may start from, the status it leads to). Nothing else changes
+# `Job.status`.
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "launch": (frozenset({JobStatus.DRAFT}), JobStatus.ACTIVE),
+    "pause": (frozenset({JobStatus.ACTIVE}), JobStatus.PAUSED),
+    "resume": (frozenset({JobStatus.PAUSED}), JobStatus.ACTIVE),
+    "complete": (frozenset({JobStatus.ACTIVE, JobStatus.PAUSED}), JobStatus.COMPLETED),
+    "cancel": (frozenset({JobStatus.DRAFT, JobStatus.ACTIVE, JobStatus.PAUSED}), JobStatus.CANCELLED),
+}
+
+# Fields a requester may change, by status. Anything that changes what workers answer, or what the job costs,
+# is frozen once the job has been launched.
+EDITABLE_FIELDS: dict[str, frozenset[str]] = {
+    JobStatus.DRAFT: frozenset(
+        {
+            "title",
+            "instructions",
+            "label_schema",
+            "item_schema",
+            "overlap_min",
+            "overlap_max",
+            "items_per_task",
+            "reward_cents",
+            "currency",
+            "gold_ratio",
+            "assignment_duration",
+            "max_open_assignments",
+            "deadline",
+        }
+    ),
+    JobStatus.ACTIVE: frozenset({"title", "instructions", "deadline"}),
+    JobStatus.PAUSED: frozenset({"title", "instructions", "deadline", "assignment_duration"}),
+}
+
+
+def _clean_schemas(job: Job) -> None:
+    job.label_schema = parse_label_schema(job.label_schema).as_dict()
+    parse_item_schema(job.item_schema)
+
+
+def _validate(job: Job) -> None:
+    _clean_schemas(job)
+    job.currency = job.currency.upper()
+    if job.overlap_max < job.overlap_min:
+        raise ValidationError({"overlap_max": "Must be at least overlap_min."})
+    job.full_clean()
+
+
+def job_create(*, requester: User, **fields: Any) -> Job:
+    """Create a draft job owned by `requester`. Only requesters may post jobs."""
+    if not requester.is_requester:
+        raise Forbidden("Only requesters can create jobs; enable the requester role first.")
+    job = Job(requester=requester, status=JobStatus.DRAFT, **fields)
+    _validate(job)
+    job.save()
+    return job
+
+
+@transaction.atomic
+def job_update(*, job: Job, **fields: Any) -> Job:
+    """Change the fields the job's status allows; the row is locked so a concurrent launch cannot interleave."""
+    locked = Job.objects.select_for_update().get(pk=job.pk)
+    frozen = sorted(set(fields) - EDITABLE_FIELDS.get(locked.status, frozenset()))
+    if frozen:
+        raise JobNotEditable(
+            f"Cannot change {', '.join(frozen)} while the job is {locked.status}.", fields=frozen, status=locked.status
+        )
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    _validate(locked)
+    locked.save()
+    return locked
+
+
+@transaction.atomic
+def job_transition(*, job: Job, action: str) -> Job:
+    """Apply a lifecycle `action` (launch, pause, resume, complete, cancel) if the job's status allows it.
+
+    Locks the job row and re-reads the status under the lock, so two racing requests cannot both move it.
+    An action whose target status the job already has is a no-op (a retried request succeeds).
+    """
+    sources, to = TRANSITIONS[action]
+    locked = Job.objects.select_for_update().get(pk=job.pk)
+    if locked.status == to:
+        return locked
+    if locked.status not in sources:
+        raise InvalidTransition(f"Cannot {action} a {locked.status} job.", status=locked.status, action=action)
+    if action == "launch":
+        _check_launchable(locked)
+        locked.launched_at = timezone.now()
+    if to in (JobStatus.COMPLETED, JobStatus.CANCELLED):
+        locked.finished_at = timezone.now()
+    locked.status = to
+    locked.save(update_fields=["status", "launched_at", "finished_at", "updated_at"])
+    return locked
+
+
+def _check_launchable(job: Job) -> None:
+    if not job.tasks.exists():
+        raise JobNotLaunchable("Upload at least one item before launching the job.")
+    if job.deadline is not None and job.deadline <= timezone.now():
+        raise JobNotLaunchable("The job's deadline has already passed.", field="deadline")

@@ -1,0 +1,269 @@
+"""Uploads: a requester's CSV/JSONL file becomes items grouped into micro-tasks, all or nothing.
+
+Small files are ingested inside the request; larger ones are stored and ingested by a Celery task, which reports
+progress through the cache (the rows it writes are invisible to others until its single transaction commits).
+"""
+
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import IO
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files import File
+from django.db import connection, transaction
+from django.utils import timezone
+from psycopg.copy import QueuedLibpqWriter
+
+from marketplace.accounts.models import User
+from marketplace.errors import UploadNotAccepted, UploadRejected
+from marketplace.models import Item, Job, JobStatus, MicroTask, Upload
+from marketplace.schemas import parse_item_schema, parse_label_schema
+from marketplace.services.rows import CleanRow, RowError, RowValidator, read_records
+
+logger = logging.getLogger(__name__)
+
+ACCEPTS_UPLOADS: dict[str, frozenset[str]] = {
+    Upload.Kind.ITEMS: frozenset({JobStatus.DRAFT}),
+    Upload.Kind.GOLD: frozenset({JobStatus.DRAFT, JobStatus.ACTIVE, JobStatus.PAUSED}),
+}
+EXTENSIONS = {".csv": Upload.Format.CSV, ".jsonl": Upload.Format.JSONL, ".ndjson": Upload.Format.JSONL}
+
+
+def upload_format_for(name: str, declared: str | None) -> str:
+    if declared:
+        return declared
+    fmt = EXTENSIONS.get(PurePath(name).suffix.lower())
+    if fmt is None:
+        raise UploadRejected(
+            "Cannot tell the file format: name the file .csv or .jsonl, or pass 'format'.", field="format"
+        )
+    return fmt
+
+
+def upload_receive(*, job: Job, user: User, file: File, kind: str, fmt: str | None = None) -> Upload:
+    """Accept a file for `job`. Small files are ingested now (raises `UploadRejected`, keeping nothing, on a bad
+    row); larger files are stored and queued, and the returned upload is polled for progress and errors."""
+    _check_accepts(job, kind)
+    upload = Upload(
+        job=job,
+        created_by=user,
+        kind=kind,
+        format=upload_format_for(file.name or "", fmt),
+        original_name=PurePath(file.name or "").name[:255],
+        size_bytes=file.size or 0,
+    )
+    if upload.size_bytes <= settings.INGEST_SYNC_MAX_BYTES:
+        with transaction.atomic():
+            upload.save()
+            _ingest(upload, _binary(file))
+        return upload
+    return _queue(upload, file)
+
+
+def _check_accepts(job: Job, kind: str) -> None:
+    if job.status not in ACCEPTS_UPLOADS[kind]:
+        allowed = ", ".join(sorted(ACCEPTS_UPLOADS[kind]))
+        raise UploadNotAccepted(f"A {job.status} job accepts no {kind} uploads (only when {allowed}).")
+
+
+def _queue(upload: Upload, file: File) -> Upload:
+    from marketplace.tasks import upload_ingest_task  # noqa: PLC0415 (tasks import this module)
+
+    with transaction.atomic():
+        upload.file.save(f"{upload.job_id}-{upload.original_name}", file, save=False)
+        upload.save()
+        transaction.on_commit(lambda: upload_ingest_task.delay(upload.pk))
+    return upload
+
+
+def upload_ingest(*, upload_id: int) -> Upload | None:
+    """Ingest a queued upload (the Celery task's body). Idempotent: a redelivered or duplicate task finds the
+    upload finished, or locked by the copy still running (SKIP LOCKED), and does nothing."""
+    Upload.objects.filter(pk=upload_id, status=Upload.Status.QUEUED).update(status=Upload.Status.PROCESSING)
+    try:
+        with transaction.atomic(durable=True):
+            upload = (
+                Upload.objects.select_for_update(skip_locked=True)
+                .filter(pk=upload_id, status__in=[Upload.Status.QUEUED, Upload.Status.PROCESSING])
+                .first()
+            )
+            if upload is None:
+                return None
+            with upload.file.open("rb") as stored:
+                _ingest(upload, _binary(stored))
+    except UploadRejected as rejected:
+        return _mark_failed(upload_id, rejected.extra.get("errors", []))
+    finally:
+        cache.delete(_progress_key(upload_id))
+    _discard_file(upload)
+    return upload
+
+
+def _mark_failed(upload_id: int, errors: list[dict]) -> Upload:
+    with transaction.atomic():
+        upload = Upload.objects.select_for_update().get(pk=upload_id)
+        upload.status, upload.errors, upload.finished_at = Upload.Status.FAILED, errors, timezone.now()
+        upload.save(update_fields=["status", "errors", "finished_at"])
+    _discard_file(upload)
+    return upload
+
+
+def _discard_file(upload: Upload) -> None:
+    """The stored file is only needed until its rows are in the database (or refused)."""
+    if upload.file:
+        upload.file.delete(save=False)
+        Upload.objects.filter(pk=upload.pk).update(file="")
+
+
+def upload_progress(upload: Upload) -> int:
+    """Rows read so far by a running ingest (0 when none runs)."""
+    return cache.get(_progress_key(upload.pk), 0)
+
+
+def _progress_key(upload_id: int) -> str:
+    return f"upload-progress:{upload_id}"
+
+
+def _binary(file: File) -> IO[bytes]:
+    raw = getattr(file, "file", file)
+    raw.seek(0)
+    return raw
+
+
+@dataclass
+class _Totals:
+    rows: int = 0
+    items: int = 0
+    tasks: int = 0
+
+
+def _ingest(upload: Upload, stream: IO[bytes]) -> None:
+    """Read, validate and write every row of `stream` inside the caller's transaction; on any bad row raise
+    `UploadRejected` (the caller's rollback removes every item and task written so far).
+
+    Locks the job row so that two uploads to one job number their micro-tasks one after the other.
+    """
+    job = Job.objects.select_for_update().get(pk=upload.job_id)
+    _check_accepts(job, upload.kind)
+    is_gold = upload.kind == Upload.Kind.GOLD
+    item_schema = parse_item_schema(job.item_schema)
+    validator = RowValidator(item_schema, parse_label_schema(job.label_schema) if is_gold else None)
+    required = [f.name for f in item_schema.fields if f.required] + (["gold_label"] if is_gold else [])
+    writer = ItemWriter(job=job, upload=upload, gold=is_gold)
+    totals, errors = _Totals(), []
+    for batch in _batches(read_records(stream, upload.format, required), validator, errors, _batch_size(job)):
+        if not errors:
+            writer.write(batch, totals)
+            cache.set(_progress_key(upload.pk), totals.rows, timeout=3600)
+    if not errors and totals.rows == 0:
+        errors.append({"row": None, "line": None, "field": None, "message": "The file has no data rows."})
+    if errors:
+        raise UploadRejected(errors=errors, truncated=len(errors) >= settings.INGEST_MAX_ERRORS)
+    upload.status, upload.finished_at = Upload.Status.SUCCEEDED, timezone.now()
+    upload.rows_processed, upload.items_created, upload.tasks_created = totals.rows, totals.items, totals.tasks
+    upload.save()
+
+
+def _batch_size(job: Job) -> int:
+    # A multiple of items_per_task, so that every micro-task but the last of the file is full.
+    return max(1, settings.INGEST_BATCH_ROWS // job.items_per_task) * job.items_per_task
+
+
+def _batches(
+    records: Iterable[tuple[int, int, dict] | RowError], validate: RowValidator, errors: list[dict], size: int
+) -> Iterator[list[CleanRow]]:
+    """Group clean rows into batches; collect the first `INGEST_MAX_ERRORS` problems into `errors` and stop."""
+    batch: list[CleanRow] = []
+    for record in records:
+        try:
+            if isinstance(record, RowError):
+                raise record
+            batch.append(validate(*record))
+        except RowError as error:
+            errors.append(error.problem.as_dict())
+            if len(errors) >= settings.INGEST_MAX_ERRORS:
+                break
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class ItemWriter:
+    """Writes clean rows as items (and their micro-tasks). On PostgreSQL items go through COPY; elsewhere through
+    batched `bulk_create`. Never a row-by-row save."""
+
+    def __init__(self, *, job: Job, upload: Upload, gold: bool) -> None:
+        self.job, self.upload, self.gold = job, upload, gold
+        last = MicroTask.objects.filter(job=job).order_by("-number").values_list("number", flat=True).first()
+        self.next_number = (last or 0) + 1
+
+    def write(self, rows: list[CleanRow], totals: _Totals) -> None:
+        task_ids = [] if self.gold else self._create_tasks(len(rows))
+        per_task = self.job.items_per_task
+        values = [
+            (
+                None if self.gold else task_ids[i // per_task],
+                0 if self.gold else i % per_task,
+                row,
+            )
+            for i, row in enumerate(rows)
+        ]
+        if connection.vendor == "postgresql":
+            self._copy(values)
+        else:
+            self._bulk_create(values)
+        totals.rows += len(rows)
+        totals.items += len(rows)
+        totals.tasks += len(task_ids)
+
+    def _create_tasks(self, n_rows: int) -> list[int]:
+        per_task, overlap = self.job.items_per_task, self.job.overlap_min
+        sizes = [min(per_task, n_rows - start) for start in range(0, n_rows, per_task)]
+        tasks = [
+            MicroTask(
+                job=self.job,
+                upload=self.upload,
+                number=self.next_number + i,
+                n_items=size,
+                overlap_target=overlap,
+            )
+            for i, size in enumerate(sizes)
+        ]
+        self.next_number += len(tasks)
+        return [task.pk for task in MicroTask.objects.bulk_create(tasks, batch_size=2000)]
+
+    def _copy(self, values: list[tuple[int | None, int, CleanRow]]) -> None:
+        columns = "job_id, upload_id, task_id, position, row_number, external_id, payload, is_gold, gold_answer"
+        sql = f"COPY {Item._meta.db_table} ({columns}) FROM STDIN"
+        job, upload, gold, dumps = self.job.pk, self.upload.pk, self.gold, json.dumps
+        with connection.cursor() as cursor:
+            raw = cursor.cursor
+            # The queued writer sends data from a thread, so rows are formatted while the server ingests.
+            with raw.copy(sql, writer=QueuedLibpqWriter(raw)) as copy:
+                for task, position, row in values:
+                    answer = None if row.gold_answer is None else dumps(row.gold_answer)
+                    payload = dumps(row.payload)
+                    copy.write_row((job, upload, task, position, row.row, row.external_id, payload, gold, answer))
+
+    def _bulk_create(self, values: list[tuple[int | None, int, CleanRow]]) -> None:
+        items = [
+            Item(
+                job_id=self.job.pk,
+                upload_id=self.upload.pk,
+                task_id=task_id,
+                position=position,
+                row_number=row.row,
+                external_id=row.external_id,
+                payload=row.payload,
+                is_gold=self.gold,
+                gold_answer=row.gold_answer,
+            )
+            for task_id, position, row in values
+        ]
+        Item.objects.bulk_create(items, batch_size=1000)

@@ -1,0 +1,1 @@
+"""Qualification types, tests, attempts, grants, and gold-standard grading."""

@@ -1,0 +1,1 @@
+"""Models of the qualification app (filled in by later issues)."""

@@ -1,0 +1,55 @@
+import pytest
+from rest_framework.test import APIClient
+
+from marketplace.accounts.models import User
+from tests.factories import RequesterFactory, UserFactory, WorkerFactory
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def api():
+    """An anonymous API client; `api.as_user(user)` returns a client signed in as `user`."""
+
+    def as_user(user: User) -> APIClient:
+        client = APIClient()
+        client.force_authenticate(user)
+        return client
+
+    client = APIClient()
+    client.as_user = as_user  # type: ignore[attr-defined]
+    return client
+
+
+@pytest.fixture
+def requester(db) -> User:
+    return RequesterFactory()
+
+
+@pytest.fixture
+def outsider(db) -> User:
+    """Another requester, who must never see or change the first one's objects."""
+    return RequesterFactory()
+
+
+@pytest.fixture
+def worker(db) -> User:
+    return WorkerFactory()
+
+
+@pytest.fixture
+def plain_user(db) -> User:
+    return UserFactory()
+
+
+@pytest.fixture
+def requester_api(api, requester) -> APIClient:
+    return api.as_user(requester)
+
+
+@pytest.fixture
+def outsider_api(api, outsider) -> APIClient:
+    return api.as_user(outsider)

@@ -1,0 +1,39 @@
+"""Small builders shared by the marketplace tests."""
+
+import io
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from marketplace.models import Item, Job, MicroTask, Upload
+
+
+def make_tasks(job: Job, n_tasks: int) -> list[MicroTask]:
+    """Tasks with items, written directly (the ingest has its own tests)."""
+    upload = Upload.objects.create(job=job, created_by=job.requester, format="csv", status="succeeded")
+    tasks = []
+    for number in range(1, n_tasks + 1):
+        task = MicroTask.objects.create(
+            job=job, upload=upload, number=number, n_items=job.items_per_task, overlap_target=job.overlap_min
+        )
+        Item.objects.bulk_create(
+            Item(job=job, upload=upload, task=task, position=p, row_number=p + 1, payload={"n": p})
+            for p in range(job.items_per_task)
+        )
+        tasks.append(task)
+    return tasks
+
+
+def csv_file(text: str, name: str = "items.csv") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, text.encode("utf-8"), content_type="text/csv")
+
+
+def file_of(data: bytes, name: str) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data)
+
+
+def csv_rows(n: int, header: str = "external_id,image_url", start: int = 1) -> str:
+    out = io.StringIO()
+    out.write(header + "\n")
+    for i in range(start, start + n):
+        out.write(f"img-{i},https://example.com/{i}.jpg\n")
+    return out.getvalue()

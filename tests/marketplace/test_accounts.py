@@ -1,0 +1,80 @@
+"""Sign-up, login and the session token a script uses (django-allauth headless, `X-Session-Token`)."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from marketplace.accounts.models import User
+from tests.factories import PASSWORD, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+SIGNUP = "/_allauth/app/v1/auth/signup"
+LOGIN = "/_allauth/app/v1/auth/login"
+
+
+def _signup(client: APIClient, **extra) -> dict:
+    response = client.post(SIGNUP, {"email": "ada@example.com", "password": PASSWORD, **extra}, format="json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_sign_up_creates_a_user_with_the_roles_asked_for_and_returns_a_token():
+    body = _signup(APIClient(), is_requester=True, is_worker=True)
+
+    user = User.objects.get(email="ada@example.com")
+    assert (user.is_requester, user.is_worker, user.is_staff) == (True, True, False)
+    assert body["meta"]["session_token"]
+
+
+def test_the_session_token_authenticates_api_calls_from_a_script():
+    token = _signup(APIClient(), is_worker=True)["meta"]["session_token"]
+
+    response = APIClient().get("/api/v1/me/", HTTP_X_SESSION_TOKEN=token)
+
+    assert response.status_code == 200
+    assert response.json()["email"] == "ada@example.com"
+    assert response.json()["roles"] == ["worker"]
+
+
+def test_login_with_email_and_password_returns_a_working_token():
+    UserFactory(email="bob@example.com", is_requester=True)
+
+    response = APIClient().post(LOGIN, {"email": "bob@example.com", "password": PASSWORD}, format="json")
+
+    assert response.status_code == 200
+    token = response.json()["meta"]["session_token"]
+    assert APIClient().get("/api/v1/jobs/", HTTP_X_SESSION_TOKEN=token).status_code == 200
+
+
+def test_login_with_a_wrong_password_is_refused():
+    UserFactory(email="bob@example.com")
+
+    response = APIClient().post(LOGIN, {"email": "bob@example.com", "password": "wrong-one"}, format="json")
+
+    assert response.status_code == 400
+
+
+def test_an_invalid_token_or_no_token_gets_401_with_the_error_shape():
+    for headers in ({}, {"HTTP_X_SESSION_TOKEN": "not-a-token"}):
+        response = APIClient().get("/api/v1/me/", **headers)
+        assert response.status_code == 401
+        assert response.json()["code"] == "not_authenticated"
+
+
+def test_a_user_takes_up_and_gives_up_roles(api, plain_user):
+    client = api.as_user(plain_user)
+
+    response = client.patch("/api/v1/me/", {"is_requester": True}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["roles"] == ["requester"]
+    plain_user.refresh_from_db()
+    assert plain_user.is_requester is True
+    assert client.patch("/api/v1/me/", {"is_requester": False}).json()["roles"] == []
+
+
+def test_a_user_cannot_make_themselves_staff(api, plain_user):
+    api.as_user(plain_user).patch("/api/v1/me/", {"is_staff": True}, format="json")
+
+    plain_user.refresh_from_db()
+    assert plain_user.is_staff is False

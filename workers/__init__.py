@@ -1,0 +1,1 @@
+"""Worker profiles, reputation, blocks and bans."""

@@ -1,0 +1,1 @@
+"""Models of the workers app (filled in by later issues)."""
