@@ -22,12 +22,12 @@ def admin_client_with_data(client):
 
 @pytest.mark.parametrize("model", list(admin.site._registry), ids=lambda m: m._meta.label)
 def test_every_admin_list_and_detail_page_renders(admin_client_with_data, model):
-    info = (model._meta.app_label, model._meta.model_name)
-    listing = admin_client_with_data.get(reverse("admin:%s_%s_changelist" % info), {"q": "a"})
+    prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+    listing = admin_client_with_data.get(reverse(f"{prefix}_changelist"), {"q": "a"})
     assert listing.status_code == 200
     obj = model._default_manager.first()
     if obj is not None:
-        assert admin_client_with_data.get(reverse("admin:%s_%s_change" % info, args=[obj.pk])).status_code == 200
+        assert admin_client_with_data.get(reverse(f"{prefix}_change", args=[obj.pk])).status_code == 200
 
 
 def test_an_admin_cannot_edit_a_jobs_price_in_the_admin(admin_client_with_data):
