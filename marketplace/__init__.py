@@ -1,5 +1,5 @@
-"""crowdmarket: the project package (settings, urls, Celery app) and the core marketplace app."""
+"""crowdmarket: the project package (settings, urls, Celery app) and the core marketplace app.
 
-from marketplace.celery import app as celery_app
-
-__all__ = ["celery_app"]
+The Celery app is loaded by `MarketplaceConfig.ready()`, not here, so that importing the pure aggregation
+engine (`marketplace.aggregation`) loads neither Django nor Celery.
+"""

@@ -5,7 +5,7 @@ import time
 import pytest
 from celery.contrib.testing.worker import start_worker
 
-from marketplace import celery_app
+from marketplace.celery import app as celery_app
 from marketplace.models import Item, Upload
 from tests.factories import JobFactory
 from tests.marketplace.helpers import csv_file, csv_rows

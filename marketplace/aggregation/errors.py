@@ -1,0 +1,29 @@
+"""Errors raised by the aggregation engine.
+
+One base class with a stable ``code``, so the Django side can map it to its JSON error shape without
+importing anything else from here.
+"""
+
+
+class AggregationError(ValueError):
+    """Base class: the input cannot be aggregated as given."""
+
+    code = "aggregation_error"
+
+
+class InvalidAnswersError(AggregationError):
+    """The integer-coded answers are malformed (shapes, dtypes, indices out of range)."""
+
+    code = "aggregation_invalid_answers"
+
+
+class InvalidGoldError(AggregationError):
+    """Gold labels are malformed or contradict each other."""
+
+    code = "aggregation_invalid_gold"
+
+
+class InvalidOptionError(AggregationError):
+    """An option (tolerance, smoothing, initial posteriors...) is out of its domain."""
+
+    code = "aggregation_invalid_option"
