@@ -60,3 +60,43 @@ class UploadRejected(MarketplaceError):
     code = "invalid_upload"
     status_code = 400
     default_message = "The file has errors; nothing from it was imported."
+
+
+class NotEligible(MarketplaceError):
+    """The worker may not work on this job (own job, no worker role, blocked, not qualified)."""
+
+    code = "not_eligible"
+    status_code = 403
+    default_message = "You cannot work on this job."
+
+
+class NoWorkAvailable(MarketplaceError):
+    code = "no_work_available"
+    status_code = 409
+    default_message = "No work is available on this job for you right now."
+
+
+class TooManyOpenAssignments(MarketplaceError):
+    code = "too_many_open_assignments"
+    status_code = 409
+    default_message = "Submit or release an open assignment of this job before claiming another."
+
+
+class AssignmentClosed(MarketplaceError):
+    """The assignment expired or was released: it takes no submission."""
+
+    code = "assignment_closed"
+    status_code = 409
+    default_message = "This assignment is closed."
+
+
+class AlreadySubmitted(MarketplaceError):
+    code = "already_submitted"
+    status_code = 409
+    default_message = "This assignment was already submitted with different answers."
+
+
+class InvalidAnswers(MarketplaceError):
+    code = "invalid_answers"
+    status_code = 400
+    default_message = "Some answers are missing or do not fit the job's label schema."

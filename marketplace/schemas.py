@@ -48,6 +48,10 @@ class SingleChoice:
             return value
         raise SchemaValueError(f"{value!r} is not one of the classes {list(self.classes)}.")
 
+    def is_correct(self, answer: str, key: Any) -> bool:
+        """Grade an answer against a gold key."""
+        return answer == key
+
     def label_index(self, answer: str) -> int:
         return self.classes.index(answer)
 

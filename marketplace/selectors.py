@@ -1,10 +1,24 @@
 """Reads. Every selector that serves a requester or a worker scopes its queryset to what that user may see."""
 
-from django.db.models import QuerySet
+from typing import Any
+
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.errors import NotFound
-from marketplace.models import Item, Job, MicroTask, Upload
+from marketplace.models import (
+    Answer,
+    Assignment,
+    AssignmentStatus,
+    Item,
+    Job,
+    JobStatus,
+    MicroTask,
+    Participation,
+    Upload,
+)
 
 
 def job_list(*, requester: User) -> QuerySet[Job]:
@@ -36,3 +50,87 @@ def item_list(*, job: Job) -> QuerySet[Item]:
 
 def task_list(*, job: Job) -> QuerySet[MicroTask]:
     return MicroTask.objects.filter(job=job).order_by("number")
+
+
+# --- Work: what a worker may see -------------------------------------------------------------------------------
+
+
+def eligible_jobs(*, worker: User) -> QuerySet[Job]:
+    """The one rule for who may work on what: active jobs before their deadline, not the worker's own, that have
+    not blocked the worker. It is also the hook where qualification gating plugs in."""
+    if not worker.is_worker:
+        return Job.objects.none()
+    blocked = Participation.objects.filter(job=OuterRef("pk"), worker=worker, blocked_at__isnull=False)
+    return (
+        Job.objects.filter(status=JobStatus.ACTIVE)
+        .filter(Q(deadline__isnull=True) | Q(deadline__gt=timezone.now()))
+        .exclude(requester=worker)
+        .exclude(Exists(blocked))
+    )
+
+
+def work_job_list(*, worker: User) -> QuerySet[Job]:
+    """Eligible jobs with `assignments_available`: free slots left over all their tasks."""
+    free = (
+        MicroTask.objects.filter(job=OuterRef("pk"), assigned_count__lt=F("overlap_target"))
+        .values("job")
+        .annotate(free=Sum(F("overlap_target") - F("assigned_count")))
+        .values("free")
+    )
+    return eligible_jobs(worker=worker).annotate(
+        assignments_available=Coalesce(Subquery(free, output_field=IntegerField()), 0)
+    )
+
+
+def work_job_get(*, job_id: int) -> Job:
+    """A job a worker may ask to claim on; drafts are invisible. Whether they may claim is the service's call."""
+    job = Job.objects.exclude(status=JobStatus.DRAFT).filter(pk=job_id).first()
+    if job is None:
+        raise NotFound("No such job.")
+    return job
+
+
+def worker_assignment_list(*, worker: User) -> QuerySet[Assignment]:
+    return Assignment.objects.filter(worker=worker).select_related("job")
+
+
+def worker_assignment_get(*, worker: User, assignment_id: int) -> Assignment:
+    assignment = worker_assignment_list(worker=worker).filter(pk=assignment_id).first()
+    if assignment is None:
+        raise NotFound("No such assignment.")
+    return assignment
+
+
+def assignment_items(*, assignment: Assignment) -> list[Item]:
+    """The assignment's items in the order the worker sees them."""
+    by_id = Item.objects.only("id", "payload").in_bulk(assignment.item_ids)
+    return [by_id[item_id] for item_id in assignment.item_ids]
+
+
+def assignment_answer_values(*, assignment: Assignment) -> dict[int, Any]:
+    """The worker's own answers, by position."""
+    values = dict(Answer.objects.filter(assignment=assignment).values_list("item_id", "value"))
+    return {position: values[item_id] for position, item_id in enumerate(assignment.item_ids) if item_id in values}
+
+
+# --- Progress: what a requester sees -------------------------------------------------------------------------------
+
+
+def job_progress(*, job: Job) -> dict[str, int]:
+    """Counts for the job's progress page: a few aggregate queries, gold kept out of every figure."""
+    tasks = MicroTask.objects.filter(job=job).aggregate(
+        tasks_total=Count("id"),
+        items_total=Coalesce(Sum("n_items"), 0),
+        tasks_complete=Count("id", filter=Q(submitted_count__gte=F("overlap_target"))),
+        items_complete=Coalesce(Sum("n_items", filter=Q(submitted_count__gte=F("overlap_target"))), 0),
+        answers_target=Coalesce(Sum(F("n_items") * F("overlap_target")), 0),
+    )
+    by_status = dict(
+        Assignment.objects.filter(job=job).values_list("status").annotate(n=Count("id")).values_list("status", "n")
+    )
+    answers = Answer.objects.filter(job=job, is_gold=False).count()
+    return {
+        **tasks,
+        "answers_collected": answers,
+        **{f"assignments_{status}": by_status.get(status, 0) for status in AssignmentStatus.values},
+    }

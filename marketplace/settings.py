@@ -115,7 +115,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
 # Longer than the longest task, or Redis redelivers a task that is still running.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
 CELERY_TASK_DEFAULT_QUEUE = "crowdmarket"
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE = {
+    "expire-overdue-assignments": {"task": "marketplace.tasks.assignment_expire_overdue_task", "schedule": 60.0},
+}
 
 # --- Auth: django-allauth (email sign-up/login), headless API with X-Session-Token ------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -170,6 +172,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # Serve Swagger UI from the installed package, not a CDN: the docs work offline.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "marketplace.models.jobs.JobStatus",
+        "AssignmentStatusEnum": "marketplace.models.assignments.AssignmentStatus",
+        "UploadStatusEnum": "marketplace.models.items.Upload.Status",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

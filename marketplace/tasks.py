@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from marketplace.services.assignments import assignment_expire_overdue
 from marketplace.services.uploads import upload_ingest
 
 
@@ -9,3 +10,12 @@ from marketplace.services.uploads import upload_ingest
 def upload_ingest_task(upload_id: int) -> str | None:
     upload = upload_ingest(upload_id=upload_id)
     return upload.status if upload else None
+
+
+@shared_task(acks_late=True)
+def assignment_expire_overdue_task() -> int:
+    """Expire overdue assignments in batches until none is left (run by beat every minute)."""
+    total = 0
+    while expired := assignment_expire_overdue(limit=500):
+        total += expired
+    return total

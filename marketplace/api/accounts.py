@@ -19,7 +19,7 @@ class MeSerializer(serializers.Serializer):
 class MeApi(APIView):
     """The signed-in user and their roles."""
 
-    class InputSerializer(serializers.Serializer):
+    class RolesSerializer(serializers.Serializer):
         is_requester = serializers.BooleanField(required=False)
         is_worker = serializers.BooleanField(required=False)
 
@@ -27,9 +27,9 @@ class MeApi(APIView):
     def get(self, request: Request) -> Response:
         return Response(MeSerializer(request.user).data)
 
-    @extend_schema(request=InputSerializer, responses=MeSerializer)
+    @extend_schema(request=RolesSerializer, responses=MeSerializer)
     def patch(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
+        data = self.RolesSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = user_set_roles(user=request.user, **data.validated_data)
         return Response(MeSerializer(user).data)

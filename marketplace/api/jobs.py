@@ -183,3 +183,27 @@ class JobTaskListApi(JobScopedListApi):
 
     def scoped_queryset(self, job: Job) -> QuerySet[MicroTask]:
         return selectors.task_list(job=job)
+
+
+class ProgressSerializer(serializers.Serializer):
+    tasks_total = serializers.IntegerField()
+    tasks_complete = serializers.IntegerField()
+    items_total = serializers.IntegerField()
+    items_complete = serializers.IntegerField()
+    answers_target = serializers.IntegerField()
+    answers_collected = serializers.IntegerField()
+    assignments_open = serializers.IntegerField()
+    assignments_submitted = serializers.IntegerField()
+    assignments_expired = serializers.IntegerField()
+    assignments_released = serializers.IntegerField()
+
+
+class JobProgressApi(APIView):
+    """Where the job stands. Gold items and gold answers are left out of every figure."""
+
+    permission_classes = [IsRequester]
+
+    @extend_schema(responses={200: ProgressSerializer, 404: ErrorSerializer})
+    def get(self, request: Request, job_id: int) -> Response:
+        job = selectors.job_get(requester=request.user, job_id=job_id)
+        return Response(ProgressSerializer(selectors.job_progress(job=job)).data)

@@ -57,7 +57,7 @@ class JobUploadListCreateApi(JobScopedListApi):
     parser_classes = [MultiPartParser, FormParser]
     filterset_fields = ["kind", "status"]
 
-    class InputSerializer(serializers.Serializer):
+    class UploadInputSerializer(serializers.Serializer):
         file = serializers.FileField(allow_empty_file=True)
         kind = serializers.ChoiceField(choices=Upload.Kind.choices, default=Upload.Kind.ITEMS)
         format = serializers.ChoiceField(choices=Upload.Format.choices, required=False)
@@ -66,12 +66,12 @@ class JobUploadListCreateApi(JobScopedListApi):
         return selectors.upload_list(requester=self.request.user).filter(job=job)
 
     @extend_schema(
-        request=InputSerializer,
+        request=UploadInputSerializer,
         responses={201: UploadSerializer, 202: UploadSerializer, 400: ErrorSerializer, 409: ErrorSerializer},
     )
     def post(self, request: Request, job_id: int) -> Response:
         job = selectors.job_get(requester=request.user, job_id=job_id)
-        data = self.InputSerializer(data=request.data)
+        data = self.UploadInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         upload = upload_receive(
             job=job,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from marketplace.api import accounts, jobs, uploads
+from marketplace.api import accounts, jobs, uploads, work
 
 urlpatterns = [
     path("me/", accounts.MeApi.as_view(), name="me"),
@@ -13,5 +13,12 @@ urlpatterns = [
     path("jobs/<int:job_id>/items/", jobs.JobItemListApi.as_view(), name="job-items"),
     path("jobs/<int:job_id>/tasks/", jobs.JobTaskListApi.as_view(), name="job-tasks"),
     path("jobs/<int:job_id>/uploads/", uploads.JobUploadListCreateApi.as_view(), name="job-uploads"),
+    path("jobs/<int:job_id>/progress/", jobs.JobProgressApi.as_view(), name="job-progress"),
     path("uploads/<int:upload_id>/", uploads.UploadDetailApi.as_view(), name="upload-detail"),
+    path("work/jobs/", work.WorkJobListApi.as_view(), name="work-job-list"),
+    path("work/jobs/<int:job_id>/claim/", work.WorkClaimApi.as_view(), name="work-claim"),
+    path("work/assignments/", work.WorkAssignmentListApi.as_view(), name="work-assignment-list"),
+    path("work/assignments/<int:assignment_id>/", work.WorkAssignmentDetailApi.as_view(), name="work-assignment"),
+    path("work/assignments/<int:assignment_id>/submit/", work.WorkSubmitApi.as_view(), name="work-submit"),
+    path("work/assignments/<int:assignment_id>/release/", work.WorkReleaseApi.as_view(), name="work-release"),
 ]

@@ -63,6 +63,18 @@ class MicroTask(models.Model):
 
     class Meta:
         ordering = ["job", "number"]
+        indexes = [
+            # Claims look only at tasks with a free slot, and completion only at unfinished tasks: both stay
+            # small index probes however many tasks are already done.
+            models.Index(
+                fields=["job", "number"],
+                condition=Q(assigned_count__lt=F("overlap_target")),
+                name="task_with_free_slot_idx",
+            ),
+            models.Index(
+                fields=["job"], condition=Q(submitted_count__lt=F("overlap_target")), name="task_unfinished_idx"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["job", "number"], name="task_number_unique_per_job"),
             models.CheckConstraint(

@@ -37,3 +37,21 @@ def csv_rows(n: int, header: str = "external_id,image_url", start: int = 1) -> s
     for i in range(start, start + n):
         out.write(f"img-{i},https://example.com/{i}.jpg\n")
     return out.getvalue()
+
+
+def launched_job(requester, *, n_items: int, n_gold: int = 0, **fields) -> Job:
+    """A launched job whose items (image_url payloads) and gold (answer 'cat') went through the real ingest."""
+    from marketplace.services.jobs import job_transition
+    from marketplace.services.uploads import upload_receive
+    from tests.factories import JobFactory
+
+    job = JobFactory(requester=requester, **fields)
+    upload_receive(job=job, user=requester, file=csv_file(csv_rows(n_items)), kind="items")
+    if n_gold:
+        gold = "image_url,gold_label\n" + "".join(f"https://example.com/g{i}.jpg,cat\n" for i in range(n_gold))
+        upload_receive(job=job, user=requester, file=csv_file(gold, "gold.csv"), kind="gold")
+    return job_transition(job=job, action="launch")
+
+
+def answers_for(assignment, label: str = "cat") -> list[dict]:
+    return [{"position": p, "answer": label} for p in range(len(assignment.item_ids))]

@@ -1,0 +1,172 @@
+"""Worker API: find work, claim a micro-task, submit answers, release.
+
+Nothing here tells a gold item from a real one: items are addressed by their position in the assignment, and no
+response carries item ids, gold flags, gold answers or grading, nor any other worker's answers.
+"""
+
+import django_filters
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from marketplace import selectors
+from marketplace.api.errors import ErrorSerializer
+from marketplace.api.permissions import IsWorker
+from marketplace.models import Assignment, AssignmentStatus, Job
+from marketplace.services.assignments import assignment_claim, assignment_release, assignment_submit
+
+
+class WorkJobSerializer(serializers.ModelSerializer):
+    assignment_duration_seconds = serializers.SerializerMethodField()
+    assignments_available = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "title",
+            "instructions",
+            "label_schema",
+            "items_per_task",
+            "reward_cents",
+            "currency",
+            "assignment_duration_seconds",
+            "max_open_assignments",
+            "deadline",
+            "assignments_available",
+        ]
+        read_only_fields = fields
+
+    def get_assignment_duration_seconds(self, job: Job) -> int:
+        return int(job.assignment_duration.total_seconds())
+
+
+class WorkJobListApi(generics.ListAPIView):
+    """Active jobs you may work on, with their pay, time allotted and how many assignments are left."""
+
+    permission_classes = [IsWorker]
+    serializer_class = WorkJobSerializer
+    ordering_fields = ["id", "reward_cents", "deadline"]
+
+    def get_queryset(self) -> QuerySet[Job]:
+        if getattr(self, "swagger_fake_view", False):
+            return Job.objects.none()
+        return selectors.work_job_list(worker=self.request.user)
+
+
+class WorkItemSerializer(serializers.Serializer):
+    position = serializers.IntegerField()
+    payload = serializers.JSONField()
+
+
+class WorkAnswerSerializer(serializers.Serializer):
+    position = serializers.IntegerField(min_value=0)
+    answer = serializers.JSONField()
+
+
+class WorkAssignmentSerializer(serializers.ModelSerializer):
+    items = serializers.SerializerMethodField()
+    answers = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Assignment
+        fields = ["id", "job", "status", "created_at", "expires_at", "submitted_at", "items", "answers"]
+        read_only_fields = fields
+
+    @extend_schema(responses=WorkItemSerializer(many=True))  # type: ignore[misc]
+    def get_items(self, assignment: Assignment) -> list[dict]:
+        items = selectors.assignment_items(assignment=assignment)
+        return [{"position": position, "payload": item.payload} for position, item in enumerate(items)]
+
+    @extend_schema(responses=WorkAnswerSerializer(many=True))  # type: ignore[misc]
+    def get_answers(self, assignment: Assignment) -> list[dict]:
+        if assignment.status != AssignmentStatus.SUBMITTED:
+            return []
+        values = selectors.assignment_answer_values(assignment=assignment)
+        return [{"position": position, "answer": value} for position, value in sorted(values.items())]
+
+
+class WorkAssignmentSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Assignment
+        fields = ["id", "job", "status", "created_at", "expires_at", "submitted_at"]
+        read_only_fields = fields
+
+
+class WorkClaimApi(APIView):
+    permission_classes = [IsWorker]
+
+    @extend_schema(
+        request=None,
+        responses={201: WorkAssignmentSerializer, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        summary="Claim the next micro-task of a job",
+        description="409 `no_work_available` when every task is taken or done for you; "
+        "409 `too_many_open_assignments` when you already hold the job's maximum.",
+    )
+    def post(self, request: Request, job_id: int) -> Response:
+        job = selectors.work_job_get(job_id=job_id)
+        assignment = assignment_claim(job=job, worker=request.user)
+        return Response(WorkAssignmentSerializer(assignment).data, status=status.HTTP_201_CREATED)
+
+
+class AssignmentFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=AssignmentStatus.choices)
+
+    class Meta:
+        model = Assignment
+        fields = ["status", "job"]
+
+
+class WorkAssignmentListApi(generics.ListAPIView):
+    permission_classes = [IsWorker]
+    serializer_class = WorkAssignmentSummarySerializer
+    filterset_class = AssignmentFilter
+    ordering_fields = ["id", "expires_at"]
+
+    def get_queryset(self) -> QuerySet[Assignment]:
+        if getattr(self, "swagger_fake_view", False):
+            return Assignment.objects.none()
+        return selectors.worker_assignment_list(worker=self.request.user)
+
+
+class WorkAssignmentDetailApi(APIView):
+    permission_classes = [IsWorker]
+
+    @extend_schema(responses={200: WorkAssignmentSerializer, 404: ErrorSerializer})
+    def get(self, request: Request, assignment_id: int) -> Response:
+        assignment = selectors.worker_assignment_get(worker=request.user, assignment_id=assignment_id)
+        return Response(WorkAssignmentSerializer(assignment).data)
+
+
+class WorkSubmitApi(APIView):
+    permission_classes = [IsWorker]
+
+    class SubmitSerializer(serializers.Serializer):
+        answers = WorkAnswerSerializer(many=True, allow_empty=False, max_length=1000)
+
+    @extend_schema(
+        request=SubmitSerializer,
+        responses={200: WorkAssignmentSerializer, 400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        summary="Submit an answer for every item of the assignment",
+        description="Idempotent: the same answers again return the same result. 409 `already_submitted` for "
+        "different answers; 409 `assignment_closed` once it expired or was released.",
+    )
+    def post(self, request: Request, assignment_id: int) -> Response:
+        data = self.SubmitSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        assignment = assignment_submit(
+            assignment_id=assignment_id, worker=request.user, answers=data.validated_data["answers"]
+        )
+        return Response(WorkAssignmentSerializer(assignment).data)
+
+
+class WorkReleaseApi(APIView):
+    permission_classes = [IsWorker]
+
+    @extend_schema(request=None, responses={200: WorkAssignmentSerializer, 404: ErrorSerializer, 409: ErrorSerializer})
+    def post(self, request: Request, assignment_id: int) -> Response:
+        assignment = assignment_release(assignment_id=assignment_id, worker=request.user)
+        return Response(WorkAssignmentSerializer(assignment).data)

@@ -1,0 +1,127 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from marketplace.models.items import Item, MicroTask
+from marketplace.models.jobs import Job
+
+
+class Participation(models.Model):
+    """One worker on one job: their open assignments (capped per job), gold record, and any block.
+
+    The row is locked by every claim of this worker on this job, which serialises their claims without touching
+    anyone else's.
+    """
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="participations")
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="participations")
+    open_assignments = models.PositiveIntegerField(default=0)
+    submitted_assignments = models.PositiveIntegerField(default=0)
+    gold_answered = models.PositiveIntegerField(default=0)
+    gold_correct = models.PositiveIntegerField(default=0)
+    blocked_at = models.DateTimeField(null=True, blank=True)
+    block_reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["worker", "job"], name="participation_unique"),
+            models.CheckConstraint(condition=Q(gold_correct__lte=F("gold_answered")), name="participation_gold_le"),
+        ]
+
+    def __str__(self) -> str:
+        return f"worker {self.worker_id} on job #{self.job_id}"
+
+
+class AssignmentStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    SUBMITTED = "submitted", "Submitted"
+    EXPIRED = "expired", "Expired"
+    RELEASED = "released", "Released"
+
+
+class Assignment(models.Model):
+    """A worker's claim on a micro-task: its items plus hidden gold, in the order shown to the worker.
+
+    Open and submitted assignments count toward the task's `assigned_count`; expired and released ones gave their
+    slot back. A worker holds at most one assignment per task, ever (a database constraint).
+    """
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="assignments", db_index=False)
+    task = models.ForeignKey(MicroTask, on_delete=models.CASCADE, related_name="assignments", db_index=False)
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments")
+    status = models.CharField(max_length=16, choices=AssignmentStatus.choices, default=AssignmentStatus.OPEN)
+    item_ids = models.JSONField(help_text="Items in the order shown to the worker, gold mixed in.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True, help_text="When it expired or was released.")
+    submission_digest = models.CharField(max_length=64, blank=True, help_text="Hash of the submitted answers.")
+    gold_total = models.PositiveSmallIntegerField(default=0)
+    gold_correct = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["job", "status"], name="assignment_job_status_idx"),
+            models.Index(
+                fields=["expires_at"], condition=Q(status=AssignmentStatus.OPEN), name="assignment_open_expiry_idx"
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "worker"], name="assignment_one_per_task_and_worker"),
+            models.CheckConstraint(condition=Q(status__in=AssignmentStatus.values), name="assignment_status_valid"),
+            models.CheckConstraint(
+                condition=Q(gold_correct__lte=F("gold_total")), name="assignment_gold_correct_le_total"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=AssignmentStatus.SUBMITTED) | Q(submitted_at__isnull=False),
+                name="assignment_submitted_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"assignment {self.pk} ({self.status})"
+
+
+class GoldExposure(models.Model):
+    """A gold item shown to a worker. Unique per (worker, item): no worker sees the same gold item twice."""
+
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="exposures", db_index=False)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+", db_index=False)
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="gold_exposures")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["worker", "item"], name="gold_seen_once_per_worker")]
+        indexes = [models.Index(fields=["job", "worker"], name="gold_exposure_job_worker_idx")]
+
+    def __str__(self) -> str:
+        return f"gold item {self.item_id} shown to worker {self.worker_id}"
+
+
+class Answer(models.Model):
+    """One worker's answer to one item of an assignment. Gold answers are graded at once (`is_correct`)."""
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="answers")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="answers", db_index=False)
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="answers", db_index=False)
+    value = models.JSONField()
+    is_gold = models.BooleanField(default=False)
+    is_correct = models.BooleanField(null=True, blank=True, help_text="Set for gold answers only.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["job", "is_gold", "item"], name="answer_job_gold_item_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "item"], name="answer_one_per_assignment_item"),
+            models.UniqueConstraint(fields=["item", "worker"], name="answer_one_per_item_and_worker"),
+            models.CheckConstraint(
+                condition=Q(is_gold=True, is_correct__isnull=False) | Q(is_gold=False, is_correct__isnull=True),
+                name="answer_graded_iff_gold",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"answer {self.pk} to item {self.item_id}"

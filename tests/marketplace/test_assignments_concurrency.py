@@ -1,0 +1,154 @@
+"""Real concurrent clients on PostgreSQL: threads, each with its own database connection, racing the engine."""
+
+import random
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from django.db import connection, connections
+from django.utils import timezone
+
+from marketplace.errors import AssignmentClosed, NotEligible, NoWorkAvailable
+from marketplace.models import Answer, Assignment, AssignmentStatus, Job, JobStatus, MicroTask
+from marketplace.services.assignments import (
+    assignment_claim,
+    assignment_expire_overdue,
+    assignment_release,
+    assignment_submit,
+)
+from tests.factories import WorkerFactory
+from tests.marketplace.helpers import answers_for, launched_job
+from tests.marketplace.invariants import assignment_invariant_violations
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run_in_threads(n: int, target: Callable[[int], object]) -> list[object]:
+    """Start `n` threads at the same instant; each closes its own connection when done."""
+    barrier = threading.Barrier(n)
+
+    def run(i: int) -> object:
+        try:
+            barrier.wait()
+            return target(i)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(run, range(n)))
+
+
+def test_fifty_workers_racing_on_two_hundred_items_fill_every_slot_exactly_once(requester):
+    assert connection.vendor == "postgresql"
+    job = launched_job(requester, n_items=200, n_gold=20, items_per_task=2, overlap_min=3, overlap_max=3)
+    workers = WorkerFactory.create_batch(50)
+
+    def work(i: int) -> int:
+        worker, rng, done = workers[i], random.Random(i), 0
+        job_row = Job.objects.get(pk=job.pk)
+        while True:
+            try:
+                assignment = assignment_claim(job=job_row, worker=worker, rng=rng)
+            except NoWorkAvailable:
+                return done
+            except NotEligible as refused:  # the last submit completed the job
+                assert refused.extra["reason"] == "job_not_active"
+                return done
+            if rng.random() < 0.1:  # some workers hand work back: the slot must return to the pool
+                assignment_release(assignment_id=assignment.pk, worker=worker)
+                continue
+            assignment_submit(assignment_id=assignment.pk, worker=worker, answers=answers_for(assignment))
+            done += 1
+
+    submitted = run_in_threads(50, work)
+
+    job.refresh_from_db()
+    assert sum(submitted) == 100 * 3
+    assert job.status == JobStatus.COMPLETED
+    assert Answer.objects.filter(job=job, is_gold=False).count() == 200 * 3
+    assert not MicroTask.objects.filter(job=job).exclude(submitted_count=3).exists()
+    assert assignment_invariant_violations() == []
+
+
+def test_twenty_claims_for_the_last_slot_have_exactly_one_winner(requester):
+    job = launched_job(requester, n_items=1, items_per_task=1, overlap_min=1, overlap_max=1)
+    workers = WorkerFactory.create_batch(20)
+
+    def grab(i: int) -> str:
+        try:
+            assignment_claim(job=Job.objects.get(pk=job.pk), worker=workers[i])
+            return "won"
+        except NoWorkAvailable:
+            return "none left"
+
+    outcomes = run_in_threads(20, grab)
+
+    assert outcomes.count("won") == 1
+    assert Assignment.objects.count() == 1
+    assert assignment_invariant_violations() == []
+
+
+def test_one_worker_double_clicking_claim_gets_one_assignment(requester):
+    job = launched_job(requester, n_items=10, items_per_task=1)
+    worker = WorkerFactory()
+
+    def grab(i: int) -> str:
+        try:
+            assignment_claim(job=Job.objects.get(pk=job.pk), worker=worker)
+            return "won"
+        except Exception as exc:  # noqa: BLE001 -- the losing code is what the test checks
+            return type(exc).__name__
+
+    outcomes = run_in_threads(10, grab)
+
+    assert sorted(outcomes) == ["TooManyOpenAssignments"] * 9 + ["won"]
+    assert assignment_invariant_violations() == []
+
+
+def test_the_same_submit_sent_ten_times_at_once_is_stored_once(requester):
+    job = launched_job(requester, n_items=5, items_per_task=5)
+    worker = WorkerFactory()
+    assignment = assignment_claim(job=job, worker=worker)
+
+    results = run_in_threads(
+        10, lambda i: assignment_submit(assignment_id=assignment.pk, worker=worker, answers=answers_for(assignment))
+    )
+
+    assert {r.submitted_at for r in results} == {results[0].submitted_at}
+    assert Answer.objects.filter(assignment=assignment).count() == 5
+    assert MicroTask.objects.get(pk=assignment.task_id).submitted_count == 1
+
+
+@pytest.mark.parametrize("round_", range(5))
+def test_a_submit_racing_the_expiry_ends_either_submitted_or_expired_never_both(requester, round_):
+    job = launched_job(requester, n_items=3, items_per_task=3)
+    worker = WorkerFactory()
+    assignment = assignment_claim(job=job, worker=worker)
+    Assignment.objects.filter(pk=assignment.pk).update(expires_at=timezone.now() + timedelta(milliseconds=30))
+
+    def race(i: int) -> str:
+        if i == 0:
+            while (
+                assignment_expire_overdue(job_id=job.pk) == 0
+                and Assignment.objects.filter(pk=assignment.pk, status=AssignmentStatus.OPEN).exists()
+            ):
+                pass
+            return "expiry ran"
+        try:
+            assignment_submit(assignment_id=assignment.pk, worker=worker, answers=answers_for(assignment))
+            return "submitted"
+        except AssignmentClosed:
+            return "refused"
+
+    outcome = run_in_threads(2, race)[1]
+
+    assignment.refresh_from_db()
+    task = MicroTask.objects.get(pk=assignment.task_id)
+    answers = Answer.objects.filter(assignment=assignment).count()
+    if outcome == "submitted":
+        assert (assignment.status, answers, task.assigned_count, task.submitted_count) == ("submitted", 3, 1, 1)
+    else:
+        assert (assignment.status, answers, task.assigned_count, task.submitted_count) == ("expired", 0, 0, 0)
+    assert assignment_invariant_violations() == []
