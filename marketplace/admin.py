@@ -6,7 +6,7 @@ overlap invariants. Gold answers are visible to admins (they review gold), never
 
 from django.contrib import admin
 
-from marketplace.models import Item, Job, MicroTask, Upload
+from marketplace.models import Answer, Assignment, GoldExposure, Item, Job, MicroTask, Participation, Upload
 
 
 class UploadInline(admin.TabularInline):
@@ -66,3 +66,67 @@ class ItemAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the engine writes: admins inspect them; changes go through the services (and the API)."""
+
+    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Participation)
+class ParticipationAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "job",
+        "worker",
+        "open_assignments",
+        "submitted_assignments",
+        "gold_answered",
+        "gold_correct",
+        "blocked_at",
+    ]
+    list_filter = [("blocked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["worker__email", "=job__id", "job__title"]
+    list_select_related = ["job", "worker"]
+
+
+class AnswerInline(admin.TabularInline):
+    model = Answer
+    extra = 0
+    fields = ["item", "value", "is_gold", "is_correct", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(ReadOnlyAdmin):
+    list_display = ["id", "job", "task", "worker", "status", "created_at", "expires_at", "gold_correct", "gold_total"]
+    list_filter = ["status", "created_at"]
+    search_fields = ["worker__email", "=job__id", "=task__id"]
+    list_select_related = ["job", "task", "worker"]
+    date_hierarchy = "created_at"
+    inlines = [AnswerInline]
+
+
+@admin.register(Answer)
+class AnswerAdmin(ReadOnlyAdmin):
+    list_display = ["id", "job", "item", "worker", "value", "is_gold", "is_correct", "created_at"]
+    list_filter = ["is_gold", "is_correct"]
+    search_fields = ["worker__email", "=job__id", "=item__id"]
+    list_select_related = ["job", "worker"]
+    show_full_result_count = False
+
+
+@admin.register(GoldExposure)
+class GoldExposureAdmin(ReadOnlyAdmin):
+    list_display = ["id", "job", "item", "worker", "assignment"]
+    search_fields = ["worker__email", "=job__id", "=item__id"]
+    list_select_related = ["job", "worker"]

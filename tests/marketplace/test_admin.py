@@ -5,8 +5,9 @@ from django.contrib import admin
 from django.urls import reverse
 
 from marketplace.models import Job
-from tests.factories import JobFactory, UserFactory
-from tests.marketplace.helpers import make_tasks
+from marketplace.services.assignments import assignment_claim, assignment_submit
+from tests.factories import JobFactory, UserFactory, WorkerFactory
+from tests.marketplace.helpers import answers_for, launched_job
 
 pytestmark = pytest.mark.django_db
 
@@ -14,8 +15,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def admin_client_with_data(client):
     staff = UserFactory(is_staff=True, is_superuser=True)
-    job = JobFactory()
-    make_tasks(job, 2)
+    job = launched_job(JobFactory().requester, n_items=4, n_gold=2, items_per_task=2)
+    worker = WorkerFactory()
+    assignment = assignment_claim(job=job, worker=worker)
+    assignment_submit(assignment_id=assignment.pk, worker=worker, answers=answers_for(assignment))
     client.force_login(staff)
     return client
 
