@@ -10,6 +10,7 @@ Stdlib, NumPy and SciPy only (an import-linter contract forbids Django and the p
 ``python -m marketplace.aggregation ANSWERS.csv --method ds --out LABELS.csv`` runs it on a CSV file.
 """
 
+from marketplace.aggregation.adaptive import initial_overlap_targets, overlap_targets, settled_items
 from marketplace.aggregation.em import DirichletPrior, dawid_skene, one_coin_dawid_skene
 from marketplace.aggregation.encoding import Codebook, encode_answers, encode_keys
 from marketplace.aggregation.errors import (
@@ -37,7 +38,10 @@ __all__ = [
     "dawid_skene",
     "encode_answers",
     "encode_keys",
+    "initial_overlap_targets",
     "majority_vote",
     "one_coin_dawid_skene",
+    "overlap_targets",
     "parse_gold",
+    "settled_items",
 ]
