@@ -6,7 +6,18 @@ overlap invariants. Gold answers are visible to admins (they review gold), never
 
 from django.contrib import admin
 
-from marketplace.models import Answer, Assignment, GoldExposure, Item, Job, MicroTask, Participation, Upload
+from marketplace.models import (
+    Answer,
+    Assignment,
+    GoldExposure,
+    Item,
+    ItemResult,
+    Job,
+    JobAggregate,
+    MicroTask,
+    Participation,
+    Upload,
+)
 
 
 class UploadInline(admin.TabularInline):
@@ -91,6 +102,7 @@ class ParticipationAdmin(ReadOnlyAdmin):
         "submitted_assignments",
         "gold_answered",
         "gold_correct",
+        "estimated_accuracy",
         "blocked_at",
     ]
     list_filter = [("blocked_at", admin.EmptyFieldListFilter)]
@@ -130,3 +142,19 @@ class GoldExposureAdmin(ReadOnlyAdmin):
     list_display = ["id", "job", "item", "worker", "assignment"]
     search_fields = ["worker__email", "=job__id", "=item__id"]
     list_select_related = ["job", "worker"]
+
+
+@admin.register(JobAggregate)
+class JobAggregateAdmin(ReadOnlyAdmin):
+    list_display = ["job", "method", "n_items", "n_answers", "iterations", "converged", "duration_ms", "computed_at"]
+    list_filter = ["converged", "method"]
+    search_fields = ["=job__id", "job__title"]
+    list_select_related = ["job"]
+
+
+@admin.register(ItemResult)
+class ItemResultAdmin(ReadOnlyAdmin):
+    list_display = ["item", "job", "label", "confidence", "answer_count", "updated_at"]
+    search_fields = ["=job__id", "=item__id", "item__external_id"]
+    list_select_related = ["job", "item"]
+    show_full_result_count = False

@@ -1,5 +1,6 @@
 """Reads. Every selector that serves a requester or a worker scopes its queryset to what that user may see."""
 
+from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
@@ -14,6 +15,7 @@ from marketplace.models import (
     AssignmentStatus,
     Item,
     Job,
+    JobAggregate,
     JobStatus,
     MicroTask,
     Participation,
@@ -134,3 +136,59 @@ def job_progress(*, job: Job) -> dict[str, int]:
         "answers_collected": answers,
         **{f"assignments_{status}": by_status.get(status, 0) for status in AssignmentStatus.values},
     }
+
+
+# --- Results and worker quality ------------------------------------------------------------------------------------
+
+
+def result_list(*, job: Job) -> QuerySet[Item]:
+    """The job's real items with their aggregated result (None until the first aggregation reaches them)."""
+    return Item.objects.filter(job=job, is_gold=False).select_related("result").order_by("id")
+
+
+EXPORT_FIELDS = ("id", "external_id", "payload", "result__label", "result__confidence", "result__answer_count")
+
+
+def result_export_rows(*, job: Job, with_answers: bool, chunk: int = 2000) -> Iterator[dict[str, Any]]:
+    """Every real item with its result, streamed in keyset-paginated chunks (constant memory on any job size).
+    With `with_answers`, each row also carries the raw answers: worker id and answer."""
+    last = 0
+    while rows := list(
+        Item.objects.filter(job=job, is_gold=False, id__gt=last).order_by("id").values_list(*EXPORT_FIELDS)[:chunk]
+    ):
+        last = rows[-1][0]
+        raw = _raw_answers([r[0] for r in rows]) if with_answers else {}
+        for item_id, external_id, payload, label, confidence, count in rows:
+            row = {
+                "item_id": item_id,
+                "external_id": external_id,
+                "payload": payload,
+                "label": label,
+                "confidence": confidence,
+                "answer_count": count or 0,
+            }
+            if with_answers:
+                row["answers"] = raw.get(item_id, [])
+            yield row
+
+
+def _raw_answers(item_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    grouped: dict[int, list[dict[str, Any]]] = {}
+    answers = Answer.objects.filter(item_id__in=item_ids).order_by("id").values_list("item_id", "worker_id", "value")
+    for item_id, worker_id, value in answers:
+        grouped.setdefault(item_id, []).append({"worker": worker_id, "answer": value})
+    return grouped
+
+
+def job_aggregate_get(*, job: Job) -> JobAggregate | None:
+    return JobAggregate.objects.filter(job=job).first()
+
+
+def job_worker_list(*, job: Job) -> QuerySet[Participation]:
+    """Every worker who took part in the job, with their gold record and estimated quality."""
+    return Participation.objects.filter(job=job).order_by("id")
+
+
+def worker_quality_list(*, worker: User) -> QuerySet[Participation]:
+    """The worker's own record per job: gold answered and right, and the estimated accuracy."""
+    return Participation.objects.filter(worker=worker).select_related("job").order_by("-id")

@@ -188,6 +188,8 @@ SPECTACULAR_SETTINGS = {
 INGEST_SYNC_MAX_BYTES = env.int("INGEST_SYNC_MAX_BYTES", default=2 * 1024 * 1024)
 INGEST_MAX_ERRORS = env.int("INGEST_MAX_ERRORS", default=20)
 INGEST_BATCH_ROWS = env.int("INGEST_BATCH_ROWS", default=5000)
+# Aggregate a job after every this many new (non-gold) answers, and always when it completes.
+AGGREGATE_EVERY_ANSWERS = env.int("AGGREGATE_EVERY_ANSWERS", default=200)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from marketplace.services.aggregation import job_aggregate
 from marketplace.services.assignments import assignment_expire_overdue
 from marketplace.services.uploads import upload_ingest
 
@@ -19,3 +20,9 @@ def assignment_expire_overdue_task() -> int:
     while expired := assignment_expire_overdue(limit=500):
         total += expired
     return total
+
+
+@shared_task(acks_late=True)
+def job_aggregate_task(job_id: int) -> int:
+    """Re-aggregate a job's answers. Idempotent: a run never overwrites results that saw more answers."""
+    return job_aggregate(job_id=job_id).n_answers

@@ -1,4 +1,5 @@
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from marketplace.accounts.models import User
@@ -8,6 +9,13 @@ from tests.factories import RequesterFactory, UserFactory, WorkerFactory
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache (Redis database 15 under `make test`): counters keyed by job id
+    must not leak from an earlier run whose ids repeat."""
+    cache.clear()
 
 
 @pytest.fixture

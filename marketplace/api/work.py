@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from marketplace import selectors
 from marketplace.api.errors import ErrorSerializer
 from marketplace.api.permissions import IsWorker
-from marketplace.models import Assignment, AssignmentStatus, Job
+from marketplace.models import Assignment, AssignmentStatus, Job, Participation
 from marketplace.services.assignments import assignment_claim, assignment_release, assignment_submit
 
 
@@ -170,3 +170,37 @@ class WorkReleaseApi(APIView):
     def post(self, request: Request, assignment_id: int) -> Response:
         assignment = assignment_release(assignment_id=assignment_id, worker=request.user)
         return Response(WorkAssignmentSerializer(assignment).data)
+
+
+class WorkQualitySerializer(serializers.ModelSerializer):
+    job_title = serializers.CharField(source="job.title")
+    gold_accuracy = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Participation
+        fields = [
+            "job",
+            "job_title",
+            "submitted_assignments",
+            "gold_answered",
+            "gold_correct",
+            "gold_accuracy",
+            "estimated_accuracy",
+        ]
+        read_only_fields = fields
+
+    def get_gold_accuracy(self, p: Participation) -> float | None:
+        return round(p.gold_correct / p.gold_answered, 4) if p.gold_answered else None
+
+
+class WorkQualityListApi(generics.ListAPIView):
+    """Your own quality per job: how many hidden gold items you answered and got right (never which ones), and
+    the accuracy the job's aggregation estimates for you."""
+
+    permission_classes = [IsWorker]
+    serializer_class = WorkQualitySerializer
+
+    def get_queryset(self) -> QuerySet[Participation]:
+        if getattr(self, "swagger_fake_view", False):
+            return Participation.objects.none()
+        return selectors.worker_quality_list(worker=self.request.user)

@@ -1,6 +1,7 @@
 from marketplace.models.assignments import Answer, Assignment, AssignmentStatus, GoldExposure, Participation
 from marketplace.models.items import Item, MicroTask, Upload
 from marketplace.models.jobs import Job, JobStatus
+from marketplace.models.results import ItemResult, JobAggregate
 
 __all__ = [
     "Answer",
@@ -8,7 +9,9 @@ __all__ = [
     "AssignmentStatus",
     "GoldExposure",
     "Item",
+    "ItemResult",
     "Job",
+    "JobAggregate",
     "JobStatus",
     "MicroTask",
     "Participation",

@@ -22,6 +22,10 @@ class Participation(models.Model):
     blocked_at = models.DateTimeField(null=True, blank=True)
     block_reason = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Written by the aggregation: the worker's Dawid-Skene confusion matrix on this job (rows: true class,
+    # columns: answered class, in label-schema order) and the chance they are right on a random item.
+    estimated_accuracy = models.FloatField(null=True, blank=True)
+    confusion = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [

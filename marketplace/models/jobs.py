@@ -53,6 +53,11 @@ class Job(models.Model):
         default=1, validators=[MinValueValidator(1)], help_text="Open assignments a worker may hold on this job."
     )
     deadline = models.DateTimeField(null=True, blank=True)
+    confidence_target = models.FloatField(
+        default=0.95,
+        validators=[MinValueValidator(0.5), MaxValueValidator(0.9999)],
+        help_text="Adaptive overlap (overlap_min < overlap_max): an item needs no more answers at this confidence.",
+    )
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.DRAFT)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

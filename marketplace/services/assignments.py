@@ -18,6 +18,7 @@ import json
 import math
 import random
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -40,13 +41,13 @@ from marketplace.models import (
     GoldExposure,
     Item,
     Job,
-    JobStatus,
     MicroTask,
     Participation,
 )
 from marketplace.schemas import SchemaValueError, parse_label_schema
+from marketplace.services.aggregation import aggregation_enqueue, aggregation_note_answers
 from marketplace.services.eligibility import ensure_can_work
-from marketplace.services.jobs import job_transition
+from marketplace.services.jobs import job_complete_if_done
 
 LAZY_EXPIRY_LIMIT = 50
 _random = random.SystemRandom()
@@ -262,21 +263,16 @@ def _record(assignment: Assignment, values: dict[int, Any], digest: str) -> None
         gold_answered=F("gold_answered") + assignment.gold_total,
         gold_correct=F("gold_correct") + assignment.gold_correct,
     )
+    transaction.on_commit(partial(aggregation_note_answers, job_id=assignment.job_id, count=len(values) - len(gold)))
     if task.submitted_count >= task.overlap_target:
-        _complete_job_if_done(assignment.job)
+        _task_finished(assignment.job)
 
 
-def _complete_job_if_done(job: Job) -> None:
-    """Complete the job once no task is unfinished.
-
-    The job row is locked first: two submits finishing the last two tasks at once would otherwise each see the
-    other's task as unfinished (neither has committed) and neither would complete the job. Under the lock, the
-    second one to arrive sees the first one's committed task.
-    """
-    locked = Job.objects.select_for_update().get(pk=job.pk)
-    unfinished = MicroTask.objects.filter(job=job, submitted_count__lt=F("overlap_target"))
-    if locked.status in (JobStatus.ACTIVE, JobStatus.PAUSED) and not unfinished.exists():
-        job_transition(job=locked, action="complete")
+def _task_finished(job: Job) -> None:
+    """A fixed-overlap job completes when its last task does, then aggregates once more. An adaptive job asks the
+    aggregation instead: it may still raise the overlap of uncertain tasks, and completes the job when none is."""
+    if job.overlap_min < job.overlap_max or job_complete_if_done(job=job):
+        aggregation_enqueue(job_id=job.pk)
 
 
 # --- Release and expiry -------------------------------------------------------------------------------------------

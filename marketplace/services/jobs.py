@@ -4,11 +4,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.errors import Forbidden, InvalidTransition, JobNotEditable, JobNotLaunchable
-from marketplace.models import Job, JobStatus
+from marketplace.models import Job, JobStatus, MicroTask
 from marketplace.schemas import parse_item_schema, parse_label_schema
 
 # The lifecycle: action -> (the statuses it may start from, the status it leads to). Nothing else changes
@@ -113,3 +114,19 @@ def _check_launchable(job: Job) -> None:
         raise JobNotLaunchable("Upload at least one item before launching the job.")
     if job.deadline is not None and job.deadline <= timezone.now():
         raise JobNotLaunchable("The job's deadline has already passed.", field="deadline")
+
+
+def job_complete_if_done(*, job: Job) -> bool:
+    """Complete the job once no task is unfinished (fewer submissions than its overlap target). Returns whether
+    it did.
+
+    The job row is locked first: two submits finishing the last two tasks at once would otherwise each see the
+    other's task as unfinished (neither has committed) and neither would complete the job. Under the lock, the
+    second one to arrive sees the first one's committed task.
+    """
+    locked = Job.objects.select_for_update().get(pk=job.pk)
+    unfinished = MicroTask.objects.filter(job=job, submitted_count__lt=F("overlap_target"))
+    if locked.status not in (JobStatus.ACTIVE, JobStatus.PAUSED) or unfinished.exists():
+        return False
+    job_transition(job=locked, action="complete")
+    return True

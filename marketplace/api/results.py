@@ -1,0 +1,178 @@
+"""Requester API for what the crowd produced: aggregated labels, streamed exports, and each worker's quality."""
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import django_filters
+from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from marketplace import selectors
+from marketplace.api.base import JobScopedListApi
+from marketplace.api.errors import ErrorSerializer
+from marketplace.api.permissions import IsRequester
+from marketplace.models import Item, Job, JobAggregate, Participation
+from marketplace.services.aggregation import aggregation_enqueue
+
+
+class ResultSerializer(serializers.ModelSerializer):
+    label = serializers.JSONField(source="result.label", default=None)
+    confidence = serializers.FloatField(source="result.confidence", default=None)
+    answer_count = serializers.IntegerField(source="result.answer_count", default=0)
+
+    class Meta:
+        model = Item
+        fields = ["id", "external_id", "payload", "label", "confidence", "answer_count"]
+        read_only_fields = fields
+
+
+class ResultFilter(django_filters.FilterSet):
+    min_confidence = django_filters.NumberFilter(field_name="result__confidence", lookup_expr="gte")
+    max_confidence = django_filters.NumberFilter(field_name="result__confidence", lookup_expr="lt")
+    label = django_filters.CharFilter(field_name="result__label")
+
+    class Meta:
+        model = Item
+        fields = ["min_confidence", "max_confidence", "label"]
+
+
+class JobResultListApi(JobScopedListApi):
+    """Aggregated labels, one per item: the most probable class under Dawid-Skene and its posterior probability."""
+
+    model = Item
+    serializer_class = ResultSerializer
+    filterset_class = ResultFilter
+
+    def scoped_queryset(self, job: Job) -> QuerySet[Item]:
+        return selectors.result_list(job=job)
+
+
+class JobResultExportApi(APIView):
+    permission_classes = [IsRequester]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("file_format", str, enum=["csv", "jsonl"], default="csv"),
+            OpenApiParameter("answers", bool, default=False, description="Include every raw answer."),
+        ],
+        responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/x-ndjson"): OpenApiTypes.STR},
+        summary="Download every item with its label, confidence and answer count (streamed)",
+    )
+    def get(self, request: Request, job_id: int) -> StreamingHttpResponse:
+        job = selectors.job_get(requester=request.user, job_id=job_id)
+        fmt = "jsonl" if request.query_params.get("file_format") == "jsonl" else "csv"
+        with_answers = request.query_params.get("answers", "").lower() in ("1", "true", "yes")
+        rows = selectors.result_export_rows(job=job, with_answers=with_answers)
+        lines = _jsonl(rows) if fmt == "jsonl" else _csv(rows, with_answers)
+        response = StreamingHttpResponse(lines, content_type="application/x-ndjson" if fmt == "jsonl" else "text/csv")
+        response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-results.{fmt}"'
+        return response
+
+
+def _jsonl(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    for row in rows:
+        yield json.dumps(row, separators=(",", ":")) + "\n"
+
+
+def _csv(rows: Iterator[dict[str, Any]], with_answers: bool) -> Iterator[str]:
+    columns = ["item_id", "external_id", "payload", "label", "confidence", "answer_count"]
+    columns += ["answers"] if with_answers else []
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(
+            [json.dumps(v) if k in ("payload", "answers") else ("" if v is None else v) for k, v in row.items()]
+        )
+        if buffer.tell() > 64 * 1024:
+            yield _drain(buffer)
+    yield _drain(buffer)
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
+
+
+class AggregateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = JobAggregate
+        fields = [
+            "method",
+            "n_answers",
+            "n_items",
+            "iterations",
+            "converged",
+            "log_likelihood",
+            "class_priors",
+            "excluded_workers",
+            "duration_ms",
+            "computed_at",
+        ]
+        read_only_fields = fields
+
+
+class JobAggregationApi(APIView):
+    permission_classes = [IsRequester]
+
+    @extend_schema(responses={200: AggregateSerializer, 404: ErrorSerializer}, summary="The latest aggregation")
+    def get(self, request: Request, job_id: int) -> Response:
+        job = selectors.job_get(requester=request.user, job_id=job_id)
+        aggregate = selectors.job_aggregate_get(job=job)
+        if aggregate is None:
+            return Response({"code": "not_aggregated", "message": "No aggregation yet.", "extra": {}}, status=404)
+        return Response(AggregateSerializer(aggregate).data)
+
+    @extend_schema(request=None, responses={202: None}, summary="Aggregate the job's answers now")
+    def post(self, request: Request, job_id: int) -> Response:
+        job = selectors.job_get(requester=request.user, job_id=job_id)
+        aggregation_enqueue(job_id=job.pk)
+        return Response(status=202)
+
+
+class JobWorkerSerializer(serializers.ModelSerializer):
+    gold_accuracy = serializers.SerializerMethodField()
+    blocked = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Participation
+        fields = [
+            "worker",
+            "submitted_assignments",
+            "gold_answered",
+            "gold_correct",
+            "gold_accuracy",
+            "estimated_accuracy",
+            "confusion",
+            "blocked",
+        ]
+        read_only_fields = fields
+
+    def get_gold_accuracy(self, p: Participation) -> float | None:
+        return round(p.gold_correct / p.gold_answered, 4) if p.gold_answered else None
+
+    def get_blocked(self, p: Participation) -> bool:
+        return p.blocked_at is not None
+
+
+class JobWorkerListApi(JobScopedListApi):
+    """Each worker's record on the job: gold answered and right, and their Dawid-Skene confusion matrix (rows: the
+    true class, columns: the class they answered, both in label-schema order) and estimated accuracy."""
+
+    model = Participation
+    serializer_class = JobWorkerSerializer
+    ordering_fields = ["estimated_accuracy", "submitted_assignments"]
+
+    def scoped_queryset(self, job: Job) -> QuerySet[Participation]:
+        return selectors.job_worker_list(job=job)

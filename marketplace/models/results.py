@@ -1,0 +1,43 @@
+from django.db import models
+
+from marketplace.models.items import Item
+from marketplace.models.jobs import Job
+
+
+class JobAggregate(models.Model):
+    """The latest aggregation of a job's answers. Its row is locked while results are written, so two runs never
+    interleave, and a run older than the stored one (fewer answers seen) does not overwrite it."""
+
+    job = models.OneToOneField(Job, on_delete=models.CASCADE, primary_key=True, related_name="aggregate")
+    method = models.CharField(max_length=16, default="ds")
+    last_answer_id = models.BigIntegerField(default=0, help_text="Highest answer id the run saw.")
+    n_answers = models.PositiveIntegerField(default=0)
+    n_items = models.PositiveIntegerField(default=0)
+    iterations = models.PositiveIntegerField(default=0)
+    converged = models.BooleanField(default=False)
+    log_likelihood = models.FloatField(null=True, blank=True)
+    class_priors = models.JSONField(default=dict, blank=True)
+    excluded_workers = models.PositiveIntegerField(default=0)
+    duration_ms = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"aggregate of job #{self.job_id}"
+
+
+class ItemResult(models.Model):
+    """The aggregated label of one (non-gold) item: Dawid-Skene's most probable class and its posterior."""
+
+    item = models.OneToOneField(Item, on_delete=models.CASCADE, primary_key=True, related_name="result")
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="results", db_index=False)
+    label = models.JSONField(null=True, blank=True, help_text="Empty while the item has no answer.")
+    confidence = models.FloatField(default=0.0)
+    posterior = models.JSONField(default=list, help_text="Probability of each class, in label-schema order.")
+    answer_count = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["job", "confidence"], name="item_result_job_conf_idx")]
+
+    def __str__(self) -> str:
+        return f"result of item {self.item_id}"

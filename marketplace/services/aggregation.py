@@ -1,0 +1,193 @@
+"""Aggregating a job: ORM rows in, the pure engine's Dawid-Skene in the middle, labels and worker quality out.
+
+A run reads a snapshot of the job's answers outside any transaction (EM can take seconds on a large job), then
+writes the results in one short transaction under the lock of the job's `JobAggregate` row. A run that saw fewer
+answers than the stored one does not overwrite it, so runs may overlap or repeat safely (the task is idempotent).
+
+Gold items take part as tasks clamped to their known label (semi-supervised Dawid-Skene), which anchors every
+worker's confusion matrix; workers blocked from the job are left out. Results are stored for real items only.
+"""
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from marketplace.aggregation import Answers, DawidSkeneResult, dawid_skene
+from marketplace.models import Answer, Item, ItemResult, Job, JobAggregate, JobStatus, Participation
+from marketplace.schemas import parse_label_schema
+from marketplace.services.jobs import job_complete_if_done
+from marketplace.services.overlap import overlap_adapt
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A job's answers, integer-coded for the engine. Index t of the engine's tasks is item `item_ids[t]`."""
+
+    answers: Answers
+    item_ids: np.ndarray
+    worker_ids: np.ndarray
+    gold: dict[int, int]
+    last_answer_id: int
+    classes: tuple[str, ...]
+
+
+def job_aggregate(*, job_id: int) -> JobAggregate:
+    """Aggregate the job's answers with Dawid-Skene and store per-item labels and per-worker quality."""
+    job = Job.objects.get(pk=job_id)
+    snapshot = _snapshot(job)
+    started = time.perf_counter()
+    result = dawid_skene(
+        snapshot.answers,
+        gold=snapshot.gold or None,
+        exclude_workers=_blocked_worker_indices(job, snapshot),
+        init_posteriors=_previous_posteriors(job, snapshot),
+    )
+    elapsed_ms = int((time.perf_counter() - started) * 1000)
+    with transaction.atomic(durable=True):
+        JobAggregate.objects.get_or_create(job=job)
+        state = JobAggregate.objects.select_for_update().get(job=job)
+        if state.last_answer_id > snapshot.last_answer_id:
+            return state  # a run that saw more answers already stored its results
+        _store_items(job, snapshot, result)
+        _store_workers(job, snapshot, result)
+        _store_state(state, snapshot, result, elapsed_ms)
+        if job.overlap_min < job.overlap_max:
+            _adapt(job)
+    return state
+
+
+def _adapt(job: Job) -> None:
+    """Adaptive overlap: open slots for uncertain tasks, or complete the job when no task needs another answer.
+
+    Under the job row lock, so that completion and a raise of targets never interleave (targets of a completed job
+    never move again)."""
+    locked = Job.objects.select_for_update().get(pk=job.pk)
+    if locked.status in (JobStatus.ACTIVE, JobStatus.PAUSED):
+        overlap_adapt(job=locked)
+        job_complete_if_done(job=locked)
+
+
+def _snapshot(job: Job) -> Snapshot:
+    schema = parse_label_schema(job.label_schema)
+    index = {label: i for i, label in enumerate(schema.classes)}
+    rows = np.array(
+        [
+            (a, i, w, index[v])
+            for a, i, w, v in Answer.objects.filter(job=job).values_list("id", "item", "worker", "value")
+        ],
+        dtype=np.int64,
+    ).reshape(-1, 4)
+    item_ids, tasks = np.unique(rows[:, 1], return_inverse=True)
+    worker_ids, workers = np.unique(rows[:, 2], return_inverse=True)
+    answers = Answers(
+        tasks=tasks,
+        workers=workers,
+        labels=rows[:, 3],
+        n_tasks=len(item_ids),
+        n_workers=len(worker_ids),
+        n_classes=len(schema.classes),
+    )
+    position = {item_id: t for t, item_id in enumerate(item_ids.tolist())}
+    gold_keys = Item.objects.filter(job=job, is_gold=True, pk__in=item_ids.tolist()).values_list("id", "gold_answer")
+    gold = {position[item_id]: index[key] for item_id, key in gold_keys}
+    last = int(rows[:, 0].max()) if len(rows) else 0
+    return Snapshot(answers, item_ids, worker_ids, gold, last, schema.classes)
+
+
+def _blocked_worker_indices(job: Job, snapshot: Snapshot) -> np.ndarray:
+    blocked = Participation.objects.filter(job=job, blocked_at__isnull=False).values_list("worker_id", flat=True)
+    return np.flatnonzero(np.isin(snapshot.worker_ids, np.fromiter(blocked, dtype=np.int64)))
+
+
+def _previous_posteriors(job: Job, snapshot: Snapshot) -> np.ndarray | None:
+    """Warm start: the stored posteriors of items seen before; NaN rows (new items) start from majority vote."""
+    stored = dict(ItemResult.objects.filter(job=job).values_list("item_id", "posterior"))
+    if not stored:
+        return None
+    k = len(snapshot.classes)
+    init = np.full((len(snapshot.item_ids), k), np.nan)
+    for t, item_id in enumerate(snapshot.item_ids.tolist()):
+        posterior = stored.get(item_id)
+        if posterior and len(posterior) == k:
+            init[t] = posterior
+    return init
+
+
+def _store_items(job: Job, snapshot: Snapshot, result: DawidSkeneResult) -> None:
+    gold = np.zeros(len(snapshot.item_ids), dtype=bool)
+    gold[list(snapshot.gold)] = True
+    rows = [
+        ItemResult(
+            item_id=int(snapshot.item_ids[t]),
+            job=job,
+            label=snapshot.classes[int(result.labels[t])] if result.answer_counts[t] else None,
+            confidence=round(float(result.confidence[t]), 6),
+            posterior=[round(float(p), 6) for p in result.posteriors[t]],
+            answer_count=int(result.answer_counts[t]),
+        )
+        for t in np.flatnonzero(~gold).tolist()
+    ]
+    ItemResult.objects.bulk_create(
+        rows,
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["item"],
+        update_fields=["label", "confidence", "posterior", "answer_count", "updated_at"],
+    )
+
+
+def _store_workers(job: Job, snapshot: Snapshot, result: DawidSkeneResult) -> None:
+    by_worker = {
+        p.worker_id: p for p in Participation.objects.filter(job=job, worker_id__in=snapshot.worker_ids.tolist())
+    }
+    changed = []
+    for w, worker_id in enumerate(snapshot.worker_ids.tolist()):
+        participation = by_worker.get(worker_id)
+        if participation is None or not result.worker_answer_counts[w]:
+            continue
+        participation.estimated_accuracy = round(float(result.worker_accuracy[w]), 6)
+        participation.confusion = np.round(result.confusions[w], 4).tolist()
+        changed.append(participation)
+    Participation.objects.bulk_update(changed, ["estimated_accuracy", "confusion"], batch_size=500)
+
+
+def _store_state(state: JobAggregate, snapshot: Snapshot, result: DawidSkeneResult, elapsed_ms: int) -> None:
+    state.method = "ds"
+    state.last_answer_id = snapshot.last_answer_id
+    state.n_answers = int(result.answer_counts.sum())
+    state.n_items = len(snapshot.item_ids) - len(snapshot.gold)
+    state.iterations, state.converged = result.iterations, result.converged
+    state.log_likelihood = float(result.log_likelihood) if np.isfinite(result.log_likelihood) else None
+    state.class_priors = {c: round(float(p), 6) for c, p in zip(snapshot.classes, result.priors, strict=True)}
+    state.excluded_workers = int((result.worker_answer_counts == 0).sum())
+    state.duration_ms, state.computed_at = elapsed_ms, timezone.now()
+    state.save()
+
+
+# --- When to aggregate ----------------------------------------------------------------------------------------
+
+
+def aggregation_note_answers(*, job_id: int, count: int) -> None:
+    """Count newly submitted answers (after commit) and enqueue an aggregation every AGGREGATE_EVERY answers.
+
+    The counter lives in the cache (Redis in production): one atomic increment per submit, no hot database row.
+    Exactly one submit crosses each multiple of the threshold. A lost counter only delays a run; completion and
+    the requester's own request always aggregate.
+    """
+    every = settings.AGGREGATE_EVERY_ANSWERS
+    key = f"job-answers-since:{job_id}"
+    cache.add(key, 0, timeout=None)
+    total = cache.incr(key, count)
+    if total // every > (total - count) // every:
+        aggregation_enqueue(job_id=job_id)
+
+
+def aggregation_enqueue(*, job_id: int) -> None:
+    from marketplace.tasks import job_aggregate_task  # noqa: PLC0415 -- tasks import this module
+
+    transaction.on_commit(lambda: job_aggregate_task.delay(job_id))

@@ -1,0 +1,49 @@
+"""Adaptive overlap in the marketplace: after each aggregation, give one more slot to the micro-tasks that still
+hold an uncertain item, up to `overlap_max`; stop the others at the answers they have.
+
+The rule itself is pure (`marketplace.aggregation.adaptive.overlap_targets`, where the design choice is
+explained: a micro-task keeps receiving assignments while any of its items is uncertain). This module feeds it
+from the database and writes back the targets that changed.
+"""
+
+import numpy as np
+
+from marketplace.aggregation.adaptive import overlap_targets
+from marketplace.models import Item, Job, MicroTask
+
+
+def overlap_adapt(*, job: Job) -> int:
+    """Raise the overlap target of the job's uncertain micro-tasks; returns how many changed.
+
+    Targets only ever rise, so a slot a worker holds is never taken back and `assigned_count <= overlap_target`
+    keeps holding. An item's answer count is its task's submissions (answers of blocked workers, left out of the
+    aggregation, still occupy a slot: the lower confidence they leave is what earns the task another answer).
+    """
+    tasks = list(
+        MicroTask.objects.filter(job=job).order_by("id").values_list("id", "overlap_target", "submitted_count")
+    )
+    if not tasks:
+        return 0
+    task_ids = np.array([t[0] for t in tasks], dtype=np.int64)
+    current = np.array([t[1] for t in tasks], dtype=np.int64)
+    submitted = np.array([t[2] for t in tasks], dtype=np.int64)
+    rows = Item.objects.filter(job=job, is_gold=False).values_list("task_id", "result__confidence")
+    item_task = np.array([r[0] for r in rows], dtype=np.int64)
+    confidence = np.array([r[1] if r[1] is not None else 0.0 for r in rows], dtype=np.float64)
+    task_of_item = np.searchsorted(task_ids, item_task)
+    targets = overlap_targets(
+        confidence=confidence,
+        answer_counts=submitted[task_of_item],
+        task_of_item=task_of_item,
+        current_targets=current,
+        overlap_min=job.overlap_min,
+        overlap_max=job.overlap_max,
+        confidence_target=job.confidence_target,
+    )
+    changed = np.flatnonzero(targets != current)
+    for i in changed.tolist():
+        # One conditional UPDATE per task: never lowers a target raised by a concurrent run.
+        MicroTask.objects.filter(pk=int(task_ids[i]), overlap_target__lt=int(targets[i])).update(
+            overlap_target=int(targets[i])
+        )
+    return len(changed)
