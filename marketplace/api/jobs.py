@@ -21,7 +21,7 @@ from marketplace.services.jobs import job_create, job_transition, job_update
 
 
 class JobSerializer(serializers.ModelSerializer):
-    assignment_duration_seconds = serializers.SerializerMethodField()
+    assignment_duration_seconds = serializers.IntegerField(read_only=True)
     gold_ratio = serializers.DecimalField(max_digits=4, decimal_places=3, coerce_to_string=False)
 
     class Meta:
@@ -48,9 +48,6 @@ class JobSerializer(serializers.ModelSerializer):
             "finished_at",
         ]
         read_only_fields = fields
-
-    def get_assignment_duration_seconds(self, job: Job) -> int:
-        return int(job.assignment_duration.total_seconds())
 
 
 class JobInputSerializer(serializers.Serializer):

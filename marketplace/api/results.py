@@ -142,7 +142,7 @@ class JobAggregationApi(APIView):
 
 
 class JobWorkerSerializer(serializers.ModelSerializer):
-    gold_accuracy = serializers.SerializerMethodField()
+    gold_accuracy = serializers.FloatField(allow_null=True)
     blocked = serializers.SerializerMethodField()
 
     class Meta:
@@ -158,9 +158,6 @@ class JobWorkerSerializer(serializers.ModelSerializer):
             "blocked",
         ]
         read_only_fields = fields
-
-    def get_gold_accuracy(self, p: Participation) -> float | None:
-        return round(p.gold_correct / p.gold_answered, 4) if p.gold_answered else None
 
     def get_blocked(self, p: Participation) -> bool:
         return p.blocked_at is not None

@@ -20,7 +20,7 @@ from marketplace.services.assignments import assignment_claim, assignment_releas
 
 
 class WorkJobSerializer(serializers.ModelSerializer):
-    assignment_duration_seconds = serializers.SerializerMethodField()
+    assignment_duration_seconds = serializers.IntegerField(read_only=True)
     assignments_available = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -39,9 +39,6 @@ class WorkJobSerializer(serializers.ModelSerializer):
             "assignments_available",
         ]
         read_only_fields = fields
-
-    def get_assignment_duration_seconds(self, job: Job) -> int:
-        return int(job.assignment_duration.total_seconds())
 
 
 class WorkJobListApi(generics.ListAPIView):
@@ -174,7 +171,7 @@ class WorkReleaseApi(APIView):
 
 class WorkQualitySerializer(serializers.ModelSerializer):
     job_title = serializers.CharField(source="job.title")
-    gold_accuracy = serializers.SerializerMethodField()
+    gold_accuracy = serializers.FloatField(allow_null=True)
 
     class Meta:
         model = Participation
@@ -188,9 +185,6 @@ class WorkQualitySerializer(serializers.ModelSerializer):
             "estimated_accuracy",
         ]
         read_only_fields = fields
-
-    def get_gold_accuracy(self, p: Participation) -> float | None:
-        return round(p.gold_correct / p.gold_answered, 4) if p.gold_answered else None
 
 
 class WorkQualityListApi(generics.ListAPIView):

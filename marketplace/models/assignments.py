@@ -36,6 +36,11 @@ class Participation(models.Model):
     def __str__(self) -> str:
         return f"worker {self.worker_id} on job #{self.job_id}"
 
+    @property
+    def gold_accuracy(self) -> float | None:
+        """Share of gold answers right; None before the first gold answer."""
+        return round(self.gold_correct / self.gold_answered, 4) if self.gold_answered else None
+
 
 class AssignmentStatus(models.TextChoices):
     OPEN = "open", "Open"

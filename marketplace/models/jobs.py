@@ -80,3 +80,7 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.title}"
+
+    @property
+    def assignment_duration_seconds(self) -> int:
+        return int(self.assignment_duration.total_seconds())
