@@ -1,72 +1,20 @@
-"""The two schemas a job declares: what workers answer (label schema) and what each item carries (item schema).
-
-Both are plain JSON on the job. Parsing them here, once, gives objects that validate answers and row values, so
-the API, the ingest and the assignment engine share one set of rules. A new task type (multi-label, free text)
-is one more `LabelSchema` class in `LABEL_SCHEMA_TYPES`.
-"""
+"""The two schemas a job declares: what workers answer (the label schema, defined in `qualification.labels` since
+qualification tests use it too, and re-exported here) and what each item carries (the item schema)."""
 
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from django.core.exceptions import ValidationError
 
-MAX_CLASSES = 100
+from qualification.labels import LabelSchema, SchemaValueError, parse_label_schema
+
+__all__ = ["ItemSchema", "LabelSchema", "SchemaValueError", "parse_item_schema", "parse_label_schema"]
+
 FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 RESERVED_COLUMNS = frozenset({"external_id", "gold_label"})
-
-
-class SchemaValueError(ValueError):
-    """A value that does not fit a schema; the message is safe to show the requester."""
-
-
-@dataclass(frozen=True)
-class SingleChoice:
-    """Pick exactly one class from a list. Answers are the class names."""
-
-    classes: tuple[str, ...]
-    type: ClassVar[str] = "single_choice"
-
-    @classmethod
-    def parse(cls, data: Mapping[str, Any]) -> "SingleChoice":
-        classes = data.get("classes")
-        if not isinstance(classes, list) or not 2 <= len(classes) <= MAX_CLASSES:
-            raise ValidationError({"label_schema": f"'classes' must be a list of 2 to {MAX_CLASSES} class names."})
-        if not all(isinstance(c, str) and c.strip() and len(c) <= 100 for c in classes):
-            raise ValidationError({"label_schema": "Every class must be a non-empty string of at most 100 chars."})
-        if len(set(classes)) != len(classes):
-            raise ValidationError({"label_schema": "Class names must be unique."})
-        return cls(classes=tuple(classes))
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "classes": list(self.classes)}
-
-    def clean_answer(self, value: Any) -> str:
-        if isinstance(value, str) and value in self.classes:
-            return value
-        raise SchemaValueError(f"{value!r} is not one of the classes {list(self.classes)}.")
-
-    def is_correct(self, answer: str, key: Any) -> bool:
-        """Grade an answer against a gold key."""
-        return answer == key
-
-    def label_index(self, answer: str) -> int:
-        return self.classes.index(answer)
-
-
-LabelSchema = SingleChoice
-LABEL_SCHEMA_TYPES: dict[str, type[LabelSchema]] = {SingleChoice.type: SingleChoice}
-
-
-def parse_label_schema(data: Any) -> LabelSchema:
-    if not isinstance(data, Mapping):
-        raise ValidationError({"label_schema": "Must be an object with a 'type'."})
-    schema_type = LABEL_SCHEMA_TYPES.get(data.get("type"))  # type: ignore[arg-type]
-    if schema_type is None:
-        raise ValidationError({"label_schema": f"'type' must be one of {sorted(LABEL_SCHEMA_TYPES)}."})
-    return schema_type.parse(data)
 
 
 # --- Item schema: typed fields of a row ---------------------------------------------------------------------------

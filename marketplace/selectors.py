@@ -16,15 +16,18 @@ from marketplace.models import (
     Item,
     Job,
     JobAggregate,
+    JobQualification,
     JobStatus,
     MicroTask,
     Participation,
     Upload,
 )
+from qualification.selectors import live_grants
+from workers.selectors import worker_is_banned, worker_reputation
 
 
 def job_list(*, requester: User) -> QuerySet[Job]:
-    return Job.objects.filter(requester=requester).select_related("requester")
+    return Job.objects.filter(requester=requester).select_related("requester").prefetch_related("requirements")
 
 
 def job_get(*, requester: User, job_id: int) -> Job:
@@ -58,16 +61,23 @@ def task_list(*, job: Job) -> QuerySet[MicroTask]:
 
 
 def eligible_jobs(*, worker: User) -> QuerySet[Job]:
-    """The one rule for who may work on what: active jobs before their deadline, not the worker's own, that have
-    not blocked the worker. It is also the hook where qualification gating plugs in."""
-    if not worker.is_worker:
+    """The one rule for who may work on what, used to list work and to guard every claim: an active job before its
+    deadline, not the worker's own, that has not blocked the worker; the worker not banned from the platform,
+    holding every qualification the job requires (live: neither revoked nor expired, at the minimum score), and
+    at least the job's minimum reputation."""
+    if not worker.is_worker or worker_is_banned(worker=worker):
         return Job.objects.none()
     blocked = Participation.objects.filter(job=OuterRef("pk"), worker=worker, blocked_at__isnull=False)
+    held = live_grants(worker=worker).filter(qualification=OuterRef("qualification"), score__gte=OuterRef("min_score"))
+    unmet = JobQualification.objects.filter(job=OuterRef("pk")).exclude(Exists(held))
+    reputation = worker_reputation(worker=worker)
     return (
         Job.objects.filter(status=JobStatus.ACTIVE)
         .filter(Q(deadline__isnull=True) | Q(deadline__gt=timezone.now()))
+        .filter(Q(min_reputation__isnull=True) | Q(min_reputation__lte=reputation))
         .exclude(requester=worker)
         .exclude(Exists(blocked))
+        .exclude(Exists(unmet))
     )
 
 

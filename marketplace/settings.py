@@ -117,6 +117,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
 CELERY_TASK_DEFAULT_QUEUE = "crowdmarket"
 CELERY_BEAT_SCHEDULE = {
     "expire-overdue-assignments": {"task": "marketplace.tasks.assignment_expire_overdue_task", "schedule": 60.0},
+    "expire-overdue-attempts": {"task": "qualification.tasks.attempt_expire_overdue_task", "schedule": 300.0},
 }
 
 # --- Auth: django-allauth (email sign-up/login), headless API with X-Session-Token ------------------------------
@@ -158,6 +159,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "marketplace.api.errors.exception_handler",
+    # Per-user rate limits on the work endpoints (DRF's ScopedRateThrottle, counted in the cache): 429 beyond them.
+    "DEFAULT_THROTTLE_RATES": {
+        "claim": env.str("THROTTLE_CLAIM", default="600/min"),
+        "submit": env.str("THROTTLE_SUBMIT", default="600/min"),
+        "attempt": env.str("THROTTLE_ATTEMPT", default="30/min"),
+    },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {

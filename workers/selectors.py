@@ -1,1 +1,24 @@
-"""Selectors of the workers app."""
+"""Reads of the workers app."""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+
+from workers.models import Ban, WorkerProfile
+
+
+def standing_bans() -> QuerySet[Ban]:
+    return Ban.objects.filter(lifted_at__isnull=True)
+
+
+def worker_is_banned(*, worker: AbstractBaseUser) -> bool:
+    return standing_bans().filter(worker=worker).exists()
+
+
+def worker_profile_get(*, worker: AbstractBaseUser) -> WorkerProfile | None:
+    return WorkerProfile.objects.filter(user=worker).first()
+
+
+def worker_reputation(*, worker: AbstractBaseUser) -> float:
+    """The worker's reputation for job gates; 0.0 until it is first computed."""
+    profile = worker_profile_get(worker=worker)
+    return profile.reputation if profile is not None and profile.reputation is not None else 0.0

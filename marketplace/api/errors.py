@@ -12,8 +12,10 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from marketplace.errors import MarketplaceError
+from qualification.errors import QualificationError
+from workers.errors import WorkersError
 
-DOMAIN_ERRORS: tuple[type[Exception], ...] = (MarketplaceError,)
+DOMAIN_ERRORS: tuple[type[Exception], ...] = (MarketplaceError, QualificationError, WorkersError)
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -18,10 +18,17 @@ from marketplace.api.errors import ErrorSerializer
 from marketplace.api.permissions import IsRequester
 from marketplace.models import Item, Job, JobStatus, MicroTask
 from marketplace.services.jobs import job_create, job_transition, job_update
+from marketplace.services.quality import gold_review
+
+
+class RequirementSerializer(serializers.Serializer):
+    qualification = serializers.IntegerField(source="qualification_id")
+    min_score = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.0)
 
 
 class JobSerializer(serializers.ModelSerializer):
     assignment_duration_seconds = serializers.IntegerField(read_only=True)
+    required_qualifications = RequirementSerializer(source="requirements", many=True, read_only=True)
     gold_ratio = serializers.DecimalField(max_digits=4, decimal_places=3, coerce_to_string=False)
 
     class Meta:
@@ -41,6 +48,13 @@ class JobSerializer(serializers.ModelSerializer):
             "assignment_duration_seconds",
             "max_open_assignments",
             "deadline",
+            "confidence_target",
+            "required_qualifications",
+            "min_reputation",
+            "min_gold",
+            "gold_block_threshold",
+            "min_seconds_per_item",
+            "fast_answer_action",
             "status",
             "created_at",
             "updated_at",
@@ -68,9 +82,21 @@ class JobInputSerializer(serializers.Serializer):
     assignment_duration_seconds = serializers.IntegerField(min_value=60, max_value=7 * 24 * 3600, required=False)
     max_open_assignments = serializers.IntegerField(min_value=1, max_value=100, required=False)
     deadline = serializers.DateTimeField(required=False, allow_null=True)
+    confidence_target = serializers.FloatField(min_value=0.5, max_value=0.9999, required=False)
+    required_qualifications = RequirementSerializer(many=True, required=False)
+    min_reputation = serializers.FloatField(min_value=0.0, max_value=1.0, required=False, allow_null=True)
+    min_gold = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+    gold_block_threshold = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
+    min_seconds_per_item = serializers.FloatField(min_value=0.0, max_value=3600.0, required=False)
+    fast_answer_action = serializers.ChoiceField(choices=["flag", "block"], required=False)
 
     def to_service_fields(self) -> dict[str, Any]:
         fields = dict(self.validated_data)
+        if "required_qualifications" in fields:
+            fields["required_qualifications"] = [
+                {"qualification": r["qualification_id"], "min_score": r["min_score"]}
+                for r in fields["required_qualifications"]
+            ]
         if "assignment_duration_seconds" in fields:
             fields["assignment_duration"] = timedelta(seconds=fields.pop("assignment_duration_seconds"))
         return fields
@@ -146,14 +172,29 @@ class ItemSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Item
-        fields = ["id", "task", "position", "row_number", "external_id", "payload", "is_gold", "gold_answer"]
+        fields = [
+            "id",
+            "task",
+            "position",
+            "row_number",
+            "external_id",
+            "payload",
+            "is_gold",
+            "gold_answer",
+            "gold_flagged_at",
+            "gold_reviewed_at",
+        ]
         read_only_fields = fields
 
 
 class ItemFilter(django_filters.FilterSet):
+    gold_flagged = django_filters.BooleanFilter(
+        field_name="gold_flagged_at", lookup_expr="isnull", exclude=True, label="Gold keys flagged for review"
+    )
+
     class Meta:
         model = Item
-        fields = ["is_gold", "task", "external_id"]
+        fields = ["is_gold", "task", "external_id", "gold_flagged"]
 
 
 class JobItemListApi(JobScopedListApi):
@@ -204,3 +245,22 @@ class JobProgressApi(APIView):
     def get(self, request: Request, job_id: int) -> Response:
         job = selectors.job_get(requester=request.user, job_id=job_id)
         return Response(ProgressSerializer(selectors.job_progress(job=job)).data)
+
+
+class GoldReviewApi(APIView):
+    """Settle a gold key that the job's trusted workers contradicted: confirm it or correct it."""
+
+    permission_classes = [IsRequester]
+
+    class GoldReviewSerializer(serializers.Serializer):
+        gold_answer = serializers.JSONField()
+
+    @extend_schema(
+        request=GoldReviewSerializer, responses={200: ItemSerializer, 400: ErrorSerializer, 404: ErrorSerializer}
+    )
+    def post(self, request: Request, job_id: int, item_id: int) -> Response:
+        job = selectors.job_get(requester=request.user, job_id=job_id)
+        data = self.GoldReviewSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        item = gold_review(job=job, item_id=item_id, gold_answer=data.validated_data["gold_answer"])
+        return Response(ItemSerializer(item).data)

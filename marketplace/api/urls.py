@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from marketplace.api import accounts, jobs, results, uploads, work
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("jobs/<int:job_id>/resume/", jobs.JobResumeApi.as_view(), name="job-resume"),
     path("jobs/<int:job_id>/cancel/", jobs.JobCancelApi.as_view(), name="job-cancel"),
     path("jobs/<int:job_id>/items/", jobs.JobItemListApi.as_view(), name="job-items"),
+    path("jobs/<int:job_id>/items/<int:item_id>/gold-review/", jobs.GoldReviewApi.as_view(), name="gold-review"),
     path("jobs/<int:job_id>/tasks/", jobs.JobTaskListApi.as_view(), name="job-tasks"),
     path("jobs/<int:job_id>/uploads/", uploads.JobUploadListCreateApi.as_view(), name="job-uploads"),
     path("jobs/<int:job_id>/progress/", jobs.JobProgressApi.as_view(), name="job-progress"),
@@ -19,6 +20,8 @@ urlpatterns = [
     path("jobs/<int:job_id>/aggregation/", results.JobAggregationApi.as_view(), name="job-aggregation"),
     path("jobs/<int:job_id>/workers/", results.JobWorkerListApi.as_view(), name="job-workers"),
     path("uploads/<int:upload_id>/", uploads.UploadDetailApi.as_view(), name="upload-detail"),
+    path("", include("workers.urls")),
+    path("", include("qualification.urls")),
     path("work/jobs/", work.WorkJobListApi.as_view(), name="work-job-list"),
     path("work/jobs/<int:job_id>/claim/", work.WorkClaimApi.as_view(), name="work-claim"),
     path("work/quality/", work.WorkQualityListApi.as_view(), name="work-quality"),

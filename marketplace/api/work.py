@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from marketplace import selectors
@@ -95,6 +96,8 @@ class WorkAssignmentSummarySerializer(serializers.ModelSerializer):
 
 class WorkClaimApi(APIView):
     permission_classes = [IsWorker]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "claim"
 
     @extend_schema(
         request=None,
@@ -140,6 +143,8 @@ class WorkAssignmentDetailApi(APIView):
 
 class WorkSubmitApi(APIView):
     permission_classes = [IsWorker]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "submit"
 
     class SubmitSerializer(serializers.Serializer):
         answers = WorkAnswerSerializer(many=True, allow_empty=False, max_length=1000)

@@ -1,6 +1,6 @@
 from marketplace.models.assignments import Answer, Assignment, AssignmentStatus, GoldExposure, Participation
 from marketplace.models.items import Item, MicroTask, Upload
-from marketplace.models.jobs import Job, JobStatus
+from marketplace.models.jobs import Job, JobQualification, JobStatus
 from marketplace.models.results import ItemResult, JobAggregate
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "ItemResult",
     "Job",
     "JobAggregate",
+    "JobQualification",
     "JobStatus",
     "MicroTask",
     "Participation",

@@ -68,11 +68,13 @@ class Assignment(models.Model):
     submission_digest = models.CharField(max_length=64, blank=True, help_text="Hash of the submitted answers.")
     gold_total = models.PositiveSmallIntegerField(default=0)
     gold_correct = models.PositiveSmallIntegerField(default=0)
+    is_fast = models.BooleanField(default=False, help_text="Submitted faster than the job's floor allows.")
 
     class Meta:
         ordering = ["-id"]
         indexes = [
             models.Index(fields=["job", "status"], name="assignment_job_status_idx"),
+            models.Index(fields=["worker", "job", "status"], name="assignment_worker_job_idx"),
             models.Index(
                 fields=["expires_at"], condition=Q(status=AssignmentStatus.OPEN), name="assignment_open_expiry_idx"
             ),
@@ -122,7 +124,10 @@ class Answer(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["job", "is_gold", "item"], name="answer_job_gold_item_idx")]
+        indexes = [
+            models.Index(fields=["job", "is_gold", "item"], name="answer_job_gold_item_idx"),
+            models.Index(fields=["worker", "job", "is_gold"], name="answer_worker_job_gold_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["assignment", "item"], name="answer_one_per_assignment_item"),
             models.UniqueConstraint(fields=["item", "worker"], name="answer_one_per_item_and_worker"),

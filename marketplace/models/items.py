@@ -111,6 +111,10 @@ class Item(models.Model):
     payload = models.JSONField()
     is_gold = models.BooleanField(default=False)
     gold_answer = models.JSONField(null=True, blank=True)
+    # Gold hygiene: a key the job's trusted workers keep contradicting is flagged for the requester's review;
+    # while flagged, the item is neither shown nor used to block anyone.
+    gold_flagged_at = models.DateTimeField(null=True, blank=True)
+    gold_reviewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

@@ -58,6 +58,19 @@ class Job(models.Model):
         validators=[MinValueValidator(0.5), MaxValueValidator(0.9999)],
         help_text="Adaptive overlap (overlap_min < overlap_max): an item needs no more answers at this confidence.",
     )
+    # Who may work: qualifications (JobQualification rows) and a minimum platform reputation.
+    min_reputation = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
+    # Quality control on live work: after `min_gold` graded gold answers, a worker whose smoothed gold accuracy
+    # (see marketplace.services.quality) falls below `gold_block_threshold` is blocked from the job.
+    min_gold = models.PositiveSmallIntegerField(default=5, validators=[MinValueValidator(1)])
+    gold_block_threshold = models.FloatField(default=0.6, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    # Anti-abuse: an assignment submitted faster than this many seconds per item is suspicious.
+    min_seconds_per_item = models.FloatField(default=0.0, validators=[MinValueValidator(0.0)])
+    fast_answer_action = models.CharField(
+        max_length=8, choices=[("flag", "Flag the assignment"), ("block", "Block the worker")], default="flag"
+    )
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.DRAFT)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -84,3 +97,17 @@ class Job(models.Model):
     @property
     def assignment_duration_seconds(self) -> int:
         return int(self.assignment_duration.total_seconds())
+
+
+class JobQualification(models.Model):
+    """A qualification a worker must hold, with at least `min_score`, to see and claim the job's work."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="requirements")
+    qualification = models.ForeignKey("qualification.Qualification", on_delete=models.PROTECT, related_name="+")
+    min_score = models.FloatField(default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "qualification"], name="job_qualification_unique")]
+
+    def __str__(self) -> str:
+        return f"job #{self.job_id} requires {self.qualification_id} >= {self.min_score}"

@@ -48,6 +48,7 @@ from marketplace.schemas import SchemaValueError, parse_label_schema
 from marketplace.services.aggregation import aggregation_enqueue, aggregation_note_answers
 from marketplace.services.eligibility import ensure_can_work
 from marketplace.services.jobs import job_complete_if_done
+from workers.services import worker_record_gold
 
 LAZY_EXPIRY_LIMIT = 50
 _random = random.SystemRandom()
@@ -138,7 +139,7 @@ def _draw_gold(job: Job, worker: User, count: int) -> list[int]:
     if count == 0:
         return []
     seen = GoldExposure.objects.filter(worker=worker, item=OuterRef("pk"))
-    unseen = Item.objects.filter(job=job, is_gold=True).exclude(Exists(seen))
+    unseen = Item.objects.filter(job=job, is_gold=True, gold_flagged_at__isnull=True).exclude(Exists(seen))
     return list(unseen.order_by("?").values_list("id", flat=True)[:count])
 
 
@@ -253,7 +254,16 @@ def _record(assignment: Assignment, values: dict[int, Any], digest: str) -> None
     assignment.gold_total, assignment.gold_correct = len(gold), sum(bool(a.is_correct) for a in gold)
     assignment.status, assignment.submitted_at = AssignmentStatus.SUBMITTED, timezone.now()
     assignment.submission_digest = digest
-    assignment.save(update_fields=["status", "submitted_at", "submission_digest", "gold_total", "gold_correct"])
+    floor = assignment.job.min_seconds_per_item * len(assignment.item_ids)
+    assignment.is_fast = (assignment.submitted_at - assignment.created_at).total_seconds() < floor
+    assignment.save(
+        update_fields=["status", "submitted_at", "submission_digest", "gold_total", "gold_correct", "is_fast"]
+    )
+    worker_record_gold(worker_id=assignment.worker_id, answered=assignment.gold_total, correct=assignment.gold_correct)
+    if assignment.gold_total or assignment.is_fast:
+        from marketplace.services.quality import quality_after_submit  # noqa: PLC0415 -- quality imports this
+
+        transaction.on_commit(partial(quality_after_submit, assignment_id=assignment.pk))
     task = MicroTask.objects.select_for_update().get(pk=assignment.task_id)
     task.submitted_count += 1
     task.save(update_fields=["submitted_count"])
@@ -290,6 +300,19 @@ def assignment_release(*, assignment_id: int, worker: User) -> Assignment:
         overdue = assignment.expires_at <= timezone.now()
         _close(assignment, AssignmentStatus.EXPIRED if overdue else AssignmentStatus.RELEASED)
     return assignment
+
+
+def assignments_release_open(*, job: Job, worker_id: int) -> int:
+    """Release every open assignment of a worker on a job (when they are blocked). Returns how many.
+
+    Locks each assignment, then its task and the participation: the engine's lock order."""
+    with transaction.atomic():
+        open_ones = list(
+            Assignment.objects.select_for_update().filter(job=job, worker_id=worker_id, status=AssignmentStatus.OPEN)
+        )
+        for assignment in open_ones:
+            _close(assignment, AssignmentStatus.RELEASED)
+    return len(open_ones)
 
 
 def assignment_expire_overdue(*, job_id: int | None = None, limit: int = 1000) -> int:

@@ -4,8 +4,9 @@ from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.errors import NotEligible
-from marketplace.models import Job, JobStatus
+from marketplace.models import Job, JobStatus, Participation
 from marketplace.selectors import eligible_jobs
+from workers.selectors import worker_is_banned, worker_reputation
 
 
 def ensure_can_work(*, job: Job, worker: User) -> None:
@@ -16,13 +17,25 @@ def ensure_can_work(*, job: Job, worker: User) -> None:
 
 
 def _reason(job: Job, worker: User) -> tuple[str, str]:
-    job.refresh_from_db(fields=["status", "deadline", "requester"])  # the caller's copy may be stale
-    if not worker.is_worker:
-        return "not_a_worker", "Take up the worker role first."
-    if job.requester_id == worker.pk:
-        return "own_job", "You cannot work on your own job."
-    if job.status != JobStatus.ACTIVE:
-        return "job_not_active", f"The job is {job.status}."
-    if job.deadline is not None and job.deadline <= timezone.now():
-        return "deadline_passed", "The job's deadline has passed."
-    return "blocked", "You are blocked from this job."
+    job.refresh_from_db(fields=["status", "deadline", "requester", "min_reputation"])  # the caller's copy may be stale
+    checks = [
+        (not worker.is_worker, "not_a_worker", "Take up the worker role first."),
+        (worker_is_banned(worker=worker), "banned", "You are banned from the platform."),
+        (job.requester_id == worker.pk, "own_job", "You cannot work on your own job."),
+        (job.status != JobStatus.ACTIVE, "job_not_active", f"The job is {job.status}."),
+        (job.deadline is not None and job.deadline <= timezone.now(), "deadline_passed", "The deadline has passed."),
+        (_blocked(job, worker), "blocked", "You are blocked from this job."),
+        (_below_reputation(job, worker), "reputation_too_low", "Your reputation is below the job's minimum."),
+    ]
+    for failed, code, message in checks:
+        if failed:
+            return code, message
+    return "not_qualified", "You do not hold every qualification this job requires."
+
+
+def _blocked(job: Job, worker: User) -> bool:
+    return Participation.objects.filter(job=job, worker=worker, blocked_at__isnull=False).exists()
+
+
+def _below_reputation(job: Job, worker: User) -> bool:
+    return job.min_reputation is not None and worker_reputation(worker=worker) < job.min_reputation

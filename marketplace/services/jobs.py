@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.errors import Forbidden, InvalidTransition, JobNotEditable, JobNotLaunchable
-from marketplace.models import Job, JobStatus, MicroTask
+from marketplace.models import Job, JobQualification, JobStatus, MicroTask
 from marketplace.schemas import parse_item_schema, parse_label_schema
+from qualification.selectors import qualification_usable_by
 
 # The lifecycle: action -> (the statuses it may start from, the status it leads to). Nothing else changes
 # `Job.status`.
@@ -40,10 +41,19 @@ EDITABLE_FIELDS: dict[str, frozenset[str]] = {
             "assignment_duration",
             "max_open_assignments",
             "deadline",
+            "confidence_target",
+            *("required_qualifications", "min_reputation"),
+            *("min_gold", "gold_block_threshold", "min_seconds_per_item", "fast_answer_action"),
         }
     ),
     JobStatus.ACTIVE: frozenset({"title", "instructions", "deadline"}),
-    JobStatus.PAUSED: frozenset({"title", "instructions", "deadline", "assignment_duration"}),
+    JobStatus.PAUSED: frozenset(
+        {
+            *("title", "instructions", "deadline", "assignment_duration"),
+            *("required_qualifications", "min_reputation"),
+            *("min_gold", "gold_block_threshold", "min_seconds_per_item", "fast_answer_action"),
+        }
+    ),
 }
 
 
@@ -60,14 +70,32 @@ def _validate(job: Job) -> None:
     job.full_clean()
 
 
-def job_create(*, requester: User, **fields: Any) -> Job:
+@transaction.atomic
+def job_create(*, requester: User, required_qualifications: list[dict] | None = None, **fields: Any) -> Job:
     """Create a draft job owned by `requester`. Only requesters may post jobs."""
     if not requester.is_requester:
         raise Forbidden("Only requesters can create jobs; enable the requester role first.")
     job = Job(requester=requester, status=JobStatus.DRAFT, **fields)
     _validate(job)
     job.save()
+    _set_requirements(job, required_qualifications or [])
     return job
+
+
+def _set_requirements(job: Job, requirements: list[dict]) -> None:
+    """Replace the job's required qualifications: each must be the requester's own, public, or the job owner is
+    staff; `min_score` in 0..1."""
+    ids = [r["qualification"] for r in requirements]
+    if len(set(ids)) != len(ids):
+        raise ValidationError({"required_qualifications": "A qualification is listed twice."})
+    for i, requirement in enumerate(requirements):
+        if not qualification_usable_by(qualification_id=requirement["qualification"], requester=job.requester):
+            raise ValidationError({"required_qualifications": f"[{i}]: no such qualification you may require."})
+    JobQualification.objects.filter(job=job).delete()
+    JobQualification.objects.bulk_create(
+        JobQualification(job=job, qualification_id=r["qualification"], min_score=r.get("min_score", 0.0))
+        for r in requirements
+    )
 
 
 @transaction.atomic
@@ -79,10 +107,13 @@ def job_update(*, job: Job, **fields: Any) -> Job:
         raise JobNotEditable(
             f"Cannot change {', '.join(frozen)} while the job is {locked.status}.", fields=frozen, status=locked.status
         )
+    requirements = fields.pop("required_qualifications", None)
     for name, value in fields.items():
         setattr(locked, name, value)
     _validate(locked)
     locked.save()
+    if requirements is not None:
+        _set_requirements(locked, requirements)
     return locked
 
 

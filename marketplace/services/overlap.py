@@ -31,15 +31,18 @@ def overlap_adapt(*, job: Job) -> int:
     item_task = np.array([r[0] for r in rows], dtype=np.int64)
     confidence = np.array([r[1] if r[1] is not None else 0.0 for r in rows], dtype=np.float64)
     task_of_item = np.searchsorted(task_ids, item_task)
+    # A target may sit above overlap_max when quality control gave a task a replacement slot for a blocked
+    # worker's answer: the policy sees it capped, and the result never goes below the real target.
     targets = overlap_targets(
         confidence=confidence,
-        answer_counts=submitted[task_of_item],
+        answer_counts=np.minimum(submitted[task_of_item], job.overlap_max),
         task_of_item=task_of_item,
-        current_targets=current,
+        current_targets=np.minimum(current, job.overlap_max),
         overlap_min=job.overlap_min,
         overlap_max=job.overlap_max,
         confidence_target=job.confidence_target,
     )
+    targets = np.maximum(targets, current)
     changed = np.flatnonzero(targets != current)
     for i in changed.tolist():
         # One conditional UPDATE per task: never lowers a target raised by a concurrent run.

@@ -47,3 +47,24 @@ class JobFactory(factory.django.DjangoModelFactory):
     gold_ratio = Decimal("0.1")
     assignment_duration = timedelta(minutes=30)
     status = JobStatus.DRAFT
+
+
+class QualificationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "qualification.Qualification"
+
+    owner = factory.SubFactory(RequesterFactory)
+    name = factory.Sequence(lambda n: f"Bird expert #{n}")
+    label_schema = factory.LazyFunction(lambda: {"type": "single_choice", "classes": ["cat", "dog", "bird"]})
+    questions_per_attempt = 4
+
+
+class GrantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "qualification.Grant"
+
+    qualification = factory.SubFactory(QualificationFactory)
+    worker = factory.SubFactory(WorkerFactory)
+    score = 0.9
+    source = "manual"
+    reason = "granted in a test"

@@ -28,7 +28,16 @@ def crowd_job(requester, *, n_items=30, n_gold=12, **fields) -> Job:
     """A job whose image URLs carry the true class, so simulated workers can answer well or badly on purpose."""
     rng = random.Random(3)
     truth = [rng.choice(CLASSES) for _ in range(n_items)]
-    fields = {"items_per_task": 1, "overlap_min": 5, "overlap_max": 5, "gold_ratio": Decimal("0.2"), **fields}
+    # Gold blocking is switched off (min_gold=1000): these tests are about aggregation; quality control is tested in
+    # test_quality.py.
+    fields = {
+        "items_per_task": 1,
+        "overlap_min": 5,
+        "overlap_max": 5,
+        "gold_ratio": Decimal("0.2"),
+        "min_gold": 1000,
+        **fields,
+    }
     job = JobFactory(requester=requester, max_open_assignments=1, **fields)
     items = "external_id,image_url\n" + "".join(f"i{i},https://example.com/{t}/{i}.jpg\n" for i, t in enumerate(truth))
     gold = "image_url,gold_label\n" + "".join(

@@ -1,1 +1,0 @@
-"""Api of the qualification app."""

@@ -1,0 +1,251 @@
+"""Who may work (qualifications, reputation, bans), and quality control on live work: gold blocking, gold hygiene,
+fast answers and rate limits."""
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from rest_framework.throttling import ScopedRateThrottle
+
+from marketplace.errors import NotEligible
+from marketplace.models import Answer, Assignment, AssignmentStatus, Item, JobQualification, MicroTask, Participation
+from marketplace.selectors import assignment_items
+from marketplace.services.assignments import assignment_claim, assignment_submit
+from tests.factories import GrantFactory, QualificationFactory, UserFactory, WorkerFactory
+from tests.marketplace.helpers import launched_job
+from workers.models import Ban, WorkerProfile
+from workers.services import worker_ban
+
+pytestmark = pytest.mark.django_db
+
+
+def cats_job(requester, **fields):
+    """Items are all cats; gold keys are 'cat' too: an honest worker always answers 'cat'."""
+    defaults = {"n_items": 40, "n_gold": 20, "items_per_task": 2, "overlap_min": 2, "overlap_max": 2}
+    return launched_job(requester, **{**defaults, **fields})
+
+
+def submit(assignment, worker, answer_fn, callbacks):
+    items = assignment_items(assignment=assignment)
+    answers = [{"position": p, "answer": answer_fn(i)} for p, i in enumerate(items)]
+    with callbacks(execute=True):  # quality control runs after the submit commits
+        return assignment_submit(assignment_id=assignment.pk, worker=worker, answers=answers)
+
+
+class TestQualificationGate:
+    @pytest.fixture
+    def gated(self, requester):
+        job = cats_job(requester)
+        qualification = QualificationFactory(owner=requester)
+        JobQualification.objects.create(job=job, qualification=qualification, min_score=0.8)
+        return job, qualification
+
+    def test_a_job_requiring_a_qualification_is_invisible_and_unclaimable_without_it(self, api, gated, worker):
+        job, _ = gated
+
+        listing = api.as_user(worker).get("/api/v1/work/jobs/").json()
+        with pytest.raises(NotEligible) as refused:
+            assignment_claim(job=job, worker=worker)
+
+        assert listing["count"] == 0
+        assert refused.value.extra["reason"] == "not_qualified"
+
+    def test_holding_it_at_the_minimum_score_opens_the_job(self, api, gated, worker):
+        job, qualification = gated
+        GrantFactory(qualification=qualification, worker=worker, score=0.8)
+
+        assert api.as_user(worker).get("/api/v1/work/jobs/").json()["count"] == 1
+        assert assignment_claim(job=job, worker=worker).status == AssignmentStatus.OPEN
+
+    def test_a_score_below_the_minimum_is_not_enough(self, gated, worker):
+        job, qualification = gated
+        GrantFactory(qualification=qualification, worker=worker, score=0.7)
+
+        with pytest.raises(NotEligible):
+            assignment_claim(job=job, worker=worker)
+
+    @pytest.mark.parametrize(
+        "end", [{"revoked_at": timezone.now()}, {"expires_at": timezone.now() - timedelta(seconds=1)}]
+    )
+    def test_a_revoked_or_expired_grant_stops_new_claims_at_once(self, gated, worker, end, callbacks):
+        job, qualification = gated
+        grant = GrantFactory(qualification=qualification, worker=worker, score=1.0)
+        first = assignment_claim(job=job, worker=worker)
+        submit(first, worker, lambda i: "cat", callbacks)
+
+        for field, value in end.items():
+            setattr(grant, field, value)
+        grant.save()
+
+        with pytest.raises(NotEligible):
+            assignment_claim(job=job, worker=worker)
+
+
+@pytest.fixture
+def callbacks(django_capture_on_commit_callbacks):
+    return django_capture_on_commit_callbacks
+
+
+def test_a_minimum_reputation_keeps_out_workers_below_it(requester, worker):
+    job = cats_job(requester, min_reputation=0.7)
+    other = WorkerFactory()
+    WorkerProfile.objects.create(user=other, reputation=0.75)
+
+    with pytest.raises(NotEligible) as refused:
+        assignment_claim(job=job, worker=worker)
+
+    assert refused.value.extra["reason"] == "reputation_too_low"
+    assert assignment_claim(job=job, worker=other)
+
+
+def test_a_platform_ban_stops_every_claim_and_lifting_it_restores_them(api, requester, worker):
+    job = cats_job(requester)
+    admin = UserFactory(is_staff=True)
+    staff = api.as_user(admin)
+
+    banned = staff.post(f"/api/v1/admin/workers/{worker.pk}/ban/", {"reason": "Fraudulent answers"})
+    refused = api.as_user(worker).post(f"/api/v1/work/jobs/{job.pk}/claim/")
+    listing = api.as_user(worker).get("/api/v1/work/jobs/").json()
+    lifted = staff.post(f"/api/v1/admin/workers/{worker.pk}/unban/", {"reason": "Appeal accepted"})
+
+    assert banned.status_code == 201
+    assert (refused.status_code, refused.json()["extra"]["reason"]) == (403, "banned")
+    assert listing["count"] == 0
+    assert lifted.status_code == 200
+    assert assignment_claim(job=job, worker=worker)
+    ban = Ban.objects.get(worker=worker)
+    assert (ban.reason, ban.created_by, ban.lift_reason, ban.lifted_by) == (
+        "Fraudulent answers",
+        admin,
+        "Appeal accepted",
+        admin,
+    )
+
+
+def test_only_staff_can_ban_and_a_ban_needs_a_reason(api, requester, worker):
+    admin = api.as_user(UserFactory(is_staff=True))
+
+    assert api.as_user(requester).post(f"/api/v1/admin/workers/{worker.pk}/ban/", {"reason": "x"}).status_code == 403
+    no_reason = admin.post(f"/api/v1/admin/workers/{worker.pk}/ban/", {"reason": " "})
+    assert no_reason.status_code == 400
+    assert not Ban.objects.exists()
+
+
+class TestGoldQualityControl:
+    def test_every_graded_gold_answer_updates_job_and_platform_gold_accuracy(self, requester, worker, callbacks):
+        job = cats_job(requester, gold_ratio=Decimal("0.5"), max_open_assignments=5)
+
+        for _ in range(3):
+            submit(assignment_claim(job=job, worker=worker), worker, lambda i: "cat", callbacks)
+
+        participation = Participation.objects.get(job=job, worker=worker)
+        profile = WorkerProfile.objects.get(user=worker)
+        gold = Answer.objects.filter(job=job, worker=worker, is_gold=True)
+        assert participation.gold_answered == profile.gold_answered == gold.count() == 6
+        assert participation.gold_correct == profile.gold_correct == 6
+
+    def test_a_spammer_is_blocked_after_min_gold_and_their_work_returns_to_the_pool(self, requester, callbacks):
+        job = cats_job(requester, gold_ratio=Decimal("0.5"), min_gold=4, max_open_assignments=2)
+        spammer, good = WorkerFactory(), WorkerFactory()
+        rng = random.Random(1)
+        spam = lambda item: rng.choice(["dog", "bird"])  # noqa: E731 -- always wrong: the keys are all 'cat'
+
+        held = assignment_claim(job=job, worker=spammer)  # a second, open assignment the block must release
+        for _ in range(6):
+            submit(assignment_claim(job=job, worker=good), good, lambda i: "cat", callbacks)
+        submit(assignment_claim(job=job, worker=spammer), spammer, spam, callbacks)
+        submit(assignment_claim(job=job, worker=spammer), spammer, spam, callbacks)
+
+        blocked = Participation.objects.get(job=job, worker=spammer)
+        assert blocked.blocked_at is not None and "Gold accuracy" in blocked.block_reason
+        held.refresh_from_db()
+        assert held.status == AssignmentStatus.RELEASED
+        assert MicroTask.objects.get(pk=held.task_id).assigned_count == 1  # only the good worker's submission
+        spammed = Assignment.objects.filter(worker=spammer, status=AssignmentStatus.SUBMITTED).values("task_id")
+        assert set(MicroTask.objects.filter(pk__in=spammed).values_list("overlap_target", flat=True)) == {3}
+        with pytest.raises(NotEligible) as refused:
+            assignment_claim(job=job, worker=spammer)
+        assert refused.value.extra["reason"] == "blocked"
+        assert Participation.objects.get(job=job, worker=good).blocked_at is None
+
+    def test_a_gold_key_that_trusted_workers_contradict_is_flagged_and_no_longer_shown(self, requester, callbacks, api):
+        job = cats_job(
+            requester,
+            n_items=60,
+            n_gold=12,
+            gold_ratio=Decimal("0.5"),
+            min_gold=2,
+            overlap_min=4,
+            overlap_max=4,
+            max_open_assignments=10,
+        )
+        wrong_key = Item.objects.filter(job=job, is_gold=True).first()
+        Item.objects.filter(pk=wrong_key.pk).update(gold_answer="dog")  # a mistaken key: the image is a cat
+        workers = WorkerFactory.create_batch(4)
+
+        for _ in range(6):
+            for worker in workers:
+                submit(assignment_claim(job=job, worker=worker), worker, lambda i: "cat", callbacks)
+
+        wrong_key.refresh_from_db()
+        assert wrong_key.gold_flagged_at is not None
+        assert not Participation.objects.filter(job=job, blocked_at__isnull=False).exists()
+        flagged = api.as_user(requester).get(f"/api/v1/jobs/{job.pk}/items/", {"gold_flagged": "true"}).json()
+        assert [i["id"] for i in flagged["results"]] == [wrong_key.pk]
+        fresh = WorkerFactory()
+        shown = [assignment_claim(job=job, worker=fresh).item_ids for _ in range(1)]
+        assert wrong_key.pk not in shown[0]
+
+        reviewed = api.as_user(requester).post(
+            f"/api/v1/jobs/{job.pk}/items/{wrong_key.pk}/gold-review/", {"gold_answer": "cat"}, format="json"
+        )
+        assert reviewed.status_code == 200
+        wrong_key.refresh_from_db()
+        assert (wrong_key.gold_answer, wrong_key.gold_flagged_at) == ("cat", None)
+        assert wrong_key.gold_reviewed_at is not None
+
+
+class TestFastAnswers:
+    def test_a_too_fast_submit_is_flagged(self, requester, worker, callbacks):
+        job = cats_job(requester, min_seconds_per_item=30)
+
+        done = submit(assignment_claim(job=job, worker=worker), worker, lambda i: "cat", callbacks)
+
+        assert done.is_fast is True
+        assert Participation.objects.get(job=job, worker=worker).blocked_at is None
+
+    def test_a_job_can_block_workers_who_answer_too_fast(self, requester, worker, callbacks):
+        job = cats_job(requester, min_seconds_per_item=30, fast_answer_action="block")
+
+        submit(assignment_claim(job=job, worker=worker), worker, lambda i: "cat", callbacks)
+
+        assert Participation.objects.get(job=job, worker=worker).blocked_at is not None
+
+    def test_an_honest_pace_is_not_flagged(self, requester, worker, callbacks):
+        job = cats_job(requester, min_seconds_per_item=30)
+        assignment = assignment_claim(job=job, worker=worker)
+        Assignment.objects.filter(pk=assignment.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+        assignment.refresh_from_db()
+
+        assert submit(assignment, worker, lambda i: "cat", callbacks).is_fast is False
+
+
+def test_claims_beyond_the_rate_limit_get_429(api, requester, worker, monkeypatch):
+    monkeypatch.setitem(ScopedRateThrottle.THROTTLE_RATES, "claim", "2/min")
+    job = cats_job(requester, max_open_assignments=10)
+    client = api.as_user(worker)
+
+    codes = [client.post(f"/api/v1/work/jobs/{job.pk}/claim/").status_code for _ in range(3)]
+
+    assert codes == [201, 201, 429]
+    assert client.post(f"/api/v1/work/jobs/{job.pk}/claim/").json()["code"] == "throttled"
+
+
+def test_ban_helper_refuses_a_second_standing_ban(worker):
+    admin = UserFactory(is_staff=True)
+    worker_ban(worker=worker, reason="first", by=admin)
+
+    with pytest.raises(Exception, match="already banned"):
+        worker_ban(worker=worker, reason="second", by=admin)
