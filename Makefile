@@ -37,6 +37,8 @@ test: lint
 bench: install
 	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev,bench]"
 	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret $(PY) bench/ingest.py
+	$(PY) bench/aggregate.py
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/claims.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var .pytest_cache .ruff_cache
