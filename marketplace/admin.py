@@ -17,6 +17,8 @@ from marketplace.models import (
     MicroTask,
     Participation,
     Upload,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 
 
@@ -157,4 +159,29 @@ class ItemResultAdmin(ReadOnlyAdmin):
     list_display = ["item", "job", "label", "confidence", "answer_count", "updated_at"]
     search_fields = ["=job__id", "=item__id", "item__external_id"]
     list_select_related = ["job", "item"]
+    show_full_result_count = False
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    """Admins may switch an endpoint off or delete it; the secret is never shown here, only its hint."""
+
+    list_display = ["id", "owner", "job", "url", "is_active", "created_at"]
+    list_filter = ["is_active", "created_at"]
+    search_fields = ["url", "owner__email", "=job__id"]
+    list_select_related = ["owner", "job"]
+    raw_id_fields = ["owner", "job"]
+    fields = ["owner", "job", "url", "events", "description", "is_active", "secret_hint", "created_at", "updated_at"]
+    readonly_fields = ["owner", "job", "url", "events", "secret_hint", "created_at", "updated_at"]
+
+    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["id", "endpoint", "event_type", "status", "attempts", "last_status_code", "created_at"]
+    list_filter = ["status", "event_type", "created_at"]
+    search_fields = ["=event_id", "=endpoint__id", "endpoint__url"]
+    list_select_related = ["endpoint"]
     show_full_result_count = False

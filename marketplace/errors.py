@@ -100,3 +100,21 @@ class InvalidAnswers(MarketplaceError):
     code = "invalid_answers"
     status_code = 400
     default_message = "Some answers are missing or do not fit the job's label schema."
+
+
+class WebhookLimitReached(MarketplaceError):
+    code = "webhook_limit_reached"
+    status_code = 409
+    default_message = "Too many webhook endpoints here already; delete one first."
+
+
+class AlreadyReviewed(MarketplaceError):
+    code = "already_reviewed"
+    status_code = 409
+    default_message = "This assignment was already reviewed the other way."
+
+
+class InvalidReview(MarketplaceError):
+    code = "invalid_review"
+    status_code = 400
+    default_message = "The review is incomplete."

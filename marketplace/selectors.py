@@ -1,8 +1,10 @@
 """Reads. Every selector that serves a requester or a worker scopes its queryset to what that user may see."""
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -23,7 +25,7 @@ from marketplace.models import (
     Upload,
 )
 from qualification.selectors import live_grants
-from workers.selectors import worker_is_banned, worker_reputation
+from workers.selectors import standing_bans, worker_reputation_expression
 
 
 def job_list(*, requester: User) -> QuerySet[Job]:
@@ -64,18 +66,18 @@ def eligible_jobs(*, worker: User) -> QuerySet[Job]:
     """The one rule for who may work on what, used to list work and to guard every claim: an active job before its
     deadline, not the worker's own, that has not blocked the worker; the worker not banned from the platform,
     holding every qualification the job requires (live: neither revoked nor expired, at the minimum score), and
-    at least the job's minimum reputation."""
-    if not worker.is_worker or worker_is_banned(worker=worker):
+    at least the job's minimum reputation. One query: every condition is a subquery."""
+    if not worker.is_worker:
         return Job.objects.none()
     blocked = Participation.objects.filter(job=OuterRef("pk"), worker=worker, blocked_at__isnull=False)
     held = live_grants(worker=worker).filter(qualification=OuterRef("qualification"), score__gte=OuterRef("min_score"))
     unmet = JobQualification.objects.filter(job=OuterRef("pk")).exclude(Exists(held))
-    reputation = worker_reputation(worker=worker)
     return (
         Job.objects.filter(status=JobStatus.ACTIVE)
         .filter(Q(deadline__isnull=True) | Q(deadline__gt=timezone.now()))
-        .filter(Q(min_reputation__isnull=True) | Q(min_reputation__lte=reputation))
+        .filter(Q(min_reputation__isnull=True) | Q(min_reputation__lte=worker_reputation_expression(worker=worker)))
         .exclude(requester=worker)
+        .exclude(Exists(standing_bans().filter(worker=worker)))
         .exclude(Exists(blocked))
         .exclude(Exists(unmet))
     )
@@ -202,3 +204,11 @@ def job_worker_list(*, job: Job) -> QuerySet[Participation]:
 def worker_quality_list(*, worker: User) -> QuerySet[Participation]:
     """The worker's own record per job: gold answered and right, and the estimated accuracy."""
     return Participation.objects.filter(worker=worker).select_related("job").order_by("-id")
+
+
+def finished_job_ids_with_escrow() -> list[int]:
+    """Completed or cancelled jobs, funded at launch, finished within the appeal window (plus a day): the ones whose
+    escrow may still hold money that settling would free."""
+    since = timezone.now() - settings.APPEAL_WINDOW - timedelta(days=1)
+    finished = Job.objects.filter(status__in=[JobStatus.COMPLETED, JobStatus.CANCELLED], fee_rate__isnull=False)
+    return list(finished.filter(finished_at__gte=since).values_list("id", flat=True))

@@ -1,10 +1,14 @@
 """Celery tasks: thin wrappers that load by id and call one service."""
 
-from celery import shared_task
+from celery import Task, shared_task
+from celery.exceptions import Retry
 
+from marketplace.selectors import finished_job_ids_with_escrow
 from marketplace.services.aggregation import job_aggregate
 from marketplace.services.assignments import assignment_expire_overdue
+from marketplace.services.reviews import assignment_auto_approve_due, job_settle
 from marketplace.services.uploads import upload_ingest
+from marketplace.services.webhooks import webhook_deliver, webhook_deliveries_requeue
 
 
 @shared_task(acks_late=True)
@@ -26,3 +30,35 @@ def assignment_expire_overdue_task() -> int:
 def job_aggregate_task(job_id: int) -> int:
     """Re-aggregate a job's answers. Idempotent: a run never overwrites results that saw more answers."""
     return job_aggregate(job_id=job_id).n_answers
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def webhook_deliver_task(self: Task, delivery_id: int) -> str | Retry:
+    """One attempt at a webhook delivery; a failed one is retried with backoff (the service counts attempts and
+    gives up after the last). Idempotent: a delivered, failed or claimed delivery is not sent again."""
+    outcome = webhook_deliver(delivery_id=delivery_id)
+    if outcome.retry_in is None:
+        return outcome.status
+    if self.request.is_eager:
+        # In-process (dev, tests): a raised Retry would propagate to the caller (task_eager_propagates); a returned
+        # one makes Celery's apply() run the retry at once, countdown ignored, so retries cost no waiting.
+        return self.retry(countdown=outcome.retry_in, throw=False)
+    raise self.retry(countdown=outcome.retry_in)
+
+
+@shared_task(acks_late=True)
+def webhook_requeue_due_task() -> int:
+    """Re-enqueue webhook deliveries whose task was lost (run by beat every minute)."""
+    return webhook_deliveries_requeue()
+
+
+@shared_task(acks_late=True)
+def assignment_auto_approve_task() -> int:
+    """Approve and pay submitted work whose review delay has passed (run by beat every minute)."""
+    return assignment_auto_approve_due()
+
+
+@shared_task(acks_late=True)
+def jobs_settle_task() -> int:
+    """Refund escrow that finished jobs no longer need, e.g. once appeal windows close (run by beat hourly)."""
+    return sum(job_settle(job_id=job_id) is not None for job_id in finished_job_ids_with_escrow())

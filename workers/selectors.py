@@ -1,7 +1,8 @@
 """Reads of the workers app."""
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import FloatField, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from workers.models import Ban, WorkerProfile
 
@@ -22,3 +23,9 @@ def worker_reputation(*, worker: AbstractBaseUser) -> float:
     """The worker's reputation for job gates; 0.0 until it is first computed."""
     profile = worker_profile_get(worker=worker)
     return profile.reputation if profile is not None and profile.reputation is not None else 0.0
+
+
+def worker_reputation_expression(*, worker: AbstractBaseUser) -> Coalesce:
+    """`worker_reputation` as an SQL expression, to compare inside another query."""
+    reputation = WorkerProfile.objects.filter(user=worker).values("reputation")[:1]
+    return Coalesce(Subquery(reputation, output_field=FloatField()), Value(0.0))

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from workers.errors import AlreadyBanned, NotBanned, ReasonRequired
 from workers.models import Ban, WorkerProfile
+from workers.reputation import reputation_score
 
 
 def worker_record_gold(*, worker_id: int, answered: int, correct: int) -> None:
@@ -44,3 +45,36 @@ def worker_unban(*, worker: AbstractBaseUser, reason: str, by: AbstractBaseUser)
     ban.lifted_at, ban.lifted_by, ban.lift_reason = timezone.now(), by, reason.strip()
     ban.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
     return ban
+
+
+def worker_reputation_update(
+    *,
+    worker_id: int,
+    gold_right: int,
+    gold_answered: int,
+    ds_accuracy: float | None,
+    ds_answers: int,
+    approved: int,
+    reviewed: int,
+) -> float:
+    """Compute the worker's reputation from the evidence the marketplace gathered (`workers.reputation`), store it
+    on the profile (created if missing) and return it. Raises ValueError on impossible inputs, before any write.
+
+    One UPDATE once the profile exists; its first creation runs `get_or_create` in a savepoint, so a concurrent
+    first creation is harmless. No lock: the score is a function of the inputs alone, so repeating a call is
+    harmless and, of two concurrent recomputes, the later write wins. Opens no transaction of its own: the
+    marketplace's recompute owns it."""
+    score = reputation_score(
+        gold_right=gold_right,
+        gold_answered=gold_answered,
+        ds_accuracy=ds_accuracy,
+        ds_answers=ds_answers,
+        approved=approved,
+        reviewed=reviewed,
+    )
+    profile = WorkerProfile.objects.filter(user_id=worker_id)
+    change = {"reputation": score, "updated_at": timezone.now()}  # update() skips auto_now
+    if not profile.update(**change):
+        WorkerProfile.objects.get_or_create(user_id=worker_id)
+        profile.update(**change)
+    return score

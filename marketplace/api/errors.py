@@ -12,10 +12,11 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from marketplace.errors import MarketplaceError
+from payments.errors import PaymentsError
 from qualification.errors import QualificationError
 from workers.errors import WorkersError
 
-DOMAIN_ERRORS: tuple[type[Exception], ...] = (MarketplaceError, QualificationError, WorkersError)
+DOMAIN_ERRORS: tuple[type[Exception], ...] = (MarketplaceError, QualificationError, WorkersError, PaymentsError)
 
 
 class ErrorSerializer(serializers.Serializer):

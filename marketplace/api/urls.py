@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from marketplace.api import accounts, jobs, results, uploads, work
+from marketplace.api import accounts, jobs, results, uploads, webhooks, work
 
 urlpatterns = [
     path("me/", accounts.MeApi.as_view(), name="me"),
@@ -19,9 +19,16 @@ urlpatterns = [
     path("jobs/<int:job_id>/results/export/", results.JobResultExportApi.as_view(), name="job-results-export"),
     path("jobs/<int:job_id>/aggregation/", results.JobAggregationApi.as_view(), name="job-aggregation"),
     path("jobs/<int:job_id>/workers/", results.JobWorkerListApi.as_view(), name="job-workers"),
+    path("jobs/<int:job_id>/webhooks/", webhooks.JobWebhookListCreateApi.as_view(), name="job-webhooks"),
+    path("webhooks/", webhooks.WebhookListCreateApi.as_view(), name="webhook-list"),
+    path("webhooks/<int:webhook_id>/", webhooks.WebhookDetailApi.as_view(), name="webhook-detail"),
+    path("webhooks/<int:webhook_id>/rotate-secret/", webhooks.WebhookRotateSecretApi.as_view(), name="webhook-rotate"),
+    path("webhooks/<int:webhook_id>/test/", webhooks.WebhookTestApi.as_view(), name="webhook-test"),
+    path("webhooks/<int:webhook_id>/deliveries/", webhooks.WebhookDeliveryListApi.as_view(), name="webhook-deliveries"),
     path("uploads/<int:upload_id>/", uploads.UploadDetailApi.as_view(), name="upload-detail"),
     path("", include("workers.urls")),
     path("", include("qualification.urls")),
+    path("payments/", include("payments.urls")),
     path("work/jobs/", work.WorkJobListApi.as_view(), name="work-job-list"),
     path("work/jobs/<int:job_id>/claim/", work.WorkClaimApi.as_view(), name="work-claim"),
     path("work/quality/", work.WorkQualityListApi.as_view(), name="work-quality"),

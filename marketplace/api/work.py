@@ -76,14 +76,18 @@ class WorkAssignmentSerializer(serializers.ModelSerializer):
 
     @extend_schema(responses=WorkItemSerializer(many=True))  # type: ignore[misc]
     def get_items(self, assignment: Assignment) -> list[dict]:
-        items = selectors.assignment_items(assignment=assignment)
-        return [{"position": position, "payload": item.payload} for position, item in enumerate(items)]
+        payloads = getattr(assignment, "payloads", None)  # a claim or submit hands them over: no second read
+        if payloads is None:
+            payloads = [item.payload for item in selectors.assignment_items(assignment=assignment)]
+        return [{"position": position, "payload": payload} for position, payload in enumerate(payloads)]
 
     @extend_schema(responses=WorkAnswerSerializer(many=True))  # type: ignore[misc]
     def get_answers(self, assignment: Assignment) -> list[dict]:
         if assignment.status != AssignmentStatus.SUBMITTED:
             return []
-        values = selectors.assignment_answer_values(assignment=assignment)
+        values = getattr(assignment, "answer_values", None)
+        if values is None:
+            values = selectors.assignment_answer_values(assignment=assignment)
         return [{"position": position, "answer": value} for position, value in sorted(values.items())]
 
 
@@ -107,8 +111,7 @@ class WorkClaimApi(APIView):
         "409 `too_many_open_assignments` when you already hold the job's maximum.",
     )
     def post(self, request: Request, job_id: int) -> Response:
-        job = selectors.work_job_get(job_id=job_id)
-        assignment = assignment_claim(job=job, worker=request.user)
+        assignment = assignment_claim(job_id=job_id, worker=request.user)
         return Response(WorkAssignmentSerializer(assignment).data, status=status.HTTP_201_CREATED)
 
 

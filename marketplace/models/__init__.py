@@ -1,7 +1,15 @@
-from marketplace.models.assignments import Answer, Assignment, AssignmentStatus, GoldExposure, Participation
+from marketplace.models.assignments import (
+    Answer,
+    Assignment,
+    AssignmentStatus,
+    GoldExposure,
+    Participation,
+    ReviewStatus,
+)
 from marketplace.models.items import Item, MicroTask, Upload
 from marketplace.models.jobs import Job, JobQualification, JobStatus
 from marketplace.models.results import ItemResult, JobAggregate
+from marketplace.models.webhooks import SUBSCRIBABLE_EVENTS, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "Answer",
@@ -16,5 +24,10 @@ __all__ = [
     "JobStatus",
     "MicroTask",
     "Participation",
+    "ReviewStatus",
     "Upload",
+    "SUBSCRIBABLE_EVENTS",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

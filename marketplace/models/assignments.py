@@ -49,6 +49,12 @@ class AssignmentStatus(models.TextChoices):
     RELEASED = "released", "Released"
 
 
+class ReviewStatus(models.TextChoices):
+    PENDING = "pending", "Pending review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
 class Assignment(models.Model):
     """A worker's claim on a micro-task: its items plus hidden gold, in the order shown to the worker.
 
@@ -69,12 +75,26 @@ class Assignment(models.Model):
     gold_total = models.PositiveSmallIntegerField(default=0)
     gold_correct = models.PositiveSmallIntegerField(default=0)
     is_fast = models.BooleanField(default=False, help_text="Submitted faster than the job's floor allows.")
+    # Review of a submitted assignment: approved (paid from the job's escrow) or rejected (with a reason), by the
+    # requester, or approved automatically at `auto_approve_at`.
+    review_status = models.CharField(max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.PENDING)
+    auto_approve_at = models.DateTimeField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reject_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-id"]
         indexes = [
             models.Index(fields=["job", "status"], name="assignment_job_status_idx"),
             models.Index(fields=["worker", "job", "status"], name="assignment_worker_job_idx"),
+            models.Index(
+                fields=["auto_approve_at"],
+                condition=Q(status="submitted", review_status="pending"),
+                name="assignment_auto_approve_idx",
+            ),
             models.Index(
                 fields=["expires_at"], condition=Q(status=AssignmentStatus.OPEN), name="assignment_open_expiry_idx"
             ),
@@ -88,6 +108,14 @@ class Assignment(models.Model):
             models.CheckConstraint(
                 condition=~Q(status=AssignmentStatus.SUBMITTED) | Q(submitted_at__isnull=False),
                 name="assignment_submitted_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(review_status=ReviewStatus.PENDING) | Q(status=AssignmentStatus.SUBMITTED),
+                name="assignment_only_submitted_work_is_reviewed",
+            ),
+            models.CheckConstraint(
+                condition=~Q(review_status=ReviewStatus.REJECTED) | ~Q(reject_reason=""),
+                name="assignment_rejection_has_reason",
             ),
         ]
 

@@ -71,6 +71,13 @@ class Job(models.Model):
     fast_answer_action = models.CharField(
         max_length=8, choices=[("flag", "Flag the assignment"), ("block", "Block the worker")], default="flag"
     )
+    auto_approve_delay = models.DurationField(
+        default=timedelta(days=3), help_text="Submitted work is approved (and paid) automatically after this delay."
+    )
+    fee_rate = models.DecimalField(
+        max_digits=5, decimal_places=4, null=True, blank=True, help_text="Platform fee on rewards, fixed at launch."
+    )
+    refunds = models.PositiveIntegerField(default=0, help_text="Escrow refunds made so far (keys the next one).")
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.DRAFT)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -10,6 +10,7 @@ worker's confusion matrix; workers blocked from the job are left out. Results ar
 
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from django.conf import settings
@@ -22,6 +23,7 @@ from marketplace.models import Answer, Item, ItemResult, Job, JobAggregate, JobS
 from marketplace.schemas import parse_label_schema
 from marketplace.services.jobs import job_complete_if_done
 from marketplace.services.overlap import overlap_adapt
+from marketplace.services.webhooks import webhook_emit, webhook_results_data
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ def job_aggregate(*, job_id: int) -> JobAggregate:
         _store_items(job, snapshot, result)
         _store_workers(job, snapshot, result)
         _store_state(state, snapshot, result, elapsed_ms)
+        webhook_emit(job=job, event="results.updated", data=partial(webhook_results_data, state))
         if job.overlap_min < job.overlap_max:
             _adapt(job)
     return state
@@ -176,13 +179,17 @@ def aggregation_note_answers(*, job_id: int, count: int) -> None:
     """Count newly submitted answers (after commit) and enqueue an aggregation every AGGREGATE_EVERY answers.
 
     The counter lives in the cache (Redis in production): one atomic increment per submit, no hot database row.
+    It runs after the submit committed, so it must never raise: a missing counter is simply started again.
     Exactly one submit crosses each multiple of the threshold. A lost counter only delays a run; completion and
     the requester's own request always aggregate.
     """
     every = settings.AGGREGATE_EVERY_ANSWERS
     key = f"job-answers-since:{job_id}"
-    cache.add(key, 0, timeout=None)
-    total = cache.incr(key, count)
+    try:
+        total = cache.incr(key, count)
+    except ValueError:  # no counter yet, or it was evicted: start one (losing a racing count only delays a run)
+        cache.add(key, count, timeout=None)
+        total = count
     if total // every > (total - count) // every:
         aggregation_enqueue(job_id=job_id)
 

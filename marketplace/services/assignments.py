@@ -21,7 +21,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
@@ -48,6 +48,7 @@ from marketplace.schemas import SchemaValueError, parse_label_schema
 from marketplace.services.aggregation import aggregation_enqueue, aggregation_note_answers
 from marketplace.services.eligibility import ensure_can_work
 from marketplace.services.jobs import job_complete_if_done
+from marketplace.services.webhooks import webhook_assignment_data, webhook_emit
 from workers.services import worker_record_gold
 
 LAZY_EXPIRY_LIMIT = 50
@@ -57,68 +58,97 @@ _random = random.SystemRandom()
 # --- Claim ------------------------------------------------------------------------------------------------------
 
 
-def assignment_claim(*, job: Job, worker: User, rng: random.Random | None = None) -> Assignment:
-    """Give `worker` the next micro-task of `job` with gold items mixed in at random positions.
+class _NothingFree(Exception):
+    """No free task for this worker: raised inside the claim transaction so that its slot is rolled back."""
 
-    Overdue assignments of the job are expired first (in their own transaction), so a stopped beat never starves
-    the job. Raises `NotEligible`, `TooManyOpenAssignments` or `NoWorkAvailable`; never over-assigns a task.
+
+def assignment_claim(*, job_id: int, worker: User, rng: random.Random | None = None) -> Assignment:
+    """Give `worker` the next micro-task of the job with gold items mixed in at random positions.
+
+    One short transaction of a few statements: the job read through the eligibility rule; a conditional UPDATE
+    that takes one of the worker's open slots on the job (its row lock serialises that worker's claims); an
+    UPDATE ... RETURNING that takes the lowest free task (`FOR UPDATE SKIP LOCKED`: claimers never wait on each
+    other); the task's items; the gold draw; two inserts. Only when nothing is free are the job's overdue
+    assignments expired and the claim tried once more, so a stopped beat never starves a job.
+
+    Raises `NotFound`, `NotEligible`, `TooManyOpenAssignments` or `NoWorkAvailable`; never over-assigns a task.
+    The returned assignment carries `payloads`, the items' payloads in order, for the response.
     """
-    assignment_expire_overdue(job_id=job.pk, limit=LAZY_EXPIRY_LIMIT)
     rng = rng or _random
+    for attempt in range(2):
+        try:
+            return _claim_once(job_id, worker, rng)
+        except _NothingFree:
+            if attempt or not assignment_expire_overdue(job_id=job_id, limit=LAZY_EXPIRY_LIMIT):
+                break
+    raise NoWorkAvailable()
+
+
+def _claim_once(job_id: int, worker: User, rng: random.Random) -> Assignment:
     with transaction.atomic(durable=True):
-        ensure_can_work(job=job, worker=worker)
-        participation = _lock_participation(job, worker)
-        if participation.open_assignments >= job.max_open_assignments:
-            raise TooManyOpenAssignments(max_open_assignments=job.max_open_assignments)
-        task = _next_free_task(job, worker)
-        if task is None:
-            raise NoWorkAvailable()
-        gold_ids = _draw_gold(job, worker, _gold_count(job, task.n_items, rng))
+        job = ensure_can_work(job_id=job_id, worker=worker)
+        _take_open_slot(job, worker)
+        taken = _take_free_task(job, worker)
+        if taken is None:
+            raise _NothingFree()
+        task_id, n_items = taken
+        items = list(Item.objects.filter(task_id=task_id).order_by("position").values_list("id", "payload"))
+        gold = _draw_gold(job, worker, _gold_count(job, n_items, rng))
+        mixed = _mix(items, gold, rng)
         assignment = Assignment.objects.create(
-            job=job,
-            task=task,
-            worker=worker,
-            item_ids=_mix(_task_item_ids(task), gold_ids, rng),
-            expires_at=_expiry(job),
+            job=job, task_id=task_id, worker=worker, item_ids=[i for i, _ in mixed], expires_at=_expiry(job)
         )
         GoldExposure.objects.bulk_create(
-            GoldExposure(worker=worker, item_id=item_id, job=job, assignment=assignment) for item_id in gold_ids
+            GoldExposure(worker=worker, item_id=item_id, job=job, assignment=assignment) for item_id, _ in gold
         )
-        MicroTask.objects.filter(pk=task.pk).update(assigned_count=F("assigned_count") + 1)
-        Participation.objects.filter(pk=participation.pk).update(open_assignments=F("open_assignments") + 1)
+    assignment.payloads = [payload for _, payload in mixed]
     return assignment
 
 
-def _lock_participation(job: Job, worker: User) -> Participation:
-    locked = Participation.objects.select_for_update().filter(job=job, worker=worker).first()
-    if locked is not None:
-        return locked
-    try:
-        with transaction.atomic():
-            Participation.objects.create(job=job, worker=worker)
-    except IntegrityError:
-        pass  # a concurrent first claim of the same worker created it
-    return Participation.objects.select_for_update().get(job=job, worker=worker)
+def _take_open_slot(job: Job, worker: User) -> None:
+    """Count one more open assignment for the worker on the job, or raise `TooManyOpenAssignments`.
 
-
-def _next_free_task(job: Job, worker: User) -> MicroTask | None:
-    """The lowest-numbered task with a free slot that this worker never had; rows other claimers hold are skipped.
-
-    Served by the partial index `task_with_free_slot_idx`: full tasks are never scanned.
+    A conditional UPDATE: the cap is checked and the count raised in one statement, under the row's lock. The
+    worker's first claim creates the row; of two first claims at once, the loser meets the unique constraint
+    (after the winner commits) and then finds the cap reached.
     """
-    already_had = Assignment.objects.filter(task=OuterRef("pk"), worker=worker)
-    return (
-        MicroTask.objects.select_for_update(skip_locked=True)
-        .filter(job=job, assigned_count__lt=F("overlap_target"))
-        .exclude(Exists(already_had))
-        .order_by("number")
-        .only("id", "n_items")
-        .first()
+    mine = Participation.objects.filter(job=job, worker=worker)
+    if mine.filter(open_assignments__lt=job.max_open_assignments).update(open_assignments=F("open_assignments") + 1):
+        return
+    if not mine.exists():
+        try:
+            with transaction.atomic():
+                Participation.objects.create(job=job, worker=worker, open_assignments=1)
+            return
+        except IntegrityError:
+            pass
+    raise TooManyOpenAssignments(max_open_assignments=job.max_open_assignments)
+
+
+_TAKE_TASK = """
+    UPDATE {task} SET assigned_count = assigned_count + 1
+    WHERE id = (
+        SELECT t.id FROM {task} t
+        WHERE t.job_id = %s AND t.assigned_count < t.overlap_target
+          AND NOT EXISTS (SELECT 1 FROM {assignment} a WHERE a.task_id = t.id AND a.worker_id = %s)
+        ORDER BY t.number LIMIT 1 {lock}
     )
+    RETURNING id, n_items
+"""
 
 
-def _task_item_ids(task: MicroTask) -> list[int]:
-    return list(Item.objects.filter(task=task).order_by("position").values_list("id", flat=True))
+def _take_free_task(job: Job, worker: User) -> tuple[int, int] | None:
+    """Take a slot on the lowest-numbered task with one free that this worker never had: `(task id, n_items)`.
+
+    One statement. On PostgreSQL the inner SELECT skips rows other claimers hold, and is served by the partial
+    index `task_with_free_slot_idx` (full tasks are never scanned); SQLite serialises writers anyway.
+    """
+    lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    sql = _TAKE_TASK.format(task=MicroTask._meta.db_table, assignment=Assignment._meta.db_table, lock=lock)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [job.pk, worker.pk])
+        row = cursor.fetchone()
+    return (row[0], row[1]) if row else None
 
 
 def _gold_count(job: Job, n_items: int, rng: random.Random) -> int:
@@ -135,19 +165,20 @@ def _gold_count(job: Job, n_items: int, rng: random.Random) -> int:
     return whole + (1 if rng.random() < expected - whole else 0)
 
 
-def _draw_gold(job: Job, worker: User, count: int) -> list[int]:
+def _draw_gold(job: Job, worker: User, count: int) -> list[tuple[int, Any]]:
+    """`count` gold items (id, payload) this worker has never seen, not flagged for review, drawn at random."""
     if count == 0:
         return []
     seen = GoldExposure.objects.filter(worker=worker, item=OuterRef("pk"))
     unseen = Item.objects.filter(job=job, is_gold=True, gold_flagged_at__isnull=True).exclude(Exists(seen))
-    return list(unseen.order_by("?").values_list("id", flat=True)[:count])
+    return list(unseen.order_by("?").values_list("id", "payload")[:count])
 
 
-def _mix(item_ids: list[int], gold_ids: list[int], rng: random.Random) -> list[int]:
+def _mix(items: list[tuple[int, Any]], gold: list[tuple[int, Any]], rng: random.Random) -> list[tuple[int, Any]]:
     """Insert each gold item at a random position; the task's own items keep their order."""
-    mixed = list(item_ids)
-    for gold_id in gold_ids:
-        mixed.insert(rng.randint(0, len(mixed)), gold_id)
+    mixed = list(items)
+    for entry in gold:
+        mixed.insert(rng.randint(0, len(mixed)), entry)
     return mixed
 
 
@@ -232,41 +263,27 @@ def _digest(values: dict[int, Any]) -> str:
 
 
 def _record(assignment: Assignment, values: dict[int, Any], digest: str) -> None:
-    items = Item.objects.in_bulk(assignment.item_ids)
-    schema = parse_label_schema(assignment.job.label_schema)
-    answers = []
-    for position, item_id in enumerate(assignment.item_ids):
-        item, value = items[item_id], values[position]
-        correct = schema.is_correct(value, item.gold_answer) if item.is_gold else None
-        answers.append(
-            Answer(
-                assignment=assignment,
-                item=item,
-                worker_id=assignment.worker_id,
-                job_id=assignment.job_id,
-                value=value,
-                is_gold=item.is_gold,
-                is_correct=correct,
-            )
-        )
+    answers = _graded_answers(assignment, values)
     Answer.objects.bulk_create(answers)
     gold = [a for a in answers if a.is_gold]
     assignment.gold_total, assignment.gold_correct = len(gold), sum(bool(a.is_correct) for a in gold)
     assignment.status, assignment.submitted_at = AssignmentStatus.SUBMITTED, timezone.now()
+    assignment.auto_approve_at = assignment.submitted_at + assignment.job.auto_approve_delay
     assignment.submission_digest = digest
     floor = assignment.job.min_seconds_per_item * len(assignment.item_ids)
     assignment.is_fast = (assignment.submitted_at - assignment.created_at).total_seconds() < floor
     assignment.save(
-        update_fields=["status", "submitted_at", "submission_digest", "gold_total", "gold_correct", "is_fast"]
+        update_fields=[
+            *("status", "submitted_at", "auto_approve_at", "submission_digest"),
+            *("gold_total", "gold_correct", "is_fast"),
+        ]
     )
     worker_record_gold(worker_id=assignment.worker_id, answered=assignment.gold_total, correct=assignment.gold_correct)
     if assignment.gold_total or assignment.is_fast:
         from marketplace.services.quality import quality_after_submit  # noqa: PLC0415 -- quality imports this
 
         transaction.on_commit(partial(quality_after_submit, assignment_id=assignment.pk))
-    task = MicroTask.objects.select_for_update().get(pk=assignment.task_id)
-    task.submitted_count += 1
-    task.save(update_fields=["submitted_count"])
+    submitted, target = _count_submission(assignment.task_id)
     Participation.objects.filter(job_id=assignment.job_id, worker_id=assignment.worker_id).update(
         open_assignments=F("open_assignments") - 1,
         submitted_assignments=F("submitted_assignments") + 1,
@@ -274,8 +291,52 @@ def _record(assignment: Assignment, values: dict[int, Any], digest: str) -> None
         gold_correct=F("gold_correct") + assignment.gold_correct,
     )
     transaction.on_commit(partial(aggregation_note_answers, job_id=assignment.job_id, count=len(values) - len(gold)))
-    if task.submitted_count >= task.overlap_target:
+    webhook_emit(job=assignment.job_id, event="assignment.submitted", data=partial(webhook_assignment_data, assignment))
+    if submitted >= target:
         _task_finished(assignment.job)
+
+
+def _graded_answers(assignment: Assignment, values: dict[int, Any]) -> list[Answer]:
+    """One answer per item, gold graded against its key. Also hands the payloads and answers to the response
+    (`assignment.payloads`, `assignment.answer_values`), so it reads nothing twice."""
+    items = {
+        row[0]: row[1:]
+        for row in Item.objects.filter(pk__in=assignment.item_ids).values_list(
+            "id", "is_gold", "gold_answer", "payload"
+        )
+    }
+    schema = parse_label_schema(assignment.job.label_schema)
+    answers = []
+    for position, item_id in enumerate(assignment.item_ids):
+        is_gold, key, _ = items[item_id]
+        value = values[position]
+        answers.append(
+            Answer(
+                assignment=assignment,
+                item_id=item_id,
+                worker_id=assignment.worker_id,
+                job_id=assignment.job_id,
+                value=value,
+                is_gold=is_gold,
+                is_correct=schema.is_correct(value, key) if is_gold else None,
+            )
+        )
+    assignment.payloads = [items[item_id][2] for item_id in assignment.item_ids]
+    assignment.answer_values = dict(values)
+    return answers
+
+
+def _count_submission(task_id: int) -> tuple[int, int]:
+    """Count one more submitted assignment on the task (one UPDATE ... RETURNING, under the row lock):
+    `(submitted_count, overlap_target)` after it."""
+    sql = (
+        f"UPDATE {MicroTask._meta.db_table} SET submitted_count = submitted_count + 1 "
+        "WHERE id = %s RETURNING submitted_count, overlap_target"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [task_id])
+        submitted, target = cursor.fetchone()
+    return submitted, target
 
 
 def _task_finished(job: Job) -> None:
@@ -340,3 +401,7 @@ def _close(assignment: Assignment, status: str) -> None:
     Participation.objects.filter(job_id=assignment.job_id, worker_id=assignment.worker_id).update(
         open_assignments=F("open_assignments") - 1
     )
+    if status == AssignmentStatus.EXPIRED:
+        webhook_emit(
+            job=assignment.job_id, event="assignment.expired", data=partial(webhook_assignment_data, assignment)
+        )

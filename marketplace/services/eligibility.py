@@ -5,19 +5,22 @@ from django.utils import timezone
 from marketplace.accounts.models import User
 from marketplace.errors import NotEligible
 from marketplace.models import Job, JobStatus, Participation
-from marketplace.selectors import eligible_jobs
+from marketplace.selectors import eligible_jobs, work_job_get
 from workers.selectors import worker_is_banned, worker_reputation
 
 
-def ensure_can_work(*, job: Job, worker: User) -> None:
-    """Raise `NotEligible`, with the reason, unless `worker` may claim work on `job` now."""
-    if not eligible_jobs(worker=worker).filter(pk=job.pk).exists():
-        code, message = _reason(job, worker)
-        raise NotEligible(message, reason=code)
+def ensure_can_work(*, job_id: int, worker: User) -> Job:
+    """The job, read through the eligibility rule in one query; `NotEligible` (with the reason) if `worker` may not
+    claim work on it now, `NotFound` if there is no such job to work on (drafts included)."""
+    job = eligible_jobs(worker=worker).filter(pk=job_id).first()
+    if job is not None:
+        return job
+    job = work_job_get(job_id=job_id)
+    code, message = _reason(job, worker)
+    raise NotEligible(message, reason=code)
 
 
 def _reason(job: Job, worker: User) -> tuple[str, str]:
-    job.refresh_from_db(fields=["status", "deadline", "requester", "min_reputation"])  # the caller's copy may be stale
     checks = [
         (not worker.is_worker, "not_a_worker", "Take up the worker role first."),
         (worker_is_banned(worker=worker), "banned", "You are banned from the platform."),

@@ -11,6 +11,8 @@ from marketplace.accounts.models import User
 from marketplace.errors import Forbidden, InvalidTransition, JobNotEditable, JobNotLaunchable
 from marketplace.models import Job, JobQualification, JobStatus, MicroTask
 from marketplace.schemas import parse_item_schema, parse_label_schema
+from marketplace.services.reviews import job_fund_escrow, job_settle
+from marketplace.services.webhooks import webhook_emit, webhook_job_data
 from qualification.selectors import qualification_usable_by
 
 # The lifecycle: action -> (the statuses it may start from, the status it leads to). Nothing else changes
@@ -132,11 +134,16 @@ def job_transition(*, job: Job, action: str) -> Job:
         raise InvalidTransition(f"Cannot {action} a {locked.status} job.", status=locked.status, action=action)
     if action == "launch":
         _check_launchable(locked)
+        job_fund_escrow(job=locked)  # the full cost, or InsufficientFunds: the launch and its money go together
         locked.launched_at = timezone.now()
     if to in (JobStatus.COMPLETED, JobStatus.CANCELLED):
         locked.finished_at = timezone.now()
     locked.status = to
-    locked.save(update_fields=["status", "launched_at", "finished_at", "updated_at"])
+    locked.save(update_fields=["status", "launched_at", "finished_at", "fee_rate", "updated_at"])
+    if to == JobStatus.COMPLETED:
+        webhook_emit(job=locked, event="job.completed", data=webhook_job_data(locked))
+    if to in (JobStatus.COMPLETED, JobStatus.CANCELLED):
+        job_settle(job_id=locked.pk)
     return locked
 
 

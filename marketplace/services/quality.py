@@ -14,7 +14,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from marketplace.errors import NotFound
-from marketplace.models import Answer, Assignment, AssignmentStatus, Item, Job, MicroTask, Participation
+from marketplace.models import Answer, Assignment, AssignmentStatus, Item, Job, MicroTask, Participation, ReviewStatus
 from marketplace.schemas import SchemaValueError, parse_label_schema
 from marketplace.services.assignments import assignments_release_open
 
@@ -68,6 +68,11 @@ def participation_block(*, job: Job, worker_id: int, reason: str) -> bool:
         if blocked:
             submitted = Assignment.objects.filter(job=job, worker_id=worker_id, status=AssignmentStatus.SUBMITTED)
             MicroTask.objects.filter(pk__in=submitted.values("task_id")).update(overlap_target=F("overlap_target") + 1)
+            # Their unreviewed work is rejected for failed gold (no money moves; they may appeal), which keeps the
+            # escrow for the replacement answers.
+            submitted.filter(review_status=ReviewStatus.PENDING).update(
+                review_status=ReviewStatus.REJECTED, reviewed_at=timezone.now(), reject_reason=reason
+            )
     return bool(blocked)
 
 

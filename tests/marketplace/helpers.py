@@ -50,7 +50,18 @@ def launched_job(requester, *, n_items: int, n_gold: int = 0, **fields) -> Job:
     if n_gold:
         gold = "image_url,gold_label\n" + "".join(f"https://example.com/g{i}.jpg,cat\n" for i in range(n_gold))
         upload_receive(job=job, user=requester, file=csv_file(gold, "gold.csv"), kind="gold")
+    fund(job)
     return job_transition(job=job, action="launch")
+
+
+def fund(job: Job) -> None:
+    """Deposit exactly what launching the job will move into its escrow."""
+    from marketplace.services.reviews import job_cost
+    from payments.services.deposits import deposit_create
+
+    deposit_create(
+        user=job.requester, amount=job_cost(job), currency=job.currency, idempotency_key=f"test-fund-{job.pk}"
+    )
 
 
 def answers_for(assignment, label: str = "cat") -> list[dict]:

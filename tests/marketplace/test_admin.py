@@ -17,7 +17,7 @@ def admin_client_with_data(client):
     staff = UserFactory(is_staff=True, is_superuser=True)
     job = launched_job(JobFactory().requester, n_items=4, n_gold=2, items_per_task=2)
     worker = WorkerFactory()
-    assignment = assignment_claim(job=job, worker=worker)
+    assignment = assignment_claim(job_id=job.pk, worker=worker)
     assignment_submit(assignment_id=assignment.pk, worker=worker, answers=answers_for(assignment))
     client.force_login(staff)
     return client

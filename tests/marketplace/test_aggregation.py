@@ -17,7 +17,7 @@ from marketplace.services.assignments import assignment_claim, assignment_submit
 from marketplace.services.jobs import job_transition
 from marketplace.services.uploads import upload_receive
 from tests.factories import JobFactory, WorkerFactory
-from tests.marketplace.helpers import csv_file
+from tests.marketplace.helpers import csv_file, fund
 
 # Real commits: each submit's on-commit hooks (aggregation every N answers, on completion) run as in production.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -45,6 +45,7 @@ def crowd_job(requester, *, n_items=30, n_gold=12, **fields) -> Job:
     )
     upload_receive(job=job, user=requester, file=csv_file(items), kind="items")
     upload_receive(job=job, user=requester, file=csv_file(gold, "gold.csv"), kind="gold")
+    fund(job)
     return job_transition(job=job, action="launch")
 
 
@@ -73,7 +74,7 @@ def run_crowd(job: Job, behaviours: list, seed: int = 0) -> int:
         progress = False
         for worker, behave in workers:
             try:
-                assignment = assignment_claim(job=Job.objects.get(pk=job.pk), worker=worker, rng=rng)
+                assignment = assignment_claim(job_id=job.pk, worker=worker, rng=rng)
             except (NoWorkAvailable, NotEligible):
                 continue
             items = assignment_items(assignment=assignment)
@@ -111,7 +112,7 @@ def test_the_job_is_re_aggregated_after_every_n_answers(requester, settings):
     worker = WorkerFactory()
 
     for _ in range(10):
-        assignment = assignment_claim(job=job, worker=worker)
+        assignment = assignment_claim(job_id=job.pk, worker=worker)
         items = assignment_items(assignment=assignment)
         answers = [{"position": p, "answer": truth_of(i.payload)} for p, i in enumerate(items)]
         assignment_submit(assignment_id=assignment.pk, worker=worker, answers=answers)

@@ -38,7 +38,7 @@ def job(requester):
 
 
 def claim(job, worker):
-    return assignment_claim(job=job, worker=worker, rng=random.Random(7))
+    return assignment_claim(job_id=job.pk, worker=worker, rng=random.Random(7))
 
 
 class TestClaim:
@@ -104,7 +104,7 @@ class TestClaim:
         )
         rng = random.Random(1)
 
-        sizes = [len(assignment_claim(job=job, worker=worker, rng=rng).item_ids) for _ in range(100)]
+        sizes = [len(assignment_claim(job_id=job.pk, worker=worker, rng=rng).item_ids) for _ in range(100)]
 
         gold_share = (sum(sizes) - 400) / sum(sizes)
         assert 0.15 < gold_share < 0.25

@@ -75,7 +75,7 @@ def claim(worker, world):
     job, qualification, _, _ = world
     expected = entitled(worker, qualification)
     try:
-        assignment_claim(job=job, worker=worker)
+        assignment_claim(job_id=job.pk, worker=worker)
     except NotEligible:
         assert not expected, "an entitled worker was refused"
     except (TooManyOpenAssignments, NoWorkAvailable):

@@ -4,7 +4,7 @@ import pytest
 
 from marketplace.models import Job, JobStatus
 from tests.factories import JobFactory
-from tests.marketplace.helpers import make_tasks
+from tests.marketplace.helpers import fund, make_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -129,6 +129,7 @@ def test_an_active_job_keeps_its_price_and_schema(requester_api, requester):
 def test_a_job_goes_through_its_lifecycle(requester_api, requester):
     job = JobFactory(requester=requester)
     make_tasks(job, 2)
+    fund(job)
 
     statuses = [
         requester_api.post(f"/api/v1/jobs/{job.pk}/{action}/").json()["status"]

@@ -47,7 +47,7 @@ class TestQualificationGate:
 
         listing = api.as_user(worker).get("/api/v1/work/jobs/").json()
         with pytest.raises(NotEligible) as refused:
-            assignment_claim(job=job, worker=worker)
+            assignment_claim(job_id=job.pk, worker=worker)
 
         assert listing["count"] == 0
         assert refused.value.extra["reason"] == "not_qualified"
@@ -57,14 +57,14 @@ class TestQualificationGate:
         GrantFactory(qualification=qualification, worker=worker, score=0.8)
 
         assert api.as_user(worker).get("/api/v1/work/jobs/").json()["count"] == 1
-        assert assignment_claim(job=job, worker=worker).status == AssignmentStatus.OPEN
+        assert assignment_claim(job_id=job.pk, worker=worker).status == AssignmentStatus.OPEN
 
     def test_a_score_below_the_minimum_is_not_enough(self, gated, worker):
         job, qualification = gated
         GrantFactory(qualification=qualification, worker=worker, score=0.7)
 
         with pytest.raises(NotEligible):
-            assignment_claim(job=job, worker=worker)
+            assignment_claim(job_id=job.pk, worker=worker)
 
     @pytest.mark.parametrize(
         "end", [{"revoked_at": timezone.now()}, {"expires_at": timezone.now() - timedelta(seconds=1)}]
@@ -72,7 +72,7 @@ class TestQualificationGate:
     def test_a_revoked_or_expired_grant_stops_new_claims_at_once(self, gated, worker, end, callbacks):
         job, qualification = gated
         grant = GrantFactory(qualification=qualification, worker=worker, score=1.0)
-        first = assignment_claim(job=job, worker=worker)
+        first = assignment_claim(job_id=job.pk, worker=worker)
         submit(first, worker, lambda i: "cat", callbacks)
 
         for field, value in end.items():
@@ -80,7 +80,7 @@ class TestQualificationGate:
         grant.save()
 
         with pytest.raises(NotEligible):
-            assignment_claim(job=job, worker=worker)
+            assignment_claim(job_id=job.pk, worker=worker)
 
 
 @pytest.fixture
@@ -94,10 +94,10 @@ def test_a_minimum_reputation_keeps_out_workers_below_it(requester, worker):
     WorkerProfile.objects.create(user=other, reputation=0.75)
 
     with pytest.raises(NotEligible) as refused:
-        assignment_claim(job=job, worker=worker)
+        assignment_claim(job_id=job.pk, worker=worker)
 
     assert refused.value.extra["reason"] == "reputation_too_low"
-    assert assignment_claim(job=job, worker=other)
+    assert assignment_claim(job_id=job.pk, worker=other)
 
 
 def test_a_platform_ban_stops_every_claim_and_lifting_it_restores_them(api, requester, worker):
@@ -114,7 +114,7 @@ def test_a_platform_ban_stops_every_claim_and_lifting_it_restores_them(api, requ
     assert (refused.status_code, refused.json()["extra"]["reason"]) == (403, "banned")
     assert listing["count"] == 0
     assert lifted.status_code == 200
-    assert assignment_claim(job=job, worker=worker)
+    assert assignment_claim(job_id=job.pk, worker=worker)
     ban = Ban.objects.get(worker=worker)
     assert (ban.reason, ban.created_by, ban.lift_reason, ban.lifted_by) == (
         "Fraudulent answers",
@@ -138,7 +138,7 @@ class TestGoldQualityControl:
         job = cats_job(requester, gold_ratio=Decimal("0.5"), max_open_assignments=5)
 
         for _ in range(3):
-            submit(assignment_claim(job=job, worker=worker), worker, lambda i: "cat", callbacks)
+            submit(assignment_claim(job_id=job.pk, worker=worker), worker, lambda i: "cat", callbacks)
 
         participation = Participation.objects.get(job=job, worker=worker)
         profile = WorkerProfile.objects.get(user=worker)
@@ -152,11 +152,11 @@ class TestGoldQualityControl:
         rng = random.Random(1)
         spam = lambda item: rng.choice(["dog", "bird"])  # noqa: E731 -- always wrong: the keys are all 'cat'
 
-        held = assignment_claim(job=job, worker=spammer)  # a second, open assignment the block must release
+        held = assignment_claim(job_id=job.pk, worker=spammer)  # a second, open assignment the block must release
         for _ in range(6):
-            submit(assignment_claim(job=job, worker=good), good, lambda i: "cat", callbacks)
-        submit(assignment_claim(job=job, worker=spammer), spammer, spam, callbacks)
-        submit(assignment_claim(job=job, worker=spammer), spammer, spam, callbacks)
+            submit(assignment_claim(job_id=job.pk, worker=good), good, lambda i: "cat", callbacks)
+        submit(assignment_claim(job_id=job.pk, worker=spammer), spammer, spam, callbacks)
+        submit(assignment_claim(job_id=job.pk, worker=spammer), spammer, spam, callbacks)
 
         blocked = Participation.objects.get(job=job, worker=spammer)
         assert blocked.blocked_at is not None and "Gold accuracy" in blocked.block_reason
@@ -166,7 +166,7 @@ class TestGoldQualityControl:
         spammed = Assignment.objects.filter(worker=spammer, status=AssignmentStatus.SUBMITTED).values("task_id")
         assert set(MicroTask.objects.filter(pk__in=spammed).values_list("overlap_target", flat=True)) == {3}
         with pytest.raises(NotEligible) as refused:
-            assignment_claim(job=job, worker=spammer)
+            assignment_claim(job_id=job.pk, worker=spammer)
         assert refused.value.extra["reason"] == "blocked"
         assert Participation.objects.get(job=job, worker=good).blocked_at is None
 
@@ -187,7 +187,7 @@ class TestGoldQualityControl:
 
         for _ in range(6):
             for worker in workers:
-                submit(assignment_claim(job=job, worker=worker), worker, lambda i: "cat", callbacks)
+                submit(assignment_claim(job_id=job.pk, worker=worker), worker, lambda i: "cat", callbacks)
 
         wrong_key.refresh_from_db()
         assert wrong_key.gold_flagged_at is not None
@@ -195,7 +195,7 @@ class TestGoldQualityControl:
         flagged = api.as_user(requester).get(f"/api/v1/jobs/{job.pk}/items/", {"gold_flagged": "true"}).json()
         assert [i["id"] for i in flagged["results"]] == [wrong_key.pk]
         fresh = WorkerFactory()
-        shown = [assignment_claim(job=job, worker=fresh).item_ids for _ in range(1)]
+        shown = [assignment_claim(job_id=job.pk, worker=fresh).item_ids for _ in range(1)]
         assert wrong_key.pk not in shown[0]
 
         reviewed = api.as_user(requester).post(
@@ -211,7 +211,7 @@ class TestFastAnswers:
     def test_a_too_fast_submit_is_flagged(self, requester, worker, callbacks):
         job = cats_job(requester, min_seconds_per_item=30)
 
-        done = submit(assignment_claim(job=job, worker=worker), worker, lambda i: "cat", callbacks)
+        done = submit(assignment_claim(job_id=job.pk, worker=worker), worker, lambda i: "cat", callbacks)
 
         assert done.is_fast is True
         assert Participation.objects.get(job=job, worker=worker).blocked_at is None
@@ -219,13 +219,13 @@ class TestFastAnswers:
     def test_a_job_can_block_workers_who_answer_too_fast(self, requester, worker, callbacks):
         job = cats_job(requester, min_seconds_per_item=30, fast_answer_action="block")
 
-        submit(assignment_claim(job=job, worker=worker), worker, lambda i: "cat", callbacks)
+        submit(assignment_claim(job_id=job.pk, worker=worker), worker, lambda i: "cat", callbacks)
 
         assert Participation.objects.get(job=job, worker=worker).blocked_at is not None
 
     def test_an_honest_pace_is_not_flagged(self, requester, worker, callbacks):
         job = cats_job(requester, min_seconds_per_item=30)
-        assignment = assignment_claim(job=job, worker=worker)
+        assignment = assignment_claim(job_id=job.pk, worker=worker)
         Assignment.objects.filter(pk=assignment.pk).update(created_at=timezone.now() - timedelta(minutes=5))
         assignment.refresh_from_db()
 

@@ -14,7 +14,9 @@ from django.db import transaction
 from marketplace.accounts.models import User
 from marketplace.models import Job
 from marketplace.services.jobs import job_create, job_transition
+from marketplace.services.reviews import job_cost
 from marketplace.services.uploads import upload_receive
+from payments.services.deposits import deposit_create
 
 DEMO_PASSWORD = "crowdmarket-demo"  # noqa: S105 -- a local demo; printed on purpose
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
@@ -30,7 +32,8 @@ class Command(BaseCommand):
             admin = self._user("admin@demo.local", is_staff=True, is_superuser=True)
             requester = self._user("requester@demo.local", is_requester=True)
             workers = [self._user(f"worker{i}@demo.local", is_worker=True) for i in range(1, 4)]
-            job = Job.objects.filter(requester=requester, title=JOB_TITLE).first() or self._job(requester)
+        # Each service below is its own transaction (the deposit and the launch are durable use cases).
+        job = Job.objects.filter(requester=requester, title=JOB_TITLE).first() or self._job(requester)
         self.stdout.write(self.style.SUCCESS(f"Demo job #{job.pk} '{job.title}' is {job.status}."))
         self.stdout.write(f"Users (password '{DEMO_PASSWORD}' for all):")
         for user in [admin, requester, *workers]:
@@ -65,4 +68,6 @@ class Command(BaseCommand):
         gold = "image_id,gold_label\n" + "".join(f"{r['task']},{r['label']}\n" for r in truth[:N_GOLD])
         upload_receive(job=job, user=requester, file=ContentFile(items.encode(), name="bluebirds.csv"), kind="items")
         upload_receive(job=job, user=requester, file=ContentFile(gold.encode(), name="gold.csv"), kind="gold")
+        # The sandbox provider settles at once: fund the job's full cost, then launch it.
+        deposit_create(user=requester, amount=job_cost(job), currency=job.currency, idempotency_key="seed-demo")
         return job_transition(job=job, action="launch")

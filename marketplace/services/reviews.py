@@ -1,0 +1,224 @@
+"""Money in the marketplace: what a job costs, its escrow at launch, approving (paying) or rejecting submitted work,
+bonuses, and settling a finished job's escrow.
+
+Pricing rule: each assignment pays the job's `reward_cents`; the platform's fee, `fee_rate` x reward (rounded half
+to even, `payments.money.fee_split`), is charged on top to the requester. Launching moves the full cost, tasks x
+`overlap_max` x (reward + fee), into the job's escrow; approval moves reward to the worker and fee to the platform;
+what is left when the job is over goes back to the requester.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from marketplace.accounts.models import User
+from marketplace.errors import AlreadyReviewed, InvalidReview, MarketplaceError, NotFound
+from marketplace.models import Assignment, AssignmentStatus, Job, JobStatus, MicroTask, ReviewStatus
+from payments.errors import PaymentsError
+from payments.models import Transaction
+from payments.money import fee_split
+from payments.services.escrow import bonus_pay, escrow_fund, escrow_pay_reward, escrow_refund
+
+
+def job_fee_rate(job: Job) -> Decimal:
+    return job.fee_rate if job.fee_rate is not None else Decimal(settings.PLATFORM_FEE_RATE)
+
+
+def assignment_price(job: Job) -> tuple[int, int]:
+    """(reward, fee) of one assignment of the job."""
+    fee, _ = fee_split(gross=job.reward_cents, rate=job_fee_rate(job))
+    return job.reward_cents, fee
+
+
+def job_cost(job: Job) -> int:
+    """The most the job can spend: every task at `overlap_max`, reward plus fee each."""
+    reward, fee = assignment_price(job)
+    return MicroTask.objects.filter(job=job).count() * job.overlap_max * (reward + fee)
+
+
+def job_fund_escrow(*, job: Job) -> Transaction:
+    """At launch, under the caller's job lock: fix the fee rate and move the full cost into the job's escrow.
+    Idempotent (one key per job); `InsufficientFunds` (with the shortfall) refuses the launch."""
+    job.fee_rate = job_fee_rate(job)
+    return escrow_fund(
+        job_id=job.pk,
+        requester=job.requester,
+        amount=job_cost(job),
+        currency=job.currency,
+        idempotency_key=f"job:{job.pk}:escrow",
+    )
+
+
+# --- Reviews ------------------------------------------------------------------------------------------------------
+
+
+def assignment_approve(*, assignment_id: int, by: User | None = None) -> Assignment:
+    """Approve a submitted assignment and pay it from the job's escrow, exactly once.
+
+    Locks the assignment, then (in `payments`) the escrow, worker and fee accounts. Idempotent: approving an
+    approved assignment returns it; the payment's key (`assignment:<id>:pay`) makes a retried payment post once.
+    A rejected assignment is approved only through a dispute (`assignment_overturn`).
+    """
+    with transaction.atomic(durable=True):
+        assignment = _lock_submitted(assignment_id)
+        if assignment.review_status == ReviewStatus.APPROVED:
+            return assignment
+        if assignment.review_status == ReviewStatus.REJECTED:
+            raise AlreadyReviewed("This assignment was rejected; the worker may appeal.", status="rejected")
+        _pay(assignment, by)
+    job_settle(job_id=assignment.job_id)
+    return assignment
+
+
+def assignment_overturn(*, assignment: Assignment, by: User | None) -> None:
+    """A dispute overturned the rejection: approve and pay. The caller holds the assignment's lock."""
+    _pay(assignment, by)
+
+
+def _pay(assignment: Assignment, by: User | None) -> None:
+    reward, fee = assignment_price(assignment.job)
+    escrow_pay_reward(
+        job_id=assignment.job_id,
+        worker=assignment.worker,
+        reward=reward,
+        fee=fee,
+        currency=assignment.job.currency,
+        idempotency_key=f"assignment:{assignment.pk}:pay",
+        reference_type="assignment",
+        reference_id=assignment.pk,
+    )
+    assignment.review_status, assignment.reviewed_at, assignment.reviewed_by = ReviewStatus.APPROVED, timezone.now(), by
+    assignment.save(update_fields=["review_status", "reviewed_at", "reviewed_by"])
+
+
+def assignment_reject(*, assignment_id: int, by: User | None, reason: str) -> Assignment:
+    """Reject a submitted assignment with a written reason (kept on record; the worker may appeal). Nothing is
+    paid. Idempotent for the same outcome; an approved assignment cannot be rejected (it was paid)."""
+    if not reason or not reason.strip():
+        raise InvalidReview("A rejection needs a reason.", field="reason")
+    with transaction.atomic(durable=True):
+        assignment = _lock_submitted(assignment_id)
+        if assignment.review_status == ReviewStatus.REJECTED:
+            return assignment
+        if assignment.review_status == ReviewStatus.APPROVED:
+            raise AlreadyReviewed("This assignment was approved and paid.", status="approved")
+        assignment.review_status, assignment.reviewed_at = ReviewStatus.REJECTED, timezone.now()
+        assignment.reviewed_by, assignment.reject_reason = by, reason.strip()
+        assignment.save(update_fields=["review_status", "reviewed_at", "reviewed_by", "reject_reason"])
+    job_settle(job_id=assignment.job_id)
+    return assignment
+
+
+def _lock_submitted(assignment_id: int) -> Assignment:
+    assignment = (
+        Assignment.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("job", "worker")
+        .filter(pk=assignment_id, status=AssignmentStatus.SUBMITTED)
+        .first()
+    )
+    if assignment is None:
+        raise NotFound("No such submitted assignment.")
+    return assignment
+
+
+def assignments_review(
+    *, job: Job, approve: Iterable[int], reject: Iterable[tuple[int, str]], by: User
+) -> dict[str, list]:
+    """Approve and reject many of the job's submitted assignments, each in its own transaction, so that one that
+    is refused (not this job's, already reviewed the other way, escrow short) does not undo the others."""
+    mine = set(Assignment.objects.filter(job=job).values_list("id", flat=True))
+    done: dict[str, list] = {"approved": [], "rejected": [], "refused": []}
+    actions = [("approved", i, partial(assignment_approve, assignment_id=i, by=by)) for i in approve]
+    actions += [("rejected", i, partial(assignment_reject, assignment_id=i, by=by, reason=r)) for i, r in reject]
+    for outcome, assignment_id, action in actions:
+        try:
+            if assignment_id not in mine:
+                raise NotFound("No such submitted assignment.")
+            action()
+            done[outcome].append(assignment_id)
+        except (MarketplaceError, PaymentsError) as refused:
+            done["refused"].append({"id": assignment_id, "code": refused.code, "message": refused.message})
+    return done
+
+
+def assignment_auto_approve_due(*, limit: int = 500) -> int:
+    """Approve (and pay) submitted assignments whose review delay has passed (run by beat). Returns how many."""
+    due = list(
+        Assignment.objects.filter(
+            status=AssignmentStatus.SUBMITTED, review_status=ReviewStatus.PENDING, auto_approve_at__lte=timezone.now()
+        ).values_list("id", flat=True)[:limit]
+    )
+    for assignment_id in due:
+        try:
+            assignment_approve(assignment_id=assignment_id)
+        except PaymentsError:
+            continue  # escrow short (e.g. after replacement slots): left for the requester to settle
+    return len(due)
+
+
+def bonus_grant(*, job: Job, worker_id: int, amount: int, reason: str, idempotency_key: str) -> Transaction:
+    """The requester pays a worker who worked on the job a bonus from their available balance, with a reason."""
+    if not reason or not reason.strip():
+        raise InvalidReview("A bonus needs a reason.", field="reason")
+    worked = Assignment.objects.filter(job=job, worker_id=worker_id, status=AssignmentStatus.SUBMITTED).first()
+    if worked is None:
+        raise NotFound("This worker submitted no work on the job.")
+    with transaction.atomic(durable=True):
+        return bonus_pay(
+            requester=job.requester,
+            worker=worked.worker,
+            amount=amount,
+            currency=job.currency,
+            reason=reason.strip(),
+            idempotency_key=f"job:{job.pk}:bonus:{idempotency_key}",
+            reference_type="job",
+            reference_id=job.pk,
+        )
+
+
+# --- Settlement ---------------------------------------------------------------------------------------------------
+
+
+def job_settle(*, job_id: int) -> Transaction | None:
+    """Refund the unspent escrow of a completed or cancelled job, keeping what its remaining work may still cost:
+    open assignments, submitted ones awaiting review, and rejected ones still inside the appeal window.
+
+    Under the job row lock; each refund has its own key (`job:<id>:refund:<n>`, n counted on the job), so a
+    repeated call refunds only what became free since the last one.
+    """
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        if job.status not in (JobStatus.COMPLETED, JobStatus.CANCELLED) or job.fee_rate is None:
+            return None
+        reward, fee = assignment_price(job)
+        refund = escrow_refund(
+            job_id=job.pk,
+            requester=job.requester,
+            currency=job.currency,
+            idempotency_key=f"job:{job.pk}:refund:{job.refunds}",
+            keep=_still_owed(job) * (reward + fee),
+        )
+        if refund is not None:
+            job.refunds += 1
+            job.save(update_fields=["refunds"])
+    return refund
+
+
+def _still_owed(job: Job) -> int:
+    appeal_open_since = timezone.now() - settings.APPEAL_WINDOW
+    counts = Assignment.objects.filter(job=job).aggregate(
+        open=Count("id", filter=Q(status=AssignmentStatus.OPEN)),
+        pending=Count("id", filter=Q(status=AssignmentStatus.SUBMITTED, review_status=ReviewStatus.PENDING)),
+        appealable=Count("id", filter=Q(review_status=ReviewStatus.REJECTED, reviewed_at__gt=appeal_open_since)),
+    )
+    return counts["open"] + counts["pending"] + counts["appealable"]
+
+
+def auto_approve_time(submitted_at: datetime, job: Job) -> datetime:
+    return submitted_at + job.auto_approve_delay

@@ -1,0 +1,220 @@
+"""Money between requesters and workers: job escrow (fund, pay a worker with the platform fee, refund) and bonuses.
+
+These are called by the marketplace's own use cases (launch, approval, cancellation, bonus) inside their
+transactions, so they open a plain `atomic` block (a savepoint there), not a durable one: the job's new status and
+its money commit together or not at all. References to the marketplace stay opaque (`job_id`, `reference_type`).
+"""
+
+from decimal import Decimal
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+
+from payments.errors import IdempotencyConflict, InsufficientFunds, NotEscrowOwner, SelfPayment
+from payments.models import Account, Transaction, TransactionKind
+from payments.money import amount_clean, currency_clean, fee_split
+from payments.selectors import account_escrow_get, transaction_get
+from payments.services.ledger import (
+    account_job_escrow,
+    account_platform_fees,
+    account_requester_available,
+    account_worker_payable,
+    ledger_lock,
+    ledger_post,
+)
+
+
+def escrow_fund(
+    *, job_id: int | str, requester: AbstractBaseUser, amount: int, currency: str, idempotency_key: str
+) -> Transaction:
+    """Set `amount` aside for the job: requester_available -> job_escrow.
+
+    Invariant: the requester's available balance never goes negative (`InsufficientFunds`, `extra["shortfall"]`);
+    a job has one escrow account per currency, owned by the requester who first funded it (`NotEscrowOwner`).
+    Locks: both accounts, ascending pk (`ledger_post`). Idempotency: by key, through `ledger_post`.
+    """
+    amount, currency = amount_clean(amount), currency_clean(currency)
+    with transaction.atomic():
+        source = account_requester_available(user=requester, currency=currency)
+        escrow = _escrow_to_fund(job_id=job_id, currency=currency, requester=requester)
+        return ledger_post(
+            idempotency_key=idempotency_key,
+            entries=[(source, -amount), (escrow, amount)],
+            kind=TransactionKind.ESCROW_FUND,
+            description=f"Escrow for job #{job_id}",
+            reference_type="job",
+            reference_id=job_id,
+        )
+
+
+def escrow_refund(
+    *, job_id: int | str, requester: AbstractBaseUser, currency: str, idempotency_key: str, keep: int = 0
+) -> Transaction | None:
+    """Return what is left in the job's escrow to the requester (job cancelled or finished under budget), less
+    `keep` minor units still owed to work under review (read under the locks, like the balance).
+
+    Returns None when there is nothing to return (nothing is written). Only the escrow's owner gets it
+    (`NotEscrowOwner`).
+    Locks: both accounts, ascending pk, before reading the escrow balance, so a payment racing the refund either
+    happens first or finds the escrow empty. Idempotency: the key is checked before and again under the locks; a
+    replay returns the first refund.
+    """
+    currency = currency_clean(currency)
+    with transaction.atomic():
+        if (existing := transaction_get(idempotency_key=idempotency_key)) is not None:
+            return _expect(existing, TransactionKind.ESCROW_REFUND, job_id)
+        escrow = _own_escrow(job_id=job_id, currency=currency, requester=requester)
+        if escrow is None:
+            return None
+        target = account_requester_available(user=requester, currency=currency)
+        locked = ledger_lock(account_ids=[escrow.pk, target.pk])
+        if (existing := transaction_get(idempotency_key=idempotency_key)) is not None:
+            return _expect(existing, TransactionKind.ESCROW_REFUND, job_id)
+        remaining = locked[escrow.pk].balance - amount_clean(keep, allow_zero=True)
+        if remaining <= 0:
+            return None
+        return ledger_post(
+            idempotency_key=idempotency_key,
+            entries=[(escrow, -remaining), (target, remaining)],
+            kind=TransactionKind.ESCROW_REFUND,
+            description=f"Escrow of job #{job_id} refunded",
+            reference_type="job",
+            reference_id=job_id,
+        )
+
+
+def escrow_pay_worker(
+    *,
+    job_id: int | str,
+    worker: AbstractBaseUser,
+    gross: int,
+    currency: str,
+    fee_rate: Decimal | str,
+    idempotency_key: str,
+    reference_type: str,
+    reference_id: str | int,
+) -> Transaction:
+    """Pay a worker `gross` from the job's escrow: the worker gets `net`, the platform `fee` (`money.fee_split`).
+
+    job_escrow -gross, worker_payable +net, platform_fees +fee; `reference_type`/`reference_id` name what was paid
+    for (e.g. "assignment", 42). Invariant: escrow never goes negative (`InsufficientFunds`); a requester is never
+    paid from their own job's escrow (`SelfPayment`). Locks: the three accounts, ascending pk.
+    Idempotency: by key (e.g. "approve:assignment:42"); the same key with another amount or rate is a conflict.
+    """
+    fee, net = fee_split(gross=gross, rate=fee_rate)
+    currency = currency_clean(currency)
+    with transaction.atomic():
+        escrow = account_escrow_get(job_id=job_id, currency=currency)
+        if escrow is None:
+            raise InsufficientFunds(
+                account="job_escrow", currency=currency, available=0, requested=gross, shortfall=gross
+            )
+        if escrow.owner_id == worker.pk:
+            raise SelfPayment()
+        payable = account_worker_payable(user=worker, currency=currency)
+        fees = account_platform_fees(currency=currency)
+        return ledger_post(
+            idempotency_key=idempotency_key,
+            entries=[(escrow, -gross), (payable, net), (fees, fee)],
+            kind=TransactionKind.ESCROW_PAY,
+            description=f"Job #{job_id}: {gross} gross, {fee} fee at {fee_rate}",
+            reference_type=reference_type,
+            reference_id=reference_id,
+        )
+
+
+def escrow_pay_reward(
+    *,
+    job_id: int | str,
+    worker: AbstractBaseUser,
+    reward: int,
+    fee: int,
+    currency: str,
+    idempotency_key: str,
+    reference_type: str,
+    reference_id: str | int,
+) -> Transaction:
+    """Pay a worker's `reward` from the job's escrow with the platform `fee` on top (the requester funded both).
+
+    job_escrow -(reward + fee), worker_payable +reward, platform_fees +fee. Invariant: escrow never goes negative
+    (`InsufficientFunds`); nobody is paid from their own job's escrow (`SelfPayment`). Locks: the three accounts,
+    ascending pk. Idempotency: by key (e.g. "assignment:42:pay"); the same key for other amounts is a conflict.
+    """
+    reward, currency = amount_clean(reward), currency_clean(currency)
+    fee = amount_clean(fee, allow_zero=True)
+    with transaction.atomic():
+        escrow = account_escrow_get(job_id=job_id, currency=currency)
+        if escrow is None:
+            total = reward + fee
+            raise InsufficientFunds(
+                account="job_escrow", currency=currency, available=0, requested=total, shortfall=total
+            )
+        if escrow.owner_id == worker.pk:
+            raise SelfPayment()
+        payable = account_worker_payable(user=worker, currency=currency)
+        entries = [(escrow, -(reward + fee)), (payable, reward)]
+        if fee:
+            entries.append((account_platform_fees(currency=currency), fee))
+        return ledger_post(
+            idempotency_key=idempotency_key,
+            entries=entries,
+            kind=TransactionKind.ESCROW_PAY,
+            description=f"Job #{job_id}: reward {reward}, fee {fee}",
+            reference_type=reference_type,
+            reference_id=reference_id,
+        )
+
+
+def bonus_pay(
+    *,
+    requester: AbstractBaseUser,
+    worker: AbstractBaseUser,
+    amount: int,
+    currency: str,
+    reason: str,
+    idempotency_key: str,
+    reference_type: str = "",
+    reference_id: str | int = "",
+) -> Transaction:
+    """A requester rewards a worker from their available balance (no platform fee): requester_available ->
+    worker_payable. Invariant: the available balance never goes negative (`InsufficientFunds`); nobody pays
+    themselves (`SelfPayment`: it would turn deposits into withdrawable earnings). Locks: both accounts, ascending
+    pk. Idempotency: by key, through `ledger_post`."""
+    amount, currency = amount_clean(amount), currency_clean(currency)
+    if requester.pk == worker.pk:
+        raise SelfPayment()
+    with transaction.atomic():
+        source = account_requester_available(user=requester, currency=currency)
+        payable = account_worker_payable(user=worker, currency=currency)
+        return ledger_post(
+            idempotency_key=idempotency_key,
+            entries=[(source, -amount), (payable, amount)],
+            kind=TransactionKind.BONUS,
+            description=f"Bonus: {reason}",
+            reference_type=reference_type,
+            reference_id=reference_id,
+        )
+
+
+def _own_escrow(*, job_id: int | str, currency: str, requester: AbstractBaseUser) -> Account | None:
+    """The job's escrow if it exists; `NotEscrowOwner` if another requester funded it."""
+    escrow = account_escrow_get(job_id=job_id, currency=currency)
+    if escrow is not None and escrow.owner_id != requester.pk:
+        raise NotEscrowOwner(job_id=str(job_id))
+    return escrow
+
+
+def _escrow_to_fund(*, job_id: int | str, currency: str, requester: AbstractBaseUser) -> Account:
+    escrow = _own_escrow(job_id=job_id, currency=currency, requester=requester)
+    if escrow is not None:
+        return escrow
+    try:
+        return account_job_escrow(job_id=job_id, currency=currency, requester=requester)
+    except Account.DoesNotExist:  # another requester created this job's escrow at the same instant
+        raise NotEscrowOwner(job_id=str(job_id)) from None
+
+
+def _expect(existing: Transaction, kind: str, job_id: int | str) -> Transaction:
+    if existing.kind != kind or existing.reference_id != str(job_id):
+        raise IdempotencyConflict(idempotency_key=existing.idempotency_key)
+    return existing
