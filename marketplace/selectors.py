@@ -212,3 +212,7 @@ def finished_job_ids_with_escrow() -> list[int]:
     since = timezone.now() - settings.APPEAL_WINDOW - timedelta(days=1)
     finished = Job.objects.filter(status__in=[JobStatus.COMPLETED, JobStatus.CANCELLED], fee_rate__isnull=False)
     return list(finished.filter(finished_at__gte=since).values_list("id", flat=True))
+
+
+def job_assignment_list(*, job: Job) -> QuerySet[Assignment]:
+    return Assignment.objects.filter(job=job).order_by("id")

@@ -6,6 +6,7 @@ from celery.exceptions import Retry
 from marketplace.selectors import finished_job_ids_with_escrow
 from marketplace.services.aggregation import job_aggregate
 from marketplace.services.assignments import assignment_expire_overdue
+from marketplace.services.reputation import reputation_recompute_all
 from marketplace.services.reviews import assignment_auto_approve_due, job_settle
 from marketplace.services.uploads import upload_ingest
 from marketplace.services.webhooks import webhook_deliver, webhook_deliveries_requeue
@@ -62,3 +63,9 @@ def assignment_auto_approve_task() -> int:
 def jobs_settle_task() -> int:
     """Refund escrow that finished jobs no longer need, e.g. once appeal windows close (run by beat hourly)."""
     return sum(job_settle(job_id=job_id) is not None for job_id in finished_job_ids_with_escrow())
+
+
+@shared_task(acks_late=True)
+def reputation_recompute_task() -> int:
+    """Recompute every worker's reputation from their gold, aggregation and approval records (beat, hourly)."""
+    return reputation_recompute_all()

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from marketplace.api import accounts, jobs, results, uploads, webhooks, work
+from marketplace.api import accounts, jobs, results, reviews, uploads, webhooks, work
 
 urlpatterns = [
     path("me/", accounts.MeApi.as_view(), name="me"),
@@ -15,6 +15,9 @@ urlpatterns = [
     path("jobs/<int:job_id>/tasks/", jobs.JobTaskListApi.as_view(), name="job-tasks"),
     path("jobs/<int:job_id>/uploads/", uploads.JobUploadListCreateApi.as_view(), name="job-uploads"),
     path("jobs/<int:job_id>/progress/", jobs.JobProgressApi.as_view(), name="job-progress"),
+    path("jobs/<int:job_id>/assignments/", reviews.JobAssignmentListApi.as_view(), name="job-assignments"),
+    path("jobs/<int:job_id>/review/", reviews.JobReviewApi.as_view(), name="job-review"),
+    path("jobs/<int:job_id>/bonuses/", reviews.JobBonusApi.as_view(), name="job-bonuses"),
     path("jobs/<int:job_id>/results/", results.JobResultListApi.as_view(), name="job-results"),
     path("jobs/<int:job_id>/results/export/", results.JobResultExportApi.as_view(), name="job-results-export"),
     path("jobs/<int:job_id>/aggregation/", results.JobAggregationApi.as_view(), name="job-aggregation"),

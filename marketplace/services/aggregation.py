@@ -23,6 +23,7 @@ from marketplace.models import Answer, Item, ItemResult, Job, JobAggregate, JobS
 from marketplace.schemas import parse_label_schema
 from marketplace.services.jobs import job_complete_if_done
 from marketplace.services.overlap import overlap_adapt
+from marketplace.services.reputation import reputation_recompute
 from marketplace.services.webhooks import webhook_emit, webhook_results_data
 
 
@@ -61,6 +62,7 @@ def job_aggregate(*, job_id: int) -> JobAggregate:
         webhook_emit(job=job, event="results.updated", data=partial(webhook_results_data, state))
         if job.overlap_min < job.overlap_max:
             _adapt(job)
+    reputation_recompute(worker_ids=snapshot.worker_ids.tolist())
     return state
 
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 from marketplace.accounts.models import User
 from marketplace.errors import AlreadyReviewed, InvalidReview, MarketplaceError, NotFound
 from marketplace.models import Assignment, AssignmentStatus, Job, JobStatus, MicroTask, ReviewStatus
+from marketplace.services.reputation import reputation_recompute
 from payments.errors import PaymentsError
 from payments.models import Transaction
 from payments.money import fee_split
@@ -73,6 +74,7 @@ def assignment_approve(*, assignment_id: int, by: User | None = None) -> Assignm
             raise AlreadyReviewed("This assignment was rejected; the worker may appeal.", status="rejected")
         _pay(assignment, by)
     job_settle(job_id=assignment.job_id)
+    reputation_recompute(worker_ids=[assignment.worker_id])
     return assignment
 
 
@@ -112,6 +114,7 @@ def assignment_reject(*, assignment_id: int, by: User | None, reason: str) -> As
         assignment.reviewed_by, assignment.reject_reason = by, reason.strip()
         assignment.save(update_fields=["review_status", "reviewed_at", "reviewed_by", "reject_reason"])
     job_settle(job_id=assignment.job_id)
+    reputation_recompute(worker_ids=[assignment.worker_id])
     return assignment
 
 
