@@ -4,11 +4,19 @@ Money and counters are read-only here: they change only through the services, wh
 overlap invariants. Gold answers are visible to admins (they review gold), never to workers.
 """
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.options import csrf_protect_m
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
+from marketplace.errors import MarketplaceError
 from marketplace.models import (
+    DECISIONS_BY_KIND,
     Answer,
     Assignment,
+    Dispute,
+    DisputeDecision,
+    DisputeStatus,
     GoldExposure,
     Item,
     ItemResult,
@@ -20,6 +28,8 @@ from marketplace.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from marketplace.services.disputes import dispute_resolve
+from payments.errors import PaymentsError
 
 
 class UploadInline(admin.TabularInline):
@@ -185,3 +195,121 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     search_fields = ["=event_id", "=endpoint__id", "endpoint__url"]
     list_select_related = ["endpoint"]
     show_full_result_count = False
+
+
+class DisputeDecideForm(forms.ModelForm):
+    """Every field of a dispute is read-only; an open one gets a decision and a note, which the service applies."""
+
+    decide = forms.ChoiceField(label="Decision", required=False)
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+        required=False,
+        help_text="Why: required with a decision, kept on record (the worker reads it on an appeal).",
+    )
+
+    class Meta:
+        model = Dispute
+        fields: list[str] = []
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        choices = [(d, DisputeDecision(d).label) for d in DECISIONS_BY_KIND.get(self.instance.kind, ())]
+        self.fields["decide"].choices = [("", "Keep open"), *choices]
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if data.get("decide") and not (data.get("note") or "").strip():
+            self.add_error("note", "A decision needs a note saying why.")
+        return data
+
+
+@admin.register(Dispute)
+class DisputeAdmin(admin.ModelAdmin):
+    """The dispute queue, oldest first (filter Status: Open). An open dispute is decided on its page: pick a decision,
+    write why, save. The service does the rest: an overturn approves and pays the assignment, and every decision
+    records who, why and when. A resolved dispute is read-only; nothing is added or deleted here."""
+
+    form = DisputeDecideForm
+    list_display = [
+        "id",
+        "kind",
+        "status",
+        "job",
+        "worker",
+        "filed_by",
+        "agreement",
+        "pending_reason",
+        "decision",
+        "resolved_by",
+        "created_at",
+    ]
+    list_filter = ["status", "kind", "decision", "created_at"]
+    search_fields = ["worker__email", "filed_by__email", "=job__id", "=assignment__id", "message"]
+    list_select_related = ["job", "worker", "filed_by", "resolved_by"]
+    ordering = ["created_at", "id"]
+    readonly_fields = [
+        "kind",
+        "status",
+        "job",
+        "assignment",
+        "rejection",
+        "worker",
+        "filed_by",
+        "message",
+        "created_at",
+        "agreement",
+        "pending_reason",
+        "decision",
+        "resolution_note",
+        "resolved_by",
+        "resolved_at",
+    ]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Dispute | None = None) -> list:
+        fieldsets: list = [
+            (None, {"fields": ["kind", "status", "job", "assignment", "rejection", "worker", "filed_by", "message"]}),
+            ("Automatic check", {"fields": ["agreement", "pending_reason", "created_at"]}),
+        ]
+        if obj is not None and obj.status == DisputeStatus.OPEN:
+            return [*fieldsets, ("Decide", {"fields": ["decide", "note"]})]
+        return [*fieldsets, ("Decision", {"fields": ["decision", "resolution_note", "resolved_by", "resolved_at"]})]
+
+    @admin.display(description="Rejection")
+    def rejection(self, obj: Dispute) -> str:
+        assignment = obj.assignment
+        if assignment is None:
+            return "-"
+        return f"{assignment.get_review_status_display()}; rejected because: {assignment.reject_reason or '-'}"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Dispute | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Dispute | None = None) -> bool:
+        return super().has_change_permission(request, obj) and (obj is None or obj.status == DisputeStatus.OPEN)
+
+    @csrf_protect_m
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        # Django runs a POST here inside atomic(); the resolution service opens its own durable transaction (money
+        # moves, and its webhook goes out after its own commit), so the form is processed outside any outer block.
+        return self._changeform_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request: HttpRequest, obj: Dispute, form: DisputeDecideForm, change: bool) -> None:
+        decision = form.cleaned_data.get("decide")
+        if not decision:
+            return  # every other field is read-only: nothing to save
+        try:
+            dispute_resolve(dispute_id=obj.pk, decision=decision, note=form.cleaned_data["note"], by=request.user)
+        except (MarketplaceError, PaymentsError) as refused:
+            self.message_user(request, f"Not resolved: {refused.message}", level=messages.ERROR)
+            request.dispute_refused = True  # type: ignore[attr-defined]
+        obj.refresh_from_db()
+
+    def response_change(self, request: HttpRequest, obj: Dispute) -> HttpResponse:
+        if getattr(request, "dispute_refused", False):
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)

@@ -118,3 +118,47 @@ class InvalidReview(MarketplaceError):
     code = "invalid_review"
     status_code = 400
     default_message = "The review is incomplete."
+
+
+class InvalidDispute(MarketplaceError):
+    """A message or note is missing, or the decision does not fit the dispute's kind; `extra["field"]` names it."""
+
+    code = "invalid_dispute"
+    status_code = 400
+    default_message = "The dispute is incomplete."
+
+
+class NotAppealable(MarketplaceError):
+    code = "not_appealable"
+    status_code = 409
+    default_message = "Only a rejected assignment can be appealed."
+
+
+class AppealWindowClosed(MarketplaceError):
+    code = "appeal_window_closed"
+    status_code = 409
+    default_message = "The time to appeal this rejection has passed."
+
+
+class AlreadyAppealed(MarketplaceError):
+    """`extra["dispute"]` is the id of the appeal filed first."""
+
+    code = "already_appealed"
+    status_code = 409
+    default_message = "This assignment was already appealed."
+
+
+class AlreadyComplained(MarketplaceError):
+    """`extra["dispute"]` is the id of the open complaint."""
+
+    code = "already_complained"
+    status_code = 409
+    default_message = "A complaint about this worker on this job is already open."
+
+
+class AlreadyResolved(MarketplaceError):
+    """`extra["decision"]` is the decision already taken."""
+
+    code = "already_resolved"
+    status_code = 409
+    default_message = "This dispute was already resolved."

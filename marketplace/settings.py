@@ -180,7 +180,7 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "marketplace.api.openapi.AutoSchema",  # adds the 400/401/403/404/429 answers
     "EXCEPTION_HANDLER": "marketplace.api.errors.exception_handler",
     # Per-user rate limits on the work endpoints (DRF's ScopedRateThrottle, counted in the cache): 429 beyond them.
     "DEFAULT_THROTTLE_RATES": {
@@ -211,6 +211,9 @@ SPECTACULAR_SETTINGS = {
         "PayoutStatusEnum": "payments.models.PayoutStatus",
         "WebhookEventEnum": "marketplace.models.webhooks.WebhookEvent",
         "WebhookSubscribableEventEnum": "marketplace.models.webhooks.SUBSCRIBABLE_EVENTS",
+        "DisputeKindEnum": "marketplace.models.disputes.DisputeKind",
+        "DisputeStatusEnum": "marketplace.models.disputes.DisputeStatus",
+        "DisputeDecisionEnum": "marketplace.models.disputes.DisputeDecision",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -227,6 +230,11 @@ INGEST_BATCH_ROWS = env.int("INGEST_BATCH_ROWS", default=5000)
 PLATFORM_FEE_RATE = env.str("PLATFORM_FEE_RATE", default="0.20")
 # A worker may appeal a rejection within this window; the escrow keeps their reward until it closes.
 APPEAL_WINDOW = timedelta(days=env.int("APPEAL_WINDOW_DAYS", default=7))
+# An appeal is upheld automatically (the rejection overturned, the work paid) when the job's aggregated labels match
+# the worker's answers on at least this share of the assignment's real items.
+APPEAL_AUTO_AGREEMENT = env.float("APPEAL_AUTO_AGREEMENT", default=0.8)
+if not 0 < APPEAL_AUTO_AGREEMENT <= 1:
+    raise ImproperlyConfigured("APPEAL_AUTO_AGREEMENT must be a share in (0, 1], e.g. 0.8.")
 # Aggregate a job after every this many new (non-gold) answers, and always when it completes.
 AGGREGATE_EVERY_ANSWERS = env.int("AGGREGATE_EVERY_ANSWERS", default=200)
 # Webhooks: how long one delivery attempt waits for the receiver; whether receivers on loopback or private networks
@@ -253,7 +261,12 @@ SESSION_COOKIE_AGE = int(timedelta(days=14).total_seconds())
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "marketplace.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": env.str("LOG_FORMAT", default="plain")},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }

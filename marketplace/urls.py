@@ -13,3 +13,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("health/", HealthCheckView.as_view(checks=settings.HEALTH_CHECKS), name="health"),
 ]
+
+handler404 = "marketplace.api.errors.not_found"

@@ -47,6 +47,12 @@ def account_balance(*, account: Account) -> int:
     return Posting.objects.filter(account=account).aggregate(total=Sum("amount"))["total"] or 0
 
 
+def ledger_totals() -> dict[str, int]:
+    """The sum of every posting in the ledger, per currency: zero in each when double entry holds."""
+    rows = Posting.objects.values("currency").annotate(total=Sum("amount")).order_by("currency")
+    return {row["currency"]: row["total"] for row in rows}
+
+
 def account_escrow_get(*, job_id: int | str, currency: str) -> Account | None:
     return Account.objects.filter(
         kind=AccountKind.JOB_ESCROW, reference_type="job", reference_id=str(job_id), currency=currency

@@ -24,10 +24,23 @@ class BanReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
 
 
+class WorkersErrorSerializer(serializers.Serializer):
+    """`{"code", "message", "extra"}`: the one error shape of the API."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+    extra = serializers.DictField()
+
+
 class WorkerBanApi(APIView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(request=BanReasonSerializer, responses={201: BanSerializer}, summary="Ban a worker platform-wide")
+    @extend_schema(
+        request=BanReasonSerializer,
+        responses={201: BanSerializer, 409: WorkersErrorSerializer},
+        summary="Ban a worker platform-wide",
+        description="409 `already_banned` when the worker already has a standing ban.",
+    )
     def post(self, request: Request, user_id: int) -> Response:
         worker = get_object_or_404(get_user_model(), pk=user_id)
         data = BanReasonSerializer(data=request.data)
@@ -39,7 +52,12 @@ class WorkerBanApi(APIView):
 class WorkerUnbanApi(APIView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(request=BanReasonSerializer, responses={200: BanSerializer}, summary="Lift a worker's ban")
+    @extend_schema(
+        request=BanReasonSerializer,
+        responses={200: BanSerializer, 409: WorkersErrorSerializer},
+        summary="Lift a worker's ban",
+        description="409 `not_banned` when the worker has no standing ban.",
+    )
     def post(self, request: Request, user_id: int) -> Response:
         worker = get_object_or_404(get_user_model(), pk=user_id)
         data = BanReasonSerializer(data=request.data)

@@ -25,6 +25,10 @@ class RequirementSerializer(serializers.Serializer):
     qualification = serializers.IntegerField(source="qualification_id")
     min_score = serializers.FloatField(min_value=0.0, max_value=1.0, default=0.0)
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A PATCH validates partially and DRF then skips nested defaults, but a requirement is always whole.
+        return {"min_score": self.fields["min_score"].default, **attrs}
+
 
 class JobSerializer(serializers.ModelSerializer):
     assignment_duration_seconds = serializers.IntegerField(read_only=True)

@@ -25,9 +25,10 @@ from marketplace.services.aggregation import aggregation_enqueue
 
 
 class ResultSerializer(serializers.ModelSerializer):
-    label = serializers.JSONField(source="result.label", default=None)
-    confidence = serializers.FloatField(source="result.confidence", default=None)
-    answer_count = serializers.IntegerField(source="result.answer_count", default=0)
+    # All three are null until an aggregation reaches the item (it has no result row yet).
+    label = serializers.JSONField(source="result.label", default=None, allow_null=True)
+    confidence = serializers.FloatField(source="result.confidence", default=None, allow_null=True)
+    answer_count = serializers.IntegerField(source="result.answer_count", allow_null=True)
 
     class Meta:
         model = Item

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from marketplace.api import accounts, jobs, results, reviews, uploads, webhooks, work
+from marketplace.api import accounts, disputes, jobs, results, reviews, uploads, webhooks, work
 
 urlpatterns = [
     path("me/", accounts.MeApi.as_view(), name="me"),
@@ -18,6 +18,8 @@ urlpatterns = [
     path("jobs/<int:job_id>/assignments/", reviews.JobAssignmentListApi.as_view(), name="job-assignments"),
     path("jobs/<int:job_id>/review/", reviews.JobReviewApi.as_view(), name="job-review"),
     path("jobs/<int:job_id>/bonuses/", reviews.JobBonusApi.as_view(), name="job-bonuses"),
+    path("jobs/<int:job_id>/disputes/", disputes.JobDisputeListApi.as_view(), name="job-disputes"),
+    path("jobs/<int:job_id>/complaints/", disputes.JobComplaintApi.as_view(), name="job-complaints"),
     path("jobs/<int:job_id>/results/", results.JobResultListApi.as_view(), name="job-results"),
     path("jobs/<int:job_id>/results/export/", results.JobResultExportApi.as_view(), name="job-results-export"),
     path("jobs/<int:job_id>/aggregation/", results.JobAggregationApi.as_view(), name="job-aggregation"),
@@ -39,4 +41,13 @@ urlpatterns = [
     path("work/assignments/<int:assignment_id>/", work.WorkAssignmentDetailApi.as_view(), name="work-assignment"),
     path("work/assignments/<int:assignment_id>/submit/", work.WorkSubmitApi.as_view(), name="work-submit"),
     path("work/assignments/<int:assignment_id>/release/", work.WorkReleaseApi.as_view(), name="work-release"),
+    path("work/assignments/<int:assignment_id>/appeal/", disputes.WorkAppealApi.as_view(), name="work-appeal"),
+    path("work/disputes/", disputes.WorkDisputeListApi.as_view(), name="work-dispute-list"),
+    path("admin/disputes/", disputes.StaffDisputeListApi.as_view(), name="admin-dispute-list"),
+    path("admin/disputes/<int:dispute_id>/", disputes.StaffDisputeDetailApi.as_view(), name="admin-dispute"),
+    path(
+        "admin/disputes/<int:dispute_id>/resolve/",
+        disputes.StaffDisputeResolveApi.as_view(),
+        name="admin-dispute-resolve",
+    ),
 ]

@@ -71,7 +71,10 @@ class WorkAssignmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Assignment
-        fields = ["id", "job", "status", "created_at", "expires_at", "submitted_at", "items", "answers"]
+        fields = [
+            *("id", "job", "status", "created_at", "expires_at", "submitted_at"),
+            *("review_status", "reject_reason", "items", "answers"),
+        ]
         read_only_fields = fields
 
     @extend_schema(responses=WorkItemSerializer(many=True))  # type: ignore[misc]
@@ -94,7 +97,7 @@ class WorkAssignmentSerializer(serializers.ModelSerializer):
 class WorkAssignmentSummarySerializer(serializers.ModelSerializer):
     class Meta:
         model = Assignment
-        fields = ["id", "job", "status", "created_at", "expires_at", "submitted_at"]
+        fields = ["id", "job", "status", "created_at", "expires_at", "submitted_at", "review_status", "reject_reason"]
         read_only_fields = fields
 
 

@@ -6,6 +6,7 @@ from marketplace.models.assignments import (
     Participation,
     ReviewStatus,
 )
+from marketplace.models.disputes import DECISIONS_BY_KIND, Dispute, DisputeDecision, DisputeKind, DisputeStatus
 from marketplace.models.items import Item, MicroTask, Upload
 from marketplace.models.jobs import Job, JobQualification, JobStatus
 from marketplace.models.results import ItemResult, JobAggregate
@@ -15,6 +16,11 @@ __all__ = [
     "Answer",
     "Assignment",
     "AssignmentStatus",
+    "DECISIONS_BY_KIND",
+    "Dispute",
+    "DisputeDecision",
+    "DisputeKind",
+    "DisputeStatus",
     "GoldExposure",
     "Item",
     "ItemResult",

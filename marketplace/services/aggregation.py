@@ -21,6 +21,7 @@ from django.utils import timezone
 from marketplace.aggregation import Answers, DawidSkeneResult, dawid_skene
 from marketplace.models import Answer, Item, ItemResult, Job, JobAggregate, JobStatus, Participation
 from marketplace.schemas import parse_label_schema
+from marketplace.services.disputes import appeals_auto_resolve
 from marketplace.services.jobs import job_complete_if_done
 from marketplace.services.overlap import overlap_adapt
 from marketplace.services.reputation import reputation_recompute
@@ -63,6 +64,7 @@ def job_aggregate(*, job_id: int) -> JobAggregate:
         if job.overlap_min < job.overlap_max:
             _adapt(job)
     reputation_recompute(worker_ids=snapshot.worker_ids.tolist())
+    appeals_auto_resolve(job_id=job.pk)  # after the commit: paying an appeal never holds the JobAggregate lock
     return state
 
 

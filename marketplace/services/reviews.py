@@ -14,12 +14,21 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.errors import AlreadyReviewed, InvalidReview, MarketplaceError, NotFound
-from marketplace.models import Assignment, AssignmentStatus, Job, JobStatus, MicroTask, ReviewStatus
+from marketplace.models import (
+    Assignment,
+    AssignmentStatus,
+    Dispute,
+    DisputeStatus,
+    Job,
+    JobStatus,
+    MicroTask,
+    ReviewStatus,
+)
 from marketplace.services.reputation import reputation_recompute
 from payments.errors import PaymentsError
 from payments.models import Transaction
@@ -215,10 +224,20 @@ def job_settle(*, job_id: int) -> Transaction | None:
 
 def _still_owed(job: Job) -> int:
     appeal_open_since = timezone.now() - settings.APPEAL_WINDOW
+    # A rejection may still cost its reward while it can be appealed (inside the window, not appealed yet) or while
+    # its appeal is open, however long an admin takes; a decided appeal frees it (or was paid).
+    appeal = Dispute.objects.filter(assignment=OuterRef("pk"))
     counts = Assignment.objects.filter(job=job).aggregate(
         open=Count("id", filter=Q(status=AssignmentStatus.OPEN)),
         pending=Count("id", filter=Q(status=AssignmentStatus.SUBMITTED, review_status=ReviewStatus.PENDING)),
-        appealable=Count("id", filter=Q(review_status=ReviewStatus.REJECTED, reviewed_at__gt=appeal_open_since)),
+        appealable=Count(
+            "id",
+            filter=Q(review_status=ReviewStatus.REJECTED)
+            & (
+                Exists(appeal.filter(status=DisputeStatus.OPEN))
+                | (Q(reviewed_at__gt=appeal_open_since) & ~Exists(appeal))
+            ),
+        ),
     )
     return counts["open"] + counts["pending"] + counts["appealable"]
 

@@ -1,5 +1,5 @@
-"""A random walk through the marketplace's money: deposits, launches, work, approvals, rejections, bonuses, payouts
-(some failing), cancellations. After every step the books balance, nothing is paid twice, and the assignment
+"""A random walk through the marketplace's money: deposits, launches, work, approvals, rejections, disputes, bonuses,
+payouts (some failing), cancellations. After every step the books balance, nothing is paid twice, and the assignment
 engine's invariants hold (hypothesis stateful; real commits, so PostgreSQL's deferred ledger triggers run)."""
 
 import contextlib
@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from marketplace.errors import MarketplaceError
-from marketplace.models import Assignment, AssignmentStatus, ReviewStatus
+from marketplace.models import Assignment, AssignmentStatus, Dispute, DisputeDecision, ReviewStatus
 from marketplace.services.assignments import assignment_claim, assignment_submit
+from marketplace.services.disputes import appeal_file, dispute_resolve
 from marketplace.services.jobs import job_create, job_transition
 from marketplace.services.reviews import assignment_approve, assignment_reject, bonus_grant, job_cost
 from marketplace.services.uploads import upload_receive
@@ -24,7 +25,7 @@ from payments.providers import provider_get
 from payments.services import payouts
 from payments.services.deposits import deposit_create
 from payments.services.payouts import payout_request, payout_send
-from tests.factories import RequesterFactory, WorkerFactory
+from tests.factories import RequesterFactory, UserFactory, WorkerFactory
 from tests.marketplace.helpers import answers_for, csv_file, csv_rows
 from tests.marketplace.invariants import assignment_invariant_violations
 from tests.payments.invariants import ledger_invariant_violations
@@ -38,6 +39,7 @@ class MarketMachine(RuleBasedStateMachine):
         provider_get().reset()
         self.requester = RequesterFactory()
         self.workers = WorkerFactory.create_batch(3)
+        self.admin = UserFactory(is_staff=True)
         self.jobs: list[int] = []
 
     def attempt(self, call) -> None:
@@ -119,6 +121,24 @@ class MarketMachine(RuleBasedStateMachine):
         if reviewed:
             assignment_id = data.draw(st.sampled_from(reviewed))
             self.attempt(lambda: assignment_approve(assignment_id=assignment_id, by=self.requester))
+
+    @rule(data=st.data(), overturn=st.booleans())
+    def dispute(self, data, overturn: bool) -> None:
+        """A worker appeals a rejection; an admin overturns it (pay, once) or upholds it (nothing moves)."""
+        rejected = list(
+            Assignment.objects.filter(job_id__in=self.jobs, review_status=ReviewStatus.REJECTED).select_related(
+                "worker"
+            )
+        )
+        if not rejected:
+            return
+        assignment = data.draw(st.sampled_from(rejected))
+        try:
+            appeal = appeal_file(assignment_id=assignment.pk, worker=assignment.worker, message="I was right")
+        except MarketplaceError:
+            appeal = Dispute.objects.filter(assignment=assignment).first()
+        decision = DisputeDecision.OVERTURN if overturn else DisputeDecision.UPHOLD
+        self.attempt(lambda: dispute_resolve(dispute_id=appeal.pk, decision=decision, note="checked", by=self.admin))
 
     @precondition(lambda self: self.jobs)
     @rule(data=st.data(), amount=st.integers(min_value=1, max_value=50))
