@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://root@127.0.0.1:5432/crowdmarket)
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/15)
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench clean demo
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -20,6 +20,12 @@ run: install
 	DEBUG=1 $(PY) manage.py migrate --verbosity 0
 	DEBUG=1 $(PY) manage.py seed_demo
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
+
+# The end-to-end demo: a requester and a simulated crowd through the HTTP API, in process (SQLite, in-process tasks).
+# With DATABASE_URL / REDIS_URL it runs on PostgreSQL + Redis (then CELERY_TASK_ALWAYS_EAGER=1, or run a worker).
+demo: install
+	DEBUG=1 $(PY) manage.py migrate --verbosity 0
+	DEBUG=1 $(PY) manage.py simulate $(DEMO_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

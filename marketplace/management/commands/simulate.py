@@ -1,0 +1,166 @@
+"""Run a whole simulated marketplace through the HTTP API and print what came of it.
+
+By default the requests go to the project's own WSGI app in this process (Django's test `Client`: no server
+needed); `--base-url` sends the same requests to a running server with `urllib`. See `marketplace/demo/README.md`.
+"""
+
+import json
+import logging
+import random
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection
+from django.db.backends.signals import connection_created
+from django.test.utils import override_settings
+from django.utils import timezone
+from tqdm import tqdm
+
+from marketplace.accounts.models import User
+from marketplace.demo.crowd import load_bluebirds
+from marketplace.demo.http import InProcessTransport, Transport, UrlTransport
+from marketplace.demo.scenario import Bar, Options, Simulation
+from marketplace.models import Assignment, AssignmentStatus
+from marketplace.services import assignments
+from payments.selectors import ledger_totals
+from qualification.services import attempts
+
+
+class DatabaseHooks:
+    """The three things the simulation does beside the API, each on this process's database (with `--base-url`,
+    the server's database must be the same one: same DATABASE_URL)."""
+
+    def make_staff(self, *, email: str, password: str) -> None:
+        # Staff is granted in the admin only; no API makes an admin (as `createsuperuser` would).
+        User.objects.create_user(email=email, password=password, is_staff=True)
+
+    def move_deadline_past(self, *, assignment_id: int) -> None:
+        # The clock cannot be moved over HTTP, and the shortest assignment the API allows is 60 s: move this one
+        # open assignment's deadline into the past instead. The API then expires it when its worker submits late.
+        past = timezone.now() - timedelta(seconds=1)
+        Assignment.objects.filter(pk=assignment_id, status=AssignmentStatus.OPEN).update(expires_at=past)
+
+    def ledger_totals(self) -> dict[str, int]:
+        return ledger_totals()
+
+
+class Command(BaseCommand):
+    help = "Simulate a requester and a crowd of workers (good, noisy, biased, spammers, a slow one) over the HTTP API."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        defaults = Options()
+        parser.add_argument("--seed", type=int, default=defaults.seed, help="Same seed, same crowd and choices.")
+        parser.add_argument("--items", type=int, default=None, help="Real items to post (default: all 86).")
+        parser.add_argument("--workers", type=int, default=defaults.workers, help="Dataset workers (at most 39).")
+        parser.add_argument("--spammers", type=int, default=defaults.spammers)
+        parser.add_argument("--swappers", type=int, default=defaults.swappers)
+        parser.add_argument("--overlap", type=int, default=defaults.overlap, help="Answers per item.")
+        parser.add_argument("--items-per-task", type=int, default=defaults.items_per_task)
+        parser.add_argument("--gold-ratio", default=defaults.gold_ratio, help="Share of hidden gold in an assignment.")
+        parser.add_argument("--min-gold", type=int, default=defaults.min_gold, help="Gold answers before a block.")
+        parser.add_argument("--base-url", help="Drive a running server (e.g. http://127.0.0.1:8000) instead.")
+        parser.add_argument(
+            "--wait-for-expiry",
+            action="store_true",
+            help="Let the slow worker's assignment expire for real (60 s) instead of moving its deadline. "
+            "The default with --base-url.",
+        )
+        parser.add_argument("--no-progress", action="store_true", help="No progress bars.")
+        parser.add_argument("--json", type=Path, help="Also write the report's figures to this file as JSON.")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        options = Options(
+            seed=opts["seed"],
+            items=opts["items"],
+            workers=opts["workers"],
+            spammers=opts["spammers"],
+            swappers=opts["swappers"],
+            overlap=opts["overlap"],
+            items_per_task=opts["items_per_task"],
+            gold_ratio=opts["gold_ratio"],
+            min_gold=opts["min_gold"],
+            wait_for_expiry=opts["wait_for_expiry"] or bool(opts["base_url"]),
+        )
+        transport: Transport = UrlTransport(opts["base_url"]) if opts["base_url"] else InProcessTransport()
+
+        def progress(description: str, total: int) -> Bar:
+            return tqdm(desc=description, total=total, disable=opts["no_progress"], file=sys.stderr, leave=False)
+
+        simulation = Simulation(transport, load_bluebirds(), options, DatabaseHooks(), progress)
+        with _quiet_logs(), _in_process_server(enabled=not opts["base_url"], seed=options.seed):
+            report = simulation.run()
+        self.stdout.write(report.render())
+        if opts["json"]:
+            opts["json"].write_text(json.dumps(report.summary(), indent=2))
+
+
+@contextmanager
+def _in_process_server(*, enabled: bool, seed: int) -> Iterator[None]:
+    """The in-process app answers the test client's host name, keeps sign-up confirmation emails in memory rather
+    than printing one per simulated user, and draws its random choices from the seed."""
+    if not enabled:
+        yield
+        return
+    settings_for_the_run = override_settings(
+        ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "testserver"],
+        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+    )
+    with settings_for_the_run, _seeded_server(seed):
+        yield
+
+
+@contextmanager
+def _seeded_server(seed: int) -> Iterator[None]:
+    """Make the in-process server's own random draws follow the seed, so that a run repeats exactly: which hidden
+    gold items a claim mixes in (the database's RANDOM(), `order_by("?")`) and where (`assignments._random`), and
+    the order of a test's questions (`attempts._random`). These are the server's internals, seeded for the demo
+    only; a real server (`--base-url`) draws as it always does, and its runs differ a little from one another."""
+    sql = random.Random(seed + 2)  # noqa: S311 -- a simulation, not security
+    pg_seed = sql.uniform(-1, 1)  # fixed: seeding twice (a new connection, then here) must not shift the sequence
+    seed_sql = partial(_seed_sql_random, draw=sql.random, pg_seed=pg_seed)
+
+    saved = assignments._random, attempts._random
+    # A seeded generator in place of the modules' SystemRandom, for this run only.
+    assignments._random = random.Random(seed)  # type: ignore[assignment]  # noqa: S311
+    attempts._random = random.Random(seed + 1)  # type: ignore[assignment]  # noqa: S311
+    connection_created.connect(seed_sql)
+    connection.ensure_connection()
+    seed_sql(connection=connection)
+    try:
+        yield
+    finally:
+        connection_created.disconnect(seed_sql)
+        assignments._random, attempts._random = saved
+        _seed_sql_random(connection=connection, draw=random.random, pg_seed=random.SystemRandom().uniform(-1, 1))
+
+
+def _seed_sql_random(*, connection: Any, draw: Callable[[], float], pg_seed: float, **signal: Any) -> None:
+    """Point the connection's SQL random() at `draw` (SQLite: Django's own RAND() is `random.random`), or seed it
+    (PostgreSQL's `setseed`, per session)."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_function("RAND", 0, draw)
+    elif connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT setseed(%s)", [pg_seed])
+
+
+@contextmanager
+def _quiet_logs() -> Iterator[None]:
+    """4xx answers are part of the story (409 no_work_available, a refused late submit), and in-process tasks log
+    each run: keep both off the report."""
+    loggers = [logging.getLogger(name) for name in ("django.request", "celery", "kombu")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
