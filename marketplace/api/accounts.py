@@ -4,7 +4,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from marketplace.accounts.models import User
 from marketplace.accounts.services import user_set_roles
+from workers.selectors import worker_profile_get
 
 
 class MeSerializer(serializers.Serializer):
@@ -14,6 +16,21 @@ class MeSerializer(serializers.Serializer):
     is_worker = serializers.BooleanField()
     is_staff = serializers.BooleanField()
     roles = serializers.ListField(child=serializers.CharField())
+    reputation = serializers.SerializerMethodField(help_text="0..1, null until first computed (README: Reputation).")
+    gold_answered = serializers.SerializerMethodField()
+    gold_correct = serializers.SerializerMethodField()
+
+    def get_reputation(self, user: User) -> float | None:
+        profile = worker_profile_get(worker=user)
+        return profile.reputation if profile else None
+
+    def get_gold_answered(self, user: User) -> int:
+        profile = worker_profile_get(worker=user)
+        return profile.gold_answered if profile else 0
+
+    def get_gold_correct(self, user: User) -> int:
+        profile = worker_profile_get(worker=user)
+        return profile.gold_correct if profile else 0
 
 
 class MeApi(APIView):

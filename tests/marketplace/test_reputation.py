@@ -72,3 +72,19 @@ def test_a_job_with_a_minimum_reputation_admits_a_worker_once_earned(requester):
 
     assert WorkerProfile.objects.get(user=worker).reputation >= 0.6
     assert assignment_claim(job_id=picky.pk, worker=worker)
+
+
+def test_a_worker_sees_their_own_reputation_and_gold_record(api, requester):
+    job = launched_job(requester, n_items=4, n_gold=4, items_per_task=1, gold_ratio=Decimal("0.5"))
+    worker = WorkerFactory()
+    assignment_approve(assignment_id=work(job, worker).pk)
+
+    me = api.as_user(worker).get("/api/v1/me/").json()
+
+    profile = WorkerProfile.objects.get(user=worker)
+    assert (me["reputation"], me["gold_answered"], me["gold_correct"]) == (
+        profile.reputation,
+        profile.gold_answered,
+        profile.gold_correct,
+    )
+    assert 0 < me["reputation"] < 1
