@@ -33,6 +33,7 @@ from marketplace.services.reputation import reputation_recompute
 from payments.errors import PaymentsError
 from payments.models import Transaction
 from payments.money import fee_split
+from payments.selectors import account_escrow_get
 from payments.services.escrow import bonus_pay, escrow_fund, escrow_pay_reward, escrow_refund
 
 
@@ -88,7 +89,24 @@ def assignment_approve(*, assignment_id: int, by: User | None = None) -> Assignm
 
 
 def assignment_overturn(*, assignment: Assignment, by: User | None) -> None:
-    """A dispute overturned the rejection: approve and pay. The caller holds the assignment's lock."""
+    """A dispute overturned the rejection: approve and pay. The caller holds the assignment's lock.
+
+    The job's escrow may no longer hold this reward: quality control gave the task a replacement slot, paid from
+    the same reservation, when it rejected this work. Then the requester, whose rejection was overturned, tops the
+    escrow up from their available balance (once: its own idempotency key); without the funds, `InsufficientFunds`
+    leaves the dispute open.
+    """
+    reward, fee = assignment_price(assignment.job)
+    escrow = account_escrow_get(job_id=assignment.job_id, currency=assignment.job.currency)
+    shortfall = reward + fee - (escrow.balance if escrow else 0)
+    if shortfall > 0:
+        escrow_fund(
+            job_id=assignment.job_id,
+            requester=assignment.job.requester,
+            amount=shortfall,
+            currency=assignment.job.currency,
+            idempotency_key=f"assignment:{assignment.pk}:overturn-topup",
+        )
     _pay(assignment, by)
 
 

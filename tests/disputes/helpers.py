@@ -35,3 +35,21 @@ def escrow(job: Job) -> int:
 
 def payments_for(assignment: Assignment) -> int:
     return Transaction.objects.filter(idempotency_key=f"assignment:{assignment.pk}:pay").count()
+
+
+def leave_nothing_to_pay_with(job) -> None:
+    """Empty the job's escrow and put the requester's whole balance out of reach (in another job's escrow), so that
+    neither the escrow nor a top-up can pay an overturn."""
+    from payments.selectors import balance_list
+    from payments.services.escrow import escrow_fund, escrow_refund
+
+    escrow_refund(job_id=job.pk, requester=job.requester, currency="USD", idempotency_key=f"drain-{job.pk}")
+    available = sum(b.available for b in balance_list(user=job.requester))
+    if available:
+        escrow_fund(
+            job_id=10**9 + job.pk,
+            requester=job.requester,
+            amount=available,
+            currency="USD",
+            idempotency_key=f"away-{job.pk}",
+        )

@@ -6,8 +6,7 @@ from django.urls import reverse
 
 from marketplace.models import Assignment, Dispute, DisputeStatus, ReviewStatus
 from marketplace.services.disputes import appeal_file
-from payments.services.escrow import escrow_refund
-from tests.disputes.helpers import REWARD, payable, payments_for, rejected
+from tests.disputes.helpers import REWARD, leave_nothing_to_pay_with, payable, payments_for, rejected
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -84,7 +83,7 @@ def test_saving_without_a_decision_keeps_the_dispute_open(admin_client, appealed
 
 
 def test_a_decision_the_service_refuses_is_shown_and_the_dispute_stays_open(admin_client, job, appealed):
-    escrow_refund(job_id=job.pk, requester=job.requester, currency="USD", idempotency_key="drain")
+    leave_nothing_to_pay_with(job)
 
     response = admin_client.post(change_url(appealed), {"decide": "overturn", "note": "Pay it."}, follow=True)
 

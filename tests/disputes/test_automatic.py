@@ -11,8 +11,7 @@ from marketplace.services.aggregation import job_aggregate
 from marketplace.services.assignments import assignment_claim, assignment_submit
 from marketplace.services.disputes import appeal_file, appeals_auto_resolve
 from marketplace.services.reviews import assignment_reject
-from payments.services.escrow import escrow_refund
-from tests.disputes.helpers import REWARD, payable, payments_for, submitted
+from tests.disputes.helpers import REWARD, leave_nothing_to_pay_with, payable, payments_for, submitted
 from tests.factories import WorkerFactory
 from tests.marketplace.test_aggregation import CLASSES, crowd_job, honest, run_crowd, truth_of
 from tests.payments.invariants import ledger_invariant_violations
@@ -109,7 +108,7 @@ def test_an_appeal_the_labels_back_but_the_escrow_cannot_pay_waits_with_the_reas
     first = work_once(job, honest)
     appeal = reject_and_appeal(first)
     run_crowd(job, [honest, honest, honest])
-    escrow_refund(job_id=job.pk, requester=job.requester, currency="USD", idempotency_key="drain")
+    leave_nothing_to_pay_with(job)
 
     job_aggregate(job_id=job.pk)
 

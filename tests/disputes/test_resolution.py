@@ -11,7 +11,8 @@ from marketplace.services.disputes import appeal_file, dispute_resolve
 from marketplace.services.jobs import job_transition
 from marketplace.services.webhooks import webhook_endpoint_create
 from marketplace.tasks import jobs_settle_task
-from payments.services.escrow import escrow_refund
+from payments.selectors import balance_list
+from payments.services.escrow import escrow_fund, escrow_refund
 from tests.disputes.helpers import FEE, REWARD, escrow, payable, payments_for, rejected
 from tests.factories import WorkerFactory
 from tests.payments.invariants import ledger_invariant_violations
@@ -93,8 +94,21 @@ def test_only_staff_see_and_decide_disputes(api, requester, appealed):
     assert appealed.status == DisputeStatus.OPEN and payable(appealed.worker) == 0
 
 
-def test_an_overturn_the_escrow_cannot_pay_is_refused_and_leaves_the_appeal_open(staff_api, job, appealed):
+def test_an_overturn_the_escrow_no_longer_covers_is_topped_up_from_the_requesters_balance(staff_api, job, appealed):
     escrow_refund(job_id=job.pk, requester=job.requester, currency="USD", idempotency_key="drain")
+
+    response = resolve(staff_api, appealed, "overturn")
+
+    assert response.status_code == 200
+    assert Assignment.objects.get(pk=appealed.assignment_id).review_status == ReviewStatus.APPROVED
+    assert payable(appealed.worker) > 0
+    assert ledger_invariant_violations() == []
+
+
+def test_an_overturn_nobody_can_fund_is_refused_and_leaves_the_appeal_open(staff_api, job, appealed):
+    escrow_refund(job_id=job.pk, requester=job.requester, currency="USD", idempotency_key="drain")
+    available = sum(b.available for b in balance_list(user=job.requester))
+    escrow_fund(job_id=10**9, requester=job.requester, amount=available, currency="USD", idempotency_key="spent")
 
     response = resolve(staff_api, appealed, "overturn")
 
