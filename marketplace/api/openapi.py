@@ -11,11 +11,16 @@ answers that come from the framework are added here, from what each view declare
 - 429 when the view is rate-limited.
 
 All of them carry the one error shape, `{"code", "message", "extra"}` (`marketplace.api.errors`).
+
+It also keeps the blank choice of a read-only model field with `choices` and `blank=True` (a dispute's `decision`
+is "" until decided): DRF drops `allow_blank` from read-only fields, and the enum would then exclude "".
 """
 
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from drf_spectacular import openapi
+from rest_framework import serializers
 
 from marketplace.api.errors import ErrorSerializer
 
@@ -32,6 +37,11 @@ class AutoSchema(openapi.AutoSchema):
         operation["responses"] = dict(sorted(responses.items()))
         return operation
 
+    def _map_serializer_field(self, field: Any, direction: str, bypass_extensions: bool = False) -> dict[str, Any]:
+        if isinstance(field, serializers.ChoiceField) and field.read_only and _blank_in_model(field):
+            field.allow_blank = True
+        return super()._map_serializer_field(field, direction, bypass_extensions)
+
     def _framework_error_codes(self, operation: dict[str, Any]) -> list[str]:
         parameters = {(p["in"], p["name"]) for p in operation.get("parameters", [])}
         codes = []
@@ -45,3 +55,13 @@ class AutoSchema(openapi.AutoSchema):
         if self.view.get_throttles():
             codes.append("429")
         return codes
+
+
+def _blank_in_model(field: serializers.Field) -> bool:
+    model = getattr(getattr(field.parent, "Meta", None), "model", None)
+    if model is None or not field.source or "." in field.source:
+        return False
+    try:
+        return bool(model._meta.get_field(field.source).blank)
+    except FieldDoesNotExist:
+        return False
