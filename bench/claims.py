@@ -178,6 +178,11 @@ def create_job(requester: Any, *, title: str, items: int, gold: int, items_per_t
     # Every gold key is the answer the simulated workers give: they pass the job's gold checks and are never blocked.
     golds = b"".join(b"Gold question %d,%s\n" % (i, LABELS[0].encode()) for i in range(gold))
     upload_receive(job=job, user=requester, file=ContentFile(b"text,gold_label\n" + golds, "gold.csv"), kind="gold")
+    # Launching moves the job's full cost into escrow: deposit it first (the sandbox provider settles at once).
+    from marketplace.services.reviews import job_cost
+    from payments.services.deposits import deposit_create
+
+    deposit_create(user=requester, amount=job_cost(job), currency=job.currency, idempotency_key=f"bench-{job.pk}")
     return job_transition(job=job, action="launch")
 
 
@@ -222,17 +227,26 @@ def raw_ceiling(dsn: str, *, job_id: int, worker_ids: list[int], seconds: float)
 
 
 def raw_insert(conn: Any) -> str:
-    """RAW_INSERT, completed with the zero value of every other NOT NULL column without a database default (the
-    counters, flags and digests whose defaults Django sets in Python), so that new columns do not break it."""
+    """RAW_INSERT, completed with the Django default (or else the zero value) of every other NOT NULL column
+    without a database default (counters, flags, digests, review status), so that new columns do not break it."""
     named = ("id", "job_id", "task_id", "worker_id", "status", "item_ids", "created_at", "expires_at")
     rest = conn.execute(
         "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'marketplace_assignment' "
         "AND is_nullable = 'NO' AND column_default IS NULL AND NOT column_name = ANY(%s) ORDER BY ordinal_position",
         [list(named)],
     ).fetchall()
+    from psycopg import sql
+
+    from marketplace.models import Assignment
+
+    # The value Django would write: the model field's default where it has one (e.g. review_status 'pending').
+    defaults = {f.column: f.get_default() for f in Assignment._meta.concrete_fields if f.has_default()}
+    values = [
+        sql.Literal(defaults[name]).as_string(conn) if name in defaults else ZERO_VALUES.get(kind, "0")
+        for name, kind in rest
+    ]
     return RAW_INSERT.format(
-        more_names="".join(f", {name}" for name, _ in rest),
-        more_values="".join(f", {ZERO_VALUES.get(kind, '0')}" for _, kind in rest),
+        more_names="".join(f", {name}" for name, _ in rest), more_values="".join(f", {v}" for v in values)
     )
 
 
