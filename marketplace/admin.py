@@ -22,6 +22,7 @@ from marketplace.models import (
     ItemResult,
     Job,
     JobAggregate,
+    JobQualification,
     MicroTask,
     Participation,
     Upload,
@@ -41,6 +42,13 @@ class UploadInline(admin.TabularInline):
     show_change_link = True
 
 
+class JobQualificationInline(admin.TabularInline):
+    model = JobQualification
+    extra = 0
+    raw_id_fields = ["qualification"]
+    verbose_name_plural = "required qualifications"
+
+
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     list_display = ["id", "title", "requester", "status", "reward_cents", "currency", "overlap_min", "overlap_max"]
@@ -50,7 +58,7 @@ class JobAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     raw_id_fields = ["requester"]
     readonly_fields = ["status", "reward_cents", "currency", "created_at", "updated_at", "launched_at", "finished_at"]
-    inlines = [UploadInline]
+    inlines = [JobQualificationInline, UploadInline]
 
 
 @admin.register(Upload)

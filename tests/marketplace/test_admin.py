@@ -40,3 +40,17 @@ def test_an_admin_cannot_edit_a_jobs_price_in_the_admin(admin_client_with_data):
 
     assert b'name="reward_cents"' not in page.content
     assert b'name="title"' in page.content
+
+
+def test_every_model_of_the_project_has_an_admin_page_or_an_inline():
+    from django.apps import apps
+
+    inlined = {inline.model for model_admin in admin.site._registry.values() for inline in model_admin.inlines}
+    ours = {"marketplace", "accounts", "workers", "qualification", "payments"}
+    missing = [
+        m._meta.label
+        for m in apps.get_models()
+        if m._meta.app_label in ours and m not in admin.site._registry and m not in inlined
+    ]
+
+    assert missing == []
