@@ -1,11 +1,11 @@
 """Reads. Every selector that serves a requester or a worker scopes its queryset to what that user may see."""
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, DateTimeField, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -24,6 +24,7 @@ from marketplace.models import (
     Participation,
     Upload,
 )
+from marketplace.prepared import Param, PreparedQuery, attnames
 from qualification.selectors import live_grants
 from workers.selectors import standing_bans, worker_reputation_expression
 
@@ -69,18 +70,43 @@ def eligible_jobs(*, worker: User) -> QuerySet[Job]:
     at least the job's minimum reputation. One query: every condition is a subquery."""
     if not worker.is_worker:
         return Job.objects.none()
+    return _open_to(worker.pk, timezone.now())
+
+
+def _open_to(worker: int | Param, now: datetime | Param) -> QuerySet[Job]:
+    """`eligible_jobs` for a worker (by id) at a time; either may be a `Param` of a prepared query."""
     blocked = Participation.objects.filter(job=OuterRef("pk"), worker=worker, blocked_at__isnull=False)
-    held = live_grants(worker=worker).filter(qualification=OuterRef("qualification"), score__gte=OuterRef("min_score"))
+    held = live_grants(worker=worker, now=now).filter(
+        qualification=OuterRef("qualification"), score__gte=OuterRef("min_score")
+    )
     unmet = JobQualification.objects.filter(job=OuterRef("pk")).exclude(Exists(held))
     return (
         Job.objects.filter(status=JobStatus.ACTIVE)
-        .filter(Q(deadline__isnull=True) | Q(deadline__gt=timezone.now()))
+        .filter(Q(deadline__isnull=True) | Q(deadline__gt=now))
         .filter(Q(min_reputation__isnull=True) | Q(min_reputation__lte=worker_reputation_expression(worker=worker)))
         .exclude(requester=worker)
         .exclude(Exists(standing_bans().filter(worker=worker)))
         .exclude(Exists(blocked))
         .exclude(Exists(unmet))
     )
+
+
+_ELIGIBLE_JOB = PreparedQuery(
+    lambda: (
+        _open_to(Param("worker", IntegerField()), Param("now", DateTimeField()))
+        .filter(pk=Param("job", IntegerField()))
+        .order_by()
+        .values_list(*attnames(Job))[:1]
+    )
+)
+
+
+def eligible_job_get(*, worker: User, job_id: int) -> Job | None:
+    """`eligible_jobs(worker=worker).filter(pk=job_id).first()`, prepared once per process: the claim's guard."""
+    if not worker.is_worker:
+        return None
+    found = _ELIGIBLE_JOB.instances(Job, worker=worker.pk, now=timezone.now(), job=job_id)
+    return found[0] if found else None
 
 
 def work_job_list(*, worker: User) -> QuerySet[Job]:

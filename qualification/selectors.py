@@ -10,7 +10,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    Expression,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -20,15 +30,18 @@ from qualification.models import Attempt, Grant, Qualification, Question
 # --- Grants: what the marketplace gates work on -------------------------------------------------------------------
 
 
-def live_grant_q(*, now: datetime | None = None) -> Q:
+def live_grant_q(*, now: datetime | Expression | None = None) -> Q:
     """A grant counts while it is neither revoked nor past `expires_at`."""
-    now = now or timezone.now()
+    now = timezone.now() if now is None else now
     return Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
 
-def live_grants(*, worker: AbstractBaseUser) -> QuerySet[Grant]:
-    """The worker's grants that count now: neither revoked nor expired (at most one per qualification)."""
-    return Grant.objects.filter(worker=worker).filter(live_grant_q())
+def live_grants(
+    *, worker: AbstractBaseUser | int | Expression, now: datetime | Expression | None = None
+) -> QuerySet[Grant]:
+    """The worker's grants that count now (or at `now`): neither revoked nor expired (at most one per
+    qualification). `worker` may be a user, an id, or an expression of a query this one is part of."""
+    return Grant.objects.filter(worker=worker).filter(live_grant_q(now=now))
 
 
 def qualification_usable_by(*, qualification_id: int, requester: AbstractBaseUser) -> bool:

@@ -1,7 +1,7 @@
 """Reads of the workers app."""
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import FloatField, QuerySet, Subquery, Value
+from django.db.models import Expression, FloatField, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from workers.models import Ban, WorkerProfile
@@ -25,7 +25,8 @@ def worker_reputation(*, worker: AbstractBaseUser) -> float:
     return profile.reputation if profile is not None and profile.reputation is not None else 0.0
 
 
-def worker_reputation_expression(*, worker: AbstractBaseUser) -> Coalesce:
-    """`worker_reputation` as an SQL expression, to compare inside another query."""
+def worker_reputation_expression(*, worker: AbstractBaseUser | int | Expression) -> Coalesce:
+    """`worker_reputation` as an SQL expression, to compare inside another query (`worker`: a user, an id, or an
+    expression of that query)."""
     reputation = WorkerProfile.objects.filter(user=worker).values("reputation")[:1]
     return Coalesce(Subquery(reputation, output_field=FloatField()), Value(0.0))

@@ -10,12 +10,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from marketplace import selectors
 from marketplace.api.errors import ErrorSerializer
 from marketplace.api.permissions import IsWorker
+from marketplace.api.throttling import WindowRateThrottle
 from marketplace.models import Assignment, AssignmentStatus, Job, Participation
 from marketplace.services.assignments import assignment_claim, assignment_release, assignment_submit
 
@@ -103,7 +103,7 @@ class WorkAssignmentSummarySerializer(serializers.ModelSerializer):
 
 class WorkClaimApi(APIView):
     permission_classes = [IsWorker]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [WindowRateThrottle]
     throttle_scope = "claim"
 
     @extend_schema(
@@ -149,7 +149,7 @@ class WorkAssignmentDetailApi(APIView):
 
 class WorkSubmitApi(APIView):
     permission_classes = [IsWorker]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [WindowRateThrottle]
     throttle_scope = "submit"
 
     class SubmitSerializer(serializers.Serializer):

@@ -14,11 +14,11 @@ from functools import partial
 
 import numpy as np
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from marketplace.aggregation import Answers, DawidSkeneResult, dawid_skene
+from marketplace.cache import cache_count
 from marketplace.models import Answer, Item, ItemResult, Job, JobAggregate, JobStatus, Participation
 from marketplace.schemas import parse_label_schema
 from marketplace.services.disputes import appeals_auto_resolve
@@ -188,12 +188,7 @@ def aggregation_note_answers(*, job_id: int, count: int) -> None:
     the requester's own request always aggregate.
     """
     every = settings.AGGREGATE_EVERY_ANSWERS
-    key = f"job-answers-since:{job_id}"
-    try:
-        total = cache.incr(key, count)
-    except ValueError:  # no counter yet, or it was evicted: start one (losing a racing count only delays a run)
-        cache.add(key, count, timeout=None)
-        total = count
+    total = cache_count(f"job-answers-since:{job_id}", count, timeout=None)
     if total // every > (total - count) // every:
         aggregation_enqueue(job_id=job_id)
 

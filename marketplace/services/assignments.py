@@ -13,6 +13,7 @@ Locks, always in this order, so no two of these transactions wait on each other 
 - submit, release, expiry: the assignment, then its task, then the participation, then (on completion) the job.
 """
 
+import functools
 import hashlib
 import json
 import math
@@ -22,7 +23,7 @@ from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, IntegerField, OuterRef
 from django.utils import timezone
 
 from marketplace.accounts.models import User
@@ -44,6 +45,7 @@ from marketplace.models import (
     MicroTask,
     Participation,
 )
+from marketplace.prepared import Param, PreparedQuery, PreparedUpdate, attnames, insert
 from marketplace.schemas import SchemaValueError, parse_label_schema
 from marketplace.services.aggregation import aggregation_enqueue, aggregation_note_answers
 from marketplace.services.eligibility import ensure_can_work
@@ -92,15 +94,17 @@ def _claim_once(job_id: int, worker: User, rng: random.Random) -> Assignment:
         if taken is None:
             raise _NothingFree()
         task_id, n_items = taken
-        items = list(Item.objects.filter(task_id=task_id).order_by("position").values_list("id", "payload"))
+        items = _TASK_ITEMS.rows(task=task_id)
         gold = _draw_gold(job, worker, _gold_count(job, n_items, rng))
         mixed = _mix(items, gold, rng)
-        assignment = Assignment.objects.create(
-            job=job, task_id=task_id, worker=worker, item_ids=[i for i, _ in mixed], expires_at=_expiry(job)
+        [assignment] = insert(
+            [
+                Assignment(
+                    job=job, task_id=task_id, worker=worker, item_ids=[i for i, _ in mixed], expires_at=_expiry(job)
+                )
+            ]
         )
-        GoldExposure.objects.bulk_create(
-            GoldExposure(worker=worker, item_id=item_id, job=job, assignment=assignment) for item_id, _ in gold
-        )
+        insert([GoldExposure(worker=worker, item_id=item_id, job=job, assignment=assignment) for item_id, _ in gold])
     assignment.payloads = [payload for _, payload in mixed]
     return assignment
 
@@ -112,10 +116,9 @@ def _take_open_slot(job: Job, worker: User) -> None:
     worker's first claim creates the row; of two first claims at once, the loser meets the unique constraint
     (after the winner commits) and then finds the cap reached.
     """
-    mine = Participation.objects.filter(job=job, worker=worker)
-    if mine.filter(open_assignments__lt=job.max_open_assignments).update(open_assignments=F("open_assignments") + 1):
+    if _TAKE_SLOT.run(job=job.pk, worker=worker.pk, max=job.max_open_assignments):
         return
-    if not mine.exists():
+    if not Participation.objects.filter(job=job, worker=worker).exists():
         try:
             with transaction.atomic():
                 Participation.objects.create(job=job, worker=worker, open_assignments=1)
@@ -124,6 +127,17 @@ def _take_open_slot(job: Job, worker: User) -> None:
             pass
     raise TooManyOpenAssignments(max_open_assignments=job.max_open_assignments)
 
+
+_TAKE_SLOT = PreparedUpdate(
+    lambda: (
+        Participation.objects.filter(
+            job_id=Param("job", IntegerField()),
+            worker_id=Param("worker", IntegerField()),
+            open_assignments__lt=Param("max", IntegerField()),
+        ),
+        {"open_assignments": F("open_assignments") + 1},
+    )
+)
 
 _TAKE_TASK = """
     UPDATE {task} SET assigned_count = assigned_count + 1
@@ -169,9 +183,22 @@ def _draw_gold(job: Job, worker: User, count: int) -> list[tuple[int, Any]]:
     """`count` gold items (id, payload) this worker has never seen, not flagged for review, drawn at random."""
     if count == 0:
         return []
-    seen = GoldExposure.objects.filter(worker=worker, item=OuterRef("pk"))
-    unseen = Item.objects.filter(job=job, is_gold=True, gold_flagged_at__isnull=True).exclude(Exists(seen))
-    return list(unseen.order_by("?").values_list("id", "payload")[:count])
+    return _unseen_gold(count).rows(job=job.pk, worker=worker.pk)
+
+
+# The claim's reads, prepared once per process (see marketplace.prepared): building and compiling these querysets
+# costs several times more than running them.
+_TASK_ITEMS = PreparedQuery(
+    lambda: Item.objects.filter(task_id=Param("task", IntegerField())).order_by("position").values_list("id", "payload")
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _unseen_gold(count: int) -> PreparedQuery[Item]:
+    job, worker = Param("job", IntegerField()), Param("worker", IntegerField())
+    seen = GoldExposure.objects.filter(worker_id=worker, item=OuterRef("pk"))
+    unseen = Item.objects.filter(job_id=job, is_gold=True, gold_flagged_at__isnull=True).exclude(Exists(seen))
+    return PreparedQuery(lambda: unseen.order_by("?").values_list("id", "payload")[:count])
 
 
 def _mix(items: list[tuple[int, Any]], gold: list[tuple[int, Any]], rng: random.Random) -> list[tuple[int, Any]]:
@@ -218,15 +245,25 @@ def assignment_submit(*, assignment_id: int, worker: User, answers: list[dict[st
 
 
 def _lock_own(assignment_id: int, worker: User) -> Assignment:
-    assignment = (
-        Assignment.objects.select_for_update(of=("self",))
-        .select_related("job")
-        .filter(pk=assignment_id, worker=worker)
-        .first()
-    )
-    if assignment is None:
+    """The worker's assignment, locked, with its job."""
+    rows = _OWN_ASSIGNMENT.rows(assignment=assignment_id, worker=worker.pk)
+    if not rows:
         raise NotFound("No such assignment.")
+    split = len(_ASSIGNMENT_COLUMNS)
+    assignment = Assignment.from_db("default", _ASSIGNMENT_COLUMNS, rows[0][:split])
+    assignment.job = Job.from_db("default", _JOB_COLUMNS, rows[0][split:])
     return assignment
+
+
+_ASSIGNMENT_COLUMNS, _JOB_COLUMNS = attnames(Assignment), attnames(Job)
+_OWN_ASSIGNMENT = PreparedQuery(
+    lambda: (
+        Assignment.objects.select_for_update(of=("self",))
+        .filter(pk=Param("assignment", IntegerField()), worker_id=Param("worker", IntegerField()))
+        .order_by()
+        .values_list(*_ASSIGNMENT_COLUMNS, *(f"job__{name}" for name in _JOB_COLUMNS))
+    )
+)
 
 
 def _closed(assignment: Assignment) -> AssignmentClosed:
@@ -263,8 +300,7 @@ def _digest(values: dict[int, Any]) -> str:
 
 
 def _record(assignment: Assignment, values: dict[int, Any], digest: str) -> None:
-    answers = _graded_answers(assignment, values)
-    Answer.objects.bulk_create(answers)
+    answers = insert(_graded_answers(assignment, values))
     gold = [a for a in answers if a.is_gold]
     assignment.gold_total, assignment.gold_correct = len(gold), sum(bool(a.is_correct) for a in gold)
     assignment.status, assignment.submitted_at = AssignmentStatus.SUBMITTED, timezone.now()
@@ -272,23 +308,15 @@ def _record(assignment: Assignment, values: dict[int, Any], digest: str) -> None
     assignment.submission_digest = digest
     floor = assignment.job.min_seconds_per_item * len(assignment.item_ids)
     assignment.is_fast = (assignment.submitted_at - assignment.created_at).total_seconds() < floor
-    assignment.save(
-        update_fields=[
-            *("status", "submitted_at", "auto_approve_at", "submission_digest"),
-            *("gold_total", "gold_correct", "is_fast"),
-        ]
-    )
+    _SAVE_SUBMISSION.run(**{name: getattr(assignment, name) for name in _SUBMISSION_FIELDS}, assignment=assignment.pk)
     worker_record_gold(worker_id=assignment.worker_id, answered=assignment.gold_total, correct=assignment.gold_correct)
     if assignment.gold_total or assignment.is_fast:
         from marketplace.services.quality import quality_after_submit  # noqa: PLC0415 -- quality imports this
 
         transaction.on_commit(partial(quality_after_submit, assignment_id=assignment.pk))
     submitted, target = _count_submission(assignment.task_id)
-    Participation.objects.filter(job_id=assignment.job_id, worker_id=assignment.worker_id).update(
-        open_assignments=F("open_assignments") - 1,
-        submitted_assignments=F("submitted_assignments") + 1,
-        gold_answered=F("gold_answered") + assignment.gold_total,
-        gold_correct=F("gold_correct") + assignment.gold_correct,
+    _COUNT_PARTICIPATION.run(
+        job=assignment.job_id, worker=assignment.worker_id, gold=assignment.gold_total, right=assignment.gold_correct
     )
     transaction.on_commit(partial(aggregation_note_answers, job_id=assignment.job_id, count=len(values) - len(gold)))
     webhook_emit(job=assignment.job_id, event="assignment.submitted", data=partial(webhook_assignment_data, assignment))
@@ -296,15 +324,34 @@ def _record(assignment: Assignment, values: dict[int, Any], digest: str) -> None
         _task_finished(assignment.job)
 
 
+_SUBMISSION_FIELDS = [
+    *("status", "submitted_at", "auto_approve_at", "submission_digest"),
+    *("gold_total", "gold_correct", "is_fast"),
+]
+_SAVE_SUBMISSION = PreparedUpdate(
+    lambda: (
+        Assignment.objects.filter(pk=Param("assignment", IntegerField())),
+        {name: Param(name, Assignment._meta.get_field(name)) for name in _SUBMISSION_FIELDS},
+    )
+)
+_COUNT_PARTICIPATION = PreparedUpdate(
+    lambda: (
+        Participation.objects.filter(job_id=Param("job", IntegerField()), worker_id=Param("worker", IntegerField())),
+        {
+            "open_assignments": F("open_assignments") - 1,
+            "submitted_assignments": F("submitted_assignments") + 1,
+            "gold_answered": F("gold_answered") + Param("gold", IntegerField()),
+            "gold_correct": F("gold_correct") + Param("right", IntegerField()),
+        },
+    )
+)
+
+
 def _graded_answers(assignment: Assignment, values: dict[int, Any]) -> list[Answer]:
     """One answer per item, gold graded against its key. Also hands the payloads and answers to the response
     (`assignment.payloads`, `assignment.answer_values`), so it reads nothing twice."""
-    items = {
-        row[0]: row[1:]
-        for row in Item.objects.filter(pk__in=assignment.item_ids).values_list(
-            "id", "is_gold", "gold_answer", "payload"
-        )
-    }
+    ids = assignment.item_ids
+    items = {row[0]: row[1:] for row in _items_by_id(len(ids)).rows(**{f"item{k}": i for k, i in enumerate(ids)})}
     schema = parse_label_schema(assignment.job.label_schema)
     answers = []
     for position, item_id in enumerate(assignment.item_ids):
@@ -324,6 +371,15 @@ def _graded_answers(assignment: Assignment, values: dict[int, Any]) -> list[Answ
     assignment.payloads = [items[item_id][2] for item_id in assignment.item_ids]
     assignment.answer_values = dict(values)
     return answers
+
+
+@functools.lru_cache(maxsize=64)
+def _items_by_id(n: int) -> PreparedQuery[Item]:
+    """The grading columns of `n` items, by id (parameters item0 ... item{n-1}); prepared per assignment length."""
+    ids = [Param(f"item{k}", IntegerField()) for k in range(n)]
+    return PreparedQuery(
+        lambda: Item.objects.filter(pk__in=ids).order_by().values_list("id", "is_gold", "gold_answer", "payload")
+    )
 
 
 def _count_submission(task_id: int) -> tuple[int, int]:

@@ -1,18 +1,19 @@
-"""Guarding claims with the one eligibility rule (`selectors.eligible_jobs`), and saying why a worker is refused."""
+"""Guarding claims with the one eligibility rule (`selectors.eligible_jobs`, prepared as `eligible_job_get`), and
+saying why a worker is refused."""
 
 from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.errors import NotEligible
 from marketplace.models import Job, JobStatus, Participation
-from marketplace.selectors import eligible_jobs, work_job_get
+from marketplace.selectors import eligible_job_get, work_job_get
 from workers.selectors import worker_is_banned, worker_reputation
 
 
 def ensure_can_work(*, job_id: int, worker: User) -> Job:
     """The job, read through the eligibility rule in one query; `NotEligible` (with the reason) if `worker` may not
     claim work on it now, `NotFound` if there is no such job to work on (drafts included)."""
-    job = eligible_jobs(worker=worker).filter(pk=job_id).first()
+    job = eligible_job_get(worker=worker, job_id=job_id)
     if job is not None:
         return job
     job = work_job_get(job_id=job_id)

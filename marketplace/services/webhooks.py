@@ -32,7 +32,7 @@ from uuid import uuid4
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q, QuerySet, Subquery
+from django.db.models import F, IntegerField, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from marketplace.accounts.models import User
@@ -48,6 +48,7 @@ from marketplace.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from marketplace.prepared import Param, PreparedQuery, attnames
 
 BACKOFF_SECONDS: tuple[int, ...] = (10, 60, 5 * 60, 30 * 60, 2 * 60 * 60)
 MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
@@ -227,10 +228,20 @@ def webhook_emit(
     return deliveries
 
 
-def _active_endpoints(job_id: int) -> list[WebhookEndpoint]:
-    owner = Job.objects.filter(pk=job_id).values("requester_id")
+def _endpoints_for(job: int | Param) -> QuerySet[WebhookEndpoint]:
+    owner = Job.objects.filter(pk=job).values("requester_id")
     account_wide = Q(job__isnull=True, owner_id=Subquery(owner))
-    return list(WebhookEndpoint.objects.filter(Q(job_id=job_id) | account_wide, is_active=True).only("id", "events"))
+    return WebhookEndpoint.objects.filter(Q(job_id=job) | account_wide, is_active=True)
+
+
+# Asked on every submit, so prepared once per process (see marketplace.prepared).
+_ACTIVE_ENDPOINTS = PreparedQuery(
+    lambda: _endpoints_for(Param("job", IntegerField())).order_by().values_list(*attnames(WebhookEndpoint))
+)
+
+
+def _active_endpoints(job_id: int) -> list[WebhookEndpoint]:
+    return _ACTIVE_ENDPOINTS.instances(WebhookEndpoint, job=job_id)
 
 
 def _payload(event: str, job_id: int | None, data: dict[str, Any]) -> dict[str, Any]:

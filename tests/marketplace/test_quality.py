@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
-from rest_framework.throttling import ScopedRateThrottle
 
+from marketplace.api.throttling import WindowRateThrottle
 from marketplace.errors import NotEligible
 from marketplace.models import Answer, Assignment, AssignmentStatus, Item, JobQualification, MicroTask, Participation
 from marketplace.selectors import assignment_items
@@ -232,15 +232,22 @@ class TestFastAnswers:
         assert submit(assignment, worker, lambda i: "cat", callbacks).is_fast is False
 
 
-def test_claims_beyond_the_rate_limit_get_429(api, requester, worker, monkeypatch):
-    monkeypatch.setitem(ScopedRateThrottle.THROTTLE_RATES, "claim", "2/min")
+def test_claims_beyond_the_rate_limit_get_429_until_the_window_ends(api, requester, worker, monkeypatch):
+    monkeypatch.setitem(WindowRateThrottle.THROTTLE_RATES, "claim", "2/min")
+    now = [60_000.0 + 10]  # 10 s into a one-minute window
+    monkeypatch.setattr(WindowRateThrottle, "timer", lambda self: now[0])
     job = cats_job(requester, max_open_assignments=10)
     client = api.as_user(worker)
 
     codes = [client.post(f"/api/v1/work/jobs/{job.pk}/claim/").status_code for _ in range(3)]
+    refused = client.post(f"/api/v1/work/jobs/{job.pk}/claim/")
+    now[0] += 50  # the next window
+    after = client.post(f"/api/v1/work/jobs/{job.pk}/claim/")
 
     assert codes == [201, 201, 429]
-    assert client.post(f"/api/v1/work/jobs/{job.pk}/claim/").json()["code"] == "throttled"
+    assert refused.json()["code"] == "throttled"
+    assert refused.headers["Retry-After"] == "50"
+    assert after.status_code == 201
 
 
 def test_ban_helper_refuses_a_second_standing_ban(worker):

@@ -1,0 +1,30 @@
+"""Authentication backends: Django's and allauth's, loading the session's user with a prepared query.
+
+Every API request loads its user (`get_user`); through the ORM, building and compiling that one `SELECT` cost more
+than a claim's own queries (bench/claims.py's profile). Logging in (`authenticate`) is unchanged.
+"""
+
+from allauth.account import auth_backends as allauth_backends
+from django.contrib.auth import backends as django_backends
+from django.db.models import IntegerField
+
+from marketplace.accounts.models import User
+from marketplace.prepared import Param, PreparedQuery, attnames
+
+_USER = PreparedQuery(
+    lambda: User._default_manager.filter(pk=Param("user", IntegerField())).order_by().values_list(*attnames(User))
+)
+
+
+class _PreparedGetUser(django_backends.ModelBackend):
+    def get_user(self, user_id: int) -> User | None:
+        found = _USER.instances(User, user=user_id)
+        return found[0] if found and self.user_can_authenticate(found[0]) else None
+
+
+class ModelBackend(_PreparedGetUser):
+    """Django's `ModelBackend`."""
+
+
+class AuthenticationBackend(_PreparedGetUser, allauth_backends.AuthenticationBackend):
+    """allauth's backend: login by email."""

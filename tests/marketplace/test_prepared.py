@@ -1,0 +1,116 @@
+"""Prepared queries give what the querysets they are built from give, with fresh values on every call."""
+
+from datetime import timedelta
+
+import pytest
+from django.db.models import DateTimeField, F, IntegerField
+from django.forms.models import model_to_dict
+from django.utils import timezone
+
+from marketplace.models import Assignment, Item, Job, JobStatus, Participation
+from marketplace.prepared import Param, PreparedQuery, PreparedUpdate, attnames, insert
+from marketplace.selectors import eligible_job_get, eligible_jobs
+from tests.factories import JobFactory, RequesterFactory, WorkerFactory
+from tests.marketplace.helpers import launched_job
+
+pytestmark = pytest.mark.django_db
+
+ITEMS_OF_JOB = PreparedQuery(
+    lambda: Item.objects.filter(job_id=Param("job", IntegerField())).order_by("id").values_list("id", "payload")
+)
+
+
+def test_rows_match_the_queryset_with_json_decoded_for_each_call_s_values():
+    first, second = (launched_job(RequesterFactory(), n_items=n) for n in (3, 2))
+
+    for job in (first, second, first):
+        assert ITEMS_OF_JOB.rows(job=job.pk) == list(
+            Item.objects.filter(job=job).order_by("id").values_list("id", "payload")
+        )
+    assert isinstance(ITEMS_OF_JOB.rows(job=first.pk)[0][1], dict)
+
+
+def test_the_sql_is_compiled_once_and_keeps_its_placeholders():
+    sql = ITEMS_OF_JOB.sql()
+    launched_job(RequesterFactory(), n_items=1)
+
+    ITEMS_OF_JOB.rows(job=1)
+
+    assert ITEMS_OF_JOB.sql() is sql
+    assert "%s" in sql
+
+
+def test_a_missing_value_is_a_type_error_naming_the_parameter():
+    with pytest.raises(TypeError, match="'job'"):
+        ITEMS_OF_JOB.rows()
+
+
+def test_datetime_parameters_are_converted_by_their_field():
+    query = PreparedQuery(
+        lambda: Job.objects.filter(created_at__lt=Param("before", DateTimeField())).order_by().values_list("id")
+    )
+    job = JobFactory()
+
+    assert query.rows(before=timezone.now() + timedelta(minutes=1)) == [(job.pk,)]
+    assert query.rows(before=timezone.now() - timedelta(minutes=1)) == []
+
+
+def test_instances_equal_those_the_orm_loads():
+    job = JobFactory()
+    query = PreparedQuery(lambda: Job.objects.filter(pk=Param("job", IntegerField())).values_list(*attnames(Job)))
+
+    [loaded] = query.instances(Job, job=job.pk)
+
+    assert model_to_dict(loaded) == model_to_dict(Job.objects.get(pk=job.pk))
+    assert not loaded._state.adding
+
+
+def test_the_prepared_eligibility_guard_agrees_with_the_listing_rule():
+    worker = WorkerFactory()
+    open_job = launched_job(RequesterFactory(), n_items=1)
+    own_job = launched_job(worker, n_items=1)
+    paused = launched_job(RequesterFactory(), n_items=1)
+    Job.objects.filter(pk=paused.pk).update(status=JobStatus.PAUSED)
+    past_deadline = launched_job(RequesterFactory(), n_items=1)
+    Job.objects.filter(pk=past_deadline.pk).update(deadline=timezone.now() - timedelta(seconds=1))
+
+    listed = set(eligible_jobs(worker=worker).values_list("pk", flat=True))
+    guarded = {
+        job.pk for job in (open_job, own_job, paused, past_deadline) if eligible_job_get(worker=worker, job_id=job.pk)
+    }
+
+    assert listed == guarded == {open_job.pk}
+
+
+def test_prepared_update_counts_changed_rows_and_applies_expressions():
+    job, worker = JobFactory(), WorkerFactory()
+    Participation.objects.create(job=job, worker=worker, open_assignments=1)
+    take = PreparedUpdate(
+        lambda: (
+            Participation.objects.filter(job_id=Param("job", IntegerField()), open_assignments__lt=2),
+            {"open_assignments": F("open_assignments") + Param("by", IntegerField())},
+        )
+    )
+
+    assert take.run(job=job.pk, by=1) == 1
+    assert take.run(job=job.pk, by=1) == 0  # now at 2: the filter no longer matches
+    assert Participation.objects.get(job=job, worker=worker).open_assignments == 2
+
+
+def test_insert_stores_what_bulk_create_stores_and_sets_primary_keys():
+    job = launched_job(RequesterFactory(), n_items=2)
+    worker, other = WorkerFactory.create_batch(2)
+    task = job.tasks.first()
+    expires = timezone.now() + timedelta(hours=1)
+    fields = {"job": job, "task": task, "item_ids": [1, 2], "expires_at": expires}
+
+    ours = insert([Assignment(worker=worker, **fields)])[0]
+    django = Assignment.objects.bulk_create([Assignment(worker=other, **fields)])[0]
+
+    stored = Assignment.objects.get(pk=ours.pk)
+    assert ours.pk is not None and ours.pk != django.pk
+    ignore = {"id", "worker", "created_at"}
+    assert {k: v for k, v in model_to_dict(stored).items() if k not in ignore} == {
+        k: v for k, v in model_to_dict(Assignment.objects.get(pk=django.pk)).items() if k not in ignore
+    }
+    assert stored.created_at == ours.created_at
