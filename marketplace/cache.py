@@ -5,8 +5,9 @@ fills a table of about 170 response callbacks each time: 2-4% of a claim/submit 
 where each request makes a few cache calls (session, throttle, answer counter). A `redis.Redis` is safe to share:
 it takes a connection from its pool for each command.
 
-`cache_count` is an atomic counter that also exists when it did not: one `INCRBY` (+ `EXPIRE ... NX` for a
-timeout) on Redis, where `cache.add` + `cache.incr` take two to three round trips and can lose the key between them.
+`cache_count` is an atomic counter that also exists when it did not: one `INCRBY` on Redis (and an `EXPIRE` when
+it created a counter with a timeout), where `cache.add` + `cache.incr` take two to three round trips and can lose
+the key between them.
 """
 
 from typing import Any
@@ -39,14 +40,11 @@ class RedisCache(redis.RedisCache):
         `timeout` seconds (None: never)."""
         key = self.make_and_validate_key(key)
         client = self._cache.get_client(key, write=True)
+        total = int(client.incrby(key, delta))
         seconds = self.get_backend_timeout(timeout)
-        if seconds is None:
-            return int(client.incrby(key, delta))
-        pipe = client.pipeline(transaction=False)
-        pipe.incrby(key, delta)
-        pipe.expire(key, max(int(seconds), 1), nx=True)
-        total, _ = pipe.execute()
-        return int(total)
+        if seconds is not None and total == delta:  # this call created the counter
+            client.expire(key, max(int(seconds), 1))
+        return total
 
 
 def cache_count(key: str, delta: int = 1, timeout: float | None = DEFAULT_TIMEOUT) -> int:

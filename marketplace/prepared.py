@@ -95,15 +95,35 @@ class PreparedQuery(Generic[M]):
             rows = compiled.compiler.apply_converters(rows, compiled.converters)
         return [tuple(row) for row in rows]
 
-    def instances(self, model: type[M], *, using: str = "default", **values: Any) -> list[M]:
-        """Run a query built as `values_list(*attnames(model))`; model instances, as loaded from the database."""
-        names = attnames(model)
-        return [model.from_db(using, names, row) for row in self.rows(using=using, **values)]
+    def instances(
+        self, model: type[M], *, related: tuple[str, ...] = (), using: str = "default", **values: Any
+    ) -> list[M]:
+        """Run a query built as `values_list(*attnames(model, related))`; model instances, as loaded from the
+        database, with each `related` foreign key's object loaded too (as `select_related` would)."""
+        parts = [(model, None), *((model._meta.get_field(name).related_model, name) for name in related)]
+        found = []
+        for row in self.rows(using=using, **values):
+            start, obj = 0, None
+            for part, name in parts:
+                names = [field.attname for field in part._meta.concrete_fields]
+                loaded = part.from_db(using, names, row[start : start + len(names)])
+                start += len(names)
+                if name is None:
+                    obj = loaded
+                else:
+                    setattr(obj, name, loaded)
+            found.append(obj)
+        return found
 
 
-def attnames(model: type[Model]) -> list[str]:
-    """The model's concrete column attributes, in the order `PreparedQuery.instances` expects them."""
-    return [field.attname for field in model._meta.concrete_fields]
+def attnames(model: type[Model], related: tuple[str, ...] = ()) -> list[str]:
+    """The model's concrete column attributes, then those of each `related` foreign key's model (as `fk__column`):
+    the columns `PreparedQuery.instances` expects, in its order."""
+    names = [field.attname for field in model._meta.concrete_fields]
+    for name in related:
+        other = model._meta.get_field(name).related_model
+        names += [f"{name}__{field.attname}" for field in other._meta.concrete_fields]
+    return names
 
 
 class PreparedUpdate:

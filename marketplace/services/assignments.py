@@ -246,22 +246,18 @@ def assignment_submit(*, assignment_id: int, worker: User, answers: list[dict[st
 
 def _lock_own(assignment_id: int, worker: User) -> Assignment:
     """The worker's assignment, locked, with its job."""
-    rows = _OWN_ASSIGNMENT.rows(assignment=assignment_id, worker=worker.pk)
-    if not rows:
+    found = _OWN_ASSIGNMENT.instances(Assignment, related=("job",), assignment=assignment_id, worker=worker.pk)
+    if not found:
         raise NotFound("No such assignment.")
-    split = len(_ASSIGNMENT_COLUMNS)
-    assignment = Assignment.from_db("default", _ASSIGNMENT_COLUMNS, rows[0][:split])
-    assignment.job = Job.from_db("default", _JOB_COLUMNS, rows[0][split:])
-    return assignment
+    return found[0]
 
 
-_ASSIGNMENT_COLUMNS, _JOB_COLUMNS = attnames(Assignment), attnames(Job)
 _OWN_ASSIGNMENT = PreparedQuery(
     lambda: (
         Assignment.objects.select_for_update(of=("self",))
         .filter(pk=Param("assignment", IntegerField()), worker_id=Param("worker", IntegerField()))
         .order_by()
-        .values_list(*_ASSIGNMENT_COLUMNS, *(f"job__{name}" for name in _JOB_COLUMNS))
+        .values_list(*attnames(Assignment, related=("job",)))
     )
 )
 

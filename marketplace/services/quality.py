@@ -10,11 +10,12 @@ used once a worker has answered the job's `min_gold` gold items.
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, IntegerField, Q
 from django.utils import timezone
 
 from marketplace.errors import NotFound
 from marketplace.models import Answer, Assignment, AssignmentStatus, Item, Job, MicroTask, Participation, ReviewStatus
+from marketplace.prepared import Param, PreparedQuery, attnames
 from marketplace.schemas import SchemaValueError, parse_label_schema
 from marketplace.services.assignments import assignments_release_open
 
@@ -29,28 +30,57 @@ def smoothed_gold_accuracy(*, right: int, answered: int) -> float:
 
 def quality_after_submit(*, assignment_id: int) -> None:
     """Apply the job's rules after a graded submit: block a fast or failing worker, flag contradicted gold."""
-    assignment = Assignment.objects.select_related("job", "worker").get(pk=assignment_id)
-    job, worker = assignment.job, assignment.worker
+    [assignment] = _ASSIGNMENT.instances(Assignment, related=("job",), assignment=assignment_id)
+    job, worker_id = assignment.job, assignment.worker_id
     if assignment.is_fast and job.fast_answer_action == "block":
-        participation_block(job=job, worker_id=worker.pk, reason="Submitted faster than the job allows.")
+        participation_block(job=job, worker_id=worker_id, reason="Submitted faster than the job allows.")
     if assignment.gold_total:
         gold_flag_contradicted(job=job, assignment=assignment)
-        right, answered = _gold_record(job, worker.pk)
+        right, answered = _gold_record(job, worker_id)
         if (
             answered >= job.min_gold
             and smoothed_gold_accuracy(right=right, answered=answered) < job.gold_block_threshold
         ):
             participation_block(
-                job=job, worker_id=worker.pk, reason=f"Gold accuracy {right}/{answered} is below the job's threshold."
+                job=job, worker_id=worker_id, reason=f"Gold accuracy {right}/{answered} is below the job's threshold."
             )
 
 
 def _gold_record(job: Job, worker_id: int) -> tuple[int, int]:
     """The worker's gold answers on the job that count for blocking: flagged gold keys are left out."""
-    counts = Answer.objects.filter(
-        job=job, worker_id=worker_id, is_gold=True, item__gold_flagged_at__isnull=True
-    ).aggregate(answered=Count("id"), right=Count("id", filter=Q(is_correct=True)))
-    return counts["right"], counts["answered"]
+    counts = _GOLD_RECORD.rows(job=job.pk, worker=worker_id)
+    return counts[0] if counts else (0, 0)
+
+
+# Run after every graded submit: prepared once per process (see marketplace.prepared).
+_ASSIGNMENT = PreparedQuery(
+    lambda: (
+        Assignment.objects.filter(pk=Param("assignment", IntegerField()))
+        .order_by()
+        .values_list(*attnames(Assignment, related=("job",)))
+    )
+)
+_GOLD_RECORD = PreparedQuery(
+    lambda: (
+        Answer.objects.filter(
+            job_id=Param("job", IntegerField()),
+            worker_id=Param("worker", IntegerField()),
+            is_gold=True,
+            item__gold_flagged_at__isnull=True,
+        )
+        .order_by()
+        .values("worker_id")  # one group: the worker's
+        .annotate(right=Count("id", filter=Q(is_correct=True)), answered=Count("id"))
+        .values_list("right", "answered")
+    )
+)
+_MISSED_GOLD = PreparedQuery(
+    lambda: (
+        Answer.objects.filter(assignment_id=Param("assignment", IntegerField()), is_gold=True, is_correct=False)
+        .order_by()
+        .values_list("item_id")
+    )
+)
 
 
 def participation_block(*, job: Job, worker_id: int, reason: str) -> bool:
@@ -83,9 +113,7 @@ def gold_flag_contradicted(*, job: Job, assignment: Assignment) -> list[int]:
     flagged when at least 3 trusted workers answered the item and two thirds of them disagree with it. A key the
     requester already reviewed is not flagged again.
     """
-    missed = list(
-        Answer.objects.filter(assignment=assignment, is_gold=True, is_correct=False).values_list("item_id", flat=True)
-    )
+    missed = [item_id for (item_id,) in _MISSED_GOLD.rows(assignment=assignment.pk)]
     if not missed:
         return []
     trusted = [
