@@ -309,7 +309,7 @@ def _record(assignment: Assignment, values: dict[int, Any], digest: str) -> None
     if assignment.gold_total or assignment.is_fast:
         from marketplace.services.quality import quality_after_submit  # noqa: PLC0415 -- quality imports this
 
-        transaction.on_commit(partial(quality_after_submit, assignment_id=assignment.pk))
+        transaction.on_commit(partial(quality_after_submit, assignment=assignment))
     submitted, target = _count_submission(assignment.task_id)
     _COUNT_PARTICIPATION.run(
         job=assignment.job_id, worker=assignment.worker_id, gold=assignment.gold_total, right=assignment.gold_correct

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from marketplace.errors import NotFound
 from marketplace.models import Answer, Assignment, AssignmentStatus, Item, Job, MicroTask, Participation, ReviewStatus
-from marketplace.prepared import Param, PreparedQuery, attnames
+from marketplace.prepared import Param, PreparedQuery
 from marketplace.schemas import SchemaValueError, parse_label_schema
 from marketplace.services.assignments import assignments_release_open
 
@@ -28,9 +28,9 @@ def smoothed_gold_accuracy(*, right: int, answered: int) -> float:
     return (right + PRIOR_RIGHT) / (answered + PRIOR_RIGHT + PRIOR_WRONG)
 
 
-def quality_after_submit(*, assignment_id: int) -> None:
-    """Apply the job's rules after a graded submit: block a fast or failing worker, flag contradicted gold."""
-    [assignment] = _ASSIGNMENT.instances(Assignment, related=("job",), assignment=assignment_id)
+def quality_after_submit(*, assignment: Assignment) -> None:
+    """Apply the job's rules after a graded submit committed (`assignment` as submitted, with its job): block a
+    fast or failing worker, flag contradicted gold."""
     job, worker_id = assignment.job, assignment.worker_id
     if assignment.is_fast and job.fast_answer_action == "block":
         participation_block(job=job, worker_id=worker_id, reason="Submitted faster than the job allows.")
@@ -53,13 +53,6 @@ def _gold_record(job: Job, worker_id: int) -> tuple[int, int]:
 
 
 # Run after every graded submit: prepared once per process (see marketplace.prepared).
-_ASSIGNMENT = PreparedQuery(
-    lambda: (
-        Assignment.objects.filter(pk=Param("assignment", IntegerField()))
-        .order_by()
-        .values_list(*attnames(Assignment, related=("job",)))
-    )
-)
 _GOLD_RECORD = PreparedQuery(
     lambda: (
         Answer.objects.filter(
