@@ -62,34 +62,48 @@ class _Compiled:
     converters: dict[int, Any]
 
 
-class PreparedQuery(Generic[M]):
+class _Prepared:
+    """Compiles once per database alias (and vendor: tests may switch) and binds `Param` values per call."""
+
+    def __init__(self) -> None:
+        self._compiled: dict[tuple[str, str], Any] = {}
+
+    def _compiled_for(self, using: str) -> Any:
+        key = (using, connections[using].vendor)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = self._compile(using)
+        return compiled
+
+    def _compile(self, using: str) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def _bind(params: tuple[Any, ...], values: dict[str, Any], connection: Any) -> list[Any]:
+        return [p.value(values, connection) if isinstance(p, _Slot) else p for p in params]
+
+
+class PreparedQuery(_Prepared, Generic[M]):
     """A queryset built by `build` (with `Param`s where the values go), compiled on first use per database."""
 
     def __init__(self, build: Callable[[], QuerySet[M]]) -> None:
+        super().__init__()
         self._build = build
-        self._compiled: dict[tuple[str, str], _Compiled] = {}
 
     def _compile(self, using: str) -> _Compiled:
-        connection = connections[using]
-        key = (using, connection.vendor)
-        compiled = self._compiled.get(key)
-        if compiled is None:
-            queryset = self._build()
-            compiler = queryset.query.get_compiler(using=using)
-            sql, params = compiler.as_sql()
-            converters = compiler.get_converters([column for column, _, _ in compiler.select])
-            compiled = self._compiled[key] = _Compiled(sql, tuple(params), compiler, converters)
-        return compiled
+        compiler = self._build().query.get_compiler(using=using)
+        sql, params = compiler.as_sql()
+        converters = compiler.get_converters([column for column, _, _ in compiler.select])
+        return _Compiled(sql, tuple(params), compiler, converters)
 
     def sql(self, using: str = "default") -> str:
-        return self._compile(using).sql
+        return self._compiled_for(using).sql
 
     def rows(self, *, using: str = "default", **values: Any) -> list[tuple[Any, ...]]:
         """Run the query with these parameter values; its rows, converted as the queryset would convert them."""
-        compiled, connection = self._compile(using), connections[using]
-        params = [p.value(values, connection) if isinstance(p, _Slot) else p for p in compiled.params]
+        compiled, connection = self._compiled_for(using), connections[using]
         with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, params)
+            cursor.execute(compiled.sql, self._bind(compiled.params, values, connection))
             rows: Iterable[Any] = cursor.fetchall()
         if compiled.converters:
             rows = compiled.compiler.apply_converters(rows, compiled.converters)
@@ -126,34 +140,29 @@ def attnames(model: type[Model], related: tuple[str, ...] = ()) -> list[str]:
     return names
 
 
-class PreparedUpdate:
+class PreparedUpdate(_Prepared):
     """`queryset.update(**values)` compiled once per database; `values` may hold `Param`s and expressions.
 
     `run(**params)` returns the number of rows changed.
     """
 
     def __init__(self, build: Callable[[], tuple[QuerySet[Any], dict[str, Any]]]) -> None:
+        super().__init__()
         self._build = build
-        self._compiled: dict[tuple[str, str], tuple[str, tuple[Any, ...]]] = {}
 
     def _compile(self, using: str) -> tuple[str, tuple[Any, ...]]:
-        connection = connections[using]
-        key = (using, connection.vendor)
-        compiled = self._compiled.get(key)
-        if compiled is None:
-            queryset, values = self._build()
-            query = queryset.query.chain(UpdateQuery)
-            query.add_update_values(values)
-            compiler = query.get_compiler(using=using)
-            compiler.pre_sql_setup()
-            sql, params = compiler.as_sql()
-            compiled = self._compiled[key] = (sql, tuple(params))
-        return compiled
+        queryset, values = self._build()
+        query = queryset.query.chain(UpdateQuery)
+        query.add_update_values(values)
+        compiler = query.get_compiler(using=using)
+        compiler.pre_sql_setup()
+        sql, params = compiler.as_sql()
+        return sql, tuple(params)
 
     def run(self, *, using: str = "default", **values: Any) -> int:
-        (sql, params), connection = self._compile(using), connections[using]
+        (sql, params), connection = self._compiled_for(using), connections[using]
         with connection.cursor() as cursor:
-            cursor.execute(sql, [p.value(values, connection) if isinstance(p, _Slot) else p for p in params])
+            cursor.execute(sql, self._bind(params, values, connection))
             return cursor.rowcount
 
 

@@ -16,15 +16,13 @@ _USER = PreparedQuery(
 )
 
 
-class _PreparedGetUser(django_backends.ModelBackend):
+class ModelBackend(django_backends.ModelBackend):
+    """Django's `ModelBackend`."""
+
     def get_user(self, user_id: int) -> User | None:
         found = _USER.instances(User, user=user_id)
         return found[0] if found and self.user_can_authenticate(found[0]) else None
 
 
-class ModelBackend(_PreparedGetUser):
-    """Django's `ModelBackend`."""
-
-
-class AuthenticationBackend(_PreparedGetUser, allauth_backends.AuthenticationBackend):
-    """allauth's backend: login by email."""
+class AuthenticationBackend(ModelBackend, allauth_backends.AuthenticationBackend):
+    """allauth's backend (login by email), with the user lookup above."""

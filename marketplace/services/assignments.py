@@ -97,13 +97,9 @@ def _claim_once(job_id: int, worker: User, rng: random.Random) -> Assignment:
         items = _TASK_ITEMS.rows(task=task_id)
         gold = _draw_gold(job, worker, _gold_count(job, n_items, rng))
         mixed = _mix(items, gold, rng)
-        [assignment] = insert(
-            [
-                Assignment(
-                    job=job, task_id=task_id, worker=worker, item_ids=[i for i, _ in mixed], expires_at=_expiry(job)
-                )
-            ]
-        )
+        item_ids = [item_id for item_id, _ in mixed]
+        assignment = Assignment(job=job, task_id=task_id, worker=worker, item_ids=item_ids, expires_at=_expiry(job))
+        insert([assignment])
         insert([GoldExposure(worker=worker, item_id=item_id, job=job, assignment=assignment) for item_id, _ in gold])
     assignment.payloads = [payload for _, payload in mixed]
     return assignment

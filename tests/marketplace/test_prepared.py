@@ -31,10 +31,11 @@ def test_rows_match_the_queryset_with_json_decoded_for_each_call_s_values():
 
 
 def test_the_sql_is_compiled_once_and_keeps_its_placeholders():
+    first, second = (launched_job(RequesterFactory(), n_items=1) for _ in range(2))
+    ITEMS_OF_JOB.rows(job=first.pk)
     sql = ITEMS_OF_JOB.sql()
-    launched_job(RequesterFactory(), n_items=1)
 
-    ITEMS_OF_JOB.rows(job=1)
+    ITEMS_OF_JOB.rows(job=second.pk)
 
     assert ITEMS_OF_JOB.sql() is sql
     assert "%s" in sql
@@ -55,13 +56,17 @@ def test_datetime_parameters_are_converted_by_their_field():
     assert query.rows(before=timezone.now() - timedelta(minutes=1)) == []
 
 
-def test_instances_equal_those_the_orm_loads():
+def test_instances_equal_those_the_orm_loads_with_their_related_objects():
     job = JobFactory()
-    query = PreparedQuery(lambda: Job.objects.filter(pk=Param("job", IntegerField())).values_list(*attnames(Job)))
+    query = PreparedQuery(
+        lambda: Job.objects.filter(pk=Param("job", IntegerField())).values_list(*attnames(Job, related=("requester",)))
+    )
 
-    [loaded] = query.instances(Job, job=job.pk)
+    [loaded] = query.instances(Job, related=("requester",), job=job.pk)
 
     assert model_to_dict(loaded) == model_to_dict(Job.objects.get(pk=job.pk))
+    assert model_to_dict(loaded.requester) == model_to_dict(job.requester)
+    assert "requester" in loaded._state.fields_cache  # no query on access, as with select_related
     assert not loaded._state.adding
 
 
