@@ -161,6 +161,7 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
 ACCOUNT_SIGNUP_FORM_CLASS = "marketplace.accounts.forms.SignupRolesForm"
 HEADLESS_ONLY = False
+HEADLESS_TOKEN_STRATEGY = "marketplace.accounts.tokens.SessionTokenStrategy"  # one session load per request
 HEADLESS_CLIENTS = ("app", "browser")
 HEADLESS_FRONTEND_URLS: dict[str, str] = {}
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

@@ -1,6 +1,9 @@
 """Sign-up, login and the session token a script uses (django-allauth headless, `X-Session-Token`)."""
 
+from importlib import import_module
+
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from marketplace.accounts.models import User
@@ -59,6 +62,23 @@ def test_an_invalid_token_or_no_token_gets_401_with_the_error_shape():
         response = APIClient().get("/api/v1/me/", **headers)
         assert response.status_code == 401
         assert response.json()["code"] == "not_authenticated"
+
+
+def test_a_token_stops_working_after_logout():
+    token = _signup(APIClient(), is_worker=True)["meta"]["session_token"]
+
+    logout = APIClient().delete("/_allauth/app/v1/auth/session", HTTP_X_SESSION_TOKEN=token)
+
+    assert logout.status_code == 401  # allauth answers a logout with "not authenticated"
+    assert APIClient().get("/api/v1/me/", HTTP_X_SESSION_TOKEN=token).status_code == 401
+
+
+def test_a_token_whose_session_expired_from_the_store_gets_401():
+    token = _signup(APIClient(), is_worker=True)["meta"]["session_token"]
+
+    import_module(settings.SESSION_ENGINE).SessionStore(token).delete()
+
+    assert APIClient().get("/api/v1/me/", HTTP_X_SESSION_TOKEN=token).status_code == 401
 
 
 def test_a_user_takes_up_and_gives_up_roles(api, plain_user):
