@@ -110,10 +110,17 @@ class PreparedQuery(_Prepared, Generic[M]):
         return [tuple(row) for row in rows]
 
     def instances(
-        self, model: type[M], *, related: tuple[str, ...] = (), using: str = "default", **values: Any
+        self,
+        model: type[M],
+        *,
+        related: tuple[str, ...] = (),
+        extra: tuple[str, ...] = (),
+        using: str = "default",
+        **values: Any,
     ) -> list[M]:
-        """Run a query built as `values_list(*attnames(model, related))`; model instances, as loaded from the
-        database, with each `related` foreign key's object loaded too (as `select_related` would)."""
+        """Run a query built as `values_list(*attnames(model, related), *extra)`; model instances, as loaded from
+        the database, with each `related` foreign key's object loaded too (as `select_related` would) and each
+        `extra` column (an annotation) set as an attribute of the same name."""
         parts = [(model, None), *((model._meta.get_field(name).related_model, name) for name in related)]
         found = []
         for row in self.rows(using=using, **values):
@@ -126,6 +133,8 @@ class PreparedQuery(_Prepared, Generic[M]):
                     obj = loaded
                 else:
                     setattr(obj, name, loaded)
+            for name, value in zip(extra, row[start:], strict=True):
+                setattr(obj, name, value)
             found.append(obj)
         return found
 

@@ -1,8 +1,7 @@
 """Writes of the workers app: the platform-wide gold record and bans."""
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from workers.errors import AlreadyBanned, NotBanned, ReasonRequired
@@ -15,11 +14,22 @@ def worker_record_gold(*, worker_id: int, answered: int, correct: int) -> None:
     (`get_or_create` runs in a savepoint, so a concurrent first creation is harmless)."""
     if not answered:
         return
-    profile = WorkerProfile.objects.filter(user_id=worker_id)
-    change = {"gold_answered": F("gold_answered") + answered, "gold_correct": F("gold_correct") + correct}
-    if not profile.update(**change):
+    if not _add_gold(worker_id, answered, correct):
         WorkerProfile.objects.get_or_create(user_id=worker_id)
-        profile.update(**change)
+        _add_gold(worker_id, answered, correct)
+
+
+def _add_gold(worker_id: int, answered: int, correct: int) -> int:
+    """The UPDATE as SQL: it runs in every graded submit, where building and compiling `QuerySet.update` cost more
+    than running it. Returns the number of rows changed (0 before the profile exists)."""
+    table = connection.ops.quote_name(WorkerProfile._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET gold_answered = gold_answered + %s, gold_correct = gold_correct + %s "
+            "WHERE user_id = %s",
+            [answered, correct, worker_id],
+        )
+        return cursor.rowcount
 
 
 @transaction.atomic

@@ -4,6 +4,8 @@ Nothing here tells a gold item from a real one: items are addressed by their pos
 response carries item ids, gold flags, gold answers or grading, nor any other worker's answers.
 """
 
+from typing import Any
+
 import django_filters
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
@@ -66,8 +68,10 @@ class WorkAnswerSerializer(serializers.Serializer):
 
 
 class WorkAssignmentSerializer(serializers.Serializer):
-    # Declared field by field, not a ModelSerializer: it answers every claim and submit, and a ModelSerializer
-    # rebuilds its fields from the model on each use (8% of a cycle's CPU in bench/claims.py's profile).
+    # Answers every claim and submit. The fields below document it (OpenAPI); `to_representation` writes the same
+    # output directly, because DRF's generic path deep-copies every declared field on each use (about a tenth of a
+    # claim's Python in bench/claims.py's profile). A test in tests/marketplace/test_assignments.py checks they agree.
+
     id = serializers.IntegerField(read_only=True)
     job = serializers.IntegerField(source="job_id", read_only=True)
     status = serializers.ChoiceField(choices=AssignmentStatus.choices, read_only=True)
@@ -94,6 +98,24 @@ class WorkAssignmentSerializer(serializers.Serializer):
         if values is None:
             values = selectors.assignment_answer_values(assignment=assignment)
         return [{"position": position, "answer": value} for position, value in sorted(values.items())]
+
+    def to_representation(self, assignment: Assignment) -> dict[str, Any]:
+        timestamp = _DATETIME.to_representation
+        return {
+            "id": assignment.pk,
+            "job": assignment.job_id,
+            "status": str(assignment.status),
+            "created_at": timestamp(assignment.created_at),
+            "expires_at": timestamp(assignment.expires_at),
+            "submitted_at": timestamp(assignment.submitted_at),
+            "review_status": str(assignment.review_status),
+            "reject_reason": assignment.reject_reason,
+            "items": self.get_items(assignment),
+            "answers": self.get_answers(assignment),
+        }
+
+
+_DATETIME = serializers.DateTimeField()  # renders as the declared fields do (ISO 8601, UTC as Z)
 
 
 class WorkAssignmentSummarySerializer(serializers.ModelSerializer):

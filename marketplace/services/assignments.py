@@ -50,7 +50,7 @@ from marketplace.schemas import SchemaValueError, parse_label_schema
 from marketplace.services.aggregation import aggregation_enqueue, aggregation_note_answers
 from marketplace.services.eligibility import ensure_can_work
 from marketplace.services.jobs import job_complete_if_done
-from marketplace.services.webhooks import webhook_assignment_data, webhook_emit
+from marketplace.services.webhooks import webhook_assignment_data, webhook_emit, webhook_endpoints_exist
 from workers.services import worker_record_gold
 
 LAZY_EXPIRY_LIMIT = 50
@@ -93,9 +93,8 @@ def _claim_once(job_id: int, worker: User, rng: random.Random) -> Assignment:
         taken = _take_free_task(job, worker)
         if taken is None:
             raise _NothingFree()
-        task_id, n_items = taken
-        items = _TASK_ITEMS.rows(task=task_id)
-        gold = _draw_gold(job, worker, _gold_count(job, n_items, rng))
+        task_id, items = taken
+        gold = _draw_gold(job, worker, _gold_count(job, len(items), rng))
         mixed = _mix(items, gold, rng)
         item_ids = [item_id for item_id, _ in mixed]
         assignment = Assignment(job=job, task_id=task_id, worker=worker, item_ids=item_ids, expires_at=_expiry(job))
@@ -143,22 +142,36 @@ _TAKE_TASK = """
           AND NOT EXISTS (SELECT 1 FROM {assignment} a WHERE a.task_id = t.id AND a.worker_id = %s)
         ORDER BY t.number LIMIT 1 {lock}
     )
-    RETURNING id, n_items
+    RETURNING id
+"""
+# PostgreSQL takes the task and reads its items in one round trip; SQLite has no UPDATE inside WITH.
+_TAKE_TASK_WITH_ITEMS = """
+    WITH taken AS ({take})
+    SELECT taken.id, i.id, i.payload FROM taken JOIN {item} i ON i.task_id = taken.id ORDER BY i.position
 """
 
 
-def _take_free_task(job: Job, worker: User) -> tuple[int, int] | None:
-    """Take a slot on the lowest-numbered task with one free that this worker never had: `(task id, n_items)`.
+def _take_free_task(job: Job, worker: User) -> tuple[int, list[tuple[int, Any]]] | None:
+    """Take a slot on the lowest-numbered task with one free that this worker never had: `(task id, its items)`,
+    the items as `(id, payload)` in task order.
 
-    One statement. On PostgreSQL the inner SELECT skips rows other claimers hold, and is served by the partial
-    index `task_with_free_slot_idx` (full tasks are never scanned); SQLite serialises writers anyway.
+    On PostgreSQL one statement: the inner SELECT skips rows other claimers hold and is served by the partial index
+    `task_with_free_slot_idx` (full tasks are never scanned). SQLite serialises writers anyway.
     """
-    lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
-    sql = _TAKE_TASK.format(task=MicroTask._meta.db_table, assignment=Assignment._meta.db_table, lock=lock)
+    tables = {"task": MicroTask._meta.db_table, "assignment": Assignment._meta.db_table}
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_TAKE_TASK.format(**tables, lock=""), [job.pk, worker.pk])
+            row = cursor.fetchone()
+        return (row[0], _TASK_ITEMS.rows(task=row[0])) if row else None
+    take = _TAKE_TASK.format(**tables, lock="FOR UPDATE SKIP LOCKED")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [job.pk, worker.pk])
-        row = cursor.fetchone()
-    return (row[0], row[1]) if row else None
+        cursor.execute(_TAKE_TASK_WITH_ITEMS.format(take=take, item=Item._meta.db_table), [job.pk, worker.pk])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    payload = Item._meta.get_field("payload")
+    return rows[0][0], [(item_id, payload.from_db_value(value, None, connection)) for _, item_id, value in rows]
 
 
 def _gold_count(job: Job, n_items: int, rng: random.Random) -> int:
@@ -241,8 +254,11 @@ def assignment_submit(*, assignment_id: int, worker: User, answers: list[dict[st
 
 
 def _lock_own(assignment_id: int, worker: User) -> Assignment:
-    """The worker's assignment, locked, with its job."""
-    found = _OWN_ASSIGNMENT.instances(Assignment, related=("job",), assignment=assignment_id, worker=worker.pk)
+    """The worker's assignment, locked, with its job, and `has_webhooks`: whether any endpoint listens to the job
+    (so that a submit only looks the endpoints up when there are some)."""
+    found = _OWN_ASSIGNMENT.instances(
+        Assignment, related=("job",), extra=("has_webhooks",), assignment=assignment_id, worker=worker.pk
+    )
     if not found:
         raise NotFound("No such assignment.")
     return found[0]
@@ -252,8 +268,11 @@ _OWN_ASSIGNMENT = PreparedQuery(
     lambda: (
         Assignment.objects.select_for_update(of=("self",))
         .filter(pk=Param("assignment", IntegerField()), worker_id=Param("worker", IntegerField()))
+        .annotate(
+            has_webhooks=webhook_endpoints_exist(job_id=OuterRef("job_id"), owner_id=OuterRef("job__requester_id"))
+        )
         .order_by()
-        .values_list(*attnames(Assignment, related=("job",)))
+        .values_list(*attnames(Assignment, related=("job",)), "has_webhooks")
     )
 )
 
@@ -305,13 +324,16 @@ def _record(assignment: Assignment, values: dict[int, Any], digest: str) -> None
     if assignment.gold_total or assignment.is_fast:
         from marketplace.services.quality import quality_after_submit  # noqa: PLC0415 -- quality imports this
 
-        transaction.on_commit(partial(quality_after_submit, assignment=assignment))
+        missed = [answer.item_id for answer in gold if not answer.is_correct]
+        transaction.on_commit(partial(quality_after_submit, assignment=assignment, missed_gold=missed))
     submitted, target = _count_submission(assignment.task_id)
     _COUNT_PARTICIPATION.run(
         job=assignment.job_id, worker=assignment.worker_id, gold=assignment.gold_total, right=assignment.gold_correct
     )
     transaction.on_commit(partial(aggregation_note_answers, job_id=assignment.job_id, count=len(values) - len(gold)))
-    webhook_emit(job=assignment.job_id, event="assignment.submitted", data=partial(webhook_assignment_data, assignment))
+    if assignment.has_webhooks:
+        data = partial(webhook_assignment_data, assignment)
+        webhook_emit(job=assignment.job_id, event="assignment.submitted", data=data)
     if submitted >= target:
         _task_finished(assignment.job)
 

@@ -28,14 +28,14 @@ def smoothed_gold_accuracy(*, right: int, answered: int) -> float:
     return (right + PRIOR_RIGHT) / (answered + PRIOR_RIGHT + PRIOR_WRONG)
 
 
-def quality_after_submit(*, assignment: Assignment) -> None:
-    """Apply the job's rules after a graded submit committed (`assignment` as submitted, with its job): block a
-    fast or failing worker, flag contradicted gold."""
+def quality_after_submit(*, assignment: Assignment, missed_gold: list[int]) -> None:
+    """Apply the job's rules after a graded submit committed (`assignment` as submitted, with its job, and the gold
+    items it got wrong): block a fast or failing worker, flag contradicted gold."""
     job, worker_id = assignment.job, assignment.worker_id
     if assignment.is_fast and job.fast_answer_action == "block":
         participation_block(job=job, worker_id=worker_id, reason="Submitted faster than the job allows.")
     if assignment.gold_total:
-        gold_flag_contradicted(job=job, assignment=assignment)
+        gold_flag_contradicted(job=job, missed=missed_gold)
         right, answered = _gold_record(job, worker_id)
         if (
             answered >= job.min_gold
@@ -67,13 +67,6 @@ _GOLD_RECORD = PreparedQuery(
         .values_list("right", "answered")
     )
 )
-_MISSED_GOLD = PreparedQuery(
-    lambda: (
-        Answer.objects.filter(assignment_id=Param("assignment", IntegerField()), is_gold=True, is_correct=False)
-        .order_by()
-        .values_list("item_id")
-    )
-)
 
 
 def participation_block(*, job: Job, worker_id: int, reason: str) -> bool:
@@ -99,14 +92,14 @@ def participation_block(*, job: Job, worker_id: int, reason: str) -> bool:
     return bool(blocked)
 
 
-def gold_flag_contradicted(*, job: Job, assignment: Assignment) -> list[int]:
-    """Flag the gold items of this assignment whose key the job's trusted workers mostly contradict.
+def gold_flag_contradicted(*, job: Job, missed: list[int]) -> list[int]:
+    """Flag the gold items a worker just missed (`missed`: item ids) whose key the job's trusted workers mostly
+    contradict.
 
     Trusted: not blocked, at least `min_gold` gold answers, smoothed gold accuracy of at least 0.8. A key is
     flagged when at least 3 trusted workers answered the item and two thirds of them disagree with it. A key the
     requester already reviewed is not flagged again.
     """
-    missed = [item_id for (item_id,) in _MISSED_GOLD.rows(assignment=assignment.pk)]
     if not missed:
         return []
     trusted = [

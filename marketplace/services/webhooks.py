@@ -32,7 +32,7 @@ from uuid import uuid4
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, IntegerField, Q, QuerySet, Subquery
+from django.db.models import Exists, F, IntegerField, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from marketplace.accounts.models import User
@@ -229,9 +229,18 @@ def webhook_emit(
 
 
 def _endpoints_for(job: int | Param) -> QuerySet[WebhookEndpoint]:
-    owner = Job.objects.filter(pk=job).values("requester_id")
-    account_wide = Q(job__isnull=True, owner_id=Subquery(owner))
-    return WebhookEndpoint.objects.filter(Q(job_id=job) | account_wide, is_active=True)
+    return _endpoints(job_id=job, owner_id=Subquery(Job.objects.filter(pk=job).values("requester_id")))
+
+
+def _endpoints(*, job_id: Any, owner_id: Any) -> QuerySet[WebhookEndpoint]:
+    """Active endpoints of the job, or account-wide ones of its owner (values or expressions)."""
+    return WebhookEndpoint.objects.filter(Q(job_id=job_id) | Q(job__isnull=True, owner_id=owner_id), is_active=True)
+
+
+def webhook_endpoints_exist(*, job_id: Any, owner_id: Any) -> Exists:
+    """An expression (for an annotation): does any active endpoint listen to this job? `job_id` and `owner_id` are
+    expressions of the outer query, e.g. `OuterRef("job_id")`. Lets a hot path skip `webhook_emit`'s lookup."""
+    return Exists(_endpoints(job_id=job_id, owner_id=owner_id))
 
 
 # Asked on every submit, so prepared once per process (see marketplace.prepared).

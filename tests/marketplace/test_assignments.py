@@ -7,7 +7,9 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from rest_framework import serializers
 
+from marketplace.api.work import WorkAssignmentSerializer
 from marketplace.errors import (
     AlreadySubmitted,
     AssignmentClosed,
@@ -303,6 +305,20 @@ class TestWorkerApi:
         for response in (claimed, detail, submitted):
             self.assert_leaks_nothing(response.json(), job)
             assert "bird" not in json.dumps(response.json())
+
+    def test_the_assignment_response_is_what_its_declared_fields_render(self, job, worker):
+        """The serializer writes its output directly (a hot path); DRF's generic rendering of the declared fields,
+        which the OpenAPI schema documents, must give the same, for a fresh claim, a submit and a stored one."""
+        claimed = claim(job, worker)
+        submitted = assignment_submit(assignment_id=claimed.pk, worker=worker, answers=answers_for(claimed, "dog"))
+        released = assignment_release(assignment_id=claim(job, worker).pk, worker=worker)
+
+        for assignment in (claimed, submitted, released, Assignment.objects.get(pk=submitted.pk)):
+            serializer = WorkAssignmentSerializer(assignment)
+            generic = serializers.Serializer.to_representation(serializer, assignment)
+            assert serializer.data == generic
+            assert json.dumps(serializer.data) == json.dumps(generic)  # same types, same order
+            assert list(generic) == list(serializer.fields)
 
     def test_the_worker_job_list_shows_pay_time_and_work_left_but_not_own_jobs(self, api, job, requester, worker):
         both = WorkerFactory(is_requester=True)
