@@ -254,10 +254,14 @@ def assignment_submit(*, assignment_id: int, worker: User, answers: list[dict[st
 
 
 def _lock_own(assignment_id: int, worker: User) -> Assignment:
-    """The worker's assignment, locked, with its job, and `has_webhooks`: whether any endpoint listens to the job
-    (so that a submit only looks the endpoints up when there are some)."""
+    """The worker's assignment, locked, with its job, and two facts a submit needs, read in the same query:
+    `has_webhooks` (does any endpoint listen to the job?) and `job_has_flagged_gold`."""
     found = _OWN_ASSIGNMENT.instances(
-        Assignment, related=("job",), extra=("has_webhooks",), assignment=assignment_id, worker=worker.pk
+        Assignment,
+        related=("job",),
+        extra=("has_webhooks", "job_has_flagged_gold"),
+        assignment=assignment_id,
+        worker=worker.pk,
     )
     if not found:
         raise NotFound("No such assignment.")
@@ -269,10 +273,11 @@ _OWN_ASSIGNMENT = PreparedQuery(
         Assignment.objects.select_for_update(of=("self",))
         .filter(pk=Param("assignment", IntegerField()), worker_id=Param("worker", IntegerField()))
         .annotate(
-            has_webhooks=webhook_endpoints_exist(job_id=OuterRef("job_id"), owner_id=OuterRef("job__requester_id"))
+            has_webhooks=webhook_endpoints_exist(job_id=OuterRef("job_id"), owner_id=OuterRef("job__requester_id")),
+            job_has_flagged_gold=Exists(Item.objects.filter(job_id=OuterRef("job_id"), gold_flagged_at__isnull=False)),
         )
         .order_by()
-        .values_list(*attnames(Assignment, related=("job",)), "has_webhooks")
+        .values_list(*attnames(Assignment, related=("job",)), "has_webhooks", "job_has_flagged_gold")
     )
 )
 
@@ -321,15 +326,18 @@ def _record(assignment: Assignment, values: dict[int, Any], digest: str) -> None
     assignment.is_fast = (assignment.submitted_at - assignment.created_at).total_seconds() < floor
     _SAVE_SUBMISSION.run(**{name: getattr(assignment, name) for name in _SUBMISSION_FIELDS}, assignment=assignment.pk)
     worker_record_gold(worker_id=assignment.worker_id, answered=assignment.gold_total, correct=assignment.gold_correct)
+    submitted, target = _count_submission(assignment.task_id)
+    [(answered, right)] = _COUNT_PARTICIPATION.rows(
+        job=assignment.job_id, worker=assignment.worker_id, gold=assignment.gold_total, right=assignment.gold_correct
+    )
     if assignment.gold_total or assignment.is_fast:
         from marketplace.services.quality import quality_after_submit  # noqa: PLC0415 -- quality imports this
 
+        # The job's gold counters are the worker's gold record unless some gold key of the job is flagged (flagged
+        # keys do not count): then the quality check reads the record itself.
+        record = None if assignment.job_has_flagged_gold else (right, answered)
         missed = [answer.item_id for answer in gold if not answer.is_correct]
-        transaction.on_commit(partial(quality_after_submit, assignment=assignment, missed_gold=missed))
-    submitted, target = _count_submission(assignment.task_id)
-    _COUNT_PARTICIPATION.run(
-        job=assignment.job_id, worker=assignment.worker_id, gold=assignment.gold_total, right=assignment.gold_correct
-    )
+        transaction.on_commit(partial(quality_after_submit, assignment=assignment, missed_gold=missed, record=record))
     transaction.on_commit(partial(aggregation_note_answers, job_id=assignment.job_id, count=len(values) - len(gold)))
     if assignment.has_webhooks:
         data = partial(webhook_assignment_data, assignment)
@@ -357,7 +365,8 @@ _COUNT_PARTICIPATION = PreparedUpdate(
             "gold_answered": F("gold_answered") + Param("gold", IntegerField()),
             "gold_correct": F("gold_correct") + Param("right", IntegerField()),
         },
-    )
+    ),
+    returning=("gold_answered", "gold_correct"),
 )
 
 

@@ -28,22 +28,35 @@ def smoothed_gold_accuracy(*, right: int, answered: int) -> float:
     return (right + PRIOR_RIGHT) / (answered + PRIOR_RIGHT + PRIOR_WRONG)
 
 
-def quality_after_submit(*, assignment: Assignment, missed_gold: list[int]) -> None:
+def quality_after_submit(
+    *, assignment: Assignment, missed_gold: list[int], record: tuple[int, int] | None = None
+) -> None:
     """Apply the job's rules after a graded submit committed (`assignment` as submitted, with its job, and the gold
-    items it got wrong): block a fast or failing worker, flag contradicted gold."""
+    items it got wrong): block a fast or failing worker, flag contradicted gold.
+
+    `record` is the worker's gold record on the job, `(right, answered)`, as the submit's counters left it, when no
+    gold key of the job was flagged (else it is read here). It spares the common case a query over the worker's
+    whole history; a block is still only decided on the record read from the answers, flagged keys left out.
+    """
     job, worker_id = assignment.job, assignment.worker_id
     if assignment.is_fast and job.fast_answer_action == "block":
         participation_block(job=job, worker_id=worker_id, reason="Submitted faster than the job allows.")
     if assignment.gold_total:
-        gold_flag_contradicted(job=job, missed=missed_gold)
-        right, answered = _gold_record(job, worker_id)
-        if (
-            answered >= job.min_gold
-            and smoothed_gold_accuracy(right=right, answered=answered) < job.gold_block_threshold
-        ):
+        if gold_flag_contradicted(job=job, missed=missed_gold):
+            record = None  # a key was just flagged: the counters now count it
+        right, answered = record if record is not None else _gold_record(job, worker_id)
+        if _fails_gold(job, right, answered) and record is not None:
+            right, answered = _gold_record(job, worker_id)  # a key may have been flagged since the submit read
+        if _fails_gold(job, right, answered):
             participation_block(
                 job=job, worker_id=worker_id, reason=f"Gold accuracy {right}/{answered} is below the job's threshold."
             )
+
+
+def _fails_gold(job: Job, right: int, answered: int) -> bool:
+    return (
+        answered >= job.min_gold and smoothed_gold_accuracy(right=right, answered=answered) < job.gold_block_threshold
+    )
 
 
 def _gold_record(job: Job, worker_id: int) -> tuple[int, int]:

@@ -13,6 +13,7 @@ from marketplace.errors import NotEligible
 from marketplace.models import Answer, Assignment, AssignmentStatus, Item, JobQualification, MicroTask, Participation
 from marketplace.selectors import assignment_items
 from marketplace.services.assignments import assignment_claim, assignment_submit
+from marketplace.services.quality import quality_after_submit
 from tests.factories import GrantFactory, QualificationFactory, UserFactory, WorkerFactory
 from tests.marketplace.helpers import launched_job
 from workers.models import Ban, WorkerProfile
@@ -205,6 +206,35 @@ class TestGoldQualityControl:
         wrong_key.refresh_from_db()
         assert (wrong_key.gold_answer, wrong_key.gold_flagged_at) == ("cat", None)
         assert wrong_key.gold_reviewed_at is not None
+
+    def test_answers_to_a_flagged_gold_key_never_count_toward_a_block(self, requester, worker, callbacks):
+        """The submit's gold counters include every gold answer; a block must leave flagged keys out."""
+        job = cats_job(requester, gold_ratio=Decimal("0.5"), min_gold=4, max_open_assignments=5)
+        first = submit(assignment_claim(job_id=job.pk, worker=worker), worker, lambda i: "dog", callbacks)
+        missed = list(Answer.objects.filter(assignment=first, is_gold=True).values_list("item_id", flat=True))
+        Item.objects.filter(pk__in=missed).update(gold_flagged_at=timezone.now())  # the requester's keys were wrong
+
+        submit(assignment_claim(job_id=job.pk, worker=worker), worker, lambda i: "cat", callbacks)
+
+        participation = Participation.objects.get(job=job, worker=worker)
+        # Counted: 2 right of 4 -> (2 + 2) / (4 + 3) = 0.57 < 0.6. Left out the flagged: 2 of 2, below min_gold.
+        assert (participation.gold_correct, participation.gold_answered, len(missed)) == (2, 4, 2)
+        assert participation.blocked_at is None
+
+    def test_a_block_is_decided_on_the_answers_not_on_counters_a_flag_made_stale(self, requester, worker, callbacks):
+        job = cats_job(requester, gold_ratio=Decimal("0.5"), min_gold=4, max_open_assignments=5)
+        first = submit(assignment_claim(job_id=job.pk, worker=worker), worker, lambda i: "dog", callbacks)
+        second = submit(assignment_claim(job_id=job.pk, worker=worker), worker, lambda i: "cat", callbacks)
+        assert Participation.objects.get(job=job, worker=worker).blocked_at is not None  # nothing flagged yet: 2/4
+        Participation.objects.filter(job=job, worker=worker).update(blocked_at=None, block_reason="")
+        Item.objects.filter(pk__in=Answer.objects.filter(assignment=first).values("item_id")).update(
+            gold_flagged_at=timezone.now()
+        )
+
+        # As if the flag landed between the submit's read and its quality check: the counters say 2 of 4.
+        quality_after_submit(assignment=second, missed_gold=[], record=(2, 4))
+
+        assert Participation.objects.get(job=job, worker=worker).blocked_at is None
 
 
 class TestFastAnswers:
