@@ -71,8 +71,12 @@ class MicroTask(models.Model):
                 condition=Q(assigned_count__lt=F("overlap_target")),
                 name="task_with_free_slot_idx",
             ),
+            # (job, number): the completion check asks for the first unfinished task in number order, which only
+            # this index answers; asked merely whether one exists, PostgreSQL scanned the table from its start.
             models.Index(
-                fields=["job"], condition=Q(submitted_count__lt=F("overlap_target")), name="task_unfinished_idx"
+                fields=["job", "number"],
+                condition=Q(submitted_count__lt=F("overlap_target")),
+                name="task_unfinished_idx",
             ),
         ]
         constraints = [

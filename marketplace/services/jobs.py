@@ -4,12 +4,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, IntegerField
 from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.errors import Forbidden, InvalidTransition, JobNotEditable, JobNotLaunchable
 from marketplace.models import Job, JobQualification, JobStatus, MicroTask
+from marketplace.prepared import Param, PreparedQuery, attnames
 from marketplace.schemas import parse_item_schema, parse_label_schema
 from marketplace.services.reviews import job_fund_escrow, job_settle
 from marketplace.services.webhooks import webhook_emit, webhook_job_data
@@ -162,9 +163,24 @@ def job_complete_if_done(*, job: Job) -> bool:
     other's task as unfinished (neither has committed) and neither would complete the job. Under the lock, the
     second one to arrive sees the first one's committed task.
     """
-    locked = Job.objects.select_for_update().get(pk=job.pk)
-    unfinished = MicroTask.objects.filter(job=job, submitted_count__lt=F("overlap_target"))
-    if locked.status not in (JobStatus.ACTIVE, JobStatus.PAUSED) or unfinished.exists():
+    [locked] = _LOCKED_JOB.instances(Job, job=job.pk)
+    if locked.status not in (JobStatus.ACTIVE, JobStatus.PAUSED) or _FIRST_UNFINISHED_TASK.rows(job=job.pk):
         return False
     job_transition(job=locked, action="complete")
     return True
+
+
+# Run each time a task finishes, with the job row locked: prepared once per process (marketplace.prepared).
+_LOCKED_JOB = PreparedQuery(
+    lambda: Job.objects.select_for_update().filter(pk=Param("job", IntegerField())).values_list(*attnames(Job))
+)
+# The first unfinished task in number order, not `.exists()`: the ORDER BY makes the partial index
+# `task_unfinished_idx` (job, number) the plan, a probe however many tasks are done. For `.exists()` PostgreSQL chose
+# a sequential scan from the start of the table, all jobs' tasks (17 ms at 100,000 tasks, under the job's lock).
+_FIRST_UNFINISHED_TASK = PreparedQuery(
+    lambda: (
+        MicroTask.objects.filter(job_id=Param("job", IntegerField()), submitted_count__lt=F("overlap_target"))
+        .order_by("number")
+        .values_list("pk")[:1]
+    )
+)

@@ -4,7 +4,7 @@ import pytest
 
 from marketplace.models import Job, JobStatus
 from tests.factories import JobFactory
-from tests.marketplace.helpers import fund, make_tasks
+from tests.marketplace.helpers import fund, launched_job, make_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -183,3 +183,21 @@ def test_repeating_a_transition_is_harmless(requester_api, requester):
     assert (first.status_code, again.status_code) == (200, 200)
     job.refresh_from_db()
     assert job.status == JobStatus.PAUSED
+
+
+def test_the_completion_check_is_an_index_probe_however_many_tasks_are_done(requester):
+    """Run each time a task finishes, under the job's lock: it must read the partial index of unfinished tasks in
+    number order, never the table (a sequential scan took 17 ms per finished task at 100,000 tasks)."""
+    from django.db import connection
+
+    from marketplace.services.jobs import _FIRST_UNFINISHED_TASK
+
+    job = launched_job(requester, n_items=4, items_per_task=1)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # tiny tables: only ask whether the index serves it
+        cursor.execute("EXPLAIN " + _FIRST_UNFINISHED_TASK.sql(), [job.pk])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "task_unfinished_idx" in plan
+    assert "Sort" not in plan  # the index gives the number order: the first row is the answer
+    assert _FIRST_UNFINISHED_TASK.rows(job=job.pk) == [(job.tasks.order_by("number").first().pk,)]
