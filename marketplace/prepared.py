@@ -152,16 +152,12 @@ def attnames(model: type[Model], related: tuple[str, ...] = ()) -> list[str]:
 class PreparedUpdate(_Prepared):
     """`queryset.update(**values)` compiled once per database; `values` may hold `Param`s and expressions.
 
-    `run(**params)` returns the number of rows changed. With `returning` (field names), `rows(**params)` returns
-    those fields of each changed row, as they are after the update (`UPDATE ... RETURNING`).
+    `run(**params)` returns the number of rows changed.
     """
 
-    def __init__(
-        self, build: Callable[[], tuple[QuerySet[Any], dict[str, Any]]], *, returning: tuple[str, ...] = ()
-    ) -> None:
+    def __init__(self, build: Callable[[], tuple[QuerySet[Any], dict[str, Any]]]) -> None:
         super().__init__()
         self._build = build
-        self._returning = returning
 
     def _compile(self, using: str) -> tuple[str, tuple[Any, ...]]:
         queryset, values = self._build()
@@ -170,9 +166,6 @@ class PreparedUpdate(_Prepared):
         compiler = query.get_compiler(using=using)
         compiler.pre_sql_setup()
         sql, params = compiler.as_sql()
-        if self._returning:
-            quote, meta = connections[using].ops.quote_name, queryset.model._meta
-            sql += " RETURNING " + ", ".join(quote(meta.get_field(name).column) for name in self._returning)
         return sql, tuple(params)
 
     def run(self, *, using: str = "default", **values: Any) -> int:
@@ -180,14 +173,6 @@ class PreparedUpdate(_Prepared):
         with connection.cursor() as cursor:
             cursor.execute(sql, self._bind(params, values, connection))
             return cursor.rowcount
-
-    def rows(self, *, using: str = "default", **values: Any) -> list[tuple[Any, ...]]:
-        if not self._returning:
-            raise TypeError("rows() needs the fields to return: PreparedUpdate(..., returning=(...)).")
-        (sql, params), connection = self._compiled_for(using), connections[using]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, self._bind(params, values, connection))
-            return [tuple(row) for row in cursor.fetchall()]
 
 
 def insert(objs: list[M], *, using: str = "default") -> list[M]:

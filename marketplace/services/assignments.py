@@ -326,10 +326,7 @@ def _record(assignment: Assignment, values: dict[int, Any], digest: str) -> None
     assignment.is_fast = (assignment.submitted_at - assignment.created_at).total_seconds() < floor
     _SAVE_SUBMISSION.run(**{name: getattr(assignment, name) for name in _SUBMISSION_FIELDS}, assignment=assignment.pk)
     worker_record_gold(worker_id=assignment.worker_id, answered=assignment.gold_total, correct=assignment.gold_correct)
-    submitted, target = _count_submission(assignment.task_id)
-    [(answered, right)] = _COUNT_PARTICIPATION.rows(
-        job=assignment.job_id, worker=assignment.worker_id, gold=assignment.gold_total, right=assignment.gold_correct
-    )
+    submitted, target, answered, right = _count_submission(assignment)
     if assignment.gold_total or assignment.is_fast:
         from marketplace.services.quality import quality_after_submit  # noqa: PLC0415 -- quality imports this
 
@@ -355,18 +352,6 @@ _SAVE_SUBMISSION = PreparedUpdate(
         Assignment.objects.filter(pk=Param("assignment", IntegerField())),
         {name: Param(name, Assignment._meta.get_field(name)) for name in _SUBMISSION_FIELDS},
     )
-)
-_COUNT_PARTICIPATION = PreparedUpdate(
-    lambda: (
-        Participation.objects.filter(job_id=Param("job", IntegerField()), worker_id=Param("worker", IntegerField())),
-        {
-            "open_assignments": F("open_assignments") - 1,
-            "submitted_assignments": F("submitted_assignments") + 1,
-            "gold_answered": F("gold_answered") + Param("gold", IntegerField()),
-            "gold_correct": F("gold_correct") + Param("right", IntegerField()),
-        },
-    ),
-    returning=("gold_answered", "gold_correct"),
 )
 
 
@@ -405,17 +390,44 @@ def _items_by_id(n: int) -> PreparedQuery[Item]:
     )
 
 
-def _count_submission(task_id: int) -> tuple[int, int]:
-    """Count one more submitted assignment on the task (one UPDATE ... RETURNING, under the row lock):
-    `(submitted_count, overlap_target)` after it."""
-    sql = (
-        f"UPDATE {MicroTask._meta.db_table} SET submitted_count = submitted_count + 1 "
-        "WHERE id = %s RETURNING submitted_count, overlap_target"
-    )
+_COUNT_TASK = """
+    UPDATE {task} SET submitted_count = submitted_count + 1 WHERE id = %s RETURNING submitted_count, overlap_target
+"""
+_COUNT_PARTICIPATION = """
+    UPDATE {participation} SET open_assignments = open_assignments - 1,
+        submitted_assignments = submitted_assignments + 1,
+        gold_answered = gold_answered + %s, gold_correct = gold_correct + %s
+    WHERE job_id = %s AND worker_id = %s {after_task}
+    RETURNING gold_answered, gold_correct
+"""
+# PostgreSQL counts both in one round trip. The participation's UPDATE first needs the task's result (the EXISTS),
+# so the task row is locked before the participation row: the engine's lock order.
+_COUNT_BOTH = """
+    WITH counted_task AS ({task}), counted_participation AS ({participation})
+    SELECT t.submitted_count, t.overlap_target, p.gold_answered, p.gold_correct
+    FROM counted_task t, counted_participation p
+"""
+
+
+def _count_submission(assignment: Assignment) -> tuple[int, int, int, int]:
+    """Count the submit on its task and on the worker's participation (UPDATE ... RETURNING, under the row locks):
+    the task's `submitted_count` and `overlap_target`, and the participation's `gold_answered` and `gold_correct`,
+    as they are after it."""
+    quote = connection.ops.quote_name
+    tables = {"task": quote(MicroTask._meta.db_table), "participation": quote(Participation._meta.db_table)}
+    task_sql, task_args = _COUNT_TASK.format(**tables), [assignment.task_id]
+    args = [assignment.gold_total, assignment.gold_correct, assignment.job_id, assignment.worker_id]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [task_id])
-        submitted, target = cursor.fetchone()
-    return submitted, target
+        if connection.vendor == "postgresql":
+            after_task = _COUNT_PARTICIPATION.format(**tables, after_task="AND EXISTS (SELECT 1 FROM counted_task)")
+            cursor.execute(_COUNT_BOTH.format(task=task_sql, participation=after_task), task_args + args)
+            submitted, target, answered, right = cursor.fetchone()
+        else:
+            cursor.execute(task_sql, task_args)
+            submitted, target = cursor.fetchone()
+            cursor.execute(_COUNT_PARTICIPATION.format(**tables, after_task=""), args)
+            answered, right = cursor.fetchone()
+    return submitted, target, answered, right
 
 
 def _task_finished(job: Job) -> None:

@@ -102,27 +102,6 @@ def test_prepared_update_counts_changed_rows_and_applies_expressions():
     assert Participation.objects.get(job=job, worker=worker).open_assignments == 2
 
 
-def test_prepared_update_returns_the_changed_rows_fields_as_they_are_after_it():
-    job, worker, other = JobFactory(), WorkerFactory(), WorkerFactory()
-    Participation.objects.create(job=job, worker=worker, open_assignments=1, gold_answered=3, gold_correct=2)
-    Participation.objects.create(job=job, worker=other, open_assignments=0)
-    count = PreparedUpdate(
-        lambda: (
-            Participation.objects.filter(
-                job_id=Param("job", IntegerField()), worker_id=Param("worker", IntegerField())
-            ),
-            {"gold_answered": F("gold_answered") + Param("gold", IntegerField())},
-        ),
-        returning=("gold_answered", "gold_correct"),
-    )
-
-    assert count.rows(job=job.pk, worker=worker.pk, gold=2) == [(5, 2)]
-    assert count.rows(job=job.pk, worker=WorkerFactory().pk, gold=2) == []  # no such row: nothing changed
-    assert Participation.objects.get(worker=other).gold_answered == 0
-    with pytest.raises(TypeError):
-        PreparedUpdate(lambda: (Participation.objects.all(), {"open_assignments": 0})).rows()
-
-
 def test_insert_stores_what_bulk_create_stores_and_sets_primary_keys():
     job = launched_job(RequesterFactory(), n_items=2)
     worker, other = WorkerFactory.create_batch(2)
