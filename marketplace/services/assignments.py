@@ -89,8 +89,7 @@ def assignment_claim(*, job_id: int, worker: User, rng: random.Random | None = N
 def _claim_once(job_id: int, worker: User, rng: random.Random) -> Assignment:
     with transaction.atomic(durable=True):
         job = ensure_can_work(job_id=job_id, worker=worker)
-        _take_open_slot(job, worker)
-        taken = _take_free_task(job, worker)
+        taken = _take_slot_and_task(job, worker)
         if taken is None:
             raise _NothingFree()
         task_id, items = taken
@@ -104,6 +103,26 @@ def _claim_once(job_id: int, worker: User, rng: random.Random) -> Assignment:
     return assignment
 
 
+def _take_slot_and_task(job: Job, worker: User) -> tuple[int, list[tuple[int, Any]]] | None:
+    """One of the worker's open slots on the job (`TooManyOpenAssignments` when none is left), then the lowest free
+    task they never had: `(task id, its items)`, or `None` when there is none (the caller rolls the slot back).
+
+    On PostgreSQL one statement once the worker works on the job: the task's subquery waits on the slot's UPDATE
+    (a one-time filter in the plan), so the participation row is locked before any task row, the engine's lock
+    order. A worker's first claim on a job, and SQLite, take the slot and then the task.
+    """
+    if connection.vendor == "postgresql":
+        take = _TAKE_TASK.format(**_tables(), after_slot="EXISTS (SELECT 1 FROM slot) AND", lock=_SKIP_LOCKED)
+        sql = _TAKE_SLOT_AND_TASK.format(slot=_TAKE_SLOT.format(**_tables()), take=take, **_tables())
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [job.pk, worker.pk, job.max_open_assignments, job.pk, worker.pk])
+            rows = cursor.fetchall()
+        if rows[0][0]:  # the slot was taken
+            return _with_items([row[1:] for row in rows if row[1] is not None])
+    _take_open_slot(job, worker)
+    return _take_free_task(job, worker)
+
+
 def _take_open_slot(job: Job, worker: User) -> None:
     """Count one more open assignment for the worker on the job, or raise `TooManyOpenAssignments`.
 
@@ -111,8 +130,10 @@ def _take_open_slot(job: Job, worker: User) -> None:
     worker's first claim creates the row; of two first claims at once, the loser meets the unique constraint
     (after the winner commits) and then finds the cap reached.
     """
-    if _TAKE_SLOT.run(job=job.pk, worker=worker.pk, max=job.max_open_assignments):
-        return
+    with connection.cursor() as cursor:
+        cursor.execute(_TAKE_SLOT.format(**_tables()), [job.pk, worker.pk, job.max_open_assignments])
+        if cursor.rowcount:
+            return
     if not Participation.objects.filter(job=job, worker=worker).exists():
         try:
             with transaction.atomic():
@@ -123,22 +144,15 @@ def _take_open_slot(job: Job, worker: User) -> None:
     raise TooManyOpenAssignments(max_open_assignments=job.max_open_assignments)
 
 
-_TAKE_SLOT = PreparedUpdate(
-    lambda: (
-        Participation.objects.filter(
-            job_id=Param("job", IntegerField()),
-            worker_id=Param("worker", IntegerField()),
-            open_assignments__lt=Param("max", IntegerField()),
-        ),
-        {"open_assignments": F("open_assignments") + 1},
-    )
-)
-
+_TAKE_SLOT = """
+    UPDATE {participation} SET open_assignments = open_assignments + 1
+    WHERE job_id = %s AND worker_id = %s AND open_assignments < %s
+"""
 _TAKE_TASK = """
     UPDATE {task} SET assigned_count = assigned_count + 1
     WHERE id = (
         SELECT t.id FROM {task} t
-        WHERE t.job_id = %s AND t.assigned_count < t.overlap_target
+        WHERE {after_slot} t.job_id = %s AND t.assigned_count < t.overlap_target
           AND NOT EXISTS (SELECT 1 FROM {assignment} a WHERE a.task_id = t.id AND a.worker_id = %s)
         ORDER BY t.number LIMIT 1 {lock}
     )
@@ -149,6 +163,24 @@ _TAKE_TASK_WITH_ITEMS = """
     WITH taken AS ({take})
     SELECT taken.id, i.id, i.payload FROM taken JOIN {item} i ON i.task_id = taken.id ORDER BY i.position
 """
+# ... and with the slot first: always one row at least, whose first column says whether the slot was taken.
+_TAKE_SLOT_AND_TASK = """
+    WITH slot AS ({slot} RETURNING 1), taken AS ({take})
+    SELECT (SELECT count(*) FROM slot), taken.id, i.id, i.payload
+    FROM (SELECT 1) AS one LEFT JOIN taken ON true LEFT JOIN {item} i ON i.task_id = taken.id
+    ORDER BY i.position
+"""
+_SKIP_LOCKED = "FOR UPDATE SKIP LOCKED"
+
+
+def _tables() -> dict[str, str]:
+    quote = connection.ops.quote_name
+    return {
+        "task": quote(MicroTask._meta.db_table),
+        "assignment": quote(Assignment._meta.db_table),
+        "participation": quote(Participation._meta.db_table),
+        "item": quote(Item._meta.db_table),
+    }
 
 
 def _take_free_task(job: Job, worker: User) -> tuple[int, list[tuple[int, Any]]] | None:
@@ -158,16 +190,19 @@ def _take_free_task(job: Job, worker: User) -> tuple[int, list[tuple[int, Any]]]
     On PostgreSQL one statement: the inner SELECT skips rows other claimers hold and is served by the partial index
     `task_with_free_slot_idx` (full tasks are never scanned). SQLite serialises writers anyway.
     """
-    tables = {"task": MicroTask._meta.db_table, "assignment": Assignment._meta.db_table}
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_TAKE_TASK.format(**tables, lock=""), [job.pk, worker.pk])
+            cursor.execute(_TAKE_TASK.format(**_tables(), after_slot="", lock=""), [job.pk, worker.pk])
             row = cursor.fetchone()
         return (row[0], _TASK_ITEMS.rows(task=row[0])) if row else None
-    take = _TAKE_TASK.format(**tables, lock="FOR UPDATE SKIP LOCKED")
+    take = _TAKE_TASK.format(**_tables(), after_slot="", lock=_SKIP_LOCKED)
     with connection.cursor() as cursor:
-        cursor.execute(_TAKE_TASK_WITH_ITEMS.format(take=take, item=Item._meta.db_table), [job.pk, worker.pk])
-        rows = cursor.fetchall()
+        cursor.execute(_TAKE_TASK_WITH_ITEMS.format(take=take, **_tables()), [job.pk, worker.pk])
+        return _with_items(cursor.fetchall())
+
+
+def _with_items(rows: list[tuple[Any, ...]]) -> tuple[int, list[tuple[int, Any]]] | None:
+    """`(task id, [(item id, payload), ...])` from rows of (task id, item id, payload as stored); `None` if empty."""
     if not rows:
         return None
     payload = Item._meta.get_field("payload")

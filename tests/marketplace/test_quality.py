@@ -186,7 +186,14 @@ class TestGoldQualityControl:
         Item.objects.filter(pk=wrong_key.pk).update(gold_answer="dog")  # a mistaken key: the image is a cat
         workers = WorkerFactory.create_batch(4)
 
-        for _ in range(6):
+        # The workers earn trust on the other keys first (a flagged key is not shown), so the outcome does not
+        # depend on the random order in which gold is drawn: then each of them meets the wrong key.
+        Item.objects.filter(pk=wrong_key.pk).update(gold_flagged_at=timezone.now())
+        for _ in range(3):
+            for worker in workers:
+                submit(assignment_claim(job_id=job.pk, worker=worker), worker, lambda i: "cat", callbacks)
+        Item.objects.filter(pk=wrong_key.pk).update(gold_flagged_at=None)
+        for _ in range(3):  # 2 gold per assignment: the 6 keys each worker has not seen, the wrong one among them
             for worker in workers:
                 submit(assignment_claim(job_id=job.pk, worker=worker), worker, lambda i: "cat", callbacks)
 
