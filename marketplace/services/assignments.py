@@ -112,8 +112,9 @@ def _take_slot_and_task(job: Job, worker: User) -> tuple[int, list[tuple[int, An
     order. A worker's first claim on a job, and SQLite, take the slot and then the task.
     """
     if connection.vendor == "postgresql":
-        take = _TAKE_TASK.format(**_tables(), after_slot="EXISTS (SELECT 1 FROM slot) AND", lock=_SKIP_LOCKED)
-        sql = _TAKE_SLOT_AND_TASK.format(slot=_TAKE_SLOT.format(**_tables()), take=take, **_tables())
+        tables = _tables()
+        take = _TAKE_TASK.format(**tables, after_slot="EXISTS (SELECT 1 FROM slot) AND", lock=_SKIP_LOCKED)
+        sql = _TAKE_SLOT_AND_TASK.format(slot=_TAKE_SLOT.format(**tables), take=take, **tables)
         with connection.cursor() as cursor:
             cursor.execute(sql, [job.pk, worker.pk, job.max_open_assignments, job.pk, worker.pk])
             rows = cursor.fetchall()
@@ -174,6 +175,7 @@ _SKIP_LOCKED = "FOR UPDATE SKIP LOCKED"
 
 
 def _tables() -> dict[str, str]:
+    """The engine's tables, quoted, for the SQL written by hand above and below."""
     quote = connection.ops.quote_name
     return {
         "task": quote(MicroTask._meta.db_table),
@@ -190,14 +192,15 @@ def _take_free_task(job: Job, worker: User) -> tuple[int, list[tuple[int, Any]]]
     On PostgreSQL one statement: the inner SELECT skips rows other claimers hold and is served by the partial index
     `task_with_free_slot_idx` (full tasks are never scanned). SQLite serialises writers anyway.
     """
+    tables = _tables()
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_TAKE_TASK.format(**_tables(), after_slot="", lock=""), [job.pk, worker.pk])
+            cursor.execute(_TAKE_TASK.format(**tables, after_slot="", lock=""), [job.pk, worker.pk])
             row = cursor.fetchone()
         return (row[0], _TASK_ITEMS.rows(task=row[0])) if row else None
-    take = _TAKE_TASK.format(**_tables(), after_slot="", lock=_SKIP_LOCKED)
+    take = _TAKE_TASK.format(**tables, after_slot="", lock=_SKIP_LOCKED)
     with connection.cursor() as cursor:
-        cursor.execute(_TAKE_TASK_WITH_ITEMS.format(take=take, **_tables()), [job.pk, worker.pk])
+        cursor.execute(_TAKE_TASK_WITH_ITEMS.format(take=take, **tables), [job.pk, worker.pk])
         return _with_items(cursor.fetchall())
 
 
@@ -448,8 +451,7 @@ def _count_submission(assignment: Assignment) -> tuple[int, int, int, int]:
     """Count the submit on its task and on the worker's participation (UPDATE ... RETURNING, under the row locks):
     the task's `submitted_count` and `overlap_target`, and the participation's `gold_answered` and `gold_correct`,
     as they are after it."""
-    quote = connection.ops.quote_name
-    tables = {"task": quote(MicroTask._meta.db_table), "participation": quote(Participation._meta.db_table)}
+    tables = _tables()
     task_sql, task_args = _COUNT_TASK.format(**tables), [assignment.task_id]
     args = [assignment.gold_total, assignment.gold_correct, assignment.job_id, assignment.worker_id]
     with connection.cursor() as cursor:
