@@ -229,6 +229,17 @@ def raw_ceiling(dsn: str, *, job_id: int, worker_ids: list[int], seconds: float)
     return run
 
 
+def reset_raw_job(dsn: str, job_id: int) -> None:
+    """Give the ceiling's job back all its slots, so that every measurement of the ceiling starts from the same
+    state (without it, a fast run used up the job's slots and measured 0 claims/s after a W)."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM marketplace_assignment WHERE job_id = %s", [job_id])
+        conn.execute("UPDATE marketplace_microtask SET assigned_count = 0 WHERE job_id = %s", [job_id])
+        conn.execute("VACUUM ANALYZE marketplace_assignment, marketplace_microtask")
+
+
 def raw_insert(conn: Any) -> str:
     """RAW_INSERT, completed with the Django default (or else the zero value) of every other NOT NULL column
     without a database default (counters, flags, digests, review status), so that new columns do not break it."""
@@ -709,7 +720,8 @@ def main() -> None:
     raw_workers = [u.pk for u in users[most:-1]]
     raw = run_raw(dsn, raw_job, raw_workers, args.raw_seconds)
 
-    def ceiling() -> float:  # the same raw claims again, on the same job, for the share of each W
+    def ceiling() -> float:  # the same raw claims again, on the same job reset, for the share of each W
+        reset_raw_job(dsn, raw_job.pk)
         again = raw_ceiling(dsn, job_id=raw_job.pk, worker_ids=raw_workers, seconds=args.ceiling_seconds)
         return again.rate(again.claim)
 
