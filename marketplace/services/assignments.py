@@ -113,7 +113,8 @@ def _take_slot_and_task(job: Job, worker: User) -> tuple[int, list[tuple[int, An
     """
     if connection.vendor == "postgresql":
         tables = _tables()
-        take = _TAKE_TASK.format(**tables, after_slot="EXISTS (SELECT 1 FROM slot) AND", lock=_SKIP_LOCKED)
+        pick = _PICK_TASK.format(**tables, after_slot="EXISTS (SELECT 1 FROM slot) AND", lock=_SKIP_LOCKED)
+        take = _TAKE.format(pick=pick, **tables)
         sql = _TAKE_SLOT_AND_TASK.format(slot=_TAKE_SLOT.format(**tables), take=take, **tables)
         with connection.cursor() as cursor:
             cursor.execute(sql, [job.pk, worker.pk, job.max_open_assignments, job.pk, worker.pk])
@@ -149,24 +150,32 @@ _TAKE_SLOT = """
     UPDATE {participation} SET open_assignments = open_assignments + 1
     WHERE job_id = %s AND worker_id = %s AND open_assignments < %s
 """
-_TAKE_TASK = """
-    UPDATE {task} SET assigned_count = assigned_count + 1
-    WHERE id = (
-        SELECT t.id FROM {task} t
-        WHERE {after_slot} t.job_id = %s AND t.assigned_count < t.overlap_target
-          AND NOT EXISTS (SELECT 1 FROM {assignment} a WHERE a.task_id = t.id AND a.worker_id = %s)
-        ORDER BY t.number LIMIT 1 {lock}
-    )
-    RETURNING id
+_PICK_TASK = """
+    SELECT t.id FROM {task} t
+    WHERE {after_slot} t.job_id = %s AND t.assigned_count < t.overlap_target
+      AND NOT EXISTS (SELECT 1 FROM {assignment} a WHERE a.task_id = t.id AND a.worker_id = %s)
+    ORDER BY t.number LIMIT 1 {lock}
 """
-# PostgreSQL takes the task and reads its items in one round trip; SQLite has no UPDATE inside WITH.
+# SQLite, whose writers take turns, and which has no UPDATE inside WITH.
+_TAKE_TASK = "UPDATE {task} SET assigned_count = assigned_count + 1 WHERE id = ({pick}) RETURNING id"
+# PostgreSQL picks the task in a WITH and updates the row picked. Not `UPDATE ... WHERE id = (SELECT ... SKIP
+# LOCKED)`: re-checking a row that a concurrent claim had changed and committed, PostgreSQL ran that subquery again,
+# which could then pick another task, and the UPDATE changed nothing: about one claim in 700 answered "no work"
+# under load (tests/marketplace/test_assignments_concurrency.py). It also reads the task's items in the same trip.
+_TAKE = """
+    picked AS ({pick}),
+    taken AS (
+        UPDATE {task} SET assigned_count = assigned_count + 1 FROM picked WHERE {task}.id = picked.id
+        RETURNING {task}.id
+    )
+"""
 _TAKE_TASK_WITH_ITEMS = """
-    WITH taken AS ({take})
+    WITH {take}
     SELECT taken.id, i.id, i.payload FROM taken JOIN {item} i ON i.task_id = taken.id ORDER BY i.position
 """
 # ... and with the slot first: always one row at least, whose first column says whether the slot was taken.
 _TAKE_SLOT_AND_TASK = """
-    WITH slot AS ({slot} RETURNING 1), taken AS ({take})
+    WITH slot AS ({slot} RETURNING 1), {take}
     SELECT (SELECT count(*) FROM slot), taken.id, i.id, i.payload
     FROM (SELECT 1) AS one LEFT JOIN taken ON true LEFT JOIN {item} i ON i.task_id = taken.id
     ORDER BY i.position
@@ -195,10 +204,11 @@ def _take_free_task(job: Job, worker: User) -> tuple[int, list[tuple[int, Any]]]
     tables = _tables()
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_TAKE_TASK.format(**tables, after_slot="", lock=""), [job.pk, worker.pk])
+            pick = _PICK_TASK.format(**tables, after_slot="", lock="")
+            cursor.execute(_TAKE_TASK.format(pick=pick, **tables), [job.pk, worker.pk])
             row = cursor.fetchone()
         return (row[0], _TASK_ITEMS.rows(task=row[0])) if row else None
-    take = _TAKE_TASK.format(**tables, after_slot="", lock=_SKIP_LOCKED)
+    take = _TAKE.format(pick=_PICK_TASK.format(**tables, after_slot="", lock=_SKIP_LOCKED), **tables)
     with connection.cursor() as cursor:
         cursor.execute(_TAKE_TASK_WITH_ITEMS.format(take=take, **tables), [job.pk, worker.pk])
         return _with_items(cursor.fetchall())

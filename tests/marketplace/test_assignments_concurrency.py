@@ -112,6 +112,32 @@ def test_one_worker_double_clicking_claim_gets_one_assignment(requester):
     assert assignment_invariant_violations() == []
 
 
+def test_claims_racing_on_a_job_with_plenty_left_never_answer_no_work(requester):
+    """Sixteen workers claim and submit at once on a job far from running out: every claim gets a task. (A claim
+    written as `UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED)` answered "no work" about once in 700
+    claims under load: re-checking a task that a concurrent claim had just changed, PostgreSQL ran the subquery
+    again, which then picked another task, and the UPDATE changed nothing.)"""
+    job = launched_job(requester, n_items=3000, n_gold=30, items_per_task=1)
+    workers = WorkerFactory.create_batch(16)
+
+    def work(i: int) -> list[str]:
+        refusals = []
+        for _ in range(100):  # 1,600 of the job's 9,000 slots in all
+            try:
+                assignment = assignment_claim(job_id=job.pk, worker=workers[i])
+            except NoWorkAvailable:
+                untouched = MicroTask.objects.filter(job=job, assigned_count=0).count()
+                refusals.append(f"no work, with {untouched} tasks nobody has claimed yet")
+                continue
+            assignment_submit(assignment_id=assignment.pk, worker=workers[i], answers=answers_for(assignment))
+        return refusals
+
+    refusals = run_in_threads(16, work)
+
+    assert [r for worker_refusals in refusals for r in worker_refusals] == []
+    assert assignment_invariant_violations() == []
+
+
 def test_the_same_submit_sent_ten_times_at_once_is_stored_once(requester):
     job = launched_job(requester, n_items=5, items_per_task=5)
     worker = WorkerFactory()
