@@ -6,7 +6,7 @@ Run by hand (never by `make test`); the whole run takes about three minutes:
         [--workers 10,50,200] [--seconds 20] [--raw-seconds 10] [--gunicorn-workers 4] [--gunicorn-threads 1]
 
 It uses its own database (`<name>_bench_claims`, dropped and created anew each run) and Redis database 14
-(`--redis-db`; flushed at the start: cache, sessions, throttle counters, and the Celery queue the submits feed,
+(`--redis-db`; flushed at the start: cache, throttle counters, and the Celery queue the submits feed,
 which no worker drains here). Steps:
 1. the ceiling: the same claim as raw SQL (psycopg 3, no Django) from 64 threads, on a fresh job; measured again
    right before and right after each W, whose share of the ceiling is taken against the mean of those two (the

@@ -2,7 +2,7 @@
 
 Django's `RedisCacheClient.get_client` builds a new `redis.Redis` for every cache operation. With redis-py 8 that
 fills a table of about 170 response callbacks each time: 2-4% of a claim/submit cycle's CPU in bench/claims.py,
-where each request makes a few cache calls (session, throttle, answer counter). A `redis.Redis` is safe to share:
+where each request makes a cache call or two (throttle, answer counter). A `redis.Redis` is safe to share:
 it takes a connection from its pool for each command.
 
 `cache_count` is an atomic counter that also exists when it did not: one `INCRBY` on Redis (and an `EXPIRE` when

@@ -102,11 +102,10 @@ else:
         DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 2})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Redis: cache, sessions and the Celery broker ----------------------------------------------------------------
+# --- Redis: cache, throttles and the Celery broker ----------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "marketplace.cache.RedisCache", "LOCATION": REDIS_URL}}
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -146,6 +145,8 @@ if HEALTH_CHECK_CELERY:
 
 # --- Auth: django-allauth (email sign-up/login), headless API with X-Session-Token ------------------------------
 AUTH_USER_MODEL = "accounts.User"
+# Sessions in the database with their user's id as a column: a session token and its user load in one query.
+SESSION_ENGINE = "marketplace.accounts.sessions"
 AUTHENTICATION_BACKENDS = [  # Django's and allauth's, with a cheaper per-request user lookup
     "marketplace.accounts.backends.ModelBackend",
     "marketplace.accounts.backends.AuthenticationBackend",

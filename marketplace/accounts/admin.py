@@ -1,21 +1,35 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
 
-from marketplace.accounts.models import User
+from marketplace.accounts.models import Session, User
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    # Sessions have no admin page of their own: a session's key is its token (any page listing them would show it).
+    actions = ["end_sessions"]
     ordering = ["email"]
     list_display = ["email", "is_requester", "is_worker", "is_staff", "is_active", "date_joined"]
     list_filter = ["is_requester", "is_worker", "is_staff", "is_active"]
     search_fields = ["email", "first_name", "last_name"]
-    readonly_fields = ["last_login", "date_joined"]
+    readonly_fields = ["last_login", "date_joined", "signed_in_sessions"]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Personal info", {"fields": ("first_name", "last_name")}),
         ("Roles", {"fields": ("is_requester", "is_worker", "is_staff", "is_superuser", "is_active")}),
         ("Permissions", {"classes": ("collapse",), "fields": ("groups", "user_permissions")}),
-        ("Dates", {"fields": ("last_login", "date_joined")}),
+        ("Dates", {"fields": ("last_login", "date_joined", "signed_in_sessions")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+    @admin.display(description="signed-in sessions")
+    def signed_in_sessions(self, user: User) -> int:
+        return Session.objects.filter(user=user, expire_date__gt=timezone.now()).count()
+
+    @admin.action(description="Sign out of every session (browsers and scripts)")
+    def end_sessions(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        ended, _ = Session.objects.filter(user__in=queryset).delete()
+        self.message_user(request, f"Ended {ended} session(s).")

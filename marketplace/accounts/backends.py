@@ -9,6 +9,7 @@ from django.contrib.auth import backends as django_backends
 from django.db.models import IntegerField
 
 from marketplace.accounts.models import User
+from marketplace.accounts.sessions import take_preloaded_user
 from marketplace.prepared import Param, PreparedQuery, attnames
 
 _USER = PreparedQuery(
@@ -20,8 +21,11 @@ class ModelBackend(django_backends.ModelBackend):
     """Django's `ModelBackend`."""
 
     def get_user(self, user_id: int) -> User | None:
-        found = _USER.instances(User, user=user_id)
-        return found[0] if found and self.user_can_authenticate(found[0]) else None
+        user = take_preloaded_user(user_id)  # read with the session token's session: no second query
+        if user is None:
+            found = _USER.instances(User, user=user_id)
+            user = found[0] if found else None
+        return user if user is not None and self.user_can_authenticate(user) else None
 
 
 class AuthenticationBackend(ModelBackend, allauth_backends.AuthenticationBackend):

@@ -1,4 +1,5 @@
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -53,3 +54,16 @@ class User(AbstractUser):
     def roles(self) -> list[str]:
         flags = (("requester", self.is_requester), ("worker", self.is_worker), ("admin", self.is_staff))
         return [name for name, held in flags if held]
+
+
+class Session(AbstractBaseSession):
+    """A login session: Django's, with its user as a column, so that a session token's user loads with the session
+    in one query (`marketplace.accounts.sessions`). Deleting a user ends their sessions."""
+
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+
+    @classmethod
+    def get_session_store_class(cls) -> type:
+        from marketplace.accounts.sessions import SessionStore
+
+        return SessionStore

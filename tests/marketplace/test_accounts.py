@@ -1,12 +1,16 @@
 """Sign-up, login and the session token a script uses (django-allauth headless, `X-Session-Token`)."""
 
+from datetime import timedelta
 from importlib import import_module
 
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from marketplace.accounts.models import User
+from marketplace.accounts.models import Session, User
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -79,6 +83,54 @@ def test_a_token_whose_session_expired_from_the_store_gets_401():
     import_module(settings.SESSION_ENGINE).SessionStore(token).delete()
 
     assert APIClient().get("/api/v1/me/", HTTP_X_SESSION_TOKEN=token).status_code == 401
+
+
+def _queries_of(path: str, token: str) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        assert APIClient().get(path, HTTP_X_SESSION_TOKEN=token).status_code == 200
+    return [query["sql"] for query in queries]
+
+
+def test_a_token_and_its_user_load_in_one_query():
+    token = _signup(APIClient(), is_worker=True)["meta"]["session_token"]
+
+    sql = _queries_of("/api/v1/work/assignments/", token)
+
+    assert "accounts_session" in sql[0] and "accounts_user" in sql[0]
+    assert not any("accounts_user" in query or "accounts_session" in query for query in sql[1:])
+    assert Session.objects.get(session_key=token).user == User.objects.get(email="ada@example.com")
+
+
+def test_a_token_stops_working_once_the_user_is_deactivated_or_changes_password():
+    token = _signup(APIClient(), is_worker=True)["meta"]["session_token"]
+    user = User.objects.get(email="ada@example.com")
+
+    user.is_active = False
+    user.save()
+    assert APIClient().get("/api/v1/me/", HTTP_X_SESSION_TOKEN=token).status_code == 401
+
+    user.is_active = True
+    user.save()
+    assert APIClient().get("/api/v1/me/", HTTP_X_SESSION_TOKEN=token).status_code == 200
+    user.set_password("another-long-password-42")
+    user.save()
+    assert APIClient().get("/api/v1/me/", HTTP_X_SESSION_TOKEN=token).status_code == 401
+
+
+def test_a_token_past_its_expiry_date_gets_401():
+    token = _signup(APIClient(), is_worker=True)["meta"]["session_token"]
+
+    Session.objects.filter(session_key=token).update(expire_date=timezone.now() - timedelta(seconds=1))
+
+    assert APIClient().get("/api/v1/me/", HTTP_X_SESSION_TOKEN=token).status_code == 401
+
+
+def test_a_deleted_user_s_sessions_go_with_them():
+    token = _signup(APIClient(), is_worker=True)["meta"]["session_token"]
+
+    User.objects.get(email="ada@example.com").delete()
+
+    assert not Session.objects.filter(session_key=token).exists()
 
 
 def test_a_user_takes_up_and_gives_up_roles(api, plain_user):

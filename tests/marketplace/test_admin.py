@@ -2,8 +2,10 @@
 
 import pytest
 from django.contrib import admin
+from django.test import Client
 from django.urls import reverse
 
+from marketplace.accounts.models import Session
 from marketplace.models import Job
 from marketplace.services.assignments import assignment_claim, assignment_submit
 from tests.factories import JobFactory, UserFactory, WorkerFactory
@@ -47,10 +49,33 @@ def test_every_model_of_the_project_has_an_admin_page_or_an_inline():
 
     inlined = {inline.model for model_admin in admin.site._registry.values() for inline in model_admin.inlines}
     ours = {"marketplace", "accounts", "workers", "qualification", "payments"}
+    not_shown = {"accounts.Session"}  # its key is a login token: the user admin counts and ends sessions instead
     missing = [
         m._meta.label
         for m in apps.get_models()
         if m._meta.app_label in ours and m not in admin.site._registry and m not in inlined
     ]
+    missing = [label for label in missing if label not in not_shown]
 
     assert missing == []
+
+
+def test_an_admin_signs_a_user_out_of_every_session_without_seeing_a_token(client):
+    staff, user, bystander = UserFactory(is_staff=True, is_superuser=True), UserFactory(), UserFactory()
+    tokens = []
+    for someone in (user, user, bystander):
+        signed_in = Client()
+        signed_in.force_login(someone)
+        tokens.append(signed_in.session.session_key)
+    client.force_login(staff)
+
+    page = client.get(reverse("admin:accounts_user_change", args=[user.pk]))
+    ended = client.post(
+        reverse("admin:accounts_user_changelist"), {"action": "end_sessions", "_selected_action": [user.pk]}
+    )
+
+    assert page.status_code == 200 and b"Signed-in sessions" in page.content
+    assert not any(token.encode() in page.content for token in tokens)
+    assert ended.status_code == 302
+    assert not Session.objects.filter(session_key__in=tokens[:2]).exists()
+    assert Session.objects.filter(session_key=tokens[2], user=bystander).exists()
