@@ -169,10 +169,15 @@ class PreparedUpdate(_Prepared):
         return sql, tuple(params)
 
     def run(self, *, using: str = "default", **values: Any) -> int:
-        (sql, params), connection = self._compiled_for(using), connections[using]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, self._bind(params, values, connection))
+        sql, params = self.statement(using=using, **values)
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql, params)
             return cursor.rowcount
+
+    def statement(self, *, using: str = "default", **values: Any) -> tuple[str, list[Any]]:
+        """The SQL and parameters `run` sends, for a caller that sends it inside a larger statement."""
+        (sql, params), connection = self._compiled_for(using), connections[using]
+        return sql, self._bind(params, values, connection)
 
 
 def insert(objs: list[M], *, using: str = "default") -> list[M]:
@@ -181,15 +186,21 @@ def insert(objs: list[M], *, using: str = "default") -> list[M]:
     statement text cached per model and row count. Sets each object's primary key. No signals, as bulk_create."""
     if not objs:
         return objs
-    model, connection = type(objs[0]), connections[using]
-    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
-    params = [field.get_db_prep_save(field.pre_save(obj, add=True), connection) for obj in objs for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(model, len(objs), using, connection.vendor), params)
+    with connections[using].cursor() as cursor:
+        cursor.execute(*insert_statement(objs, using=using))
         for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
             obj.pk = pk
             obj._state.adding, obj._state.db = False, using
     return objs
+
+
+def insert_statement(objs: list[Model], *, using: str = "default") -> tuple[str, list[Any]]:
+    """The SQL and parameters `insert` sends (non-empty `objs`), for a caller that sends it inside a larger statement:
+    the objects' primary keys are then not set."""
+    model, connection = type(objs[0]), connections[using]
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    params = [field.get_db_prep_save(field.pre_save(obj, add=True), connection) for obj in objs for field in fields]
+    return _insert_sql(model, len(objs), using, connection.vendor), params
 
 
 @functools.lru_cache(maxsize=256)

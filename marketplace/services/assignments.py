@@ -45,7 +45,7 @@ from marketplace.models import (
     MicroTask,
     Participation,
 )
-from marketplace.prepared import Param, PreparedQuery, PreparedUpdate, attnames, insert
+from marketplace.prepared import Param, PreparedQuery, PreparedUpdate, attnames, insert, insert_statement
 from marketplace.schemas import SchemaValueError, parse_label_schema
 from marketplace.services.aggregation import aggregation_enqueue, aggregation_note_answers
 from marketplace.services.eligibility import ensure_can_work
@@ -364,7 +364,7 @@ def _digest(values: dict[int, Any]) -> str:
 
 
 def _record(assignment: Assignment, values: dict[int, Any], digest: str) -> None:
-    answers = insert(_graded_answers(assignment, values))
+    answers = _graded_answers(assignment, values)
     gold = [a for a in answers if a.is_gold]
     assignment.gold_total, assignment.gold_correct = len(gold), sum(bool(a.is_correct) for a in gold)
     assignment.status, assignment.submitted_at = AssignmentStatus.SUBMITTED, timezone.now()
@@ -372,9 +372,8 @@ def _record(assignment: Assignment, values: dict[int, Any], digest: str) -> None
     assignment.submission_digest = digest
     floor = assignment.job.min_seconds_per_item * len(assignment.item_ids)
     assignment.is_fast = (assignment.submitted_at - assignment.created_at).total_seconds() < floor
-    _SAVE_SUBMISSION.run(**{name: getattr(assignment, name) for name in _SUBMISSION_FIELDS}, assignment=assignment.pk)
     worker_record_gold(worker_id=assignment.worker_id, answered=assignment.gold_total, correct=assignment.gold_correct)
-    submitted, target, answered, right = _count_submission(assignment)
+    submitted, target, answered, right = _store_submission(assignment, answers)
     if assignment.gold_total or assignment.is_fast:
         from marketplace.services.quality import quality_after_submit  # noqa: PLC0415 -- quality imports this
 
@@ -448,32 +447,43 @@ _COUNT_PARTICIPATION = """
     WHERE job_id = %s AND worker_id = %s {after_task}
     RETURNING gold_answered, gold_correct
 """
-# PostgreSQL counts both in one round trip. The participation's UPDATE first needs the task's result (the EXISTS),
-# so the task row is locked before the participation row: the engine's lock order.
-_COUNT_BOTH = """
-    WITH counted_task AS ({task}), counted_participation AS ({participation})
+# PostgreSQL stores and counts the submission in one round trip. The participation's UPDATE first needs the task's
+# result (the EXISTS), so the task row is locked before the participation row: the engine's lock order. The answers'
+# INSERT and the assignment's UPDATE, which the SELECT does not read, run after it (the assignment is locked already).
+_STORE_AND_COUNT = """
+    WITH counted_task AS ({task}), counted_participation AS ({participation}),
+        stored_answers AS ({answers}), stored_submission AS ({submission})
     SELECT t.submitted_count, t.overlap_target, p.gold_answered, p.gold_correct
     FROM counted_task t, counted_participation p
 """
 
 
-def _count_submission(assignment: Assignment) -> tuple[int, int, int, int]:
-    """Count the submit on its task and on the worker's participation (UPDATE ... RETURNING, under the row locks):
-    the task's `submitted_count` and `overlap_target`, and the participation's `gold_answered` and `gold_correct`,
-    as they are after it."""
+def _store_submission(assignment: Assignment, answers: list[Answer]) -> tuple[int, int, int, int]:
+    """Store the answers and the assignment's submission fields, and count the submit on its task and on the
+    worker's participation (UPDATE ... RETURNING, under the row locks): the task's `submitted_count` and
+    `overlap_target`, and the participation's `gold_answered` and `gold_correct`, as they are after it."""
     tables = _tables()
+    submission = _SAVE_SUBMISSION.statement(
+        **{name: getattr(assignment, name) for name in _SUBMISSION_FIELDS}, assignment=assignment.pk
+    )
     task_sql, task_args = _COUNT_TASK.format(**tables), [assignment.task_id]
     args = [assignment.gold_total, assignment.gold_correct, assignment.job_id, assignment.worker_id]
+    if connection.vendor == "postgresql":
+        answers_sql, answers_args = insert_statement(answers)
+        after_task = _COUNT_PARTICIPATION.format(**tables, after_task="AND EXISTS (SELECT 1 FROM counted_task)")
+        sql = _STORE_AND_COUNT.format(
+            task=task_sql, participation=after_task, answers=answers_sql, submission=submission[0]
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, task_args + args + answers_args + submission[1])
+            return cursor.fetchone()
+    insert(answers)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            after_task = _COUNT_PARTICIPATION.format(**tables, after_task="AND EXISTS (SELECT 1 FROM counted_task)")
-            cursor.execute(_COUNT_BOTH.format(task=task_sql, participation=after_task), task_args + args)
-            submitted, target, answered, right = cursor.fetchone()
-        else:
-            cursor.execute(task_sql, task_args)
-            submitted, target = cursor.fetchone()
-            cursor.execute(_COUNT_PARTICIPATION.format(**tables, after_task=""), args)
-            answered, right = cursor.fetchone()
+        cursor.execute(*submission)
+        cursor.execute(task_sql, task_args)
+        submitted, target = cursor.fetchone()
+        cursor.execute(_COUNT_PARTICIPATION.format(**tables, after_task=""), args)
+        answered, right = cursor.fetchone()
     return submitted, target, answered, right
 
 
