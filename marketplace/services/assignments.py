@@ -463,7 +463,7 @@ def _store_submission(assignment: Assignment, answers: list[Answer]) -> tuple[in
     worker's participation (UPDATE ... RETURNING, under the row locks): the task's `submitted_count` and
     `overlap_target`, and the participation's `gold_answered` and `gold_correct`, as they are after it."""
     tables = _tables()
-    submission = _SAVE_SUBMISSION.statement(
+    submission_sql, submission_args = _SAVE_SUBMISSION.statement(
         **{name: getattr(assignment, name) for name in _SUBMISSION_FIELDS}, assignment=assignment.pk
     )
     task_sql, task_args = _COUNT_TASK.format(**tables), [assignment.task_id]
@@ -472,14 +472,14 @@ def _store_submission(assignment: Assignment, answers: list[Answer]) -> tuple[in
         answers_sql, answers_args = insert_statement(answers)
         after_task = _COUNT_PARTICIPATION.format(**tables, after_task="AND EXISTS (SELECT 1 FROM counted_task)")
         sql = _STORE_AND_COUNT.format(
-            task=task_sql, participation=after_task, answers=answers_sql, submission=submission[0]
+            task=task_sql, participation=after_task, answers=answers_sql, submission=submission_sql
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, task_args + args + answers_args + submission[1])
+            cursor.execute(sql, task_args + args + answers_args + submission_args)
             return cursor.fetchone()
     insert(answers)
     with connection.cursor() as cursor:
-        cursor.execute(*submission)
+        cursor.execute(submission_sql, submission_args)
         cursor.execute(task_sql, task_args)
         submitted, target = cursor.fetchone()
         cursor.execute(_COUNT_PARTICIPATION.format(**tables, after_task=""), args)
