@@ -33,6 +33,11 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"code": code, "message": message, "extra": extra}
 
 
+def domain_error_body(exc: Exception) -> dict[str, Any]:
+    """The body of one of the apps' own errors (`DOMAIN_ERRORS`)."""
+    return error_body(exc.code, exc.message, **exc.extra)  # type: ignore[attr-defined]
+
+
 def _django_validation_fields(exc: DjangoValidationError) -> dict[str, Any]:
     if hasattr(exc, "error_dict"):
         return {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()}
@@ -41,7 +46,7 @@ def _django_validation_fields(exc: DjangoValidationError) -> dict[str, Any]:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DOMAIN_ERRORS):
-        return Response(error_body(exc.code, exc.message, **exc.extra), status=exc.status_code)  # type: ignore[attr-defined]
+        return Response(domain_error_body(exc), status=exc.status_code)  # type: ignore[attr-defined]
     if isinstance(exc, DjangoValidationError):
         body = error_body("invalid", "Invalid input.", fields=_django_validation_fields(exc))
         return Response(body, status=400)

@@ -33,3 +33,10 @@ class WindowRateThrottle(ScopedRateThrottle):
 
     def wait(self) -> float:
         return max(self.window_ends - self.now, 0.0)
+
+
+class ClaimWindowRateThrottle(WindowRateThrottle):
+    """The claim rate (`claim_throttle_scope`) on a view that claims besides its own scope: submit-and-claim counts
+    as a submit and as a claim, against the same counters as the two endpoints."""
+
+    scope_attr = "claim_throttle_scope"

@@ -2,7 +2,26 @@ from django.urls import include, path
 
 from marketplace.api import accounts, disputes, jobs, results, reviews, uploads, webhooks, work
 
+# The worker's endpoints first: they serve most requests, and a URL is matched against the patterns in order.
+_work = [
+    path("jobs/", work.WorkJobListApi.as_view(), name="work-job-list"),
+    path("jobs/<int:job_id>/claim/", work.WorkClaimApi.as_view(), name="work-claim"),
+    path("quality/", work.WorkQualityListApi.as_view(), name="work-quality"),
+    path("assignments/", work.WorkAssignmentListApi.as_view(), name="work-assignment-list"),
+    path("assignments/<int:assignment_id>/", work.WorkAssignmentDetailApi.as_view(), name="work-assignment"),
+    path("assignments/<int:assignment_id>/submit/", work.WorkSubmitApi.as_view(), name="work-submit"),
+    path(
+        "assignments/<int:assignment_id>/submit-and-claim/",
+        work.WorkSubmitAndClaimApi.as_view(),
+        name="work-submit-and-claim",
+    ),
+    path("assignments/<int:assignment_id>/release/", work.WorkReleaseApi.as_view(), name="work-release"),
+    path("assignments/<int:assignment_id>/appeal/", disputes.WorkAppealApi.as_view(), name="work-appeal"),
+    path("disputes/", disputes.WorkDisputeListApi.as_view(), name="work-dispute-list"),
+]
+
 urlpatterns = [
+    path("work/", include(_work)),
     path("me/", accounts.MeApi.as_view(), name="me"),
     path("jobs/", jobs.JobListCreateApi.as_view(), name="job-list"),
     path("jobs/<int:job_id>/", jobs.JobDetailApi.as_view(), name="job-detail"),
@@ -34,15 +53,6 @@ urlpatterns = [
     path("", include("workers.urls")),
     path("", include("qualification.urls")),
     path("payments/", include("payments.urls")),
-    path("work/jobs/", work.WorkJobListApi.as_view(), name="work-job-list"),
-    path("work/jobs/<int:job_id>/claim/", work.WorkClaimApi.as_view(), name="work-claim"),
-    path("work/quality/", work.WorkQualityListApi.as_view(), name="work-quality"),
-    path("work/assignments/", work.WorkAssignmentListApi.as_view(), name="work-assignment-list"),
-    path("work/assignments/<int:assignment_id>/", work.WorkAssignmentDetailApi.as_view(), name="work-assignment"),
-    path("work/assignments/<int:assignment_id>/submit/", work.WorkSubmitApi.as_view(), name="work-submit"),
-    path("work/assignments/<int:assignment_id>/release/", work.WorkReleaseApi.as_view(), name="work-release"),
-    path("work/assignments/<int:assignment_id>/appeal/", disputes.WorkAppealApi.as_view(), name="work-appeal"),
-    path("work/disputes/", disputes.WorkDisputeListApi.as_view(), name="work-dispute-list"),
     path("admin/disputes/", disputes.StaffDisputeListApi.as_view(), name="admin-dispute-list"),
     path("admin/disputes/<int:dispute_id>/", disputes.StaffDisputeDetailApi.as_view(), name="admin-dispute"),
     path(

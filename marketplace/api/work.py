@@ -15,11 +15,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace import selectors
-from marketplace.api.errors import ErrorSerializer
+from marketplace.api.errors import ErrorSerializer, domain_error_body
 from marketplace.api.permissions import IsWorker
-from marketplace.api.throttling import WindowRateThrottle
+from marketplace.api.throttling import ClaimWindowRateThrottle, WindowRateThrottle
 from marketplace.models import Assignment, AssignmentStatus, Job, Participation, ReviewStatus
-from marketplace.services.assignments import assignment_claim, assignment_release, assignment_submit
+from marketplace.services.assignments import (
+    assignment_claim,
+    assignment_release,
+    assignment_submit,
+    assignment_submit_and_claim,
+)
 
 
 class WorkJobSerializer(serializers.ModelSerializer):
@@ -193,6 +198,44 @@ class WorkSubmitApi(APIView):
             assignment_id=assignment_id, worker=request.user, answers=data.validated_data["answers"]
         )
         return Response(WorkAssignmentSerializer(assignment).data)
+
+
+class WorkSubmitAndClaimSerializer(serializers.Serializer):
+    submitted = WorkAssignmentSerializer(help_text="What `submit/` answers.")
+    next = WorkAssignmentSerializer(allow_null=True, help_text="Your next assignment on the job, or null.")
+    next_error = ErrorSerializer(allow_null=True, help_text="Why there is no next assignment, as `claim/` says it.")
+
+
+class WorkSubmitAndClaimApi(APIView):
+    """Submit and get the next task: one request per task instead of two, for clients that go on working."""
+
+    permission_classes = [IsWorker]
+    throttle_classes = [WindowRateThrottle, ClaimWindowRateThrottle]
+    throttle_scope = "submit"
+    claim_throttle_scope = "claim"
+
+    @extend_schema(
+        request=WorkSubmitApi.SubmitSerializer,
+        responses={200: WorkSubmitAndClaimSerializer, 400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        summary="Submit the assignment's answers and claim the next micro-task of the same job",
+        description="The submit is `submit/`'s, with its errors (then nothing is claimed). The claim then is "
+        "`claim/`'s: when it is refused (`no_work_available`, `not_eligible`, ...), `next` is null and `next_error` "
+        "says why, and the submit stands. Safe to retry: a retry stores nothing twice, and when you already hold "
+        "the job's maximum of open assignments, `next` is the oldest of them.",
+    )
+    def post(self, request: Request, assignment_id: int) -> Response:
+        data = WorkSubmitApi.SubmitSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        submitted, following, refusal = assignment_submit_and_claim(
+            assignment_id=assignment_id, worker=request.user, answers=data.validated_data["answers"]
+        )
+        return Response(
+            {
+                "submitted": WorkAssignmentSerializer(submitted).data,
+                "next": WorkAssignmentSerializer(following).data if following else None,
+                "next_error": domain_error_body(refusal) if refusal else None,
+            }
+        )
 
 
 class WorkReleaseApi(APIView):

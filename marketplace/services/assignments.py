@@ -31,6 +31,8 @@ from marketplace.errors import (
     AlreadySubmitted,
     AssignmentClosed,
     InvalidAnswers,
+    MarketplaceError,
+    NotEligible,
     NotFound,
     NoWorkAvailable,
     TooManyOpenAssignments,
@@ -299,6 +301,29 @@ def assignment_submit(*, assignment_id: int, worker: User, answers: list[dict[st
     if overdue:
         raise _closed(assignment)
     return assignment
+
+
+def assignment_submit_and_claim(
+    *, assignment_id: int, worker: User, answers: list[dict[str, Any]], rng: random.Random | None = None
+) -> tuple[Assignment, Assignment | None, MarketplaceError | None]:
+    """Submit, then claim the next micro-task of the same job: a worker's "submit and next" in one call.
+
+    Returns `(submitted, next, refusal)`. The submit is `assignment_submit`, and its errors are raised: nothing is
+    claimed then. The claim is `assignment_claim` in its own transaction once the submit has committed, so a worker
+    whom this submit's gold got blocked is refused; a refused claim (`NoWorkAvailable`, `NotEligible`, `NotFound`)
+    is returned as `refusal`, as the submit stands. When the worker already holds the job's maximum of open
+    assignments (a retry of this call whose answer was lost, say), `next` is the oldest of them: a retry gets work
+    the worker holds, never a further claim.
+    """
+    submitted = assignment_submit(assignment_id=assignment_id, worker=worker, answers=answers)
+    try:
+        return submitted, assignment_claim(job_id=submitted.job_id, worker=worker, rng=rng), None
+    except TooManyOpenAssignments as refusal:
+        held = Assignment.objects.filter(job_id=submitted.job_id, worker=worker, status=AssignmentStatus.OPEN)
+        oldest = held.order_by("created_at", "pk").first()
+        return submitted, oldest, None if oldest else refusal
+    except (NoWorkAvailable, NotEligible, NotFound) as refusal:
+        return submitted, None, refusal
 
 
 def _lock_own(assignment_id: int, worker: User) -> Assignment:

@@ -23,7 +23,9 @@ from marketplace.services.assignments import (
     assignment_claim,
     assignment_release,
     assignment_submit,
+    assignment_submit_and_claim,
 )
+from marketplace.services.jobs import job_transition
 from marketplace.tasks import assignment_expire_overdue_task
 from tests.factories import WorkerFactory
 from tests.marketplace.helpers import answers_for, launched_job
@@ -202,6 +204,73 @@ class TestSubmit:
         assert assignment_invariant_violations() == []
 
 
+class TestSubmitAndClaim:
+    """A worker's "submit and next": the submit as `assignment_submit`, then a claim on the same job."""
+
+    def test_it_stores_the_submit_and_hands_over_the_jobs_next_task(self, job, worker):
+        first = claim(job, worker)
+
+        submitted, following, refusal = assignment_submit_and_claim(
+            assignment_id=first.pk, worker=worker, answers=answers_for(first), rng=random.Random(7)
+        )
+
+        assert (submitted.pk, submitted.status, refusal) == (first.pk, AssignmentStatus.SUBMITTED, None)
+        assert (following.job_id, following.status) == (job.pk, AssignmentStatus.OPEN)
+        assert following.task_id != first.task_id
+        assert len(following.payloads) == len(following.item_ids)
+        assert Answer.objects.filter(assignment=first).count() == len(first.item_ids)
+        assert assignment_invariant_violations() == []
+
+    def test_when_no_work_is_left_the_submit_stands_and_the_refusal_is_returned(self, job, worker):
+        first = claim(job, worker)
+        _, second, _ = assignment_submit_and_claim(assignment_id=first.pk, worker=worker, answers=answers_for(first))
+
+        submitted, following, refusal = assignment_submit_and_claim(  # the job has two tasks
+            assignment_id=second.pk, worker=worker, answers=answers_for(second)
+        )
+
+        assert (submitted.pk, submitted.status, following) == (second.pk, AssignmentStatus.SUBMITTED, None)
+        assert isinstance(refusal, NoWorkAvailable)
+        assert Assignment.objects.filter(worker=worker, status=AssignmentStatus.SUBMITTED).count() == 2
+
+    def test_a_retry_stores_nothing_twice_and_hands_over_the_same_next_task(self, job, worker):
+        first = claim(job, worker)
+        done, following, _ = assignment_submit_and_claim(
+            assignment_id=first.pk, worker=worker, answers=answers_for(first)
+        )
+
+        again, resumed, refusal = assignment_submit_and_claim(
+            assignment_id=first.pk, worker=worker, answers=answers_for(first)
+        )
+
+        assert (again.pk, again.submitted_at, resumed.pk, refusal) == (done.pk, done.submitted_at, following.pk, None)
+        assert Assignment.objects.filter(worker=worker).count() == 2
+        assert Answer.objects.filter(assignment=first).count() == len(first.item_ids)
+        assert MicroTask.objects.get(pk=first.task_id).submitted_count == 1
+
+    def test_a_refused_submit_claims_nothing(self, job, worker):
+        first = claim(job, worker)
+        answers = answers_for(first)
+        answers[0]["answer"] = "horse"
+
+        with pytest.raises(InvalidAnswers):
+            assignment_submit_and_claim(assignment_id=first.pk, worker=worker, answers=answers)
+
+        assert list(Assignment.objects.filter(worker=worker).values_list("pk", "status")) == [(first.pk, "open")]
+
+    def test_a_worker_who_may_no_longer_work_on_the_job_gets_the_reason_and_keeps_the_submit(self, job, worker):
+        first = claim(job, worker)
+        job_transition(job=job, action="pause")
+
+        submitted, following, refusal = assignment_submit_and_claim(
+            assignment_id=first.pk, worker=worker, answers=answers_for(first)
+        )
+
+        assert (submitted.status, following) == (AssignmentStatus.SUBMITTED, None)
+        assert isinstance(refusal, NotEligible)
+        assert refusal.extra["reason"] == "job_not_active"
+
+
 class TestReleaseAndExpiry:
     def test_a_released_assignment_frees_its_slot_and_takes_no_submit(self, job, worker):
         assignment = claim(job, worker)
@@ -305,6 +374,49 @@ class TestWorkerApi:
         for response in (claimed, detail, submitted):
             self.assert_leaks_nothing(response.json(), job)
             assert "bird" not in json.dumps(response.json())
+
+    def test_submit_and_claim_answers_the_submit_and_the_next_task_revealing_nothing(self, api, job, worker):
+        client = api.as_user(worker)
+        claimed = client.post(f"/api/v1/work/jobs/{job.pk}/claim/").json()
+        answers = [{"position": i["position"], "answer": "dog"} for i in claimed["items"]]
+
+        response = client.post(f"/api/v1/work/assignments/{claimed['id']}/submit-and-claim/", {"answers": answers})
+
+        body = response.json()
+        assert response.status_code == 200
+        assert set(body) == {"submitted", "next", "next_error"}
+        assert (body["submitted"]["id"], body["submitted"]["status"], body["submitted"]["answers"]) == (
+            claimed["id"],
+            "submitted",
+            answers,
+        )
+        assert (body["next"]["status"], body["next_error"]) == ("open", None)
+        assert body["next"] == client.get(f"/api/v1/work/assignments/{body['next']['id']}/").json()
+        self.assert_leaks_nothing(body["submitted"], job)
+        self.assert_leaks_nothing(body["next"], job)
+
+    def test_submit_and_claim_without_work_left_says_why_like_a_claim(self, api, requester, worker):
+        job = launched_job(requester, n_items=2, items_per_task=1, overlap_min=1, overlap_max=1)
+        client = api.as_user(worker)
+        claimed = client.post(f"/api/v1/work/jobs/{job.pk}/claim/").json()
+        claim(job, WorkerFactory())  # the other task: open, so the job is still active
+        answers = [{"position": i["position"], "answer": "dog"} for i in claimed["items"]]
+
+        body = client.post(f"/api/v1/work/assignments/{claimed['id']}/submit-and-claim/", {"answers": answers}).json()
+
+        assert (body["submitted"]["status"], body["next"]) == ("submitted", None)
+        assert body["next_error"]["code"] == "no_work_available"
+
+    def test_submit_and_claim_with_a_bad_label_is_the_submits_400(self, api, job, worker):
+        client = api.as_user(worker)
+        claimed = client.post(f"/api/v1/work/jobs/{job.pk}/claim/").json()
+        answers = [{"position": i["position"], "answer": "unicorn"} for i in claimed["items"]]
+
+        response = client.post(f"/api/v1/work/assignments/{claimed['id']}/submit-and-claim/", {"answers": answers})
+
+        assert response.status_code == 400
+        assert response.json()["code"] == "invalid_answers"
+        assert client.get("/api/v1/work/assignments/").json()["count"] == 1
 
     def test_the_assignment_response_is_what_its_declared_fields_render(self, job, worker):
         """The serializer writes its output directly (a hot path); DRF's generic rendering of the declared fields,

@@ -18,6 +18,7 @@ from marketplace.services.assignments import (
     assignment_expire_overdue,
     assignment_release,
     assignment_submit,
+    assignment_submit_and_claim,
 )
 from tests.factories import WorkerFactory
 from tests.marketplace.helpers import answers_for, launched_job
@@ -74,6 +75,37 @@ def test_fifty_workers_racing_on_two_hundred_items_fill_every_slot_exactly_once(
     assert job.status == JobStatus.COMPLETED
     assert Answer.objects.filter(job=job, is_gold=False).count() == 200 * 3
     assert not MicroTask.objects.filter(job=job).exclude(submitted_count=3).exists()
+    assert assignment_invariant_violations() == []
+
+
+def test_thirty_workers_going_on_with_submit_and_claim_fill_every_slot_exactly_once(requester):
+    job = launched_job(requester, n_items=120, n_gold=20, items_per_task=2, overlap_min=3, overlap_max=3)
+    workers = WorkerFactory.create_batch(30)
+
+    def work(i: int) -> int:
+        worker, rng, done, held = workers[i], random.Random(i), 0, None
+        while True:
+            if held is None:
+                try:
+                    held = assignment_claim(job_id=job.pk, worker=worker, rng=rng)
+                except (NoWorkAvailable, NotEligible):  # nothing free for this worker, or the job completed
+                    return done
+            _, held, refusal = assignment_submit_and_claim(
+                assignment_id=held.pk, worker=worker, answers=answers_for(held), rng=rng
+            )
+            done += 1
+            assert (held is None) == (refusal is not None)
+            if refusal is not None:
+                assert isinstance(refusal, NoWorkAvailable) or refusal.extra["reason"] == "job_not_active"
+                return done
+
+    submitted = run_in_threads(30, work)
+
+    job.refresh_from_db()
+    assert sum(submitted) == 60 * 3
+    assert job.status == JobStatus.COMPLETED
+    assert Answer.objects.filter(job=job, is_gold=False).count() == 120 * 3
+    assert not Assignment.objects.filter(job=job, status=AssignmentStatus.OPEN).exists()
     assert assignment_invariant_violations() == []
 
 

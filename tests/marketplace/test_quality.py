@@ -287,6 +287,23 @@ def test_claims_beyond_the_rate_limit_get_429_until_the_window_ends(api, request
     assert after.status_code == 201
 
 
+def test_submit_and_claim_counts_against_the_claim_rate_too(api, requester, worker, monkeypatch):
+    monkeypatch.setitem(WindowRateThrottle.THROTTLE_RATES, "claim", "2/min")
+    monkeypatch.setattr(WindowRateThrottle, "timer", lambda self: 60_000.0 + 10)
+    job = cats_job(requester, max_open_assignments=10)
+    client = api.as_user(worker)
+    first = client.post(f"/api/v1/work/jobs/{job.pk}/claim/").json()
+    second = client.post(f"/api/v1/work/jobs/{job.pk}/claim/").json()
+    answers = [{"position": item["position"], "answer": "cat"} for item in first["items"]]
+
+    combined = client.post(f"/api/v1/work/assignments/{first['id']}/submit-and-claim/", {"answers": answers})
+    plain = client.post(f"/api/v1/work/assignments/{first['id']}/submit/", {"answers": answers})
+
+    assert (combined.status_code, combined.json()["code"]) == (429, "throttled")
+    assert plain.status_code == 200  # the submit's own rate is not used up
+    assert client.get(f"/api/v1/work/assignments/{second['id']}/").json()["status"] == "open"
+
+
 def test_ban_helper_refuses_a_second_standing_ban(worker):
     admin = UserFactory(is_staff=True)
     worker_ban(worker=worker, reason="first", by=admin)
