@@ -52,6 +52,7 @@ RAW_ANCHOR_PER_S = 2_000  # a colleague's figure: 64 threads, this machine
 RAW_THREADS = 64
 CORES = os.cpu_count() or 1
 LABELS = ["cat", "dog", "bird"]
+FLOWS = ("claim-submit", "submit-and-claim")
 PASSWORD = "bench-password-1234"
 
 RAW_SELECT = """
@@ -73,9 +74,11 @@ class Run:
     """What one timed phase measured: successful requests' latencies (seconds), failures, and CPU seconds."""
 
     label: str
+    flow: str = ""  # claim-submit or submit-and-claim; none for the raw ceiling
     seconds: float = 0.0
     claim: list[float] = field(default_factory=list)
-    submit: list[float] = field(default_factory=list)
+    submit: list[float] = field(default_factory=list)  # a submit-and-claim request counts here, as a submit
+    next_claims: int = 0  # claims that came with a submit-and-claim
     errors: Counter = field(default_factory=Counter)
     ran_out: int = 0
     cpu: dict[str, float] = field(default_factory=dict)
@@ -86,6 +89,9 @@ class Run:
 
     def rate(self, latencies: list[float]) -> float:
         return len(latencies) / self.seconds if self.seconds else 0.0
+
+    def claim_rate(self) -> float:
+        return (len(self.claim) + self.next_claims) / self.seconds if self.seconds else 0.0
 
     def capacity(self, done: int) -> float:
         """Rate the CPU cost of this benchmark's own processes allows on an otherwise idle machine (an estimate)."""
@@ -339,25 +345,39 @@ def check_login(port: int, email: str) -> str:
 # --- Load generator: client processes, one thread and connection per simulated worker -------------------------------
 
 
-def simulate(port: int, job_id: int, token: str, go: Any, seconds: float, out: dict) -> None:
-    """One worker: claim -> submit every item -> repeat until the time is up or the job has no work left."""
+def simulate(port: int, job_id: int, token: str, flow: str, go: Any, seconds: float, out: dict) -> None:
+    """One worker: claim -> submit every item -> repeat until the time is up or the job has no work left.
+
+    Flow `claim-submit`: a claim request, then a submit request. Flow `submit-and-claim`: a claim request to start,
+    then one submit-and-claim request per task, whose answer carries the next assignment."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"X-Session-Token": token, "Content-Type": "application/json"}
     claim_path = f"/api/v1/work/jobs/{job_id}/claim/"
+    submit = "submit-and-claim" if flow == "submit-and-claim" else "submit"
     go.wait()
-    deadline = time.monotonic() + seconds
+    deadline, data = time.monotonic() + seconds, None
     while time.monotonic() < deadline:
-        status, data = timed(out["claim"], out["errors"], conn, claim_path, None, headers, 201)
-        if status == 409 and data.get("code") == "no_work_available":
-            out["ran_out"] += 1
-            return
-        if status != 201:
-            continue
+        if data is None:
+            status, data = timed(out["claim"], out["errors"], conn, claim_path, None, headers, 201)
+            if status == 409 and data.get("code") == "no_work_available":
+                out["ran_out"] += 1
+                return
+            if status != 201:
+                data = None
+                continue
         answers = [{"position": item["position"], "answer": LABELS[0]} for item in data["items"]]
-        submit_path = f"/api/v1/work/assignments/{data['id']}/submit/"
+        submit_path = f"/api/v1/work/assignments/{data['id']}/{submit}/"
+        data = None
         for _ in range(3):  # submit is idempotent: retried after a dropped connection
-            if timed(out["submit"], out["errors"], conn, submit_path, {"answers": answers}, headers, 200)[0] == 200:
+            status, body = timed(out["submit"], out["errors"], conn, submit_path, {"answers": answers}, headers, 200)
+            if status == 200:
                 break
+        if status == 200 and submit == "submit-and-claim":
+            data = body["next"]
+            out["next_claims"] += data is not None
+            if body["next_error"] and body["next_error"]["code"] == "no_work_available":
+                out["ran_out"] += 1
+                return
 
 
 def timed(into: list, errors: Counter, conn: Any, path: str, body: Any, headers: dict, ok: int) -> tuple[int, Any]:
@@ -376,11 +396,11 @@ def timed(into: list, errors: Counter, conn: Any, path: str, body: Any, headers:
 
 
 def client_process(
-    port: int, job_id: int, tokens: list[str], seconds: float, ready: Any, go: Any, results: Any
+    port: int, job_id: int, tokens: list[str], flow: str, seconds: float, ready: Any, go: Any, results: Any
 ) -> None:
     """Runs in a spawned process: a thread per token; sends back plain data (latencies, errors, CPU seconds)."""
-    out: dict[str, Any] = {"claim": [], "submit": [], "errors": Counter(), "ran_out": 0}
-    threads = [threading.Thread(target=simulate, args=(port, job_id, t, go, seconds, out)) for t in tokens]
+    out: dict[str, Any] = {"claim": [], "submit": [], "errors": Counter(), "ran_out": 0, "next_claims": 0}
+    threads = [threading.Thread(target=simulate, args=(port, job_id, t, flow, go, seconds, out)) for t in tokens]
     for thread in threads:
         thread.start()
     started = sum(os.times()[:2])  # the client's CPU from here on: not the interpreter's start-up
@@ -392,19 +412,19 @@ def client_process(
 
 
 def run_workers(
-    port: int, job_id: int, tokens: list[str], seconds: float, procs: int, label: str, server: subprocess.Popen
+    port: int, job_id: int, tokens: list[str], flow: str, seconds: float, procs: int, server: subprocess.Popen
 ) -> Run:
     """W = len(tokens) simulated workers spread over `procs` client processes, all released at the same moment."""
     ctx = mp.get_context("spawn")  # a clean interpreter: no Django, no inherited database connections
     ready, go, results = ctx.Queue(), ctx.Event(), ctx.Queue()
     procs = max(1, min(procs, len(tokens)))
     clients = [
-        ctx.Process(target=client_process, args=(port, job_id, tokens[i::procs], seconds, ready, go, results))
+        ctx.Process(target=client_process, args=(port, job_id, tokens[i::procs], flow, seconds, ready, go, results))
         for i in range(procs)
     ]
     for client in clients:
         client.start()
-    run = Run(label)
+    run = Run(f"W = {len(tokens)}, {flow}", flow=flow)
     try:
         for _ in clients:
             ready.get(timeout=60)
@@ -421,6 +441,7 @@ def run_workers(
         run.submit += out["submit"]
         run.errors.update(out["errors"])
         run.ran_out += out["ran_out"]
+        run.next_claims += out["next_claims"]
     run.cpu["clients"] = sum(out["cpu"] for out in outs)  # their own rusage: they have exited by now
     return run
 
@@ -567,11 +588,12 @@ def print_run(run: Run) -> None:
     unit = "cycle" if run.submit else "claim"
     done = len(run.submit) or len(run.claim)
     print(f"\n== {run.label}: {run.seconds:.1f} s")
-    print(f"  claims/s {run.rate(run.claim):,.0f}   submits/s (= cycles/s) {run.rate(run.submit):,.0f}")
-    for name, values in (("claim", run.claim), ("submit", run.submit)):
-        if values:
+    print(f"  claims/s {run.claim_rate():,.0f}   submits/s (= cycles/s) {run.rate(run.submit):,.0f}")
+    submit = "submit-and-claim" if run.flow == "submit-and-claim" else "submit"
+    for name, values in (("claim", run.claim), (submit, run.submit)):
+        if values and (name != "claim" or run.flow != "submit-and-claim"):
             p50, p95, p99, top = (pct(values, p) for p in (50, 95, 99, 100))
-            print(f"  {name:<6} latency ms: p50 {p50:6.1f}  p95 {p95:6.1f}  p99 {p99:6.1f}  max {top:6.1f}")
+            print(f"  {name} latency ms: p50 {p50:6.1f}  p95 {p95:6.1f}  p99 {p99:6.1f}  max {top:6.1f}")
     rest = run.machine_cpu - sum(run.cpu.values())
     spent = ", ".join(f"{name} {cpu * 1e3 / max(done, 1):.1f}" for name, cpu in [*run.cpu.items(), ("rest", rest)])
     print(
@@ -608,7 +630,7 @@ def print_probe(seen: dict[str, list[tuple[int, float, float]]]) -> None:
 Row = tuple[str, str, str, str]
 
 
-def print_summary(raw: Run, runs: dict[int, Run]) -> None:
+def print_summary(raw: Run, runs: dict[tuple[int, str], Run]) -> None:
     raw_rate = raw.rate(raw.claim)
     rows = [
         (
@@ -619,55 +641,63 @@ def print_summary(raw: Run, runs: dict[int, Run]) -> None:
         ),
         ("raw SQL invariant violations", f"{raw.violations}", "0", met(raw.violations == 0)),
     ]
-    for w, run in runs.items():
+    for (w, _), run in runs.items():
         rows += run_rows(w, run, raw_rate)
-    print(f"\n{'figure':<34}{'measured':>18}  {'target/anchor':<20}met")
+    print(f"\n{'figure':<48}{'measured':>18}  {'target/anchor':<20}met")
     for figure, measured, target, ok in rows:
-        print(f"{figure:<34}{measured:>18}  {target:<20}{ok}")
-    for w, run in runs.items():
+        print(f"{figure:<48}{measured:>18}  {target:<20}{ok}")
+    for (w, flow), run in runs.items():
         cycle_ms = 1e3 * w / max(run.rate(run.submit), 1e-9)
-        mean_ms = 1e3 * (statistics.fmean(run.claim or [0]) + statistics.fmean(run.submit or [0]))
+        combined = flow == "submit-and-claim"
+        requests = "submit-and-claim" if combined else "claim + submit"
+        waits = [run.submit] if combined else [run.claim, run.submit]
+        mean_ms = 1e3 * sum(statistics.fmean(values or [0]) for values in waits)
         print(
-            f"W={w}: W / cycles per s = {cycle_ms:,.0f} ms per cycle; measured mean claim + submit = {mean_ms:,.0f} ms "
-            "(a closed loop without think time: the latency above a lone request's is time queued for the CPU)"
+            f"W={w}, {flow}: W / cycles per s = {cycle_ms:,.0f} ms per cycle; measured mean {requests} = "
+            f"{mean_ms:,.0f} ms (a closed loop without think time: the latency above a lone request's is time queued "
+            "for the CPU)"
         )
 
 
 def run_rows(w: int, run: Run, raw_rate: float) -> list[Row]:
-    """The figures of one W; the targets apply at W = 50. The share of the ceiling is taken against the ceiling
-    measured right before and right after this phase (their mean), as the machine's speed drifts within a run."""
-    cycles, claim_ms = run.rate(run.submit), [pct(run.claim, p) for p in (50, 95, 99)]
+    """The figures of one W and flow; the targets apply at W = 50. The share of the ceiling is taken against the
+    ceiling measured right before and right after this phase (their mean), as the machine's speed drifts within a
+    run. In the submit-and-claim flow a worker waits for the next task on the submit-and-claim request: its latency
+    stands for the claim's."""
+    combined = run.flow == "submit-and-claim"
+    waits = run.submit if combined else run.claim
+    cycles, wait_ms = run.rate(run.submit), [pct(waits, p) for p in (50, 95, 99)]
     ceiling = statistics.fmean(run.ceiling) if run.ceiling else raw_rate
     share = cycles / ceiling if ceiling else 0.0
+    name = f"W={w} {run.flow}"
 
     def target(text: str, ok: bool) -> tuple[str, str]:
         return (text, met(ok)) if w == 50 else ("", "")
 
     shares = [
-        (f"W={w} raw SQL claims/s before / after", " / ".join(f"{c:,.0f}" for c in run.ceiling), "", ""),
+        (f"{name} raw SQL claims/s before / after", " / ".join(f"{c:,.0f}" for c in run.ceiling), "", ""),
         (
-            f"W={w} cycles/s over raw claims/s",
+            f"{name} cycles/s over raw claims/s",
             f"{share:.1%}",
-            f">= {TARGET_SHARE_OF_RAW:.0%}",
-            met(share >= TARGET_SHARE_OF_RAW),
+            *target(f">= {TARGET_SHARE_OF_RAW:.0%}", share >= TARGET_SHARE_OF_RAW),
         ),
     ]
+    latencies = [
+        (
+            f"{name} {'submit-and-claim' if combined else 'claim'} p50/p95/p99 ms",
+            triple(wait_ms),
+            *target(f"p99 < {TARGET_P99_CLAIM_MS}", wait_ms[2] < TARGET_P99_CLAIM_MS),
+        )
+    ]
+    if not combined:
+        latencies.append((f"{name} submit p50/p95/p99 ms", triple([pct(run.submit, p) for p in (50, 95, 99)]), "", ""))
     return [
-        (f"W={w} claims/s", f"{run.rate(run.claim):,.0f}", "", ""),
-        (
-            f"W={w} claim+submit cycles/s",
-            f"{cycles:,.0f}",
-            *target(f">= {TARGET_CYCLES_AT_50}", cycles >= TARGET_CYCLES_AT_50),
-        ),
+        (f"{name} claims/s", f"{run.claim_rate():,.0f}", "", ""),
+        (f"{name} cycles/s", f"{cycles:,.0f}", *target(f">= {TARGET_CYCLES_AT_50}", cycles >= TARGET_CYCLES_AT_50)),
         *(shares if w == 50 else []),
-        (
-            f"W={w} claim p50/p95/p99 ms",
-            triple(claim_ms),
-            *target(f"p99 < {TARGET_P99_CLAIM_MS}", claim_ms[2] < TARGET_P99_CLAIM_MS),
-        ),
-        (f"W={w} submit p50/p95/p99 ms", triple([pct(run.submit, p) for p in (50, 95, 99)]), "", ""),
-        (f"W={w} failed requests", f"{sum(run.errors.values())}", "0", met(not run.errors)),
-        (f"W={w} invariant violations", f"{run.violations}", "0", met(run.violations == 0)),
+        *latencies,
+        (f"{name} failed requests", f"{sum(run.errors.values())}", "0", met(not run.errors)),
+        (f"{name} invariant violations", f"{run.violations}", "0", met(run.violations == 0)),
     ]
 
 
@@ -685,6 +715,11 @@ def met(ok: bool) -> str:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", default="10,50,200", help="simulated worker counts, one fresh job each")
+    parser.add_argument(
+        "--flows",
+        default=",".join(FLOWS),
+        help="claim-submit: a claim request then a submit request per task; submit-and-claim: one request per task",
+    )
     parser.add_argument("--seconds", type=float, default=20, help="timed phase per worker count")
     parser.add_argument("--raw-seconds", type=float, default=10, help="timed phase of the raw-SQL ceiling")
     parser.add_argument(
@@ -700,6 +735,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--redis-db", type=int, default=14, help="Redis database of the server: flushed at the start")
     args = parser.parse_args()
     args.workers = [int(w) for w in args.workers.split(",")]
+    args.flows = args.flows.split(",")
+    if set(args.flows) - set(FLOWS):
+        parser.error(f"--flows: each of {', '.join(FLOWS)}")
     return args
 
 
@@ -714,7 +752,8 @@ def main() -> None:
     def job(title: str, items: int = args.items) -> Any:
         return create_job(requester, title=title, items=items, gold=args.gold, items_per_task=args.items_per_task)
 
-    raw_job, jobs = job("raw ceiling"), {w: job(f"W={w}") for w in args.workers}
+    raw_job = job("raw ceiling")
+    jobs = {(w, flow): job(f"W={w}, {flow}") for w in args.workers for flow in args.flows}
     warm = job("warm-up and probe", items=20 * args.items_per_task * args.probe_cycles)
     analyze("VACUUM ANALYZE")  # settle the bulk loads now, not in autovacuum during a timed phase
     raw_workers = [u.pk for u in users[most:-1]]
@@ -728,18 +767,22 @@ def main() -> None:
     runs = {}
     with gunicorn(args.gunicorn_workers, args.gunicorn_threads) as (port, server):
         tokens[0] = check_login(port, users[0].email)
-        run_workers(port, warm.pk, tokens[:8], 2, args.client_processes, "warm-up", server)
+        for flow in args.flows:
+            run_workers(port, warm.pk, tokens[:8], flow, 2, args.client_processes, server)
         for w in args.workers:
-            analyze()
-            before = ceiling()
-            runs[w] = run_workers(port, jobs[w].pk, tokens[:w], args.seconds, args.client_processes, f"W = {w}", server)
-            runs[w].ceiling = [before, ceiling()]
-            runs[w].notes.append(
-                "raw SQL claims/s (64 threads) right before / after this phase: "
-                + " / ".join(f"{c:,.0f}" for c in runs[w].ceiling)
-            )
-            check(runs[w], jobs[w])
-            print_run(runs[w])
+            for flow in args.flows:
+                analyze()
+                before = ceiling()
+                run = runs[w, flow] = run_workers(
+                    port, jobs[w, flow].pk, tokens[:w], flow, args.seconds, args.client_processes, server
+                )
+                run.ceiling = [before, ceiling()]
+                run.notes.append(
+                    "raw SQL claims/s (64 threads) right before / after this phase: "
+                    + " / ".join(f"{c:,.0f}" for c in run.ceiling)
+                )
+                check(run, jobs[w, flow])
+                print_run(run)
     print_probe(probe(warm, users[-1], tokens[-1], args.probe_cycles))
     print_summary(raw, runs)
 
