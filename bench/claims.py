@@ -26,6 +26,7 @@ import json
 import math
 import multiprocessing as mp
 import os
+import random
 import signal
 import socket
 import statistics
@@ -75,6 +76,7 @@ class Run:
 
     label: str
     flow: str = ""  # claim-submit or submit-and-claim; none for the raw ceiling
+    offered: float = 0.0  # cycles/s the workers were paced to; 0 in a closed loop
     seconds: float = 0.0
     claim: list[float] = field(default_factory=list)
     submit: list[float] = field(default_factory=list)  # a submit-and-claim request counts here, as a submit
@@ -345,18 +347,24 @@ def check_login(port: int, email: str) -> str:
 # --- Load generator: client processes, one thread and connection per simulated worker -------------------------------
 
 
-def simulate(port: int, job_id: int, token: str, flow: str, go: Any, seconds: float, out: dict) -> None:
+def simulate(port: int, job_id: int, token: str, flow: str, pace: float, go: Any, seconds: float, out: dict) -> None:
     """One worker: claim -> submit every item -> repeat until the time is up or the job has no work left.
 
     Flow `claim-submit`: a claim request, then a submit request. Flow `submit-and-claim`: a claim request to start,
-    then one submit-and-claim request per task, whose answer carries the next assignment."""
+    then one submit-and-claim request per task, whose answer carries the next assignment. `pace` 0: the next task
+    at once (a closed loop); else a task every `pace` seconds, on a fixed schedule, the wait standing for the time
+    a person takes to label (when the server falls behind, the worker goes on at once)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"X-Session-Token": token, "Content-Type": "application/json"}
     claim_path = f"/api/v1/work/jobs/{job_id}/claim/"
     submit = "submit-and-claim" if flow == "submit-and-claim" else "submit"
     go.wait()
     deadline, data = time.monotonic() + seconds, None
+    next_start = time.monotonic() + random.uniform(0, pace)  # the workers' schedules spread over one period
     while time.monotonic() < deadline:
+        if pace:
+            time.sleep(max(0.0, next_start - time.monotonic()))
+            next_start += pace
         if data is None:
             status, data = timed(out["claim"], out["errors"], conn, claim_path, None, headers, 201)
             if status == 409 and data.get("code") == "no_work_available":
@@ -396,11 +404,11 @@ def timed(into: list, errors: Counter, conn: Any, path: str, body: Any, headers:
 
 
 def client_process(
-    port: int, job_id: int, tokens: list[str], flow: str, seconds: float, ready: Any, go: Any, results: Any
+    port: int, job_id: int, tokens: list[str], flow: str, pace: float, seconds: float, ready: Any, go: Any, results: Any
 ) -> None:
     """Runs in a spawned process: a thread per token; sends back plain data (latencies, errors, CPU seconds)."""
     out: dict[str, Any] = {"claim": [], "submit": [], "errors": Counter(), "ran_out": 0, "next_claims": 0}
-    threads = [threading.Thread(target=simulate, args=(port, job_id, t, flow, go, seconds, out)) for t in tokens]
+    threads = [threading.Thread(target=simulate, args=(port, job_id, t, flow, pace, go, seconds, out)) for t in tokens]
     for thread in threads:
         thread.start()
     started = sum(os.times()[:2])  # the client's CPU from here on: not the interpreter's start-up
@@ -412,19 +420,24 @@ def client_process(
 
 
 def run_workers(
-    port: int, job_id: int, tokens: list[str], flow: str, seconds: float, procs: int, server: subprocess.Popen
+    port: int, job_id: int, tokens: list[str], flow: str, seconds: float, procs: int, server: subprocess.Popen, rate=0.0
 ) -> Run:
-    """W = len(tokens) simulated workers spread over `procs` client processes, all released at the same moment."""
+    """W = len(tokens) simulated workers spread over `procs` client processes, all released at the same moment;
+    `rate` > 0 paces them to that many cycles per second in all (0: a closed loop)."""
+    pace = len(tokens) / rate if rate else 0.0
     ctx = mp.get_context("spawn")  # a clean interpreter: no Django, no inherited database connections
     ready, go, results = ctx.Queue(), ctx.Event(), ctx.Queue()
     procs = max(1, min(procs, len(tokens)))
     clients = [
-        ctx.Process(target=client_process, args=(port, job_id, tokens[i::procs], flow, seconds, ready, go, results))
+        ctx.Process(
+            target=client_process, args=(port, job_id, tokens[i::procs], flow, pace, seconds, ready, go, results)
+        )
         for i in range(procs)
     ]
     for client in clients:
         client.start()
-    run = Run(f"W = {len(tokens)}, {flow}", flow=flow)
+    paced = f", paced at {rate:g} cycles/s" if rate else ""
+    run = Run(f"W = {len(tokens)}, {flow}{paced}", flow=flow, offered=rate)
     try:
         for _ in clients:
             ready.get(timeout=60)
@@ -630,7 +643,7 @@ def print_probe(seen: dict[str, list[tuple[int, float, float]]]) -> None:
 Row = tuple[str, str, str, str]
 
 
-def print_summary(raw: Run, runs: dict[tuple[int, str], Run]) -> None:
+def print_summary(raw: Run, runs: dict[tuple[int, str, float], Run]) -> None:
     raw_rate = raw.rate(raw.claim)
     rows = [
         (
@@ -641,12 +654,20 @@ def print_summary(raw: Run, runs: dict[tuple[int, str], Run]) -> None:
         ),
         ("raw SQL invariant violations", f"{raw.violations}", "0", met(raw.violations == 0)),
     ]
-    for (w, _), run in runs.items():
+    for (w, _, _), run in runs.items():
         rows += run_rows(w, run, raw_rate)
-    print(f"\n{'figure':<48}{'measured':>18}  {'target/anchor':<20}met")
+    print(f"\n{'figure':<52}{'measured':>18}  {'target/anchor':<20}met")
     for figure, measured, target, ok in rows:
-        print(f"{figure:<48}{measured:>18}  {target:<20}{ok}")
-    for (w, flow), run in runs.items():
+        print(f"{figure:<52}{measured:>18}  {target:<20}{ok}")
+    for (w, flow, rate), run in runs.items():
+        if rate:
+            kept_up = run.rate(run.submit) >= 0.95 * rate
+            print(
+                f"W={w}, {flow}, paced: each worker starts a task every {w / rate * 1e3:,.0f} ms (the rest of that "
+                "time stands for labelling): "
+                + ("the latencies of a service below saturation" if kept_up else "the service could not keep up")
+            )
+            continue
         cycle_ms = 1e3 * w / max(run.rate(run.submit), 1e-9)
         combined = flow == "submit-and-claim"
         requests = "submit-and-claim" if combined else "claim + submit"
@@ -669,7 +690,7 @@ def run_rows(w: int, run: Run, raw_rate: float) -> list[Row]:
     cycles, wait_ms = run.rate(run.submit), [pct(waits, p) for p in (50, 95, 99)]
     ceiling = statistics.fmean(run.ceiling) if run.ceiling else raw_rate
     share = cycles / ceiling if ceiling else 0.0
-    name = f"W={w} {run.flow}"
+    name = f"W={w} {run.flow}" + (f" paced {run.offered:g}/s" if run.offered else "")
 
     def target(text: str, ok: bool) -> tuple[str, str]:
         return (text, met(ok)) if w == 50 else ("", "")
@@ -684,7 +705,7 @@ def run_rows(w: int, run: Run, raw_rate: float) -> list[Row]:
     ]
     latencies = [
         (
-            f"{name} {'submit-and-claim' if combined else 'claim'} p50/p95/p99 ms",
+            f"{name} {'request' if combined else 'claim'} p50/p95/p99 ms",
             triple(wait_ms),
             *target(f"p99 < {TARGET_P99_CLAIM_MS}", wait_ms[2] < TARGET_P99_CLAIM_MS),
         )
@@ -693,8 +714,10 @@ def run_rows(w: int, run: Run, raw_rate: float) -> list[Row]:
         latencies.append((f"{name} submit p50/p95/p99 ms", triple([pct(run.submit, p) for p in (50, 95, 99)]), "", ""))
     return [
         (f"{name} claims/s", f"{run.claim_rate():,.0f}", "", ""),
-        (f"{name} cycles/s", f"{cycles:,.0f}", *target(f">= {TARGET_CYCLES_AT_50}", cycles >= TARGET_CYCLES_AT_50)),
-        *(shares if w == 50 else []),
+        (f"{name} cycles/s", f"{cycles:,.0f}", *target(f">= {TARGET_CYCLES_AT_50}", cycles >= TARGET_CYCLES_AT_50))
+        if not run.offered
+        else (f"{name} cycles/s", f"{cycles:,.0f}", f"{run.offered:g} offered", ""),
+        *(shares if w == 50 and not run.offered else []),
         *latencies,
         (f"{name} failed requests", f"{sum(run.errors.values())}", "0", met(not run.errors)),
         (f"{name} invariant violations", f"{run.violations}", "0", met(run.violations == 0)),
@@ -719,6 +742,12 @@ def parse_args() -> argparse.Namespace:
         "--flows",
         default=",".join(FLOWS),
         help="claim-submit: a claim request then a submit request per task; submit-and-claim: one request per task",
+    )
+    parser.add_argument(
+        "--paced-rate",
+        type=float,
+        default=100,
+        help="then W=50 once more per flow, paced to this many cycles/s in all: a task every 50/rate s (0: skip)",
     )
     parser.add_argument("--seconds", type=float, default=20, help="timed phase per worker count")
     parser.add_argument("--raw-seconds", type=float, default=10, help="timed phase of the raw-SQL ceiling")
@@ -753,7 +782,11 @@ def main() -> None:
         return create_job(requester, title=title, items=items, gold=args.gold, items_per_task=args.items_per_task)
 
     raw_job = job("raw ceiling")
-    jobs = {(w, flow): job(f"W={w}, {flow}") for w in args.workers for flow in args.flows}
+    phases = [(w, flow, 0.0) for w in args.workers for flow in args.flows]
+    phases += [(50, flow, args.paced_rate) for flow in args.flows if args.paced_rate]
+    jobs = {
+        (w, flow, rate): job(f"W={w}, {flow}" + (f", paced at {rate:g}/s" if rate else "")) for w, flow, rate in phases
+    }
     warm = job("warm-up and probe", items=20 * args.items_per_task * args.probe_cycles)
     analyze("VACUUM ANALYZE")  # settle the bulk loads now, not in autovacuum during a timed phase
     raw_workers = [u.pk for u in users[most:-1]]
@@ -769,20 +802,20 @@ def main() -> None:
         tokens[0] = check_login(port, users[0].email)
         for flow in args.flows:
             run_workers(port, warm.pk, tokens[:8], flow, 2, args.client_processes, server)
-        for w in args.workers:
-            for flow in args.flows:
-                analyze()
-                before = ceiling()
-                run = runs[w, flow] = run_workers(
-                    port, jobs[w, flow].pk, tokens[:w], flow, args.seconds, args.client_processes, server
-                )
-                run.ceiling = [before, ceiling()]
-                run.notes.append(
-                    "raw SQL claims/s (64 threads) right before / after this phase: "
-                    + " / ".join(f"{c:,.0f}" for c in run.ceiling)
-                )
-                check(run, jobs[w, flow])
-                print_run(run)
+        for phase in phases:
+            w, flow, rate = phase
+            analyze()
+            before = ceiling()
+            run = runs[phase] = run_workers(
+                port, jobs[phase].pk, tokens[:w], flow, args.seconds, args.client_processes, server, rate
+            )
+            run.ceiling = [before, ceiling()]
+            run.notes.append(
+                "raw SQL claims/s (64 threads) right before / after this phase: "
+                + " / ".join(f"{c:,.0f}" for c in run.ceiling)
+            )
+            check(run, jobs[phase])
+            print_run(run)
     print_probe(probe(warm, users[-1], tokens[-1], args.probe_cycles))
     print_summary(raw, runs)
 
