@@ -196,11 +196,17 @@ def insert(objs: list[M], *, using: str = "default") -> list[M]:
 
 def insert_statement(objs: list[Model], *, using: str = "default") -> tuple[str, list[Any]]:
     """The SQL and parameters `insert` sends (non-empty `objs`), for a caller that sends it inside a larger statement:
-    the objects' primary keys are then not set."""
+    the objects' primary keys are then not set.
+
+    Several rows on PostgreSQL go as one array per column (`INSERT ... SELECT * FROM UNNEST(...)`), as Django's
+    `bulk_create` sends them there: the statement's text, and so the plan PostgreSQL prepares for it, is the same
+    for any number of rows, and psycopg converts it once instead of on every call."""
     model, connection = type(objs[0]), connections[using]
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
-    params = [field.get_db_prep_save(field.pre_save(obj, add=True), connection) for obj in objs for field in fields]
-    return _insert_sql(model, len(objs), using, connection.vendor), params
+    rows = [[field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in fields] for obj in objs]
+    if len(rows) > 1 and _unnest_sql(model, using, connection.vendor):
+        return _unnest_sql(model, using, connection.vendor), [list(column) for column in zip(*rows, strict=True)]
+    return _insert_sql(model, len(rows), using, connection.vendor), [value for row in rows for value in row]
 
 
 @functools.lru_cache(maxsize=256)
@@ -211,4 +217,23 @@ def _insert_sql(model: type[Model], rows: int, using: str, vendor: str) -> str:
     return (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) VALUES {', '.join([row] * rows)} "
         f"RETURNING {quote(meta.pk.column)}"
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _unnest_sql(model: type[Model], using: str, vendor: str) -> str | None:
+    """The UNNEST form of the model's INSERT, or None where Django's PostgreSQL compiler would not use it either."""
+    connection, meta = connections[using], model._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    if vendor != "postgresql" or any(
+        hasattr(field, "get_placeholder")
+        or (field.target_field if field.is_relation else field).get_internal_type() not in connection.data_types
+        for field in fields
+    ):
+        return None
+    quote = connection.ops.quote_name
+    arrays = ", ".join(f"(%s)::{field.db_type(connection).split('(')[0]}[]" for field in fields)
+    return (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "
+        f"SELECT * FROM UNNEST({arrays}) RETURNING {quote(meta.pk.column)}"
     )

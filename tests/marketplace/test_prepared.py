@@ -7,8 +7,8 @@ from django.db.models import DateTimeField, F, IntegerField
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from marketplace.models import Assignment, Item, Job, JobStatus, Participation
-from marketplace.prepared import Param, PreparedQuery, PreparedUpdate, attnames, insert
+from marketplace.models import Answer, Assignment, Item, Job, JobStatus, Participation
+from marketplace.prepared import Param, PreparedQuery, PreparedUpdate, attnames, insert, insert_statement
 from marketplace.selectors import eligible_job_get, eligible_jobs
 from tests.factories import JobFactory, RequesterFactory, WorkerFactory
 from tests.marketplace.helpers import launched_job
@@ -119,3 +119,28 @@ def test_insert_stores_what_bulk_create_stores_and_sets_primary_keys():
         k: v for k, v in model_to_dict(Assignment.objects.get(pk=django.pk)).items() if k not in ignore
     }
     assert stored.created_at == ours.created_at
+
+
+def test_several_rows_insert_as_bulk_create_does_with_one_statement_for_any_number_of_rows():
+    job = launched_job(RequesterFactory(), n_items=3, items_per_task=3)
+    worker = WorkerFactory()
+    task, expires = job.tasks.get(), timezone.now()
+    assignment = insert([Assignment(job=job, task=task, worker=worker, item_ids=[], expires_at=expires)])[0]
+    items = list(job.items.order_by("id"))
+    values, grades = ["cat", {"box": [1, 2]}, [3]], [None, True, False]
+
+    def answers(n: int) -> list[Answer]:
+        return [
+            Answer(
+                assignment=assignment, item=item, worker=worker, job=job, value=v, is_gold=g is not None, is_correct=g
+            )
+            for item, v, g in zip(items[:n], values, grades, strict=False)
+        ]
+
+    stored = insert(answers(3))
+
+    assert insert_statement(answers(2))[0] == insert_statement(answers(3))[0]
+    assert [a.pk for a in stored] == list(Answer.objects.order_by("pk").values_list("pk", flat=True))
+    assert list(Answer.objects.order_by("pk").values_list("item_id", "value", "is_gold", "is_correct")) == [
+        (item.pk, v, g is not None, g) for item, v, g in zip(items, values, grades, strict=True)
+    ]
