@@ -312,14 +312,16 @@ def assignment_submit_and_claim(
     claimed then. The claim is `assignment_claim` in its own transaction once the submit has committed, so a worker
     whom this submit's gold got blocked is refused; a refused claim (`NoWorkAvailable`, `NotEligible`, `NotFound`)
     is returned as `refusal`, as the submit stands. When the worker already holds the job's maximum of open
-    assignments (a retry of this call whose answer was lost, say), `next` is the oldest of them: a retry gets work
-    the worker holds, never a further claim.
+    assignments (a retry of this call whose answer was lost, say), `next` is the oldest of them not yet overdue: a
+    retry gets work the worker holds, never a further claim.
     """
     submitted = assignment_submit(assignment_id=assignment_id, worker=worker, answers=answers)
     try:
         return submitted, assignment_claim(job_id=submitted.job_id, worker=worker, rng=rng), None
     except TooManyOpenAssignments as refusal:
-        held = Assignment.objects.filter(job_id=submitted.job_id, worker=worker, status=AssignmentStatus.OPEN)
+        held = Assignment.objects.filter(
+            job_id=submitted.job_id, worker=worker, status=AssignmentStatus.OPEN, expires_at__gt=timezone.now()
+        )
         oldest = held.order_by("created_at", "pk").first()
         return submitted, oldest, None if oldest else refusal
     except (NoWorkAvailable, NotEligible, NotFound) as refusal:
