@@ -54,6 +54,7 @@ RAW_THREADS = 64
 CORES = os.cpu_count() or 1
 LABELS = ["cat", "dog", "bird"]
 FLOWS = ("claim-submit", "submit-and-claim")
+WARM_UP_WORKERS = 8
 PASSWORD = "bench-password-1234"
 
 RAW_SELECT = """
@@ -371,21 +372,31 @@ def simulate(port: int, job_id: int, token: str, flow: str, pace: float, go: Any
                 out["ran_out"] += 1
                 return
             if status != 201:
+                throttled(status, data, deadline)
                 data = None
                 continue
         answers = [{"position": item["position"], "answer": LABELS[0]} for item in data["items"]]
         submit_path = f"/api/v1/work/assignments/{data['id']}/{submit}/"
         data = None
-        for _ in range(3):  # submit is idempotent: retried after a dropped connection
+        for _ in range(3):  # submit is idempotent: retried after a dropped connection or a 429
             status, body = timed(out["submit"], out["errors"], conn, submit_path, {"answers": answers}, headers, 200)
             if status == 200:
                 break
+            throttled(status, body, deadline)
+            if time.monotonic() >= deadline:
+                return
         if status == 200 and submit == "submit-and-claim":
             data = body["next"]
             out["next_claims"] += data is not None
             if body["next_error"] and body["next_error"]["code"] == "no_work_available":
                 out["ran_out"] += 1
                 return
+
+
+def throttled(status: int, body: Any, deadline: float) -> None:
+    """After a 429, wait as long as the answer says (a well-behaved client), up to the end of the phase."""
+    if status == 429:
+        time.sleep(min(float((body or {}).get("extra", {}).get("wait") or 1), max(0.0, deadline - time.monotonic())))
 
 
 def timed(into: list, errors: Counter, conn: Any, path: str, body: Any, headers: dict, ok: int) -> tuple[int, Any]:
@@ -775,21 +786,23 @@ def main() -> None:
     dsn = use_bench_database(args.redis_db)
     requester = setup_django()
     print(describe(args))
-    most = max(args.workers)
-    users, tokens = create_workers(most + RAW_THREADS + 1)  # API workers, raw-SQL workers, the probe worker
+    phases = [(w, flow, 0.0) for w in args.workers for flow in args.flows]
+    phases += [(50, flow, args.paced_rate) for flow in args.flows if args.paced_rate]
+    # Workers of their own for the warm-up and each phase (the per-worker throttles count per minute, and phases
+    # follow each other within one), then the raw-SQL workers and the probe worker.
+    api = WARM_UP_WORKERS + sum(w for w, _, _ in phases)
+    users, tokens = create_workers(api + RAW_THREADS + 1)
 
     def job(title: str, items: int = args.items) -> Any:
         return create_job(requester, title=title, items=items, gold=args.gold, items_per_task=args.items_per_task)
 
     raw_job = job("raw ceiling")
-    phases = [(w, flow, 0.0) for w in args.workers for flow in args.flows]
-    phases += [(50, flow, args.paced_rate) for flow in args.flows if args.paced_rate]
     jobs = {
         (w, flow, rate): job(f"W={w}, {flow}" + (f", paced at {rate:g}/s" if rate else "")) for w, flow, rate in phases
     }
     warm = job("warm-up and probe", items=20 * args.items_per_task * args.probe_cycles)
     analyze("VACUUM ANALYZE")  # settle the bulk loads now, not in autovacuum during a timed phase
-    raw_workers = [u.pk for u in users[most:-1]]
+    raw_workers = [u.pk for u in users[api:-1]]
     raw = run_raw(dsn, raw_job, raw_workers, args.raw_seconds)
 
     def ceiling() -> float:  # the same raw claims again, on the same job reset, for the share of each W
@@ -801,14 +814,16 @@ def main() -> None:
     with gunicorn(args.gunicorn_workers, args.gunicorn_threads) as (port, server):
         tokens[0] = check_login(port, users[0].email)
         for flow in args.flows:
-            run_workers(port, warm.pk, tokens[:8], flow, 2, args.client_processes, server)
+            run_workers(port, warm.pk, tokens[:WARM_UP_WORKERS], flow, 2, args.client_processes, server)
+        first = WARM_UP_WORKERS
         for phase in phases:
             w, flow, rate = phase
             analyze()
             before = ceiling()
             run = runs[phase] = run_workers(
-                port, jobs[phase].pk, tokens[:w], flow, args.seconds, args.client_processes, server, rate
+                port, jobs[phase].pk, tokens[first : first + w], flow, args.seconds, args.client_processes, server, rate
             )
+            first += w
             run.ceiling = [before, ceiling()]
             run.notes.append(
                 "raw SQL claims/s (64 threads) right before / after this phase: "
