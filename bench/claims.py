@@ -1,19 +1,22 @@
 """Benchmark: W simulated workers claim and submit micro-tasks over HTTP, next to a raw-SQL claim ceiling.
 
-Run by hand (never by `make test`); the whole run takes about three minutes:
+Run by hand (never by `make test`); the whole run takes about fifteen minutes:
 
     DATABASE_URL=postgres://root@127.0.0.1:5432/crowdmarket .venv/bin/python bench/claims.py \
-        [--workers 10,50,200] [--seconds 20] [--raw-seconds 10] [--gunicorn-workers 4] [--gunicorn-threads 1]
+        [--workers 10,50,200] [--flows claim-submit,submit-and-claim] [--paced-rate 100] [--seconds 20] \
+        [--raw-seconds 10] [--gunicorn-workers 4] [--gunicorn-threads 1]
 
 It uses its own database (`<name>_bench_claims`, dropped and created anew each run) and Redis database 14
 (`--redis-db`; flushed at the start: cache, throttle counters, and the Celery queue the submits feed,
 which no worker drains here). Steps:
 1. the ceiling: the same claim as raw SQL (psycopg 3, no Django) from 64 threads, on a fresh job; measured again
-   right before and right after each W, whose share of the ceiling is taken against the mean of those two (the
+   right before and right after each phase, whose share of the ceiling is taken against the mean of those two (the
    machine's speed drifts within a run);
-2. the service under gunicorn on 127.0.0.1; for each W a fresh job, then W concurrent HTTP clients (several client
-   processes, a thread and an HTTP connection per simulated worker) loop claim -> submit for `--seconds`;
-   the invariant checker of the test suite then runs over the whole database;
+2. the service under gunicorn on 127.0.0.1; for each W and flow a fresh job and fresh workers, then W concurrent
+   HTTP clients (several client processes, a thread and an HTTP connection per simulated worker) work for
+   `--seconds`: flow `claim-submit` claims then submits, flow `submit-and-claim` sends one submit-and-claim request
+   per task; then W=50 once more per flow, paced to `--paced-rate` cycles/s in all (think time); the invariant
+   checker of the test suite runs over the whole database after each phase;
 3. one probe worker claims and submits in this process through Django's test client, counting the queries and the
    time spent waiting on PostgreSQL per request (the server-side cost without HTTP, gunicorn or contention).
 Bench workers get session tokens the way a login makes them, minus the 0.2 s password hash; one worker logs in
