@@ -96,6 +96,11 @@ class Run:
     def rate(self, latencies: list[float]) -> float:
         return len(latencies) / self.seconds if self.seconds else 0.0
 
+    @property
+    def combined(self) -> bool:
+        """The submit-and-claim flow: the worker waits for the next task on that one request."""
+        return self.flow == "submit-and-claim"
+
     def claim_rate(self) -> float:
         return (len(self.claim) + self.next_claims) / self.seconds if self.seconds else 0.0
 
@@ -434,7 +439,14 @@ def client_process(
 
 
 def run_workers(
-    port: int, job_id: int, tokens: list[str], flow: str, seconds: float, procs: int, server: subprocess.Popen, rate=0.0
+    port: int,
+    job_id: int,
+    tokens: list[str],
+    flow: str,
+    seconds: float,
+    procs: int,
+    server: subprocess.Popen,
+    rate: float = 0.0,
 ) -> Run:
     """W = len(tokens) simulated workers spread over `procs` client processes, all released at the same moment;
     `rate` > 0 paces them to that many cycles per second in all (0: a closed loop)."""
@@ -616,9 +628,9 @@ def print_run(run: Run) -> None:
     done = len(run.submit) or len(run.claim)
     print(f"\n== {run.label}: {run.seconds:.1f} s")
     print(f"  claims/s {run.claim_rate():,.0f}   submits/s (= cycles/s) {run.rate(run.submit):,.0f}")
-    submit = "submit-and-claim" if run.flow == "submit-and-claim" else "submit"
+    submit = "submit-and-claim" if run.combined else "submit"
     for name, values in (("claim", run.claim), (submit, run.submit)):
-        if values and (name != "claim" or run.flow != "submit-and-claim"):
+        if values and (name != "claim" or not run.combined):
             p50, p95, p99, top = (pct(values, p) for p in (50, 95, 99, 100))
             print(f"  {name} latency ms: p50 {p50:6.1f}  p95 {p95:6.1f}  p99 {p99:6.1f}  max {top:6.1f}")
     rest = run.machine_cpu - sum(run.cpu.values())
@@ -683,9 +695,8 @@ def print_summary(raw: Run, runs: dict[tuple[int, str, float], Run]) -> None:
             )
             continue
         cycle_ms = 1e3 * w / max(run.rate(run.submit), 1e-9)
-        combined = flow == "submit-and-claim"
-        requests = "submit-and-claim" if combined else "claim + submit"
-        waits = [run.submit] if combined else [run.claim, run.submit]
+        requests = "submit-and-claim" if run.combined else "claim + submit"
+        waits = [run.submit] if run.combined else [run.claim, run.submit]
         mean_ms = 1e3 * sum(statistics.fmean(values or [0]) for values in waits)
         print(
             f"W={w}, {flow}: W / cycles per s = {cycle_ms:,.0f} ms per cycle; measured mean {requests} = "
@@ -699,8 +710,7 @@ def run_rows(w: int, run: Run, raw_rate: float) -> list[Row]:
     ceiling measured right before and right after this phase (their mean), as the machine's speed drifts within a
     run. In the submit-and-claim flow a worker waits for the next task on the submit-and-claim request: its latency
     stands for the claim's."""
-    combined = run.flow == "submit-and-claim"
-    waits = run.submit if combined else run.claim
+    waits = run.submit if run.combined else run.claim
     cycles, wait_ms = run.rate(run.submit), [pct(waits, p) for p in (50, 95, 99)]
     ceiling = statistics.fmean(run.ceiling) if run.ceiling else raw_rate
     share = cycles / ceiling if ceiling else 0.0
@@ -719,12 +729,12 @@ def run_rows(w: int, run: Run, raw_rate: float) -> list[Row]:
     ]
     latencies = [
         (
-            f"{name} {'request' if combined else 'claim'} p50/p95/p99 ms",
+            f"{name} {'request' if run.combined else 'claim'} p50/p95/p99 ms",
             triple(wait_ms),
             *target(f"p99 < {TARGET_P99_CLAIM_MS}", wait_ms[2] < TARGET_P99_CLAIM_MS),
         )
     ]
-    if not combined:
+    if not run.combined:
         latencies.append((f"{name} submit p50/p95/p99 ms", triple([pct(run.submit, p) for p in (50, 95, 99)]), "", ""))
     return [
         (f"{name} claims/s", f"{run.claim_rate():,.0f}", "", ""),

@@ -202,17 +202,23 @@ def insert_statement(objs: list[Model], *, using: str = "default") -> tuple[str,
     `bulk_create` sends them there: the statement's text, and so the plan PostgreSQL prepares for it, is the same
     for any number of rows, and psycopg converts it once instead of on every call."""
     model, connection = type(objs[0]), connections[using]
-    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    fields = _inserted_fields(model)
     rows = [[field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in fields] for obj in objs]
-    if len(rows) > 1 and _unnest_sql(model, using, connection.vendor):
-        return _unnest_sql(model, using, connection.vendor), [list(column) for column in zip(*rows, strict=True)]
+    unnest = _unnest_sql(model, using, connection.vendor) if len(rows) > 1 else None
+    if unnest:
+        return unnest, [list(column) for column in zip(*rows, strict=True)]
     return _insert_sql(model, len(rows), using, connection.vendor), [value for row in rows for value in row]
+
+
+@functools.cache
+def _inserted_fields(model: type[Model]) -> list[Field]:
+    return [field for field in model._meta.concrete_fields if not field.primary_key]
 
 
 @functools.lru_cache(maxsize=256)
 def _insert_sql(model: type[Model], rows: int, using: str, vendor: str) -> str:
     meta, quote = model._meta, connections[using].ops.quote_name
-    columns = [quote(field.column) for field in meta.concrete_fields if not field.primary_key]
+    columns = [quote(field.column) for field in _inserted_fields(model)]
     row = "(" + ", ".join(["%s"] * len(columns)) + ")"
     return (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) VALUES {', '.join([row] * rows)} "
@@ -223,8 +229,7 @@ def _insert_sql(model: type[Model], rows: int, using: str, vendor: str) -> str:
 @functools.lru_cache(maxsize=64)
 def _unnest_sql(model: type[Model], using: str, vendor: str) -> str | None:
     """The UNNEST form of the model's INSERT, or None where Django's PostgreSQL compiler would not use it either."""
-    connection, meta = connections[using], model._meta
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    connection, meta, fields = connections[using], model._meta, _inserted_fields(model)
     if vendor != "postgresql" or any(
         hasattr(field, "get_placeholder")
         or (field.target_field if field.is_relation else field).get_internal_type() not in connection.data_types

@@ -221,7 +221,7 @@ class WorkSubmitAndClaimApi(APIView):
         description="The submit is `submit/`'s, with its errors (then nothing is claimed). The claim then is "
         "`claim/`'s: when it is refused (`no_work_available`, `not_eligible`, ...), `next` is null and `next_error` "
         "says why, and the submit stands. Safe to retry: a retry stores nothing twice, and when you already hold "
-        "the job's maximum of open assignments, `next` is the oldest of them.",
+        "the job's maximum of open assignments, `next` is the oldest of them not yet overdue.",
     )
     def post(self, request: Request, assignment_id: int) -> Response:
         data = WorkSubmitApi.SubmitSerializer(data=request.data)
