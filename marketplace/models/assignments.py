@@ -126,7 +126,8 @@ class Assignment(models.Model):
 class GoldExposure(models.Model):
     """A gold item shown to a worker. Unique per (worker, item): no worker sees the same gold item twice."""
 
-    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # The unique (worker, item) index below serves every lookup by worker: no index of its own.
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="exposures", db_index=False)
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+", db_index=False)
     assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="gold_exposures")

@@ -115,6 +115,9 @@ class Item(models.Model):
     payload = models.JSONField()
     is_gold = models.BooleanField(default=False)
     gold_answer = models.JSONField(null=True, blank=True)
+    # Gold items are numbered within their job, from 1 to `Job.gold_count`: a claim draws gold by random numbers,
+    # a few index probes, instead of shuffling all of the job's gold (see services.assignments._draw_gold).
+    gold_number = models.PositiveIntegerField(null=True, blank=True, editable=False)
     # Gold hygiene: a key the job's trusted workers keep contradicting is flagged for the requester's review;
     # while flagged, the item is neither shown nor used to block anyone.
     gold_flagged_at = models.DateTimeField(null=True, blank=True)
@@ -129,9 +132,12 @@ class Item(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=(Q(is_gold=True, gold_answer__isnull=False, task__isnull=True))
-                | Q(is_gold=False, gold_answer__isnull=True, task__isnull=False),
-                name="item_gold_has_answer_and_no_task",
+                condition=(Q(is_gold=True, gold_answer__isnull=False, task__isnull=True, gold_number__isnull=False))
+                | Q(is_gold=False, gold_answer__isnull=True, task__isnull=False, gold_number__isnull=True),
+                name="item_gold_has_answer_number_and_no_task",
+            ),
+            models.UniqueConstraint(
+                fields=["job", "gold_number"], condition=Q(gold_number__isnull=False), name="gold_number_unique_per_job"
             ),
         ]
 

@@ -23,7 +23,7 @@ from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, IntegerField, OuterRef
+from django.db.models import Exists, F, IntegerField, OuterRef, QuerySet
 from django.utils import timezone
 
 from marketplace.accounts.models import User
@@ -95,7 +95,7 @@ def _claim_once(job_id: int, worker: User, rng: random.Random) -> Assignment:
         if taken is None:
             raise _NothingFree()
         task_id, items = taken
-        gold = _draw_gold(job, worker, _gold_count(job, len(items), rng))
+        gold = _draw_gold(job, worker, _gold_count(job, len(items), rng), rng)
         mixed = _mix(items, gold, rng)
         item_ids = [item_id for item_id, _ in mixed]
         assignment = Assignment(job=job, task_id=task_id, worker=worker, item_ids=item_ids, expires_at=_expiry(job))
@@ -238,11 +238,36 @@ def _gold_count(job: Job, n_items: int, rng: random.Random) -> int:
     return whole + (1 if rng.random() < expected - whole else 0)
 
 
-def _draw_gold(job: Job, worker: User, count: int) -> list[tuple[int, Any]]:
-    """`count` gold items (id, payload) this worker has never seen, not flagged for review, drawn at random."""
+def _draw_gold(job: Job, worker: User, count: int, rng: random.Random) -> list[tuple[int, Any]]:
+    """`count` gold items (id, payload) this worker has never seen, not flagged for review, drawn at random.
+
+    Rejection sampling: a few gold numbers drawn at random from all of the job's, of which the first `count` that
+    this worker may get are taken; a few index probes, however much gold the job has and however much of it the
+    worker has seen. (Shuffling all of the job's unseen gold took time in proportion to the job's gold times the
+    worker's: 1.5 ms for 1,000 gold items and 65 seen.) The result is a uniform draw from the gold this worker may
+    get. When the job has little gold, or the worker has seen (or review has flagged) most of it, so that too few
+    of the numbers drawn qualify, all the gold left is shuffled instead: still uniform, and rare.
+    """
     if count == 0:
         return []
+    tries = _GOLD_NUMBERS_PER_ITEM * count + _GOLD_NUMBERS_EXTRA
+    if job.gold_count > tries:
+        numbers = rng.sample(range(1, job.gold_count + 1), tries)
+        found = {
+            number: (item_id, payload)
+            for item_id, payload, number in _gold_by_numbers(tries).rows(
+                job=job.pk, worker=worker.pk, **{f"n{i}": number for i, number in enumerate(numbers)}
+            )
+        }
+        drawn = [found[number] for number in numbers if number in found]
+        if len(drawn) >= count:
+            return drawn[:count]
     return _unseen_gold(count).rows(job=job.pk, worker=worker.pk)
+
+
+# Gold numbers tried per gold item wanted, plus a few: for a worker who has seen half of the job's gold, about one
+# draw in 4,000 falls back to the shuffle of all of it.
+_GOLD_NUMBERS_PER_ITEM, _GOLD_NUMBERS_EXTRA = 4, 8
 
 
 # The claim's reads, prepared once per process (see marketplace.prepared): building and compiling these querysets
@@ -252,12 +277,25 @@ _TASK_ITEMS = PreparedQuery(
 )
 
 
+def _gold_for(job: Param, worker: Param) -> QuerySet[Item]:
+    """The job's gold items that `worker` has never seen and that are not flagged for review."""
+    seen = GoldExposure.objects.filter(worker_id=worker, item=OuterRef("pk"))
+    return Item.objects.filter(job_id=job, is_gold=True, gold_flagged_at__isnull=True).exclude(Exists(seen))
+
+
 @functools.lru_cache(maxsize=64)
 def _unseen_gold(count: int) -> PreparedQuery[Item]:
-    job, worker = Param("job", IntegerField()), Param("worker", IntegerField())
-    seen = GoldExposure.objects.filter(worker_id=worker, item=OuterRef("pk"))
-    unseen = Item.objects.filter(job_id=job, is_gold=True, gold_flagged_at__isnull=True).exclude(Exists(seen))
+    unseen = _gold_for(Param("job", IntegerField()), Param("worker", IntegerField()))
     return PreparedQuery(lambda: unseen.order_by("?").values_list("id", "payload")[:count])
+
+
+@functools.lru_cache(maxsize=64)
+def _gold_by_numbers(tries: int) -> PreparedQuery[Item]:
+    numbers = [Param(f"n{i}", IntegerField()) for i in range(tries)]
+    unseen = _gold_for(Param("job", IntegerField()), Param("worker", IntegerField()))
+    return PreparedQuery(
+        lambda: unseen.filter(gold_number__in=numbers).order_by().values_list("id", "payload", "gold_number")
+    )
 
 
 def _mix(items: list[tuple[int, Any]], gold: list[tuple[int, Any]], rng: random.Random) -> list[tuple[int, Any]]:

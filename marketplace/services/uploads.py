@@ -163,6 +163,9 @@ def _ingest(upload: Upload, stream: IO[bytes]) -> None:
         errors.append({"row": None, "line": None, "field": None, "message": "The file has no data rows."})
     if errors:
         raise UploadRejected(errors=errors, truncated=len(errors) >= settings.INGEST_MAX_ERRORS)
+    if is_gold:
+        job.gold_count = writer.next_gold_number - 1
+        job.save(update_fields=["gold_count"])
     upload.status, upload.finished_at = Upload.Status.SUCCEEDED, timezone.now()
     upload.rows_processed, upload.items_created, upload.tasks_created = totals.rows, totals.items, totals.tasks
     upload.save()
@@ -202,18 +205,22 @@ class ItemWriter:
         self.job, self.upload, self.gold = job, upload, gold
         last = MicroTask.objects.filter(job=job).order_by("-number").values_list("number", flat=True).first()
         self.next_number = (last or 0) + 1
+        self.next_gold_number = job.gold_count + 1  # the job row is locked: gold numbers go on where they stopped
 
     def write(self, rows: list[CleanRow], totals: _Totals) -> None:
         task_ids = [] if self.gold else self._create_tasks(len(rows))
-        per_task = self.job.items_per_task
+        per_task, first_gold = self.job.items_per_task, self.next_gold_number
         values = [
             (
                 None if self.gold else task_ids[i // per_task],
                 0 if self.gold else i % per_task,
+                first_gold + i if self.gold else None,
                 row,
             )
             for i, row in enumerate(rows)
         ]
+        if self.gold:
+            self.next_gold_number += len(rows)
         if connection.vendor == "postgresql":
             self._copy(values)
         else:
@@ -238,32 +245,37 @@ class ItemWriter:
         self.next_number += len(tasks)
         return [task.pk for task in MicroTask.objects.bulk_create(tasks, batch_size=2000)]
 
-    def _copy(self, values: list[tuple[int | None, int, CleanRow]]) -> None:
-        columns = "job_id, upload_id, task_id, position, row_number, external_id, payload, is_gold, gold_answer"
+    def _copy(self, values: list[tuple[int | None, int, int | None, CleanRow]]) -> None:
+        columns = (
+            "job_id, upload_id, task_id, position, gold_number, row_number, external_id, payload, is_gold, gold_answer"
+        )
         sql = f"COPY {Item._meta.db_table} ({columns}) FROM STDIN"
         job, upload, gold, dumps = self.job.pk, self.upload.pk, self.gold, json.dumps
         with connection.cursor() as cursor:
             raw = cursor.cursor
             # The queued writer sends data from a thread, so rows are formatted while the server ingests.
             with raw.copy(sql, writer=QueuedLibpqWriter(raw)) as copy:
-                for task, position, row in values:
+                for task, position, number, row in values:
                     answer = None if row.gold_answer is None else dumps(row.gold_answer)
                     payload = dumps(row.payload)
-                    copy.write_row((job, upload, task, position, row.row, row.external_id, payload, gold, answer))
+                    copy.write_row(
+                        (job, upload, task, position, number, row.row, row.external_id, payload, gold, answer)
+                    )
 
-    def _bulk_create(self, values: list[tuple[int | None, int, CleanRow]]) -> None:
+    def _bulk_create(self, values: list[tuple[int | None, int, int | None, CleanRow]]) -> None:
         items = [
             Item(
                 job_id=self.job.pk,
                 upload_id=self.upload.pk,
                 task_id=task_id,
                 position=position,
+                gold_number=number,
                 row_number=row.row,
                 external_id=row.external_id,
                 payload=row.payload,
                 is_gold=self.gold,
                 gold_answer=row.gold_answer,
             )
-            for task_id, position, row in values
+            for task_id, position, number, row in values
         ]
         Item.objects.bulk_create(items, batch_size=1000)

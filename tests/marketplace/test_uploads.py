@@ -96,6 +96,21 @@ def test_gold_items_keep_their_answer_and_join_no_task(requester_api, job):
     assert not MicroTask.objects.filter(job=job).exists()
 
 
+def test_gold_is_numbered_within_its_job_across_uploads_and_a_refused_file_takes_no_number(requester_api, job):
+    def gold(*labels):
+        rows = "".join(f"https://example.com/g{i}.jpg,{label}\n" for i, label in enumerate(labels))
+        return csv_file("image_url,gold_label\n" + rows, "gold.csv")
+
+    assert post(requester_api, job, gold("cat", "dog"), kind="gold").status_code == 201
+    assert post(requester_api, job, gold("cat", "horse"), kind="gold").status_code == 400  # not a class
+    assert post(requester_api, job, gold("dog", "cat", "cat"), kind="gold").status_code == 201
+
+    numbers = Item.objects.filter(job=job).order_by("id").values_list("gold_number", "gold_answer")
+    assert list(numbers) == [(1, "cat"), (2, "dog"), (3, "dog"), (4, "cat"), (5, "cat")]
+    job.refresh_from_db()
+    assert job.gold_count == 5
+
+
 @pytest.mark.parametrize(
     ("data", "name", "kind", "row", "field", "words"),
     [
