@@ -3,7 +3,7 @@
 Run by hand (never by `make test`); the whole run takes about fifteen minutes:
 
     DATABASE_URL=postgres://root@127.0.0.1:5432/crowdmarket .venv/bin/python bench/claims.py \
-        [--workers 10,50,200] [--flows claim-submit,submit-and-claim] [--paced-rate 100] [--seconds 20] \
+        [--workers 10,50,200] [--flows claim-submit,submit-and-claim] [--paced-rate 200] [--seconds 20] \
         [--raw-seconds 10] [--gunicorn-workers 4] [--gunicorn-threads 1]
 
 It uses its own database (`<name>_bench_claims`, dropped and created anew each run) and Redis database 14
@@ -15,8 +15,8 @@ which no worker drains here). Steps:
 2. the service under gunicorn on 127.0.0.1; for each W and flow a fresh job and fresh workers, then W concurrent
    HTTP clients (several client processes, a thread and an HTTP connection per simulated worker) work for
    `--seconds`: flow `claim-submit` claims then submits, flow `submit-and-claim` sends one submit-and-claim request
-   per task; then W=50 once more per flow, paced to `--paced-rate` cycles/s in all (think time); the invariant
-   checker of the test suite runs over the whole database after each phase;
+   per task; then W=50 once more per flow, paced to `--paced-rate` cycles/s in all (think time; by default the
+   target rate, 200); the invariant checker of the test suite runs over the whole database after each phase;
 3. one probe worker claims and submits in this process through Django's test client, counting the queries and the
    time spent waiting on PostgreSQL per request (the server-side cost without HTTP, gunicorn or contention).
 Bench workers get session tokens the way a login makes them, minus the 0.2 s password hash; one worker logs in
@@ -687,11 +687,10 @@ def print_summary(raw: Run, runs: dict[tuple[int, str, float], Run]) -> None:
         print(f"{figure:<52}{measured:>18}  {target:<20}{ok}")
     for (w, flow, rate), run in runs.items():
         if rate:
-            kept_up = run.rate(run.submit) >= 0.95 * rate
             print(
                 f"W={w}, {flow}, paced: each worker starts a task every {w / rate * 1e3:,.0f} ms (the rest of that "
                 "time stands for labelling): "
-                + ("the latencies of a service below saturation" if kept_up else "the service could not keep up")
+                + ("the latencies of a service below saturation" if kept_up(run) else "the service could not keep up")
             )
             continue
         cycle_ms = 1e3 * w / max(run.rate(run.submit), 1e-9)
@@ -740,12 +739,17 @@ def run_rows(w: int, run: Run, raw_rate: float) -> list[Row]:
         (f"{name} claims/s", f"{run.claim_rate():,.0f}", "", ""),
         (f"{name} cycles/s", f"{cycles:,.0f}", *target(f">= {TARGET_CYCLES_AT_50}", cycles >= TARGET_CYCLES_AT_50))
         if not run.offered
-        else (f"{name} cycles/s", f"{cycles:,.0f}", f"{run.offered:g} offered", ""),
+        else (f"{name} cycles/s", f"{cycles:,.0f}", f"{run.offered:g} offered", met(kept_up(run))),
         *(shares if w == 50 and not run.offered else []),
         *latencies,
         (f"{name} failed requests", f"{sum(run.errors.values())}", "0", met(not run.errors)),
         (f"{name} invariant violations", f"{run.violations}", "0", met(run.violations == 0)),
     ]
+
+
+def kept_up(run: Run) -> bool:
+    """A paced phase: did the service answer the work offered (its first and last tasks straddle the edges)?"""
+    return run.rate(run.submit) >= 0.95 * run.offered
 
 
 def triple(values: list[float]) -> str:
@@ -770,8 +774,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--paced-rate",
         type=float,
-        default=100,
-        help="then W=50 once more per flow, paced to this many cycles/s in all: a task every 50/rate s (0: skip)",
+        default=TARGET_CYCLES_AT_50,
+        help="then W=50 once more per flow, paced to this many cycles/s in all (default: the target rate): a task "
+        "every 50/rate s (0: skip)",
     )
     parser.add_argument("--seconds", type=float, default=20, help="timed phase per worker count")
     parser.add_argument("--raw-seconds", type=float, default=10, help="timed phase of the raw-SQL ceiling")
