@@ -1,5 +1,6 @@
 """Requester API for jobs: create, read, edit, and move through the lifecycle."""
 
+from dataclasses import asdict
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,6 +20,8 @@ from marketplace.api.permissions import IsRequester
 from marketplace.models import Item, Job, JobStatus, MicroTask
 from marketplace.services.jobs import job_create, job_transition, job_update
 from marketplace.services.quality import gold_review
+from marketplace.services.reviews import job_cost_estimate
+from payments.selectors import balance_list
 
 
 class RequirementSerializer(serializers.Serializer):
@@ -238,6 +241,36 @@ class ProgressSerializer(serializers.Serializer):
     assignments_submitted = serializers.IntegerField()
     assignments_expired = serializers.IntegerField()
     assignments_released = serializers.IntegerField()
+
+
+class JobCostSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    tasks = serializers.IntegerField()
+    assignments = serializers.IntegerField(help_text="Tasks times `overlap_max`: the most assignments it pays.")
+    reward_cents = serializers.IntegerField(help_text="Paid to the worker per approved assignment.")
+    fee_cents = serializers.IntegerField(help_text="The platform's fee per assignment, on top of the reward.")
+    fee_rate = serializers.DecimalField(max_digits=5, decimal_places=4, coerce_to_string=False)
+    total_cents = serializers.IntegerField(help_text="What launching moves into the job's escrow.")
+    available_cents = serializers.IntegerField(help_text="The requester's available balance in this currency.")
+    shortfall_cents = serializers.IntegerField(
+        allow_null=True, help_text="What to deposit before launching; null once the job is launched (funded)."
+    )
+
+
+class JobCostApi(APIView):
+    """What the job will cost: the escrow that launching takes from the requester's balance, and any shortfall.
+    Unspent escrow comes back when the job ends."""
+
+    permission_classes = [IsRequester]
+
+    @extend_schema(responses={200: JobCostSerializer, 404: ErrorSerializer})
+    def get(self, request: Request, job_id: int) -> Response:
+        job = selectors.job_get(requester=request.user, job_id=job_id)
+        cost = job_cost_estimate(job)
+        available = next((b.available for b in balance_list(user=request.user) if b.currency == job.currency), 0)
+        shortfall = None if job.launched_at else max(0, cost.total_cents - available)
+        data = {**asdict(cost), "available_cents": available, "shortfall_cents": shortfall}
+        return Response(JobCostSerializer(data).data)
 
 
 class JobProgressApi(APIView):

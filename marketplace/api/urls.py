@@ -33,6 +33,7 @@ urlpatterns = [
     path("jobs/<int:job_id>/items/<int:item_id>/gold-review/", jobs.GoldReviewApi.as_view(), name="gold-review"),
     path("jobs/<int:job_id>/tasks/", jobs.JobTaskListApi.as_view(), name="job-tasks"),
     path("jobs/<int:job_id>/uploads/", uploads.JobUploadListCreateApi.as_view(), name="job-uploads"),
+    path("jobs/<int:job_id>/cost/", jobs.JobCostApi.as_view(), name="job-cost"),
     path("jobs/<int:job_id>/progress/", jobs.JobProgressApi.as_view(), name="job-progress"),
     path("jobs/<int:job_id>/assignments/", reviews.JobAssignmentListApi.as_view(), name="job-assignments"),
     path("jobs/<int:job_id>/review/", reviews.JobReviewApi.as_view(), name="job-review"),

@@ -8,6 +8,7 @@ what is left when the job is over goes back to the requester.
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
@@ -47,10 +48,38 @@ def assignment_price(job: Job) -> tuple[int, int]:
     return job.reward_cents, fee
 
 
-def job_cost(job: Job) -> int:
-    """The most the job can spend: every task at `overlap_max`, reward plus fee each."""
+@dataclass(frozen=True)
+class JobCost:
+    """The most a job can spend, which launching moves into its escrow: every task at `overlap_max`, each
+    assignment paid its reward plus the platform's fee (the fee rate is fixed at launch)."""
+
+    currency: str
+    tasks: int
+    assignments: int
+    reward_cents: int
+    fee_cents: int
+    fee_rate: Decimal
+    total_cents: int
+
+
+def job_cost_estimate(job: Job) -> JobCost:
     reward, fee = assignment_price(job)
-    return MicroTask.objects.filter(job=job).count() * job.overlap_max * (reward + fee)
+    tasks = MicroTask.objects.filter(job=job).count()
+    assignments = tasks * job.overlap_max
+    return JobCost(
+        currency=job.currency,
+        tasks=tasks,
+        assignments=assignments,
+        reward_cents=reward,
+        fee_cents=fee,
+        fee_rate=job_fee_rate(job),
+        total_cents=assignments * (reward + fee),
+    )
+
+
+def job_cost(job: Job) -> int:
+    """The most the job can spend (`job_cost_estimate`), in minor units."""
+    return job_cost_estimate(job).total_cents
 
 
 def job_fund_escrow(*, job: Job) -> Transaction:

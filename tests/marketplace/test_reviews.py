@@ -63,6 +63,40 @@ def test_a_launch_without_enough_funds_is_refused_and_changes_nothing(requester_
     assert account_escrow_get(job_id=job.pk, currency="USD") is None
 
 
+def test_before_launch_the_requester_sees_the_cost_and_what_to_deposit_and_launching_takes_exactly_that(
+    requester_api, requester
+):
+    job = JobFactory(requester=requester, items_per_task=4, overlap_min=2, overlap_max=3)
+    requester_api.post(f"/api/v1/jobs/{job.pk}/uploads/", {"file": csv_file(csv_rows(10))}, format="multipart")
+    deposit_create(user=requester, amount=200, currency="USD", idempotency_key="some")
+
+    before = requester_api.get(f"/api/v1/jobs/{job.pk}/cost/")
+
+    assert before.status_code == 200, before.json()
+    assert before.json() == {
+        "currency": "USD",
+        "tasks": 3,  # 4 + 4 + 2 items
+        "assignments": 9,  # each task at overlap_max
+        "reward_cents": REWARD,
+        "fee_cents": FEE,
+        "fee_rate": 0.2,
+        "total_cents": 9 * (REWARD + FEE),
+        "available_cents": 200,
+        "shortfall_cents": 70,
+    }
+    assert requester_api.post(f"/api/v1/jobs/{job.pk}/launch/").json()["extra"]["shortfall"] == 70
+    deposit_create(user=requester, amount=70, currency="USD", idempotency_key="the rest")
+    assert requester_api.post(f"/api/v1/jobs/{job.pk}/launch/").status_code == 200
+    after = requester_api.get(f"/api/v1/jobs/{job.pk}/cost/").json()
+    assert account_escrow_get(job_id=job.pk, currency="USD").balance == after["total_cents"] == 270
+    assert (after["available_cents"], after["shortfall_cents"]) == (0, None)
+
+
+def test_only_the_jobs_requester_sees_its_cost(api, job, outsider_api, worker):
+    assert outsider_api.get(f"/api/v1/jobs/{job.pk}/cost/").status_code == 404
+    assert api.as_user(worker).get(f"/api/v1/jobs/{job.pk}/cost/").status_code == 403
+
+
 def test_approving_pays_the_reward_to_the_worker_and_the_fee_to_the_platform_once(requester_api, job):
     done = submitted(job)
 

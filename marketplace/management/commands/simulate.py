@@ -120,8 +120,9 @@ def _in_process_server(*, enabled: bool, seed: int) -> Iterator[None]:
 def _seeded_server(seed: int) -> Iterator[None]:
     """Make the in-process server's own random draws follow the seed, so that a run repeats exactly: which hidden
     gold items a claim mixes in and where (`assignments._random`; the database's RANDOM(), `order_by("?")`, when a
-    claim shuffles all the gold a worker has left), and the order of a test's questions (`attempts._random`). These are the server's internals, seeded for the demo
-    only; a real server (`--base-url`) draws as it always does, and its runs differ a little from one another."""
+    claim shuffles all the gold a worker has left), and the order of a test's questions (`attempts._random`). These
+    are the server's internals, seeded for the demo only; a real server (`--base-url`) draws as it always does, and
+    its runs differ a little from one another."""
     sql = random.Random(seed + 2)  # noqa: S311 -- a simulation, not security
     pg_seed = sql.uniform(-1, 1)  # fixed: seeding twice (a new connection, then here) must not shift the sequence
     seed_sql = partial(_seed_sql_random, draw=sql.random, pg_seed=pg_seed)
