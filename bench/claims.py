@@ -1,6 +1,6 @@
 """Benchmark: W simulated workers claim and submit micro-tasks over HTTP, next to a raw-SQL claim ceiling.
 
-Run by hand (never by `make test`); the whole run takes about fifteen minutes:
+Run by hand (never by `make test`); the whole run takes ten to fifteen minutes:
 
     DATABASE_URL=postgres://root@127.0.0.1:5432/crowdmarket .venv/bin/python bench/claims.py \
         [--workers 10,50,200] [--flows claim-submit,submit-and-claim] [--paced-rate 200] [--seconds 20] \
