@@ -111,9 +111,13 @@ def _take_slot_and_task(job: Job, worker: User) -> tuple[int, list[tuple[int, An
 
     On PostgreSQL one statement once the worker works on the job: the task's subquery waits on the slot's UPDATE
     (a one-time filter in the plan), so the participation row is locked before any task row, the engine's lock
-    order. A worker's first claim on a job, and SQLite, take the slot and then the task.
+    order. That needs the job's cap of one open assignment per worker: a second claim of the same worker then finds
+    no slot. Where a worker may hold several, two claims of theirs run at once, one waiting on the other's slot; a
+    single statement would then pick from a snapshot taken before that wait, blind to the task (and gold) the other
+    just took. So several-slot jobs, a worker's first claim on a job, and SQLite take the slot and then, in
+    statements that see what the other committed, the task.
     """
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and job.max_open_assignments == 1:
         tables = _tables()
         pick = _PICK_TASK.format(**tables, after_slot="EXISTS (SELECT 1 FROM slot) AND", lock=_SKIP_LOCKED)
         take = _TAKE.format(pick=pick, **tables)
@@ -131,13 +135,11 @@ def _take_open_slot(job: Job, worker: User) -> None:
     """Count one more open assignment for the worker on the job, or raise `TooManyOpenAssignments`.
 
     A conditional UPDATE: the cap is checked and the count raised in one statement, under the row's lock. The
-    worker's first claim creates the row; of two first claims at once, the loser meets the unique constraint
-    (after the winner commits) and then finds the cap reached.
+    worker's first claim creates the row; of several first claims at once, the losers meet the unique constraint
+    (once the winner commits) and take their slot in the winner's row, as far as the cap allows.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(_TAKE_SLOT.format(**_tables()), [job.pk, worker.pk, job.max_open_assignments])
-        if cursor.rowcount:
-            return
+    if _slot_taken(job, worker):
+        return
     if not Participation.objects.filter(job=job, worker=worker).exists():
         try:
             with transaction.atomic():
@@ -145,7 +147,15 @@ def _take_open_slot(job: Job, worker: User) -> None:
             return
         except IntegrityError:
             pass
-    raise TooManyOpenAssignments(max_open_assignments=job.max_open_assignments)
+    # The row exists, perhaps made by another first claim since the UPDATE above: once more.
+    if not _slot_taken(job, worker):
+        raise TooManyOpenAssignments(max_open_assignments=job.max_open_assignments)
+
+
+def _slot_taken(job: Job, worker: User) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(_TAKE_SLOT.format(**_tables()), [job.pk, worker.pk, job.max_open_assignments])
+        return bool(cursor.rowcount)
 
 
 _TAKE_SLOT = """
