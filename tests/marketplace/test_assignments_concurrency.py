@@ -12,7 +12,7 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
-from marketplace.errors import AssignmentClosed, NotEligible, NoWorkAvailable
+from marketplace.errors import AssignmentClosed, NotEligible, NoWorkAvailable, TooManyOpenAssignments
 from marketplace.models import Answer, Assignment, AssignmentStatus, GoldExposure, Item, JobStatus, MicroTask
 from marketplace.services.assignments import (
     assignment_claim,
@@ -146,22 +146,30 @@ def test_one_worker_double_clicking_claim_gets_one_assignment(requester):
 
 
 def test_one_worker_claiming_many_at_once_gets_each_its_own_task_and_gold(requester):
-    """With room for ten open assignments, ten claims of one worker at once all succeed, each with a task and a
-    gold item the others did not get. Two bugs this found: the losers of the race to create the worker's row on the
-    job were refused as over the cap; and a claim taken in one statement picked from a snapshot older than its wait
-    on the worker's row, so it could take the task another claim had just taken (a duplicate-key error, a 500)."""
+    """With room for ten open assignments, of twelve claims of one worker at once exactly ten succeed, each with a
+    task and a gold item the others did not get. Two bugs this found: the losers of the race to create the worker's
+    row on the job were refused as over the cap; and a claim taken in one statement picked from a snapshot older
+    than its wait on the worker's row, so it could take the task another claim had just taken (a duplicate-key
+    error, a 500)."""
     job = launched_job(
         requester, n_items=40, n_gold=30, items_per_task=1, gold_ratio=Decimal("0.5"), max_open_assignments=10
     )
     worker = WorkerFactory()
     gold = set(Item.objects.filter(job=job, is_gold=True).values_list("pk", flat=True))
 
+    def grab(i: int) -> str:
+        try:
+            assignment_claim(job_id=job.pk, worker=worker)
+            return "won"
+        except TooManyOpenAssignments:
+            return "refused"
+
     for _ in range(3):
-        claimed = run_in_threads(10, lambda i: assignment_claim(job_id=job.pk, worker=worker).item_ids)
+        outcomes = run_in_threads(12, grab)
         for assignment in Assignment.objects.filter(job=job, worker=worker, status=AssignmentStatus.OPEN):
             assignment_submit(assignment_id=assignment.pk, worker=worker, answers=answers_for(assignment))
 
-        assert len(claimed) == 10
+        assert sorted(outcomes) == ["refused"] * 2 + ["won"] * 10  # the cap, and nothing short of it
     shown = [
         item_id for assignment in Assignment.objects.filter(job=job, worker=worker) for item_id in assignment.item_ids
     ]
