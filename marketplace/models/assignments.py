@@ -84,8 +84,8 @@ class Assignment(models.Model):
     review_status = models.CharField(max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.PENDING)
     auto_approve_at = models.DateTimeField(null=True, blank=True)
     reviewed_at = models.DateTimeField(null=True, blank=True)
-    reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    reviewed_by = models.ForeignKey(  # indexed where set (below), not for every row version as a NULL
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     reject_reason = models.TextField(blank=True)
 
@@ -101,6 +101,9 @@ class Assignment(models.Model):
             ),
             models.Index(
                 fields=["expires_at"], condition=Q(status=AssignmentStatus.OPEN), name="assignment_open_expiry_idx"
+            ),
+            models.Index(
+                fields=["reviewed_by"], condition=Q(reviewed_by__isnull=False), name="assignment_reviewed_by_idx"
             ),
         ]
         constraints = [
