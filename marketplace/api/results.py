@@ -166,7 +166,8 @@ class JobWorkerSerializer(serializers.ModelSerializer):
 
 class JobWorkerListApi(JobScopedListApi):
     """Each worker's record on the job: gold answered and right, and their Dawid-Skene confusion matrix (rows: the
-    true class, columns: the class they answered, both in label-schema order) and estimated accuracy."""
+    true class, columns: the class they answered, both in label-schema order) and estimated accuracy. A blocked
+    worker's answers are left out of the aggregations after the block: their estimate is the last one before it."""
 
     model = Participation
     serializer_class = JobWorkerSerializer
