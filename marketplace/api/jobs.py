@@ -1,6 +1,5 @@
 """Requester API for jobs: create, read, edit, and move through the lifecycle."""
 
-from dataclasses import asdict
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,8 +19,7 @@ from marketplace.api.permissions import IsRequester
 from marketplace.models import Item, Job, JobStatus, MicroTask
 from marketplace.services.jobs import job_create, job_transition, job_update
 from marketplace.services.quality import gold_review
-from marketplace.services.reviews import job_cost_estimate
-from payments.selectors import balance_list
+from marketplace.services.reviews import job_cost_quote
 
 
 class RequirementSerializer(serializers.Serializer):
@@ -266,11 +264,7 @@ class JobCostApi(APIView):
     @extend_schema(responses={200: JobCostSerializer, 404: ErrorSerializer})
     def get(self, request: Request, job_id: int) -> Response:
         job = selectors.job_get(requester=request.user, job_id=job_id)
-        cost = job_cost_estimate(job)
-        available = next((b.available for b in balance_list(user=request.user) if b.currency == job.currency), 0)
-        shortfall = None if job.launched_at else max(0, cost.total_cents - available)
-        data = {**asdict(cost), "available_cents": available, "shortfall_cents": shortfall}
-        return Response(JobCostSerializer(data).data)
+        return Response(JobCostSerializer(job_cost_quote(job)).data)
 
 
 class JobProgressApi(APIView):

@@ -8,7 +8,7 @@ what is left when the job is over goes back to the requester.
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
@@ -34,7 +34,7 @@ from marketplace.services.reputation import reputation_recompute
 from payments.errors import PaymentsError
 from payments.models import Transaction
 from payments.money import fee_split
-from payments.selectors import account_escrow_get
+from payments.selectors import account_escrow_get, balance_list
 from payments.services.escrow import bonus_pay, escrow_fund, escrow_pay_reward, escrow_refund
 
 
@@ -80,6 +80,22 @@ def job_cost_estimate(job: Job) -> JobCost:
 def job_cost(job: Job) -> int:
     """The most the job can spend (`job_cost_estimate`), in minor units."""
     return job_cost_estimate(job).total_cents
+
+
+@dataclass(frozen=True)
+class CostQuote(JobCost):
+    """The cost, with the requester's available balance and what they must deposit before launching (None once
+    the job is launched: its cost is in escrow)."""
+
+    available_cents: int
+    shortfall_cents: int | None
+
+
+def job_cost_quote(job: Job) -> CostQuote:
+    cost = job_cost_estimate(job)
+    available = next((b.available for b in balance_list(user=job.requester) if b.currency == job.currency), 0)
+    shortfall = None if job.launched_at else max(0, cost.total_cents - available)
+    return CostQuote(**asdict(cost), available_cents=available, shortfall_cents=shortfall)
 
 
 def job_fund_escrow(*, job: Job) -> Transaction:
