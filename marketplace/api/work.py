@@ -67,9 +67,29 @@ class WorkItemSerializer(serializers.Serializer):
     payload = serializers.JSONField()
 
 
+class WorkAnswerListSerializer(serializers.ListSerializer):
+    """A submit's answers, validated as `WorkAnswerSerializer` validates each, with a short cut for the usual one.
+
+    DRF validates each answer through its generic path (copies of the answer serializer's fields, two fields' run
+    of empty checks and validators): about 1 M instructions of a submit's 6 M. An answer that is a JSON object
+    with a non-negative integer `position` and a non-null `answer` passes that path unchanged, so it is taken as it
+    is; anything else goes through DRF, errors and all. A test checks that both give the same result.
+    """
+
+    def run_child_validation(self, data: Any) -> Any:
+        if type(data) is dict:
+            position, answer = data.get("position"), data.get("answer")
+            if type(position) is int and position >= 0 and answer is not None:
+                return {"position": position, "answer": answer}
+        return super().run_child_validation(data)
+
+
 class WorkAnswerSerializer(serializers.Serializer):
     position = serializers.IntegerField(min_value=0)
     answer = serializers.JSONField()
+
+    class Meta:
+        list_serializer_class = WorkAnswerListSerializer
 
 
 class WorkAssignmentSerializer(serializers.Serializer):

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 from rest_framework import serializers
 
-from marketplace.api.work import WorkAssignmentSerializer
+from marketplace.api.work import WorkAnswerSerializer, WorkAssignmentSerializer, WorkSubmitApi
 from marketplace.errors import (
     AlreadySubmitted,
     AssignmentClosed,
@@ -478,6 +478,38 @@ class TestWorkerApi:
             assert serializer.data == generic
             assert json.dumps(serializer.data) == json.dumps(generic)  # same types, same order
             assert list(generic) == list(serializer.fields)
+
+    @pytest.mark.parametrize(
+        "answers",
+        [
+            [{"position": 0, "answer": "cat"}, {"position": 3, "answer": {"box": [1, 2.5, None]}}],
+            [{"position": 0, "answer": "cat", "note": "ignored"}, {"position": 1, "answer": 0}],
+            [{"position": "2", "answer": "cat"}],  # DRF's IntegerField takes a numeric string
+            [{"position": 2.0, "answer": "cat"}],
+            [{"position": True, "answer": "cat"}],
+            [{"position": -1, "answer": "cat"}],
+            [{"position": 1, "answer": None}],
+            [{"position": 1}],
+            [{"answer": "cat"}],
+            [{"position": 0, "answer": "cat"}, "cat", None, [0, "cat"]],
+            [],
+            "cat",
+        ],
+    )
+    def test_the_answers_short_cut_validates_as_drfs_generic_path(self, answers):
+        """The submit's answers skip DRF's per-answer path when it could only accept them unchanged (a hot path);
+        validated data and errors must be what that path gives."""
+        fast = WorkSubmitApi.SubmitSerializer(data={"answers": answers})
+        generic = serializers.ListSerializer(child=WorkAnswerSerializer(), allow_empty=False, max_length=1000)
+
+        try:
+            expected = generic.run_validation(answers)
+        except serializers.ValidationError as exc:
+            assert not fast.is_valid()
+            assert fast.errors == {"answers": exc.detail}
+        else:
+            assert fast.is_valid(), fast.errors
+            assert json.dumps(fast.validated_data["answers"]) == json.dumps(expected)
 
     def test_the_worker_job_list_shows_pay_time_and_work_left_but_not_own_jobs(self, api, job, requester, worker):
         both = WorkerFactory(is_requester=True)
