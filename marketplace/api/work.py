@@ -71,9 +71,10 @@ class WorkAnswerListSerializer(serializers.ListSerializer):
     """A submit's answers, validated as `WorkAnswerSerializer` validates each, with a short cut for the usual one.
 
     DRF validates each answer through its generic path (copies of the answer serializer's fields, two fields' run
-    of empty checks and validators): about 1 M instructions of a submit's 6 M. An answer that is a JSON object
-    with a non-negative integer `position` and a non-null `answer` passes that path unchanged, so it is taken as it
-    is; anything else goes through DRF, errors and all. A test checks that both give the same result.
+    of empty checks and validators): about 1 M instructions per submit of six answers, 7% of a claim + submit
+    cycle's 13.8 M (callgrind; 0.36 M with this short cut). An answer that is a JSON object with a non-negative
+    integer `position` and a non-null `answer` passes that path unchanged, so it is taken as it is; anything else
+    goes through DRF, errors and all. A test checks that both give the same result.
     """
 
     def run_child_validation(self, data: Any) -> Any:

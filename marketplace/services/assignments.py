@@ -23,7 +23,8 @@ from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, IntegerField, OuterRef, QuerySet
+from django.db.models import Exists, F, Func, IntegerField, JSONField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import JSONArray
 from django.utils import timezone
 
 from marketplace.accounts.models import User
@@ -362,7 +363,7 @@ def assignment_submit(*, assignment_id: int, worker: User, answers: list[dict[st
     (committed) and is refused (`AssignmentClosed`); a submit that fails validation changes nothing.
     """
     with transaction.atomic(durable=True):
-        assignment = _lock_own(assignment_id, worker)
+        assignment = _lock_own(assignment_id, worker, with_items=True)
         overdue = assignment.status == AssignmentStatus.OPEN and assignment.expires_at <= timezone.now()
         if overdue:
             _close(assignment, AssignmentStatus.EXPIRED)  # committed below, then refused
@@ -406,33 +407,45 @@ def assignment_submit_and_claim(
         return submitted, None, refusal
 
 
-def _lock_own(assignment_id: int, worker: User) -> Assignment:
+def _lock_own(assignment_id: int, worker: User, *, with_items: bool = False) -> Assignment:
     """The worker's assignment, locked, with its job, and two facts a submit needs, read in the same query:
-    `has_webhooks` (does any endpoint listen to the job?) and `job_has_flagged_gold`."""
-    found = _OWN_ASSIGNMENT.instances(
-        Assignment,
-        related=("job",),
-        extra=("has_webhooks", "job_has_flagged_gold"),
-        assignment=assignment_id,
-        worker=worker.pk,
-    )
+    `has_webhooks` (does any endpoint listen to the job?) and `job_has_flagged_gold`. `with_items`: on PostgreSQL
+    also the grading columns of its items (`graded_items`, see `_graded_answers`), a round trip fewer per submit."""
+    with_items = with_items and connection.vendor == "postgresql"
+    query = _OWN_ASSIGNMENT_WITH_ITEMS if with_items else _OWN_ASSIGNMENT
+    extra = (*_OWN_ASSIGNMENT_EXTRA, "task_items", "gold_items") if with_items else _OWN_ASSIGNMENT_EXTRA
+    found = query.instances(Assignment, related=("job",), extra=extra, assignment=assignment_id, worker=worker.pk)
     if not found:
         raise NotFound("No such assignment.")
-    return found[0]
+    assignment = found[0]
+    if with_items:  # each list is NULL when empty (no gold)
+        assignment.graded_items = [*(assignment.task_items or ()), *(assignment.gold_items or ())]
+    return assignment
 
 
-_OWN_ASSIGNMENT = PreparedQuery(
-    lambda: (
+def _own_assignment(*, with_items: bool) -> QuerySet[Assignment]:
+    own = (
         Assignment.objects.select_for_update(of=("self",))
         .filter(pk=Param("assignment", IntegerField()), worker_id=Param("worker", IntegerField()))
         .annotate(
             has_webhooks=webhook_endpoints_exist(job_id=OuterRef("job_id"), owner_id=OuterRef("job__requester_id")),
             job_has_flagged_gold=Exists(Item.objects.filter(job_id=OuterRef("job_id"), gold_flagged_at__isnull=False)),
         )
-        .order_by()
-        .values_list(*attnames(Assignment, related=("job",)), "has_webhooks", "job_has_flagged_gold")
     )
-)
+    extra = list(_OWN_ASSIGNMENT_EXTRA)
+    if with_items:  # the task's items and the gold mixed in (its exposures), each on its own index, as JSON
+        rows = Func(JSONArray(*_GRADING_COLUMNS), function="JSONB_AGG", output_field=JSONField())
+        task_items = Item.objects.filter(task_id=OuterRef("task_id")).order_by().values(rows=rows)
+        gold_items = Item.objects.filter(exposures__assignment_id=OuterRef("pk")).order_by().values(rows=rows)
+        own = own.annotate(task_items=Subquery(task_items), gold_items=Subquery(gold_items))
+        extra += ["task_items", "gold_items"]
+    return own.order_by().values_list(*attnames(Assignment, related=("job",)), *extra)
+
+
+_GRADING_COLUMNS = ("id", "is_gold", "gold_answer", "payload")
+_OWN_ASSIGNMENT_EXTRA = ("has_webhooks", "job_has_flagged_gold")
+_OWN_ASSIGNMENT = PreparedQuery(partial(_own_assignment, with_items=False))
+_OWN_ASSIGNMENT_WITH_ITEMS = PreparedQuery(partial(_own_assignment, with_items=True))
 
 
 def _closed(assignment: Assignment) -> AssignmentClosed:
@@ -511,7 +524,10 @@ def _graded_answers(assignment: Assignment, values: dict[int, Any]) -> list[Answ
     """One answer per item, gold graded against its key. Also hands the payloads and answers to the response
     (`assignment.payloads`, `assignment.answer_values`), so it reads nothing twice."""
     ids = assignment.item_ids
-    items = {row[0]: row[1:] for row in _items_by_id(len(ids)).rows(**{f"item{k}": i for k, i in enumerate(ids)})}
+    rows = getattr(assignment, "graded_items", None)  # read with the assignment's lock (PostgreSQL)
+    if rows is None:
+        rows = _items_by_id(len(ids)).rows(**{f"item{k}": i for k, i in enumerate(ids)})
+    items = {row[0]: row[1:] for row in rows}
     schema = parse_label_schema(assignment.job.label_schema)
     answers = []
     for position, item_id in enumerate(assignment.item_ids):
@@ -537,9 +553,7 @@ def _graded_answers(assignment: Assignment, values: dict[int, Any]) -> list[Answ
 def _items_by_id(n: int) -> PreparedQuery[Item]:
     """The grading columns of `n` items, by id (parameters item0 ... item{n-1}); prepared per assignment length."""
     ids = [Param(f"item{k}", IntegerField()) for k in range(n)]
-    return PreparedQuery(
-        lambda: Item.objects.filter(pk__in=ids).order_by().values_list("id", "is_gold", "gold_answer", "payload")
-    )
+    return PreparedQuery(lambda: Item.objects.filter(pk__in=ids).order_by().values_list(*_GRADING_COLUMNS))
 
 
 _COUNT_TASK = """
