@@ -147,8 +147,8 @@ def use_bench_database(redis_db: int) -> str:
     )
     # Each request still passes the per-worker throttle check (its cost is part of the path measured), at a rate no
     # simulated worker reaches: at W=10 one makes 30 claims a second, over a person's 600 a minute (README).
-    for name in ("THROTTLE_CLAIM", "THROTTLE_SUBMIT"):
-        os.environ.setdefault(name, BENCH_THROTTLE)
+    for throttle in ("THROTTLE_CLAIM", "THROTTLE_SUBMIT"):
+        os.environ.setdefault(throttle, BENCH_THROTTLE)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
     os.environ.pop("DEBUG", None)
     return psycopg.conninfo.make_conninfo(**server, dbname=name)
