@@ -101,10 +101,20 @@ class PreparedQuery(_Prepared, Generic[M]):
 
     def rows(self, *, using: str = "default", **values: Any) -> list[tuple[Any, ...]]:
         """Run the query with these parameter values; its rows, converted as the queryset would convert them."""
+        sql, params = self.statement(using=using, **values)
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql, params)
+            return self.converted(cursor.fetchall(), using=using)
+
+    def statement(self, *, using: str = "default", **values: Any) -> tuple[str, list[Any]]:
+        """The SQL and parameters `rows` sends, for a caller that sends it inside a larger statement; the query's
+        columns of the rows that come back then go through `converted`."""
         compiled, connection = self._compiled_for(using), connections[using]
-        with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, self._bind(compiled.params, values, connection))
-            rows: Iterable[Any] = cursor.fetchall()
+        return compiled.sql, self._bind(compiled.params, values, connection)
+
+    def converted(self, rows: Iterable[Any], *, using: str = "default") -> list[tuple[Any, ...]]:
+        """Rows of this query's columns as fetched, converted as the queryset would convert them."""
+        compiled = self._compiled_for(using)
         if compiled.converters:
             rows = compiled.compiler.apply_converters(rows, compiled.converters)
         return [tuple(row) for row in rows]
@@ -121,22 +131,35 @@ class PreparedQuery(_Prepared, Generic[M]):
         """Run a query built as `values_list(*attnames(model, related), *extra)`; model instances, as loaded from
         the database, with each `related` foreign key's object loaded too (as `select_related` would) and each
         `extra` column (an annotation) set as an attribute of the same name."""
-        parts = [(model, None), *((model._meta.get_field(name).related_model, name) for name in related)]
-        found = []
-        for row in self.rows(using=using, **values):
-            start, obj = 0, None
-            for part, name in parts:
-                names = [field.attname for field in part._meta.concrete_fields]
-                loaded = part.from_db(using, names, row[start : start + len(names)])
-                start += len(names)
-                if name is None:
-                    obj = loaded
-                else:
-                    setattr(obj, name, loaded)
-            for name, value in zip(extra, row[start:], strict=True):
-                setattr(obj, name, value)
-            found.append(obj)
-        return found
+        return loaded(model, self.rows(using=using, **values), related=related, extra=extra, using=using)
+
+
+def loaded(
+    model: type[M],
+    rows: Iterable[tuple[Any, ...]],
+    *,
+    related: tuple[str, ...] = (),
+    extra: tuple[str, ...] = (),
+    using: str = "default",
+) -> list[M]:
+    """Model instances from converted rows of the columns `attnames(model, related)`, then `extra` (see
+    `PreparedQuery.instances`)."""
+    parts = [(model, None), *((model._meta.get_field(name).related_model, name) for name in related)]
+    found = []
+    for row in rows:
+        start, obj = 0, None
+        for part, name in parts:
+            names = [field.attname for field in part._meta.concrete_fields]
+            instance = part.from_db(using, names, row[start : start + len(names)])
+            start += len(names)
+            if name is None:
+                obj = instance
+            else:
+                setattr(obj, name, instance)
+        for name, value in zip(extra, row[start:], strict=True):
+            setattr(obj, name, value)
+        found.append(obj)
+    return found
 
 
 def attnames(model: type[Model], related: tuple[str, ...] = ()) -> list[str]:

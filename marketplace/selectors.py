@@ -24,7 +24,7 @@ from marketplace.models import (
     Participation,
     Upload,
 )
-from marketplace.prepared import Param, PreparedQuery, attnames
+from marketplace.prepared import Param, PreparedQuery, attnames, loaded
 from qualification.selectors import live_grants
 from workers.selectors import standing_bans, worker_reputation_expression
 
@@ -107,6 +107,21 @@ def eligible_job_get(*, worker: User, job_id: int) -> Job | None:
         return None
     found = _ELIGIBLE_JOB.instances(Job, worker=worker.pk, now=timezone.now(), job=job_id)
     return found[0] if found else None
+
+
+def eligible_job_statement(*, worker: User, job_id: int) -> tuple[str, list[Any]]:
+    """`eligible_job_get`'s query as SQL and parameters, for a claim that runs it inside its own statement: its
+    columns, the job's `attnames`, come first in each row, for `eligible_job_from_row`. For a worker only
+    (`worker.is_worker`): the rule's SQL leaves that check to `eligible_job_get`."""
+    return _ELIGIBLE_JOB.statement(worker=worker.pk, now=timezone.now(), job=job_id)
+
+
+def eligible_job_from_row(row: tuple[Any, ...]) -> Job:
+    """The job from a row that starts with the columns of `eligible_job_statement`."""
+    return loaded(Job, _ELIGIBLE_JOB.converted([row[:_JOB_COLUMNS]]))[0]
+
+
+_JOB_COLUMNS = len(attnames(Job))
 
 
 def work_job_list(*, worker: User) -> QuerySet[Job]:

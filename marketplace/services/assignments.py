@@ -50,6 +50,7 @@ from marketplace.models import (
 )
 from marketplace.prepared import Param, PreparedQuery, PreparedUpdate, attnames, insert, insert_statement
 from marketplace.schemas import SchemaValueError, parse_label_schema
+from marketplace.selectors import eligible_job_from_row, eligible_job_statement
 from marketplace.services.aggregation import aggregation_enqueue, aggregation_note_answers
 from marketplace.services.eligibility import ensure_can_work
 from marketplace.services.jobs import job_complete_if_done
@@ -91,8 +92,7 @@ def assignment_claim(*, job_id: int, worker: User, rng: random.Random | None = N
 
 def _claim_once(job_id: int, worker: User, rng: random.Random) -> Assignment:
     with transaction.atomic(durable=True):
-        job = ensure_can_work(job_id=job_id, worker=worker)
-        taken = _take_slot_and_task(job, worker)
+        job, taken = _job_slot_and_task(job_id, worker)
         if taken is None:
             raise _NothingFree()
         task_id, items = taken
@@ -135,30 +135,41 @@ _INSERT_WITH_EXPOSURES = """
 """
 
 
-def _take_slot_and_task(job: Job, worker: User) -> tuple[int, list[tuple[int, Any]]] | None:
-    """One of the worker's open slots on the job (`TooManyOpenAssignments` when none is left), then the lowest free
-    task they never had: `(task id, its items)`, or `None` when there is none (the caller rolls the slot back).
+def _job_slot_and_task(job_id: int, worker: User) -> tuple[Job, tuple[int, list[tuple[int, Any]]] | None]:
+    """The job, read through the eligibility rule (`NotEligible`, `NotFound`); one of the worker's open slots on it
+    (`TooManyOpenAssignments` when none is left); then the lowest free task they never had: `(job, (task id, its
+    items))`, or `(job, None)` when there is none (the caller rolls the slot back).
 
-    On PostgreSQL one statement once the worker works on the job: the task's subquery waits on the slot's UPDATE
-    (a one-time filter in the plan), so the participation row is locked before any task row, the engine's lock
-    order. That needs the job's cap of one open assignment per worker: a second claim of the same worker then finds
-    no slot. Where a worker may hold several, two claims of theirs run at once, one waiting on the other's slot; a
-    single statement would then pick from a snapshot taken before that wait, blind to the task (and gold) the other
-    just took. So several-slot jobs, a worker's first claim on a job, and SQLite take the slot and then, in
-    statements that see what the other committed, the task.
+    On PostgreSQL the usual claim is one statement, when the worker works on the job and holds no open assignment
+    on it: the eligibility rule's query, the slot's UPDATE and the task's in a WITH. The task's subquery waits on the
+    slot's UPDATE (a one-time filter in the plan), so the participation row is locked before any task row, the
+    engine's lock order. A second claim of the same worker at once waits on that row, then finds the slot taken
+    (`open_assignments < 1` no longer holds) and goes on step by step: were it to take a slot in the same statement,
+    it would pick its task from a snapshot taken before that wait, blind to the task (and gold) the first just took.
+    Otherwise (a first claim on the job, a worker who holds open assignments on a job that allows several, a refusal,
+    SQLite): the rule, the slot, then the task, each in statements that see what other claims committed.
     """
-    if connection.vendor == "postgresql" and job.max_open_assignments == 1:
+    if connection.vendor == "postgresql" and worker.is_worker:
+        eligible_sql, eligible_args = eligible_job_statement(worker=worker, job_id=job_id)
         tables = _tables()
         pick = _PICK_TASK.format(**tables, after_slot="EXISTS (SELECT 1 FROM slot) AND", lock=_SKIP_LOCKED)
-        take = _TAKE.format(pick=pick, **tables)
-        sql = _TAKE_SLOT_AND_TASK.format(slot=_TAKE_SLOT.format(**tables), take=take, **tables)
+        slot = _TAKE_SLOT.format(**tables) + " AND EXISTS (SELECT 1 FROM job)"
+        sql = _JOB_SLOT_AND_TASK.format(
+            eligible=eligible_sql, slot=slot, take=_TAKE.format(pick=pick, **tables), **tables
+        )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [job.pk, worker.pk, job.max_open_assignments, job.pk, worker.pk])
+            cursor.execute(sql, [*eligible_args, job_id, worker.pk, 1, job_id, worker.pk])
             rows = cursor.fetchall()
-        if rows[0][0]:  # the slot was taken
-            return _with_items([row[1:] for row in rows if row[1] is not None])
+        if rows:
+            job = eligible_job_from_row(rows[0])
+            if rows[0][-4]:  # the slot was taken; then (task id, item id, payload), if a task was
+                return job, _with_items([row[-3:] for row in rows if row[-3] is not None])
+        else:
+            job = ensure_can_work(job_id=job_id, worker=worker)  # says why; or the job, eligible since
+    else:
+        job = ensure_can_work(job_id=job_id, worker=worker)
     _take_open_slot(job, worker)
-    return _take_free_task(job, worker)
+    return job, _take_free_task(job, worker)
 
 
 def _take_open_slot(job: Job, worker: User) -> None:
@@ -215,11 +226,12 @@ _TAKE_TASK_WITH_ITEMS = """
     WITH {take}
     SELECT taken.id, i.id, i.payload FROM taken JOIN {item} i ON i.task_id = taken.id ORDER BY i.position
 """
-# ... and with the slot first: always one row at least, whose first column says whether the slot was taken.
-_TAKE_SLOT_AND_TASK = """
-    WITH slot AS ({slot} RETURNING 1), {take}
-    SELECT (SELECT count(*) FROM slot), taken.id, i.id, i.payload
-    FROM (SELECT 1) AS one LEFT JOIN taken ON true LEFT JOIN {item} i ON i.task_id = taken.id
+# ... and with the job through the eligibility rule and the slot first: no row when the rule refuses; else one at
+# least, the job's columns, then whether the slot was taken, then the task's items, if a task was taken.
+_JOB_SLOT_AND_TASK = """
+    WITH job AS ({eligible}), slot AS ({slot} RETURNING 1), {take}
+    SELECT job.*, (SELECT count(*) FROM slot), taken.id, i.id, i.payload
+    FROM job LEFT JOIN taken ON true LEFT JOIN {item} i ON i.task_id = taken.id
     ORDER BY i.position
 """
 _SKIP_LOCKED = "FOR UPDATE SKIP LOCKED"
