@@ -233,11 +233,19 @@ INGEST_BATCH_ROWS = env.int("INGEST_BATCH_ROWS", default=5000)
 PLATFORM_FEE_RATE = env.str("PLATFORM_FEE_RATE", default="0.20")
 # A worker may appeal a rejection within this window; the escrow keeps their reward until it closes.
 APPEAL_WINDOW = timedelta(days=env.int("APPEAL_WINDOW_DAYS", default=7))
-# An appeal is upheld automatically (the rejection overturned, the work paid) when the job's aggregated labels match
-# the worker's answers on at least this share of the assignment's real items.
+# An appeal is upheld automatically (the rejection overturned, the work paid) when the other workers' answers back the
+# worker on at least this share of the assignment's real items. An item backs them when at least
+# APPEAL_AUTO_MIN_ANSWERS answers of other workers give it the worker's label with APPEAL_AUTO_CONFIDENCE (under the
+# job's Dawid-Skene model); the worker's own answers never count (marketplace.services.appeals).
 APPEAL_AUTO_AGREEMENT = env.float("APPEAL_AUTO_AGREEMENT", default=0.8)
 if not 0 < APPEAL_AUTO_AGREEMENT <= 1:
     raise ImproperlyConfigured("APPEAL_AUTO_AGREEMENT must be a share in (0, 1], e.g. 0.8.")
+APPEAL_AUTO_MIN_ANSWERS = env.int("APPEAL_AUTO_MIN_ANSWERS", default=2)
+if APPEAL_AUTO_MIN_ANSWERS < 1:
+    raise ImproperlyConfigured("APPEAL_AUTO_MIN_ANSWERS must be at least 1, e.g. 2.")
+APPEAL_AUTO_CONFIDENCE = env.float("APPEAL_AUTO_CONFIDENCE", default=0.9)
+if not 0.5 <= APPEAL_AUTO_CONFIDENCE < 1:
+    raise ImproperlyConfigured("APPEAL_AUTO_CONFIDENCE must be a probability in [0.5, 1), e.g. 0.9.")
 # Aggregate a job after every this many new (non-gold) answers, and always when it completes.
 AGGREGATE_EVERY_ANSWERS = env.int("AGGREGATE_EVERY_ANSWERS", default=200)
 # Webhooks: how long one delivery attempt waits for the receiver; whether receivers on loopback or private networks

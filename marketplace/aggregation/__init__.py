@@ -11,7 +11,7 @@ Stdlib, NumPy and SciPy only (an import-linter contract forbids Django and the p
 """
 
 from marketplace.aggregation.adaptive import initial_overlap_targets, overlap_targets, settled_items
-from marketplace.aggregation.em import DirichletPrior, dawid_skene, one_coin_dawid_skene
+from marketplace.aggregation.em import DirichletPrior, dawid_skene, dawid_skene_posteriors, one_coin_dawid_skene
 from marketplace.aggregation.encoding import Codebook, encode_answers, encode_keys
 from marketplace.aggregation.errors import (
     AggregationError,
@@ -36,6 +36,7 @@ __all__ = [
     "InvalidOptionError",
     "MajorityVoteResult",
     "dawid_skene",
+    "dawid_skene_posteriors",
     "encode_answers",
     "encode_keys",
     "initial_overlap_targets",

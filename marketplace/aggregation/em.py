@@ -41,6 +41,7 @@ from marketplace.aggregation.matrix import AnswerMatrix
 from marketplace.aggregation.results import DawidSkeneResult
 
 _LOG_FLOOR = -700.0
+_MIN_PROBABILITY = 1e-6
 
 #: Turns smoothed expected counts ``(W, l, k)`` into confusion probabilities of the same layout.
 ConfusionStep = Callable[[FloatArray], FloatArray]
@@ -133,6 +134,33 @@ def one_coin_dawid_skene(
     """One-coin Dawid-Skene: worker w is right with probability ``p_w`` and otherwise picks a wrong label
     uniformly. Same arguments and result as :func:`dawid_skene` (``confusions`` built from ``p_w``)."""
     return _fit(answers, gold, exclude_workers, init_posteriors, max_iter, tol, prior, _one_coin_confusion)
+
+
+def dawid_skene_posteriors(
+    answers: Answers, *, confusions: npt.ArrayLike, priors: npt.ArrayLike, prior: DirichletPrior | None = None
+) -> FloatArray:
+    """``P(true class of task t = k | its answers)`` under a model fitted before, without refitting: one E-step.
+
+    ``confusions[w, k, l]`` (P(worker w answers l | truth k)) and ``priors[k]`` are laid out as a
+    :class:`DawidSkeneResult` holds them. A worker whose matrix is unknown (a row of NaN, e.g. one who joined after
+    the fit) counts as the mean of ``prior``, as DS rates a worker with no answers. A task with no answer gets
+    ``priors``. It asks what some answers alone say, e.g. the other workers' answers on an appealed assignment's
+    items: the cost is one sparse product over those answers, whatever the size of the fitted job.
+    """
+    k = answers.n_classes
+    matrices = np.array(confusions, dtype=np.float64)
+    class_priors = np.array(priors, dtype=np.float64)
+    if matrices.shape != (answers.n_workers, k, k) or class_priors.shape != (k,):
+        raise InvalidOptionError(f"need confusions of shape ({answers.n_workers}, {k}, {k}) and priors of shape ({k},)")
+    unknown = np.isnan(matrices).any(axis=(1, 2))
+    pseudo = (prior if prior is not None else DirichletPrior()).confusion_pseudo_counts(k)
+    matrices[unknown] = pseudo / pseudo.sum(axis=1, keepdims=True)
+    # Stored matrices are rounded: a 0 must stay a small probability, not a log 0 that no other answer can outvote.
+    log_confusion = np.log(np.clip(matrices, _MIN_PROBABILITY, 1.0)).transpose(0, 2, 1).copy()
+    log_joint = AnswerMatrix.build(answers).log_evidence(log_confusion)
+    log_joint += np.log(np.clip(class_priors / class_priors.sum(), _MIN_PROBABILITY, 1.0))
+    posteriors, _ = _normalise_log(log_joint)
+    return posteriors
 
 
 def _fit(

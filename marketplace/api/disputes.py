@@ -105,7 +105,8 @@ class WorkAppealApi(APIView):
         responses={201: WorkerDisputeSerializer, 400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
         summary="Appeal the rejection of your assignment",
         description="Once per assignment, within the appeal window after the rejection. The appeal is checked at "
-        "once against the job's aggregated labels and may come back resolved (`overturn`: approved and paid). "
+        "once against the other workers' answers on the same items and may come back resolved (`overturn`: approved "
+        "and paid). "
         "409 `already_appealed` (with `extra.dispute`), `not_appealable` (not rejected), `appeal_window_closed`.",
     )
     def post(self, request: Request, assignment_id: int) -> Response:

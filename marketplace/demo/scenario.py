@@ -330,8 +330,8 @@ class Simulation:
         return Check.per_assignment(assignments, task_of, labels, map(json.loads, export.splitlines()), self.dataset)
 
     def _dispute(self) -> None:
-        """The rejected worker appeals. The API checks the appeal against the aggregated labels at once; one they
-        do not back waits for an admin, who overturns it (the worker passed the gold checks)."""
+        """The rejected worker appeals. The API checks the appeal against the other workers' answers at once; one
+        they do not back waits for an admin, who overturns it (the worker passed the gold checks)."""
         review = self.report.review
         if review is None:
             self.report.dispute = "nothing to dispute: no work was left to review"

@@ -32,7 +32,7 @@ DECISIONS_BY_KIND: dict[str, tuple[str, ...]] = {
 class Dispute(models.Model):
     """A worker's appeal of a rejected assignment, or a requester's complaint about a worker on their job.
 
-    Open until decided, once: automatically (an appeal the job's aggregated labels back is overturned, with
+    Open until decided, once: automatically (an appeal the other workers' answers back is overturned, with
     `resolved_by` empty) or by an admin, with a written note. An assignment is appealed at most once, and a worker
     has at most one open complaint per job (database constraints).
     """
@@ -51,9 +51,9 @@ class Dispute(models.Model):
         Assignment, on_delete=models.CASCADE, null=True, blank=True, related_name="appeals", db_index=False
     )
     message = models.TextField()
-    # The last automatic check of an appeal: the share of the assignment's real items whose aggregated label is
-    # the worker's answer, and why the dispute still waits for an admin (no results yet, too little agreement,
-    # or an escrow that cannot pay).
+    # The last automatic check of an appeal: the share of the assignment's real items on which the other workers'
+    # answers determine the worker's answer (empty while they determine no item), and why the dispute still waits for
+    # an admin (no aggregation yet, too few other answers, too little agreement, or an escrow that cannot pay).
     agreement = models.FloatField(null=True, blank=True)
     pending_reason = models.CharField(max_length=500, blank=True)
     decision = models.CharField(max_length=16, choices=DisputeDecision.choices, blank=True)

@@ -1,11 +1,14 @@
 """Disputes: a worker appeals a rejection, a requester complains about a worker, and the one decision that closes
 each.
 
-Appeals meet the aggregation: when the job's Dawid-Skene labels agree with the rejected worker's answers on at
-least `APPEAL_AUTO_AGREEMENT` of the assignment's real items (gold left out), the appeal is upheld on its own: the
-rejection is overturned and the work paid. That is checked when the appeal is filed and after every aggregation of
-the job. An appeal the labels do not back (or not yet), or that the escrow cannot pay, waits for an admin with the
-reason on the dispute (`pending_reason`). Admins decide everything else, always with a note.
+Appeals meet the aggregation: when the other workers' answers, weighed by the job's Dawid-Skene model, back the
+rejected worker on at least `APPEAL_AUTO_AGREEMENT` of the assignment's real items (gold left out; see
+`marketplace.services.appeals` for when an item counts), the appeal is upheld on its own: the rejection is
+overturned and the work paid. The appellant's own answers never count for them, so an appeal on a job with one
+answer per item always goes to an admin. That is checked when the appeal is filed and after every aggregation of
+the job. An appeal the others do not back (or not yet), or that the escrow cannot pay, waits for an admin with the
+reason on the dispute (`pending_reason`). Admins decide everything else, always with a note; a complaint decided
+`act` blocks the worker from the job, the note being the block's reason.
 
 Locks, in this order on every path: the dispute row, then its assignment, then (in `payments`) the ledger accounts.
 So an admin and the automatic check racing on one appeal serialise, and the second finds it resolved. The payment
@@ -37,16 +40,15 @@ from marketplace.errors import (
 )
 from marketplace.models import (
     DECISIONS_BY_KIND,
-    Answer,
     Assignment,
     Dispute,
     DisputeDecision,
     DisputeKind,
     DisputeStatus,
-    ItemResult,
     Job,
     ReviewStatus,
 )
+from marketplace.services.appeals import AppealEvidence, appeal_evidence
 from marketplace.services.reputation import reputation_recompute
 from marketplace.services.reviews import assignment_overturn, job_settle
 from marketplace.services.webhooks import webhook_assignment_data, webhook_emit
@@ -146,19 +148,10 @@ def _required(text: str, *, field: str) -> str:
 # --- Automatic resolution of appeals -------------------------------------------------------------------------------
 
 
-def appeal_agreement(*, assignment: Assignment) -> Fraction | None:
-    """The share of the assignment's real items (gold left out) whose aggregated label is the worker's answer;
-    None while any of them has no label yet."""
-    answers = dict(Answer.objects.filter(assignment=assignment, is_gold=False).values_list("item_id", "value"))
-    labels = dict(ItemResult.objects.filter(item_id__in=list(answers)).values_list("item_id", "label"))
-    if not answers or any(labels.get(item_id) is None for item_id in answers):
-        return None
-    return Fraction(sum(labels[item_id] == value for item_id, value in answers.items()), len(answers))
-
-
 def appeal_auto_resolve(*, dispute_id: int) -> Dispute:
-    """Overturn an open appeal's rejection when the job's aggregated labels back the worker; otherwise record why
-    it waits for an admin.
+    """Overturn an open appeal's rejection when the other workers' answers back the worker on at least
+    `APPEAL_AUTO_AGREEMENT` of the assignment's real items (`appeal_evidence`); otherwise record why it waits for an
+    admin. Nothing is ever upheld automatically.
 
     Under the dispute's lock, then the assignment's: the approval, its payment and the resolution commit together.
     Idempotent: a resolved dispute comes back unchanged, and the payment's key posts it once. A payment the
@@ -169,24 +162,43 @@ def appeal_auto_resolve(*, dispute_id: int) -> Dispute:
         if dispute.status != DisputeStatus.OPEN or dispute.kind != DisputeKind.APPEAL:
             return dispute
         assignment = _lock_assignment(dispute.assignment_id)
-        agreement = appeal_agreement(assignment=assignment)
-        needed = Fraction(str(settings.APPEAL_AUTO_AGREEMENT))
+        evidence = appeal_evidence(assignment=assignment)
+        agreement = evidence.agreement if evidence is not None else None
         dispute.agreement = None if agreement is None else round(float(agreement), 4)
-        if agreement is None:
-            return _wait(dispute, "No aggregated labels cover this assignment's items yet.")
-        share = f"{float(agreement):.0%} of the worker's answers"
-        if agreement < needed:
-            return _wait(
-                dispute, f"The job's aggregated labels match {share}; an automatic overturn needs {float(needed):.0%}."
-            )
+        if evidence is None or agreement is None or agreement < _needed():
+            return _wait(dispute, _why_waiting(evidence))
         try:
             _overturn(dispute, assignment, by=None)
         except PaymentsError as refused:
-            return _wait(dispute, f"The aggregated labels match {share}, but the payment failed: {refused.message}")
-        note = f"Overturned automatically: the job's aggregated labels match {share} (needed {float(needed):.0%})."
+            return _wait(dispute, f"{_backing(evidence)}, but the payment failed: {refused.message}")
+        note = f"Overturned automatically: {_backing(evidence)} (needed {float(_needed()):.0%})."
         _close(dispute, decision=DisputeDecision.OVERTURN, note=note, by=None)
     _after_appeal(dispute)
     return dispute
+
+
+def _needed() -> Fraction:
+    return Fraction(str(settings.APPEAL_AUTO_AGREEMENT))
+
+
+def _backing(evidence: AppealEvidence) -> str:
+    return f"other workers' answers back the worker on {evidence.backed} of {evidence.items} items"
+
+
+def _why_waiting(evidence: AppealEvidence | None) -> str:
+    if evidence is None:
+        return "The job has not been aggregated yet: no other worker's answers have been weighed."
+    rule = (
+        f"an item needs {settings.APPEAL_AUTO_MIN_ANSWERS} answers from other workers and "
+        f"{settings.APPEAL_AUTO_CONFIDENCE:.0%} confidence in one label"
+    )
+    if not evidence.determined:
+        return f"Other workers' answers determine none of the {evidence.items} items' labels ({rule})."
+    return (
+        f"Other workers' answers determine {evidence.determined} of {evidence.items} items' labels ({rule}): "
+        f"they back the worker on {evidence.backed} and contradict them on {evidence.contradicted}; an automatic "
+        f"overturn needs {float(_needed()):.0%} of the items backed."
+    )
 
 
 def appeals_auto_resolve(*, job_id: int) -> int:

@@ -33,7 +33,7 @@ def test_a_worker_appeals_their_rejection_inside_the_window(api, job):
     assert body["decision"] == "" and body["resolved_at"] is None and body["resolved_automatically"] is False
     dispute = Dispute.objects.get(assignment=done)
     assert (dispute.worker, dispute.filed_by, dispute.kind) == (done.worker, done.worker, DisputeKind.APPEAL)
-    assert dispute.pending_reason.startswith("No aggregated labels")  # nothing aggregated yet: it waits
+    assert dispute.pending_reason.startswith("The job has not been aggregated yet")  # nothing aggregated yet: it waits
     assert payable(done.worker) == 0
 
 

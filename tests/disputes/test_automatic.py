@@ -1,17 +1,17 @@
-"""Appeals meet the aggregation: when the job's Dawid-Skene labels agree with the rejected worker on at least
-APPEAL_AUTO_AGREEMENT of the assignment's real items, the rejection is overturned and the work paid, once."""
-
-from decimal import Decimal
+"""Appeals meet the aggregation: when the other workers' answers, weighed by the job's Dawid-Skene model, back the
+rejected worker on at least APPEAL_AUTO_AGREEMENT of the assignment's real items, the rejection is overturned and
+the work paid, once. The worker's own answers never count for them."""
 
 import pytest
+from django.utils import timezone
 
-from marketplace.models import Assignment, DisputeStatus, ItemResult, ReviewStatus
+from marketplace.models import Assignment, Dispute, DisputeStatus, Item, ItemResult, Participation, ReviewStatus
 from marketplace.selectors import assignment_items
 from marketplace.services.aggregation import job_aggregate
 from marketplace.services.assignments import assignment_claim, assignment_submit
 from marketplace.services.disputes import appeal_file, appeals_auto_resolve
 from marketplace.services.reviews import assignment_reject
-from tests.disputes.helpers import REWARD, leave_nothing_to_pay_with, payable, payments_for, submitted
+from tests.disputes.helpers import REWARD, leave_nothing_to_pay_with, payable, payments_for
 from tests.factories import WorkerFactory
 from tests.marketplace.test_aggregation import CLASSES, crowd_job, honest, run_crowd, truth_of
 from tests.payments.invariants import ledger_invariant_violations
@@ -71,9 +71,9 @@ def test_an_appeal_the_labels_back_is_overturned_and_paid_once_after_the_next_ag
 
 def test_an_appeal_filed_when_results_already_back_the_worker_is_overturned_at_once(api, small_crowd_job):
     job = small_crowd_job
-    run_crowd(job, [honest, honest, honest, contrarian])
+    run_crowd(job, [honest, honest, honest])
     job_aggregate(job_id=job.pk)
-    honest_one = Assignment.objects.filter(job=job).exclude(worker__in=contrarians(job)).first()
+    honest_one = Assignment.objects.filter(job=job).first()
     assignment_reject(assignment_id=honest_one.pk, by=job.requester, reason="Looks careless.")
 
     response = api.as_user(honest_one.worker).post(
@@ -98,7 +98,7 @@ def test_an_appeal_the_labels_contradict_stays_open_for_an_admin(small_crowd_job
     appeal.refresh_from_db()
     wrong.refresh_from_db()
     assert (appeal.status, appeal.agreement) == (DisputeStatus.OPEN, 0.0)
-    assert "match 0% of the worker's answers" in appeal.pending_reason
+    assert "they back the worker on 0 and contradict them on 5" in appeal.pending_reason
     assert wrong.review_status == ReviewStatus.REJECTED
     assert payable(wrong.worker) == 0 and payments_for(wrong) == 0
 
@@ -120,49 +120,134 @@ def test_an_appeal_the_labels_back_but_the_escrow_cannot_pay_waits_with_the_reas
     assert ledger_invariant_violations() == []
 
 
-class TestAgreement:
-    """Hand-set labels on a small job: the share is over real items only, and the threshold is inclusive."""
+def honest_but_one(wrong_item_url: str):
+    """Honest, except on the item with this image URL, where it answers the class after the true one."""
 
-    @pytest.fixture
-    def appeal(self, requester):
-        from tests.marketplace.helpers import launched_job  # noqa: PLC0415
+    def behave(payload, rng):
+        return contrarian(payload, rng) if payload["image_url"] == wrong_item_url else honest(payload, rng)
 
-        job = launched_job(
-            requester, n_items=5, n_gold=2, items_per_task=5, overlap_min=1, overlap_max=1, gold_ratio=Decimal("0.2")
-        )
-        done = submitted(job, label="cat")
-        assert done.answers.filter(is_gold=True).exists()  # gold answers are left out of the share
-        assignment_reject(assignment_id=done.pk, by=requester, reason="Lazy.")
-        return appeal_file(assignment_id=done.pk, worker=done.worker, message="Look again.")
+    return behave
 
-    def label(self, appeal, *labels):
-        real = appeal.assignment.answers.filter(is_gold=False).order_by("item_id").values_list("item_id", flat=True)
-        ItemResult.objects.bulk_create(
-            ItemResult(item_id=item_id, job_id=appeal.job_id, label=label)
-            for item_id, label in zip(real, labels, strict=True)
-        )
 
-    def test_four_of_five_is_enough_at_the_default_share(self, appeal):
-        self.label(appeal, "cat", "cat", "cat", "cat", "dog")
+def one_task_job(requester, *, overlap: int):
+    """One task of five real items (plus one hidden gold item per assignment), `overlap` answers per item."""
+    return crowd_job(requester, n_items=5, n_gold=3, items_per_task=5, overlap_min=overlap, overlap_max=overlap)
 
-        assert appeals_auto_resolve(job_id=appeal.job_id) == 1
+
+def appealed_after(job, appellant_behaviour, others: list) -> Dispute:
+    """The first worker answers, is rejected and appeals; then `others` answer the same task and the job is
+    aggregated (which checks the open appeal again)."""
+    appellant = work_once(job, appellant_behaviour)
+    appeal = reject_and_appeal(appellant)
+    for behave in others:
+        work_once(job, behave)
+    job_aggregate(job_id=job.pk)
+    appeal.refresh_from_db()
+    return appeal
+
+
+class TestWhatDecidesAnAppeal:
+    """Only the other workers' answers can back an appeal: at least APPEAL_AUTO_MIN_ANSWERS of them per item, sure
+    enough (APPEAL_AUTO_CONFIDENCE) under the job's model, on APPEAL_AUTO_AGREEMENT of the real items."""
+
+    def test_on_a_job_with_one_answer_per_item_an_appeal_always_waits_for_an_admin(self, requester):
+        job = one_task_job(requester, overlap=1)
+
+        appeal = appealed_after(job, honest, others=[])
+        assert ItemResult.objects.filter(job=job, label__isnull=False).count() == 5  # labels exist: the worker's own
+        assert appeals_auto_resolve(job_id=job.pk) == 0
+
         appeal.refresh_from_db()
+        appeal.assignment.refresh_from_db()
+        assert (appeal.status, appeal.agreement) == (DisputeStatus.OPEN, None)
+        assert appeal.pending_reason.startswith("Other workers' answers determine none of the 5 items' labels")
+        assert appeal.assignment.review_status == ReviewStatus.REJECTED
+        assert payable(appeal.worker) == 0 and payments_for(appeal.assignment) == 0
+
+    def test_one_other_answer_per_item_is_not_enough_at_the_default_minimum(self, requester):
+        job = one_task_job(requester, overlap=2)
+
+        appeal = appealed_after(job, honest, others=[honest])
+
+        assert (appeal.status, appeal.agreement) == (DisputeStatus.OPEN, None)
+        assert "an item needs 2 answers from other workers" in appeal.pending_reason
+
+    def test_one_other_answer_per_item_is_enough_when_the_minimum_is_one(self, requester, settings):
+        settings.APPEAL_AUTO_MIN_ANSWERS = 1
+        settings.APPEAL_AUTO_CONFIDENCE = 0.75
+        job = one_task_job(requester, overlap=2)
+
+        appeal = appealed_after(job, honest, others=[honest])
+
+        assert (appeal.status, appeal.decision, appeal.agreement) == (DisputeStatus.RESOLVED, "overturn", 1.0)
+
+    def test_others_who_clearly_back_the_worker_overturn_the_rejection(self, requester):
+        job = one_task_job(requester, overlap=3)
+
+        appeal = appealed_after(job, honest, others=[honest, honest])
+
+        assert (appeal.status, appeal.decision, appeal.agreement) == (DisputeStatus.RESOLVED, "overturn", 1.0)
+        assert appeal.resolution_note == (
+            "Overturned automatically: other workers' answers back the worker on 5 of 5 items (needed 80%)."
+        )
+        assert payable(appeal.worker) == REWARD and payments_for(appeal.assignment) == 1
+
+    def test_others_who_clearly_contradict_the_worker_leave_the_appeal_to_an_admin(self, requester):
+        job = one_task_job(requester, overlap=3)
+
+        appeal = appealed_after(job, contrarian, others=[honest, honest])
+
+        assert (appeal.status, appeal.agreement) == (DisputeStatus.OPEN, 0.0)
+        assert "determine 5 of 5 items' labels" in appeal.pending_reason
+        assert "they back the worker on 0 and contradict them on 5" in appeal.pending_reason
+        assert payable(appeal.worker) == 0
+
+    def test_others_who_disagree_among_themselves_determine_nothing(self, requester):
+        job = one_task_job(requester, overlap=3)
+
+        appeal = appealed_after(job, honest, others=[honest, contrarian])
+
+        assert (appeal.status, appeal.agreement) == (DisputeStatus.OPEN, None)
+        assert "determine none of the 5 items' labels" in appeal.pending_reason
+
+    def test_four_of_five_items_backed_is_enough_at_the_default_share(self, requester):
+        job = one_task_job(requester, overlap=3)
+        first_item = Item.objects.filter(job=job, is_gold=False).order_by("pk").first()
+
+        appeal = appealed_after(job, honest_but_one(first_item.payload["image_url"]), others=[honest, honest])
+
         assert (appeal.status, appeal.agreement) == (DisputeStatus.RESOLVED, 0.8)
 
-    def test_four_of_five_is_not_enough_when_the_share_is_raised(self, appeal, settings):
+    def test_four_of_five_items_backed_is_not_enough_when_the_share_is_raised(self, requester, settings):
         settings.APPEAL_AUTO_AGREEMENT = 0.81
-        self.label(appeal, "cat", "cat", "cat", "cat", "dog")
+        job = one_task_job(requester, overlap=3)
+        first_item = Item.objects.filter(job=job, is_gold=False).order_by("pk").first()
 
-        assert appeals_auto_resolve(job_id=appeal.job_id) == 0
-        appeal.refresh_from_db()
+        appeal = appealed_after(job, honest_but_one(first_item.payload["image_url"]), others=[honest, honest])
+
         assert (appeal.status, appeal.agreement) == (DisputeStatus.OPEN, 0.8)
+        assert "they back the worker on 4 and contradict them on 1" in appeal.pending_reason
 
-    def test_an_item_without_a_label_yet_defers_the_decision(self, appeal):
-        self.label(appeal, "cat", "cat", "cat", "cat", None)
+    def test_a_blocked_workers_answers_do_not_count(self, requester):
+        job = one_task_job(requester, overlap=3)
+        appellant = work_once(job, honest)
+        appeal = reject_and_appeal(appellant)
+        helpers = [work_once(job, honest), work_once(job, honest)]
+        Participation.objects.filter(job=job, worker=helpers[0].worker).update(blocked_at=timezone.now())
 
-        assert appeals_auto_resolve(job_id=appeal.job_id) == 0
+        job_aggregate(job_id=job.pk)
+
         appeal.refresh_from_db()
-        assert appeal.agreement is None and appeal.pending_reason.startswith("No aggregated labels")
+        assert (appeal.status, appeal.agreement) == (DisputeStatus.OPEN, None)
+
+    def test_before_the_first_aggregation_the_appeal_waits_with_the_reason(self, requester):
+        job = one_task_job(requester, overlap=3)
+        appellant = work_once(job, honest)
+
+        appeal = reject_and_appeal(appellant)
+
+        assert (appeal.status, appeal.agreement) == (DisputeStatus.OPEN, None)
+        assert appeal.pending_reason.startswith("The job has not been aggregated yet")
 
 
 def contrarians(job):
