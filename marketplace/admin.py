@@ -212,7 +212,8 @@ class DisputeDecideForm(forms.ModelForm):
     note = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
         required=False,
-        help_text="Why: required with a decision, kept on record (the worker reads it on an appeal).",
+        help_text="Why: required with a decision, kept on record (the worker reads it on an appeal, and as the reason "
+        "of their block when a complaint is acted on).",
     )
 
     class Meta:
@@ -234,8 +235,9 @@ class DisputeDecideForm(forms.ModelForm):
 @admin.register(Dispute)
 class DisputeAdmin(admin.ModelAdmin):
     """The dispute queue, oldest first (filter Status: Open). An open dispute is decided on its page: pick a decision,
-    write why, save. The service does the rest: an overturn approves and pays the assignment, and every decision
-    records who, why and when. A resolved dispute is read-only; nothing is added or deleted here."""
+    write why, save. The service does the rest: an overturn approves and pays the assignment, `act` blocks the worker
+    from the job (the note is the reason they read), and every decision records who, why and when. A resolved
+    dispute is read-only; nothing is added or deleted here."""
 
     form = DisputeDecideForm
     list_display = [
@@ -268,6 +270,7 @@ class DisputeAdmin(admin.ModelAdmin):
         "agreement",
         "pending_reason",
         "decision",
+        "action",
         "resolution_note",
         "resolved_by",
         "resolved_at",
@@ -280,7 +283,8 @@ class DisputeAdmin(admin.ModelAdmin):
         ]
         if obj is not None and obj.status == DisputeStatus.OPEN:
             return [*fieldsets, ("Decide", {"fields": ["decide", "note"]})]
-        return [*fieldsets, ("Decision", {"fields": ["decision", "resolution_note", "resolved_by", "resolved_at"]})]
+        decided = ["decision", "action", "resolution_note", "resolved_by", "resolved_at"]
+        return [*fieldsets, ("Decision", {"fields": decided})]
 
     @admin.display(description="Rejection")
     def rejection(self, obj: Dispute) -> str:

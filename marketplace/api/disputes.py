@@ -2,8 +2,9 @@
 disputes of their jobs, staff work the queue and decide.
 
 A worker sees their own appeals in full, and that a complaint about them exists and how it was decided, but never
-the complaint's text or the admin's note on it (they are the requester's and the admins'). Nobody but staff sees
-which admin decided; everyone sees whether the decision was automatic.
+the complaint's text, nor the admin's note on it unless the complaint was acted on: then the note is the reason they
+were blocked from the job (`action`), which they must be able to read and appeal. Nobody but staff sees which admin
+decided; everyone sees whether the decision was automatic.
 """
 
 import django_filters
@@ -31,7 +32,7 @@ from marketplace.services.disputes import (
     worker_dispute_list,
 )
 
-COMMON_FIELDS = ["id", "kind", "job", "assignment", "status", "decision", "created_at", "resolved_at"]
+COMMON_FIELDS = ["id", "kind", "job", "assignment", "status", "decision", "action", "created_at", "resolved_at"]
 
 
 class DisputeFilter(django_filters.FilterSet):
@@ -59,7 +60,8 @@ class WorkerDisputeSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_resolution_note(self, dispute: Dispute) -> str | None:
-        return dispute.resolution_note if dispute.kind == DisputeKind.APPEAL else None
+        shown = dispute.kind == DisputeKind.APPEAL or dispute.decision == DisputeDecision.ACT
+        return dispute.resolution_note if shown else None
 
 
 class RequesterDisputeSerializer(serializers.ModelSerializer):
@@ -118,7 +120,8 @@ class WorkAppealApi(APIView):
 
 class WorkDisputeListApi(generics.ListAPIView):
     """Your appeals (with the decision and the admin's note) and complaints about you (only that one exists and
-    its outcome), newest first. Filter `?status=open|resolved`, `?kind=appeal|complaint`."""
+    its outcome; when acted on, `action` says you were blocked from the job and `resolution_note` why), newest first.
+    Filter `?status=open|resolved`, `?kind=appeal|complaint`."""
 
     permission_classes = [IsWorker]
     serializer_class = WorkerDisputeSerializer
@@ -205,7 +208,8 @@ class StaffDisputeResolveApi(APIView):
         responses={200: StaffDisputeSerializer, 400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
         summary="Decide a dispute, with a note",
         description="An appeal is decided with `overturn` (the assignment is approved and paid) or `uphold`; a "
-        "complaint with `dismiss` or `act`. Decided once: 409 `already_resolved` (with `extra.decision`) after; "
+        "complaint with `dismiss` or `act` (the worker is blocked from the job, the note being the reason they read; "
+        "`action` records it). Decided once: 409 `already_resolved` (with `extra.decision`) after; "
         "409 `insufficient_funds` when the job's escrow cannot pay an overturn (the dispute stays open).",
     )
     def post(self, request: Request, dispute_id: int) -> Response:

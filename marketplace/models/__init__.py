@@ -6,7 +6,14 @@ from marketplace.models.assignments import (
     Participation,
     ReviewStatus,
 )
-from marketplace.models.disputes import DECISIONS_BY_KIND, Dispute, DisputeDecision, DisputeKind, DisputeStatus
+from marketplace.models.disputes import (
+    DECISIONS_BY_KIND,
+    Dispute,
+    DisputeAction,
+    DisputeDecision,
+    DisputeKind,
+    DisputeStatus,
+)
 from marketplace.models.items import Item, MicroTask, Upload
 from marketplace.models.jobs import Job, JobQualification, JobStatus
 from marketplace.models.results import ItemResult, JobAggregate
@@ -18,6 +25,7 @@ __all__ = [
     "AssignmentStatus",
     "DECISIONS_BY_KIND",
     "Dispute",
+    "DisputeAction",
     "DisputeDecision",
     "DisputeKind",
     "DisputeStatus",

@@ -20,7 +20,14 @@ class DisputeDecision(models.TextChoices):
     OVERTURN = "overturn", "Rejection overturned: approved and paid"
     UPHOLD = "uphold", "Rejection upheld"
     DISMISS = "dismiss", "Complaint dismissed"
-    ACT = "act", "Complaint acted on"
+    ACT = "act", "Complaint acted on: the worker blocked from the job"
+
+
+class DisputeAction(models.TextChoices):
+    """What a complaint decided `act` did to the worker (recorded on the dispute)."""
+
+    BLOCKED = "blocked", "Blocked from the job, the note as the reason"
+    ALREADY_BLOCKED = "already_blocked", "Already blocked from the job"
 
 
 DECISIONS_BY_KIND: dict[str, tuple[str, ...]] = {
@@ -58,6 +65,12 @@ class Dispute(models.Model):
     pending_reason = models.CharField(max_length=500, blank=True)
     decision = models.CharField(max_length=16, choices=DisputeDecision.choices, blank=True)
     resolution_note = models.TextField(blank=True)
+    action = models.CharField(
+        max_length=16,
+        choices=DisputeAction.choices,
+        blank=True,
+        help_text="What an `act` decision did: the worker blocked from the job (or found already blocked).",
+    )
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -99,6 +112,11 @@ class Dispute(models.Model):
                 | Q(kind=DisputeKind.APPEAL, decision__in=DECISIONS_BY_KIND[DisputeKind.APPEAL])
                 | Q(kind=DisputeKind.COMPLAINT, decision__in=DECISIONS_BY_KIND[DisputeKind.COMPLAINT]),
                 name="dispute_decision_fits_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(decision=DisputeDecision.ACT, action__in=DisputeAction.values)
+                | (~Q(decision=DisputeDecision.ACT) & Q(action="")),
+                name="dispute_act_records_its_action",
             ),
             # Only an overturn is ever decided by the system; everything else names the admin who decided it.
             models.CheckConstraint(

@@ -42,6 +42,7 @@ from marketplace.models import (
     DECISIONS_BY_KIND,
     Assignment,
     Dispute,
+    DisputeAction,
     DisputeDecision,
     DisputeKind,
     DisputeStatus,
@@ -225,10 +226,11 @@ def dispute_resolve(*, dispute_id: int, decision: str, note: str, by: User) -> D
     """An admin decides a dispute, with a note on record (who, why, when).
 
     `overturn` approves and pays the appealed assignment (`assignment_overturn`) in the transaction that resolves
-    the appeal; `uphold` keeps the rejection; a complaint is dismissed or acted on (`act`: the admin did something
-    about the worker, e.g. banned them). Only the last moves money.
-    Locks the dispute, then (overturn) the assignment. Decided once: any second decision is `AlreadyResolved`,
-    so racing requests pay at most once. An escrow that cannot pay raises `InsufficientFunds` and nothing changes.
+    the appeal; `uphold` keeps the rejection; a complaint is dismissed, or acted on (`act`: the worker is blocked
+    from the job, the note being the block's reason, and `action` records it). Only an overturn moves money.
+    Locks the dispute, then the assignment (overturn) or the worker's assignments and participation on the job
+    (act). Decided once: any second decision is `AlreadyResolved`, so racing requests pay or block at most once. An
+    escrow that cannot pay raises `InsufficientFunds` and nothing changes.
     """
     if not getattr(by, "is_staff", False):
         raise Forbidden("Only admins resolve disputes.")
@@ -242,10 +244,21 @@ def dispute_resolve(*, dispute_id: int, decision: str, note: str, by: User) -> D
             raise InvalidDispute(f"This {dispute.kind} is decided with one of: {allowed}.", field="decision")
         if decision == DisputeDecision.OVERTURN:
             _overturn(dispute, _lock_assignment(dispute.assignment_id), by=by)
+        if decision == DisputeDecision.ACT:
+            dispute.action = _act(dispute, reason=text)
         _close(dispute, decision=decision, note=text, by=by)
     if dispute.kind == DisputeKind.APPEAL:
         _after_appeal(dispute)
     return dispute
+
+
+def _act(dispute: Dispute, *, reason: str) -> str:
+    """Block the worker the complaint is about from its job (the caller holds the dispute's lock)."""
+    # Imported here: quality imports the assignment engine, which imports the aggregation, which imports this module.
+    from marketplace.services.quality import participation_block  # noqa: PLC0415
+
+    blocked = participation_block(job=dispute.job, worker_id=dispute.worker_id, reason=reason)
+    return DisputeAction.BLOCKED if blocked else DisputeAction.ALREADY_BLOCKED
 
 
 def _after_appeal(dispute: Dispute) -> None:

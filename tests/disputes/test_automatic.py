@@ -2,6 +2,8 @@
 rejected worker on at least APPEAL_AUTO_AGREEMENT of the assignment's real items, the rejection is overturned and
 the work paid, once. The worker's own answers never count for them."""
 
+import random
+
 import pytest
 from django.utils import timezone
 
@@ -28,7 +30,7 @@ def contrarian(payload, rng):
 
 def work_once(job, behave, worker=None):
     worker = worker or WorkerFactory()
-    assignment = assignment_claim(job_id=job.pk, worker=worker)
+    assignment = assignment_claim(job_id=job.pk, worker=worker, rng=random.Random(worker.pk))
     answers = [
         {"position": p, "answer": behave(i.payload, None)}
         for p, i in enumerate(assignment_items(assignment=assignment))
@@ -204,9 +206,14 @@ class TestWhatDecidesAnAppeal:
 
     def test_others_who_disagree_among_themselves_determine_nothing(self, requester):
         job = one_task_job(requester, overlap=3)
-
         appeal = appealed_after(job, honest, others=[honest, contrarian])
+        # Two workers the model trusts alike, one for each label: no item is any surer than a coin.
+        as_good = [[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]]
+        Participation.objects.filter(job=job).exclude(worker=appeal.worker).update(confusion=as_good)
 
+        assert appeals_auto_resolve(job_id=job.pk) == 0
+
+        appeal.refresh_from_db()
         assert (appeal.status, appeal.agreement) == (DisputeStatus.OPEN, None)
         assert "determine none of the 5 items' labels" in appeal.pending_reason
 

@@ -6,14 +6,26 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from marketplace.models import Assignment, Dispute, DisputeDecision, DisputeStatus, ReviewStatus, WebhookDelivery
+from marketplace.errors import NotEligible
+from marketplace.models import (
+    Assignment,
+    Dispute,
+    DisputeAction,
+    DisputeDecision,
+    DisputeStatus,
+    Participation,
+    ReviewStatus,
+    WebhookDelivery,
+)
+from marketplace.services.assignments import assignment_claim
 from marketplace.services.disputes import appeal_file, dispute_resolve
 from marketplace.services.jobs import job_transition
+from marketplace.services.quality import participation_block
 from marketplace.services.webhooks import webhook_endpoint_create
 from marketplace.tasks import jobs_settle_task
 from payments.selectors import balance_list
 from payments.services.escrow import escrow_fund, escrow_refund
-from tests.disputes.helpers import FEE, REWARD, escrow, payable, payments_for, rejected
+from tests.disputes.helpers import FEE, REWARD, escrow, payable, payments_for, rejected, submitted
 from tests.factories import WorkerFactory
 from tests.payments.invariants import ledger_invariant_violations
 
@@ -202,6 +214,56 @@ class TestComplaints:
         )
         assert escrow(job) == before and payable(done.worker) == 0
         assert later.status_code == 201  # the first one is closed: a new one may be filed
+
+    def test_a_complaint_decided_act_blocks_the_worker_from_the_job_with_the_note_as_the_reason(
+        self, api, requester_api, staff_api, job
+    ):
+        done = rejected(job)
+        held = assignment_claim(job_id=job.pk, worker=done.worker)  # an open assignment on the other task
+        bystander = submitted(job)
+        complaint = Dispute.objects.get(pk=self.complain(requester_api, job, done.worker_id).json()["id"])
+
+        response = resolve(staff_api, complaint, "act", note="Answers copied from a bot; blocked from this job.")
+
+        assert response.status_code == 200
+        blocked = Participation.objects.get(job=job, worker=done.worker)
+        assert blocked.blocked_at is not None
+        assert blocked.block_reason == "Answers copied from a bot; blocked from this job."
+        complaint.refresh_from_db()
+        held.refresh_from_db()
+        assert (complaint.decision, complaint.action) == (DisputeDecision.ACT, DisputeAction.BLOCKED)
+        assert response.json()["action"] == "blocked"
+        assert held.status == "released"  # the slot went back to the pool
+        with pytest.raises(NotEligible) as refused:
+            assignment_claim(job_id=job.pk, worker=done.worker)
+        assert refused.value.extra["reason"] == "blocked"
+        assert Participation.objects.get(job=job, worker=bystander.worker).blocked_at is None
+        row = api.as_user(done.worker).get("/api/v1/work/disputes/").json()["results"][0]
+        assert (row["kind"], row["decision"], row["action"]) == ("complaint", "act", "blocked")
+        assert row["resolution_note"] == "Answers copied from a bot; blocked from this job."
+        assert row["message"] is None  # the requester's complaint itself stays theirs
+
+    def test_acting_on_a_complaint_about_a_worker_already_blocked_records_that_and_keeps_the_first_reason(
+        self, requester_api, staff_api, job
+    ):
+        done = rejected(job)
+        participation_block(job=job, worker_id=done.worker_id, reason="Gold accuracy 1/5 is below the threshold.")
+        complaint = Dispute.objects.get(pk=self.complain(requester_api, job, done.worker_id).json()["id"])
+
+        response = resolve(staff_api, complaint, "act", note="Bot answers.")
+
+        assert (response.status_code, response.json()["action"]) == (200, "already_blocked")
+        reason = Participation.objects.get(job=job, worker=done.worker).block_reason
+        assert reason == "Gold accuracy 1/5 is below the threshold."
+
+    def test_a_dismissed_complaint_blocks_nobody_and_records_no_action(self, requester_api, staff_api, job):
+        done = rejected(job)
+        complaint = Dispute.objects.get(pk=self.complain(requester_api, job, done.worker_id).json()["id"])
+
+        response = resolve(staff_api, complaint, "dismiss", note="Nothing wrong.")
+
+        assert (response.status_code, response.json()["action"]) == (200, "")
+        assert Participation.objects.get(job=job, worker=done.worker).blocked_at is None
 
     def test_the_worker_learns_a_complaint_exists_and_its_outcome_but_not_its_text(
         self, api, requester_api, staff_api, job
