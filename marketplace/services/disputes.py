@@ -51,8 +51,7 @@ from marketplace.models import (
 )
 from marketplace.services.appeals import AppealEvidence, appeal_evidence
 from marketplace.services.reputation import reputation_recompute
-from marketplace.services.reviews import assignment_overturn, job_settle
-from marketplace.services.webhooks import webhook_assignment_data, webhook_emit
+from marketplace.services.reviews import assignment_overturn, assignment_review_emit, job_settle
 from payments.errors import PaymentsError
 
 MAX_TEXT = 5000
@@ -275,11 +274,7 @@ def _overturn(dispute: Dispute, assignment: Assignment, *, by: User | None) -> N
         return
     with transaction.atomic():  # a savepoint: a refused payment leaves nothing behind
         assignment_overturn(assignment=assignment, by=by)
-    webhook_emit(
-        job=assignment.job_id,
-        event="assignment.approved",
-        data=lambda: {**webhook_assignment_data(assignment), "review_status": "approved", "dispute": dispute.pk},
-    )
+    assignment_review_emit(assignment=assignment, dispute=dispute.pk)
 
 
 def _close(dispute: Dispute, *, decision: str, note: str, by: User | None) -> None:

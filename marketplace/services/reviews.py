@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -31,6 +32,7 @@ from marketplace.models import (
     ReviewStatus,
 )
 from marketplace.services.reputation import reputation_recompute
+from marketplace.services.webhooks import webhook_assignment_data, webhook_emit
 from payments.errors import PaymentsError
 from payments.models import Transaction
 from payments.money import fee_split
@@ -128,6 +130,7 @@ def assignment_approve(*, assignment_id: int, by: User | None = None) -> Assignm
         if assignment.review_status == ReviewStatus.REJECTED:
             raise AlreadyReviewed("This assignment was rejected; the worker may appeal.", status="rejected")
         _pay(assignment, by)
+        assignment_review_emit(assignment=assignment)
     job_settle(job_id=assignment.job_id)
     reputation_recompute(worker_ids=[assignment.worker_id])
     return assignment
@@ -185,9 +188,29 @@ def assignment_reject(*, assignment_id: int, by: User | None, reason: str) -> As
         assignment.review_status, assignment.reviewed_at = ReviewStatus.REJECTED, timezone.now()
         assignment.reviewed_by, assignment.reject_reason = by, reason.strip()
         assignment.save(update_fields=["review_status", "reviewed_at", "reviewed_by", "reject_reason"])
+        assignment_review_emit(assignment=assignment)
     job_settle(job_id=assignment.job_id)
     reputation_recompute(worker_ids=[assignment.worker_id])
     return assignment
+
+
+def assignment_review_emit(*, assignment: Assignment, **extra: Any) -> None:
+    """Announce a review to the requester's webhooks (`assignment.approved` / `assignment.rejected`), inside the
+    transaction that made it: the assignment with its answers, the outcome, when, whether it was automatic (auto-
+    approval, or an appeal the other workers' answers backed), a rejection's reason, and `extra` (e.g. the dispute
+    that overturned it)."""
+
+    def data() -> dict[str, Any]:
+        review = {
+            "review_status": assignment.review_status,
+            "reviewed_at": assignment.reviewed_at.isoformat() if assignment.reviewed_at else None,
+            "automatic": assignment.reviewed_by_id is None,
+        }
+        if assignment.review_status == ReviewStatus.REJECTED:
+            review["reason"] = assignment.reject_reason
+        return {**webhook_assignment_data(assignment), **review, **extra}
+
+    webhook_emit(job=assignment.job_id, event=f"assignment.{assignment.review_status}", data=data)
 
 
 def _lock_submitted(assignment_id: int) -> Assignment:

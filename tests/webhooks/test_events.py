@@ -1,4 +1,4 @@
-"""Domain events reach the requester's endpoints: submitted, expired, job completed, results updated."""
+"""Domain events reach the requester's endpoints: submitted, reviewed, expired, job completed, results updated."""
 
 from datetime import timedelta
 
@@ -8,6 +8,7 @@ from django.utils import timezone
 from marketplace.models import Assignment, Item, WebhookDelivery
 from marketplace.services.assignments import assignment_expire_overdue
 from marketplace.services.webhooks import webhook_emit, webhook_endpoint_update
+from marketplace.tasks import assignment_auto_approve_task
 from tests.factories import JobFactory, RequesterFactory
 from tests.marketplace.helpers import launched_job
 
@@ -122,3 +123,78 @@ def test_an_event_nobody_listens_to_costs_one_query_and_writes_nothing(requester
 def test_an_unknown_event_is_a_programming_error(requester):
     with pytest.raises(ValueError, match="Unknown webhook event"):
         webhook_emit(job=JobFactory(requester=requester), event="job.exploded", data={})
+
+
+class TestReviewEvents:
+    """Every review announces itself, whoever made it: the requester (approve or reject through `review/`) or the
+    auto-approval of work left unreviewed. Each event is recorded by the transaction that made the review."""
+
+    @pytest.fixture
+    def submitted(self, api, requester, worker, make_endpoint):
+        job = launched_job(requester, n_items=4, n_gold=2, items_per_task=2, gold_ratio="0.5")
+        make_endpoint(requester, job, events=["assignment.approved", "assignment.rejected"])
+        return Assignment.objects.get(pk=claim_and_submit(api, worker, job)["id"])
+
+    def review(self, requester_api, assignment, body):
+        response = requester_api.post(f"/api/v1/jobs/{assignment.job_id}/review/", body, format="json")
+        assert response.status_code == 200, response.json()
+        return response.json()
+
+    def test_a_requesters_approval_sends_assignment_approved(
+        self, requester_api, receiver, submitted, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            self.review(requester_api, submitted, {"approve": [submitted.pk]})
+            self.review(requester_api, submitted, {"approve": [submitted.pk]})  # a retry announces nothing more
+
+        [event] = receiver.events()
+        submitted.refresh_from_db()
+        assert event["type"] == "assignment.approved" and event["job"] == submitted.job_id
+        data = event["data"]
+        assert (data["assignment"], data["worker"], data["review_status"], data["automatic"]) == (
+            submitted.pk,
+            submitted.worker_id,
+            "approved",
+            False,
+        )
+        assert data["reviewed_at"] == submitted.reviewed_at.isoformat()
+        assert len(data["answers"]) == 2 and b"gold" not in receiver.requests[0].body
+
+    def test_a_requesters_rejection_sends_assignment_rejected_with_the_reason(
+        self, requester_api, receiver, submitted, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            self.review(requester_api, submitted, {"reject": [{"id": submitted.pk, "reason": "Every answer is dog."}]})
+
+        [event] = receiver.events()
+        assert event["type"] == "assignment.rejected"
+        data = event["data"]
+        assert (data["assignment"], data["review_status"], data["reason"], data["automatic"]) == (
+            submitted.pk,
+            "rejected",
+            "Every answer is dog.",
+            False,
+        )
+
+    def test_the_auto_approval_of_unreviewed_work_sends_assignment_approved(
+        self, receiver, submitted, django_capture_on_commit_callbacks
+    ):
+        Assignment.objects.filter(pk=submitted.pk).update(auto_approve_at=timezone.now() - timedelta(seconds=1))
+
+        with django_capture_on_commit_callbacks(execute=True):
+            assert assignment_auto_approve_task() == 1
+
+        [event] = receiver.events()
+        assert event["type"] == "assignment.approved"
+        assert (event["data"]["assignment"], event["data"]["automatic"]) == (submitted.pk, True)
+
+    def test_a_refused_review_announces_nothing(
+        self, requester_api, receiver, submitted, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            self.review(requester_api, submitted, {"reject": [{"id": submitted.pk, "reason": "No."}]})
+            refused = self.review(requester_api, submitted, {"approve": [submitted.pk]})
+
+        assert refused["refused"][0]["code"] == "already_reviewed"
+        assert [e["type"] for e in receiver.events()] == ["assignment.rejected"]
+        assert WebhookDelivery.objects.count() == 1
