@@ -12,6 +12,7 @@ from django.utils import timezone
 from marketplace.accounts.models import User
 from marketplace.errors import NotFound
 from marketplace.models import (
+    FINISHED_STATUSES,
     Answer,
     Assignment,
     AssignmentStatus,
@@ -248,10 +249,10 @@ def worker_quality_list(*, worker: User) -> QuerySet[Participation]:
 
 
 def finished_job_ids_with_escrow() -> list[int]:
-    """Completed or cancelled jobs, funded at launch, finished within the appeal window (plus a day): the ones whose
-    escrow may still hold money that settling would free."""
+    """Finished jobs (completed, cancelled, expired), funded at launch, finished within the appeal window (plus a
+    day): the ones whose escrow may still hold money that settling would free."""
     since = timezone.now() - settings.APPEAL_WINDOW - timedelta(days=1)
-    finished = Job.objects.filter(status__in=[JobStatus.COMPLETED, JobStatus.CANCELLED], fee_rate__isnull=False)
+    finished = Job.objects.filter(status__in=FINISHED_STATUSES, fee_rate__isnull=False)
     return list(finished.filter(finished_at__gte=since).values_list("id", flat=True))
 
 

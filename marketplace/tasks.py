@@ -6,6 +6,7 @@ from celery.exceptions import Retry
 from marketplace.selectors import finished_job_ids_with_escrow
 from marketplace.services.aggregation import job_aggregate
 from marketplace.services.assignments import assignment_expire_overdue
+from marketplace.services.deadlines import jobs_expire_due
 from marketplace.services.reputation import reputation_recompute_all
 from marketplace.services.reviews import assignment_auto_approve_due, job_settle
 from marketplace.services.uploads import upload_ingest
@@ -57,6 +58,12 @@ def webhook_requeue_due_task() -> int:
 def assignment_auto_approve_task() -> int:
     """Approve and pay submitted work whose review delay has passed (run by beat every minute)."""
     return assignment_auto_approve_due()
+
+
+@shared_task(acks_late=True)
+def jobs_expire_due_task() -> int:
+    """End the jobs whose deadline has passed, settling their escrow (run by beat every minute)."""
+    return jobs_expire_due()
 
 
 @shared_task(acks_late=True)

@@ -17,6 +17,7 @@ from marketplace.api.base import JobScopedListApi
 from marketplace.api.errors import ErrorSerializer
 from marketplace.api.permissions import IsRequester
 from marketplace.models import Item, Job, JobStatus, MicroTask
+from marketplace.services.deadlines import job_expire_if_due
 from marketplace.services.jobs import job_create, job_transition, job_update
 from marketplace.services.quality import gold_review
 from marketplace.services.reviews import job_cost_quote
@@ -140,7 +141,8 @@ class JobDetailApi(APIView):
 
     @extend_schema(responses={200: JobSerializer, 404: ErrorSerializer})
     def get(self, request: Request, job_id: int) -> Response:
-        return Response(JobSerializer(selectors.job_get(requester=request.user, job_id=job_id)).data)
+        job = selectors.job_get(requester=request.user, job_id=job_id)
+        return Response(JobSerializer(job_expire_if_due(job=job)).data)
 
     @extend_schema(
         request=JobInputSerializer, responses={200: JobSerializer, 400: ErrorSerializer, 409: ErrorSerializer}

@@ -15,7 +15,7 @@ from marketplace.models.disputes import (
     DisputeStatus,
 )
 from marketplace.models.items import Item, MicroTask, Upload
-from marketplace.models.jobs import Job, JobQualification, JobStatus
+from marketplace.models.jobs import FINISHED_STATUSES, Job, JobQualification, JobStatus
 from marketplace.models.results import ItemResult, JobAggregate
 from marketplace.models.webhooks import SUBSCRIBABLE_EVENTS, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -24,6 +24,7 @@ __all__ = [
     "Assignment",
     "AssignmentStatus",
     "DECISIONS_BY_KIND",
+    "FINISHED_STATUSES",
     "Dispute",
     "DisputeAction",
     "DisputeDecision",

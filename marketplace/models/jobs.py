@@ -13,6 +13,12 @@ class JobStatus(models.TextChoices):
     PAUSED = "paused", "Paused"
     COMPLETED = "completed", "Completed"
     CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired: ended by its deadline"
+
+
+# A finished job takes no more claims and its escrow is settled: what its remaining work can no longer cost goes back
+# to the requester. Work claimed before the end may still be submitted until its own expiry; results stay readable.
+FINISHED_STATUSES: frozenset[str] = frozenset({JobStatus.COMPLETED, JobStatus.CANCELLED, JobStatus.EXPIRED})
 
 
 class Job(models.Model):

@@ -15,6 +15,7 @@ class WebhookEvent(models.TextChoices):
     ASSIGNMENT_REJECTED = "assignment.rejected", "Assignment rejected"
     ASSIGNMENT_EXPIRED = "assignment.expired", "Assignment expired"
     JOB_COMPLETED = "job.completed", "Job completed"
+    JOB_EXPIRED = "job.expired", "Job expired: its deadline ended it"
     RESULTS_UPDATED = "results.updated", "Results updated"
     PING = "ping", "Test event"
 

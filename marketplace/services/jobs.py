@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.errors import Forbidden, InvalidTransition, JobNotEditable, JobNotLaunchable
-from marketplace.models import Job, JobQualification, JobStatus, MicroTask
+from marketplace.models import FINISHED_STATUSES, Job, JobQualification, JobStatus, MicroTask
 from marketplace.prepared import Param, PreparedQuery, attnames
 from marketplace.schemas import parse_item_schema, parse_label_schema
 from marketplace.services.reviews import job_fund_escrow, job_settle
@@ -24,7 +24,11 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "resume": (frozenset({JobStatus.PAUSED}), JobStatus.ACTIVE),
     "complete": (frozenset({JobStatus.ACTIVE, JobStatus.PAUSED}), JobStatus.COMPLETED),
     "cancel": (frozenset({JobStatus.DRAFT, JobStatus.ACTIVE, JobStatus.PAUSED}), JobStatus.CANCELLED),
+    # The system's only action, never the requester's: the deadline passed (marketplace.services.deadlines).
+    "expire": (frozenset({JobStatus.ACTIVE, JobStatus.PAUSED}), JobStatus.EXPIRED),
 }
+# The event a finished job announces, by the status it finished in (a requester's cancel announces nothing).
+FINISH_EVENTS: dict[str, str] = {JobStatus.COMPLETED: "job.completed", JobStatus.EXPIRED: "job.expired"}
 
 # Fields a requester may change, by status. Anything that changes what workers answer, or what the job costs,
 # is frozen once the job has been launched.
@@ -122,10 +126,13 @@ def job_update(*, job: Job, **fields: Any) -> Job:
 
 @transaction.atomic
 def job_transition(*, job: Job, action: str) -> Job:
-    """Apply a lifecycle `action` (launch, pause, resume, complete, cancel) if the job's status allows it.
+    """Apply a lifecycle `action` (launch, pause, resume, complete, cancel; expire, the system's) if the job's
+    status allows it.
 
-    Locks the job row and re-reads the status under the lock, so two racing requests cannot both move it.
-    An action whose target status the job already has is a no-op (a retried request succeeds).
+    Locks the job row and re-reads the status (and, to expire, the deadline) under the lock, so two racing requests
+    cannot both move it, and a deadline moved meanwhile is respected. An action whose target status the job already
+    has is a no-op (a retried request succeeds). A finished job gets `finished_at`, announces itself
+    (`FINISH_EVENTS`) and settles its escrow, all in this transaction.
     """
     sources, to = TRANSITIONS[action]
     locked = Job.objects.select_for_update().get(pk=job.pk)
@@ -137,15 +144,21 @@ def job_transition(*, job: Job, action: str) -> Job:
         _check_launchable(locked)
         job_fund_escrow(job=locked)  # the full cost, or InsufficientFunds: the launch and its money go together
         locked.launched_at = timezone.now()
-    if to in (JobStatus.COMPLETED, JobStatus.CANCELLED):
+    if action == "expire" and not job_past_deadline(locked):
+        raise InvalidTransition("The job's deadline has not passed.", status=locked.status, action=action)
+    if to in FINISHED_STATUSES:
         locked.finished_at = timezone.now()
     locked.status = to
     locked.save(update_fields=["status", "launched_at", "finished_at", "fee_rate", "updated_at"])
-    if to == JobStatus.COMPLETED:
-        webhook_emit(job=locked, event="job.completed", data=webhook_job_data(locked))
-    if to in (JobStatus.COMPLETED, JobStatus.CANCELLED):
+    if to in FINISH_EVENTS:
+        webhook_emit(job=locked, event=FINISH_EVENTS[to], data=webhook_job_data(locked))
+    if to in FINISHED_STATUSES:
         job_settle(job_id=locked.pk)
     return locked
+
+
+def job_past_deadline(job: Job) -> bool:
+    return job.deadline is not None and job.deadline <= timezone.now()
 
 
 def _check_launchable(job: Job) -> None:

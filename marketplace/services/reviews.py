@@ -22,12 +22,12 @@ from django.utils import timezone
 from marketplace.accounts.models import User
 from marketplace.errors import AlreadyReviewed, InvalidReview, MarketplaceError, NotFound
 from marketplace.models import (
+    FINISHED_STATUSES,
     Assignment,
     AssignmentStatus,
     Dispute,
     DisputeStatus,
     Job,
-    JobStatus,
     MicroTask,
     ReviewStatus,
 )
@@ -284,15 +284,16 @@ def bonus_grant(*, job: Job, worker_id: int, amount: int, reason: str, idempoten
 
 
 def job_settle(*, job_id: int) -> Transaction | None:
-    """Refund the unspent escrow of a completed or cancelled job, keeping what its remaining work may still cost:
-    open assignments, submitted ones awaiting review, and rejected ones still inside the appeal window.
+    """Refund the unspent escrow of a finished job (completed, cancelled or expired), keeping what its remaining work
+    may still cost: open assignments (submittable until their own expiry), submitted ones awaiting review, and
+    rejected ones still inside the appeal window.
 
     Under the job row lock; each refund has its own key (`job:<id>:refund:<n>`, n counted on the job), so a
     repeated call refunds only what became free since the last one.
     """
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job_id)
-        if job.status not in (JobStatus.COMPLETED, JobStatus.CANCELLED) or job.fee_rate is None:
+        if job.status not in FINISHED_STATUSES or job.fee_rate is None:
             return None
         reward, fee = assignment_price(job)
         refund = escrow_refund(
