@@ -7,6 +7,8 @@ overlap invariants. Gold answers are visible to admins (they review gold), never
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import csrf_protect_m
+from django.contrib.admin.utils import construct_change_message
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from marketplace.errors import MarketplaceError
@@ -30,6 +32,7 @@ from marketplace.models import (
     WebhookEndpoint,
 )
 from marketplace.services.disputes import dispute_resolve
+from marketplace.services.jobs import job_editable_fields, job_update
 from payments.errors import PaymentsError
 
 
@@ -43,22 +46,80 @@ class UploadInline(admin.TabularInline):
 
 
 class JobQualificationInline(admin.TabularInline):
+    """Editable while the job's status lets the requester change its requirements (draft, paused)."""
+
     model = JobQualification
     extra = 0
     raw_id_fields = ["qualification"]
     verbose_name_plural = "required qualifications"
 
+    def _editable(self, obj: Job | None) -> bool:
+        return obj is not None and "required_qualifications" in job_editable_fields(obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
+        return self._editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
+        return self._editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
+        return self._editable(obj) and super().has_delete_permission(request, obj)
+
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
+    """A job is edited here under the API's rules: only the fields its status allows (`EDITABLE_FIELDS`) are
+    editable, the required qualifications among them, and a save goes through `job_update` (which re-checks the
+    status under the job's lock), so no admin save can change what workers answer, or what the job costs, after its
+    launch. Jobs are created by requesters (`job_create`), not here."""
+
     list_display = ["id", "title", "requester", "status", "reward_cents", "currency", "overlap_min", "overlap_max"]
     list_filter = ["status", "currency", "created_at"]
     search_fields = ["title", "requester__email"]
     list_select_related = ["requester"]
     date_hierarchy = "created_at"
-    raw_id_fields = ["requester"]
-    readonly_fields = ["status", "reward_cents", "currency", "created_at", "updated_at", "launched_at", "finished_at"]
     inlines = [JobQualificationInline, UploadInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Job | None = None) -> list[str]:
+        editable = job_editable_fields(obj) if obj is not None else frozenset()
+        return [field.name for field in Job._meta.fields if field.name not in editable]
+
+    def save_model(self, request: HttpRequest, obj: Job, form: forms.ModelForm, change: bool) -> None:
+        pass  # saved with its required qualifications, through the service, in save_related
+
+    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: list, change: bool) -> None:
+        fields = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+        for formset in formsets:
+            if formset.model is JobQualification and formset.has_changed():
+                fields["required_qualifications"] = _requirements(formset)
+        if not fields:
+            return
+        try:
+            job_update(job=form.instance, **fields)
+        except (MarketplaceError, ValidationError) as refused:
+            text = refused.message if isinstance(refused, MarketplaceError) else "; ".join(refused.messages)
+            self.message_user(request, f"Not saved: {text}", level=messages.ERROR)
+            request.job_refused = True  # type: ignore[attr-defined]
+
+    def construct_change_message(
+        self, request: HttpRequest, form: forms.ModelForm, formsets: list, add: bool = False
+    ) -> list[dict]:
+        # The inline's rows were saved by the service, not by the formsets, which hold no record of them.
+        return construct_change_message(form, [], add)
+
+    def response_change(self, request: HttpRequest, obj: Job) -> HttpResponse:
+        if getattr(request, "job_refused", False):
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+
+def _requirements(formset: forms.BaseModelFormSet) -> list[dict]:
+    """The required qualifications the inline leaves, in the service's shape."""
+    kept = [f.cleaned_data for f in formset.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+    return [{"qualification": data["qualification"].pk, "min_score": data["min_score"]} for data in kept]
 
 
 @admin.register(Upload)

@@ -64,6 +64,11 @@ EDITABLE_FIELDS: dict[str, frozenset[str]] = {
 }
 
 
+def job_editable_fields(job: Job) -> frozenset[str]:
+    """What the job's status lets anyone (the requester through the API, an admin in the admin) change."""
+    return EDITABLE_FIELDS.get(job.status, frozenset())
+
+
 def _clean_schemas(job: Job) -> None:
     job.label_schema = parse_label_schema(job.label_schema).as_dict()
     parse_item_schema(job.item_schema)
@@ -109,7 +114,7 @@ def _set_requirements(job: Job, requirements: list[dict]) -> None:
 def job_update(*, job: Job, **fields: Any) -> Job:
     """Change the fields the job's status allows; the row is locked so a concurrent launch cannot interleave."""
     locked = Job.objects.select_for_update().get(pk=job.pk)
-    frozen = sorted(set(fields) - EDITABLE_FIELDS.get(locked.status, frozenset()))
+    frozen = sorted(set(fields) - job_editable_fields(locked))
     if frozen:
         raise JobNotEditable(
             f"Cannot change {', '.join(frozen)} while the job is {locked.status}.", fields=frozen, status=locked.status
