@@ -24,8 +24,10 @@ from marketplace.models import (
     MicroTask,
     Participation,
     Upload,
+    posterior_by_class,
 )
 from marketplace.prepared import Param, PreparedQuery, attnames, loaded
+from marketplace.schemas import parse_label_schema
 from qualification.selectors import live_grants
 from workers.selectors import standing_bans, worker_reputation_expression
 
@@ -200,19 +202,24 @@ def result_list(*, job: Job) -> QuerySet[Item]:
     return Item.objects.filter(job=job, is_gold=False).select_related("result").order_by("id")
 
 
-EXPORT_FIELDS = ("id", "external_id", "payload", "result__label", "result__confidence", "result__answer_count")
+EXPORT_FIELDS = (
+    *("id", "external_id", "payload"),
+    *("result__label", "result__confidence", "result__answer_count", "result__posterior"),
+)
 
 
 def result_export_rows(*, job: Job, with_answers: bool, chunk: int = 2000) -> Iterator[dict[str, Any]]:
-    """Every real item with its result, streamed in keyset-paginated chunks (constant memory on any job size).
-    With `with_answers`, each row also carries the raw answers: worker id and answer."""
+    """Every real item with its result, streamed in keyset-paginated chunks (constant memory on any job size):
+    the posterior as class -> probability. With `with_answers`, each row also carries the raw answers: worker id
+    and answer."""
+    classes = parse_label_schema(job.label_schema).classes
     last = 0
     while rows := list(
         Item.objects.filter(job=job, is_gold=False, id__gt=last).order_by("id").values_list(*EXPORT_FIELDS)[:chunk]
     ):
         last = rows[-1][0]
         raw = _raw_answers([r[0] for r in rows]) if with_answers else {}
-        for item_id, external_id, payload, label, confidence, count in rows:
+        for item_id, external_id, payload, label, confidence, count, posterior in rows:
             row = {
                 "item_id": item_id,
                 "external_id": external_id,
@@ -220,6 +227,7 @@ def result_export_rows(*, job: Job, with_answers: bool, chunk: int = 2000) -> It
                 "label": label,
                 "confidence": confidence,
                 "answer_count": count or 0,
+                "posterior": posterior_by_class(posterior, classes),
             }
             if with_answers:
                 row["answers"] = raw.get(item_id, [])

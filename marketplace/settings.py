@@ -252,6 +252,9 @@ AGGREGATE_EVERY_ANSWERS = env.int("AGGREGATE_EVERY_ANSWERS", default=200)
 # Webhooks: how long one delivery attempt waits for the receiver; whether receivers on loopback or private networks
 # are allowed (development and tests only: in production it would let requesters probe the service's own network).
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+# `results.updated` carries the results (label, confidence, posterior) of at most this many items answered since the
+# previous aggregation; the rest are at the event's results_url.
+WEBHOOK_RESULTS_MAX_ITEMS = env.int("WEBHOOK_RESULTS_MAX_ITEMS", default=200)
 WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=DEBUG)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

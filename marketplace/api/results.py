@@ -10,7 +10,7 @@ import django_filters
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,20 +20,30 @@ from marketplace import selectors
 from marketplace.api.base import JobScopedListApi
 from marketplace.api.errors import ErrorSerializer
 from marketplace.api.permissions import IsRequester
-from marketplace.models import Item, Job, JobAggregate, Participation
+from marketplace.models import Item, Job, JobAggregate, Participation, posterior_by_class
+from marketplace.schemas import parse_label_schema
 from marketplace.services.aggregation import aggregation_enqueue
 
 
 class ResultSerializer(serializers.ModelSerializer):
-    # All three are null until an aggregation reaches the item (it has no result row yet).
+    # All four are null until an aggregation reaches the item (it has no result row yet).
     label = serializers.JSONField(source="result.label", default=None, allow_null=True)
     confidence = serializers.FloatField(source="result.confidence", default=None, allow_null=True)
     answer_count = serializers.IntegerField(source="result.answer_count", allow_null=True)
+    posterior = serializers.SerializerMethodField(
+        help_text="Dawid-Skene's probability of each class (label-schema order); `label` is the most probable, "
+        "`confidence` its probability."
+    )
 
     class Meta:
         model = Item
-        fields = ["id", "external_id", "payload", "label", "confidence", "answer_count"]
+        fields = ["id", "external_id", "payload", "label", "confidence", "answer_count", "posterior"]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.DictField(child=serializers.FloatField(), allow_null=True))
+    def get_posterior(self, item: Item) -> dict[str, float] | None:
+        result = getattr(item, "result", None)
+        return posterior_by_class(result.posterior if result else None, self.context.get("classes", ()))
 
 
 class ResultFilter(django_filters.FilterSet):
@@ -54,7 +64,11 @@ class JobResultListApi(JobScopedListApi):
     filterset_class = ResultFilter
 
     def scoped_queryset(self, job: Job) -> QuerySet[Item]:
+        self.classes = parse_label_schema(job.label_schema).classes
         return selectors.result_list(job=job)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "classes": getattr(self, "classes", ())}
 
 
 class JobResultExportApi(APIView):
@@ -66,14 +80,17 @@ class JobResultExportApi(APIView):
             OpenApiParameter("answers", bool, default=False, description="Include every raw answer."),
         ],
         responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/x-ndjson"): OpenApiTypes.STR},
-        summary="Download every item with its label, confidence and answer count (streamed)",
+        summary="Download every item with its label, confidence, answer count and posterior (streamed)",
+        description="CSV: one `p_<class>` column per class of the label schema; JSONL: `posterior`, an object "
+        "class -> probability. Both empty (null) for an item no aggregation has reached yet.",
     )
     def get(self, request: Request, job_id: int) -> StreamingHttpResponse:
         job = selectors.job_get(requester=request.user, job_id=job_id)
         fmt = "jsonl" if request.query_params.get("file_format") == "jsonl" else "csv"
         with_answers = request.query_params.get("answers", "").lower() in ("1", "true", "yes")
         rows = selectors.result_export_rows(job=job, with_answers=with_answers)
-        lines = _jsonl(rows) if fmt == "jsonl" else _csv(rows, with_answers)
+        classes = parse_label_schema(job.label_schema).classes
+        lines = _jsonl(rows) if fmt == "jsonl" else _csv(_posterior_columns(rows, classes), with_answers, classes)
         response = StreamingHttpResponse(lines, content_type="application/x-ndjson" if fmt == "jsonl" else "text/csv")
         response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-results.{fmt}"'
         return response
@@ -84,8 +101,17 @@ def _jsonl(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
         yield json.dumps(row, separators=(",", ":")) + "\n"
 
 
-def _csv(rows: Iterator[dict[str, Any]], with_answers: bool) -> Iterator[str]:
+def _posterior_columns(rows: Iterator[dict[str, Any]], classes: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+    """Each row's posterior object as one `p_<class>` value per class, in its place (CSV cells are flat)."""
+    for row in rows:
+        posterior = row.pop("posterior") or {}
+        answers = {"answers": row.pop("answers")} if "answers" in row else {}
+        yield {**row, **{f"p_{c}": posterior.get(c) for c in classes}, **answers}
+
+
+def _csv(rows: Iterator[dict[str, Any]], with_answers: bool, classes: tuple[str, ...]) -> Iterator[str]:
     columns = ["item_id", "external_id", "payload", "label", "confidence", "answer_count"]
+    columns += [f"p_{c}" for c in classes]
     columns += ["answers"] if with_answers else []
     buffer = io.StringIO()
     writer = csv.writer(buffer)

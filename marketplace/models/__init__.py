@@ -16,7 +16,7 @@ from marketplace.models.disputes import (
 )
 from marketplace.models.items import Item, MicroTask, Upload
 from marketplace.models.jobs import FINISHED_STATUSES, Job, JobQualification, JobStatus
-from marketplace.models.results import ItemResult, JobAggregate
+from marketplace.models.results import ItemResult, JobAggregate, posterior_by_class
 from marketplace.models.webhooks import SUBSCRIBABLE_EVENTS, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
@@ -45,4 +45,5 @@ __all__ = [
     "WebhookDelivery",
     "WebhookEndpoint",
     "WebhookEvent",
+    "posterior_by_class",
 ]

@@ -25,6 +25,14 @@ class JobAggregate(models.Model):
         return f"aggregate of job #{self.job_id}"
 
 
+def posterior_by_class(posterior: list[float] | None, classes: tuple[str, ...]) -> dict[str, float] | None:
+    """A stored posterior (a list in label-schema order) as the API serves it: class -> probability; None before
+    the first aggregation reaches the item."""
+    if not posterior or len(posterior) != len(classes):
+        return None
+    return dict(zip(classes, posterior, strict=True))
+
+
 class ItemResult(models.Model):
     """The aggregated label of one (non-gold) item: Dawid-Skene's most probable class and its posterior."""
 

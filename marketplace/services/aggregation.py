@@ -38,6 +38,7 @@ class Snapshot:
     gold: dict[int, int]
     last_answer_id: int
     classes: tuple[str, ...]
+    item_last_answer: np.ndarray  # the newest answer id per item (index t)
 
 
 def job_aggregate(*, job_id: int) -> JobAggregate:
@@ -57,15 +58,36 @@ def job_aggregate(*, job_id: int) -> JobAggregate:
         state = JobAggregate.objects.select_for_update().get(job=job)
         if state.last_answer_id > snapshot.last_answer_id:
             return state  # a run that saw more answers already stored its results
+        since = state.last_answer_id
         _store_items(job, snapshot, result)
         _store_workers(job, snapshot, result)
         _store_state(state, snapshot, result, elapsed_ms)
-        webhook_emit(job=job, event="results.updated", data=partial(webhook_results_data, state))
+        webhook_emit(job=job, event="results.updated", data=partial(_results_event, state, snapshot, result, since))
         if job.overlap_min < job.overlap_max:
             _adapt(job)
     reputation_recompute(worker_ids=snapshot.worker_ids.tolist())
     appeals_auto_resolve(job_id=job.pk)  # after the commit: paying an appeal never holds the JobAggregate lock
     return state
+
+
+def _results_event(state: JobAggregate, snapshot: Snapshot, result: DawidSkeneResult, since: int) -> dict:
+    """`results.updated`: the run's summary, and the results of the real items answered since the previous run (at
+    most WEBHOOK_RESULTS_MAX_ITEMS of them, the oldest first; `updated_items_total` counts them all), each with its
+    posterior, class -> probability."""
+    updated = np.flatnonzero((snapshot.item_last_answer > since) & ~_gold_mask(snapshot))
+    shown = updated[: settings.WEBHOOK_RESULTS_MAX_ITEMS].tolist()
+    external = dict(Item.objects.filter(pk__in=snapshot.item_ids[shown].tolist()).values_list("id", "external_id"))
+    items = [
+        {
+            "item": int(snapshot.item_ids[t]),
+            "external_id": external.get(int(snapshot.item_ids[t]), ""),
+            "label": snapshot.classes[int(result.labels[t])] if result.answer_counts[t] else None,
+            "confidence": round(float(result.confidence[t]), 6),
+            "posterior": {c: round(float(p), 6) for c, p in zip(snapshot.classes, result.posteriors[t], strict=True)},
+        }
+        for t in shown
+    ]
+    return {**webhook_results_data(state), "updated_items": items, "updated_items_total": len(updated)}
 
 
 def _adapt(job: Job) -> None:
@@ -103,7 +125,9 @@ def _snapshot(job: Job) -> Snapshot:
     gold_keys = Item.objects.filter(job=job, is_gold=True, pk__in=item_ids.tolist()).values_list("id", "gold_answer")
     gold = {position[item_id]: index[key] for item_id, key in gold_keys}
     last = int(rows[:, 0].max()) if len(rows) else 0
-    return Snapshot(answers, item_ids, worker_ids, gold, last, schema.classes)
+    item_last_answer = np.zeros(len(item_ids), dtype=np.int64)
+    np.maximum.at(item_last_answer, tasks, rows[:, 0])
+    return Snapshot(answers, item_ids, worker_ids, gold, last, schema.classes, item_last_answer)
 
 
 def _blocked_worker_indices(job: Job, snapshot: Snapshot) -> np.ndarray:
@@ -125,9 +149,14 @@ def _previous_posteriors(job: Job, snapshot: Snapshot) -> np.ndarray | None:
     return init
 
 
-def _store_items(job: Job, snapshot: Snapshot, result: DawidSkeneResult) -> None:
+def _gold_mask(snapshot: Snapshot) -> np.ndarray:
     gold = np.zeros(len(snapshot.item_ids), dtype=bool)
     gold[list(snapshot.gold)] = True
+    return gold
+
+
+def _store_items(job: Job, snapshot: Snapshot, result: DawidSkeneResult) -> None:
+    gold = _gold_mask(snapshot)
     rows = [
         ItemResult(
             item_id=int(snapshot.item_ids[t]),

@@ -150,7 +150,7 @@ class TestResultsApi:
 
         assert results["count"] == 9
         first = results["results"][0]
-        assert set(first) == {"id", "external_id", "payload", "label", "confidence", "answer_count"}
+        assert set(first) == {"id", "external_id", "payload", "label", "confidence", "answer_count", "posterior"}
         assert first["label"] == truth_of(first["payload"]) and first["answer_count"] == 3
         assert confident["count"] <= 9
 
