@@ -57,7 +57,8 @@ class ResultFilter(django_filters.FilterSet):
 
 
 class JobResultListApi(JobScopedListApi):
-    """Aggregated labels, one per item: the most probable class under Dawid-Skene and its posterior probability."""
+    """Aggregated labels, one per item: the most probable class under Dawid-Skene, its probability (`confidence`),
+    and the probability of every class (`posterior`)."""
 
     model = Item
     serializer_class = ResultSerializer
