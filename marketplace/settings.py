@@ -130,6 +130,7 @@ CELERY_BEAT_SCHEDULE = {
     "settle-finished-jobs": {"task": "marketplace.tasks.jobs_settle_task", "schedule": 3600.0},
     "recompute-reputation": {"task": "marketplace.tasks.reputation_recompute_task", "schedule": 3600.0},
     "requeue-lost-webhooks": {"task": "marketplace.tasks.webhook_requeue_due_task", "schedule": 60.0},
+    "resume-stuck-uploads": {"task": "marketplace.tasks.upload_resume_stuck_task", "schedule": 60.0},
 }
 
 # --- Health: GET /health/ (django-health-check; `?format=json` for JSON) ------------------------------------------
@@ -229,6 +230,9 @@ SPECTACULAR_SETTINGS = {
 INGEST_SYNC_MAX_BYTES = env.int("INGEST_SYNC_MAX_BYTES", default=2 * 1024 * 1024)
 INGEST_MAX_ERRORS = env.int("INGEST_MAX_ERRORS", default=20)
 INGEST_BATCH_ROWS = env.int("INGEST_BATCH_ROWS", default=5000)
+# A queued upload whose ingest died (worker killed or restarted) is run again by the sweeper, this many runs at most;
+# then it fails with an error that says so.
+INGEST_MAX_ATTEMPTS = env.int("INGEST_MAX_ATTEMPTS", default=3)
 # Pricing: the platform's fee on each reward, charged to the requester on top (fixed on a job at launch).
 PLATFORM_FEE_RATE = env.str("PLATFORM_FEE_RATE", default="0.20")
 # A worker may appeal a rejection within this window; the escrow keeps their reward until it closes.

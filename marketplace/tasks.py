@@ -8,6 +8,7 @@ from marketplace.services.aggregation import job_aggregate
 from marketplace.services.assignments import assignment_expire_overdue
 from marketplace.services.reputation import reputation_recompute_all
 from marketplace.services.reviews import assignment_auto_approve_due, job_settle
+from marketplace.services.upload_recovery import upload_resume_stuck
 from marketplace.services.uploads import upload_ingest
 from marketplace.services.webhooks import webhook_deliver, webhook_deliveries_requeue
 
@@ -16,6 +17,12 @@ from marketplace.services.webhooks import webhook_deliver, webhook_deliveries_re
 def upload_ingest_task(upload_id: int) -> str | None:
     upload = upload_ingest(upload_id=upload_id)
     return upload.status if upload else None
+
+
+@shared_task(acks_late=True)
+def upload_resume_stuck_task() -> int:
+    """Queue again uploads whose ingest died or whose task was lost; fail those out of attempts (beat, every minute)."""
+    return upload_resume_stuck()
 
 
 @shared_task(acks_late=True)
