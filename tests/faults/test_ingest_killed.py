@@ -18,7 +18,9 @@ from tests.marketplace.helpers import csv_file, csv_rows
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
 ROWS = 150_000
-INGEST = "import django; django.setup(); from marketplace.services.uploads import upload_ingest; upload_ingest(upload_id={})"
+INGEST = (
+    "import django; django.setup(); from marketplace.services.uploads import upload_ingest; upload_ingest(upload_id={})"
+)
 
 
 def test_an_ingest_killed_mid_way_is_run_again_by_the_sweeper_and_its_rows_arrive_once(
