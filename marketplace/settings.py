@@ -131,6 +131,7 @@ CELERY_BEAT_SCHEDULE = {
     "recompute-reputation": {"task": "marketplace.tasks.reputation_recompute_task", "schedule": 3600.0},
     "requeue-lost-webhooks": {"task": "marketplace.tasks.webhook_requeue_due_task", "schedule": 60.0},
     "resume-stuck-uploads": {"task": "marketplace.tasks.upload_resume_stuck_task", "schedule": 60.0},
+    "resume-stuck-aggregations": {"task": "marketplace.tasks.aggregation_resume_stuck_task", "schedule": 60.0},
 }
 
 # --- Health: GET /health/ (django-health-check; `?format=json` for JSON) ------------------------------------------

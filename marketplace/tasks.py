@@ -4,7 +4,7 @@ from celery import Task, shared_task
 from celery.exceptions import Retry
 
 from marketplace.selectors import finished_job_ids_with_escrow
-from marketplace.services.aggregation import job_aggregate
+from marketplace.services.aggregation import aggregation_resume_stuck, job_aggregate
 from marketplace.services.assignments import assignment_expire_overdue
 from marketplace.services.reputation import reputation_recompute_all
 from marketplace.services.reviews import assignment_auto_approve_due, job_settle
@@ -38,6 +38,12 @@ def assignment_expire_overdue_task() -> int:
 def job_aggregate_task(job_id: int) -> int:
     """Re-aggregate a job's answers. Idempotent: a run never overwrites results that saw more answers."""
     return job_aggregate(job_id=job_id).n_answers
+
+
+@shared_task(acks_late=True)
+def aggregation_resume_stuck_task() -> int:
+    """Enqueue again aggregation runs asked for and never finished (beat, every minute)."""
+    return aggregation_resume_stuck()
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)

@@ -24,6 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from marketplace.models import Item, Upload
+from marketplace.services.commit import after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +92,7 @@ def upload_enqueue(*, upload: Upload, now: datetime | None = None) -> None:
 
     upload.status, upload.queued_at = Upload.Status.QUEUED, now or timezone.now()
     upload.save(update_fields=["status", "queued_at"])
-    upload_id = upload.pk
-    transaction.on_commit(lambda: upload_ingest_task.delay(upload_id), robust=True)
+    after_commit(upload_ingest_task.delay, upload.pk)
 
 
 def _give_up(upload: Upload, now: datetime) -> None:
@@ -106,5 +106,5 @@ def _give_up(upload: Upload, now: datetime) -> None:
     upload.save(update_fields=["status", "finished_at", "errors"])
     stored = upload.file
     if stored:
-        transaction.on_commit(lambda: stored.delete(save=False), robust=True)
+        after_commit(stored.delete, save=False)
         Upload.objects.filter(pk=upload.pk).update(file="")

@@ -49,6 +49,7 @@ from marketplace.models import (
     WebhookEvent,
 )
 from marketplace.prepared import Param, PreparedQuery, attnames
+from marketplace.services.commit import after_commit
 
 BACKOFF_SECONDS: tuple[int, ...] = (10, 60, 5 * 60, 30 * 60, 2 * 60 * 60)
 MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
@@ -260,9 +261,9 @@ def _payload(event: str, job_id: int | None, data: dict[str, Any]) -> dict[str, 
 def _enqueue_on_commit(delivery_id: int) -> None:
     from marketplace.tasks import webhook_deliver_task  # noqa: PLC0415 -- tasks import this module
 
-    # robust: a broker that is down at commit time must not turn a committed submit into a 500; the row stays
-    # pending and the sweeper (webhook_deliveries_requeue) enqueues it later.
-    transaction.on_commit(lambda: webhook_deliver_task.delay(delivery_id), robust=True)
+    # A broker that is down at commit time must not turn a committed submit into a 500; the row stays pending and
+    # the sweeper (webhook_deliveries_requeue) enqueues it later.
+    after_commit(webhook_deliver_task.delay, delivery_id)
 
 
 def webhook_assignment_data(assignment: Assignment) -> dict[str, Any]:
