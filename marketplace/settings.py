@@ -105,7 +105,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis: cache, throttles and the Celery broker ----------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "marketplace.cache.RedisCache", "LOCATION": REDIS_URL}}
+    # Short socket timeouts: the cache fails open (marketplace/cache.py), and a Redis that hangs must not hold a claim.
+    _cache_timeouts = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
+    CACHES = {"default": {"BACKEND": "marketplace.cache.RedisCache", "LOCATION": REDIS_URL, "OPTIONS": _cache_timeouts}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

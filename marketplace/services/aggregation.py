@@ -200,12 +200,12 @@ def aggregation_note_answers(*, job_id: int, count: int) -> None:
 
     The counter lives in the cache (Redis in production): one atomic increment per submit, no hot database row.
     It runs after the submit committed, so it must never raise: a missing counter is simply started again.
-    Exactly one submit crosses each multiple of the threshold. A lost counter only delays a run; completion and
-    the requester's own request always aggregate.
+    Exactly one submit crosses each multiple of the threshold. A lost counter, or answers not counted while the
+    cache is down, only delay a run; completion and the requester's own request always aggregate.
     """
     every = settings.AGGREGATE_EVERY_ANSWERS
     total = cache_count(f"job-answers-since:{job_id}", count, timeout=None)
-    if total // every > (total - count) // every:
+    if total is not None and total // every > (total - count) // every:
         aggregation_enqueue(job_id=job_id)
 
 

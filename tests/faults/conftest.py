@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -19,6 +20,9 @@ from typing import TypeVar
 import pytest
 import redis
 from django.db import connection
+
+from marketplace.cache import cache_outages_forget
+from marketplace.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -91,6 +95,39 @@ def private_redis() -> Iterator[PrivateRedis]:
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def broker_at(url: str) -> Iterator[None]:
+    """Send this process's Celery tasks to the broker at `url` instead of running them in place."""
+    # The app reads Django's settings under the CELERY_ namespace: `conf.broker_url = ...` would be shadowed.
+    conf, keys = celery_app.conf, ("CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER")
+    saved = [conf[key] for key in keys]
+    conf.update(dict(zip(keys, (url, False), strict=True)))
+    celery_app._after_fork()  # drop the connections pooled for the previous broker
+    try:
+        yield
+    finally:
+        conf.update(dict(zip(keys, saved, strict=True)))
+        celery_app._after_fork()
+
+
+@pytest.fixture
+def cache_at(settings):
+    """Point the default cache at a Redis URL (its outage memory reset before and after)."""
+
+    def point(url: str) -> None:
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "marketplace.cache.RedisCache",
+                "LOCATION": url,
+                "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
+            }
+        }
+        cache_outages_forget()
+
+    yield point
+    cache_outages_forget()
 
 
 @pytest.fixture
