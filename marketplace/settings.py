@@ -11,6 +11,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 from redis.asyncio import Redis as AsyncRedis
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -124,6 +125,10 @@ CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
 # Longer than the longest task, or Redis redelivers a task that is still running.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
 CELERY_TASK_DEFAULT_QUEUE = "crowdmarket"
+# Webhook deliveries wait on receivers: in their own queue (and worker, in production), they never hold up money.
+# A worker started without -Q consumes both.
+CELERY_TASK_QUEUES = [Queue("crowdmarket"), Queue("webhooks")]
+CELERY_TASK_ROUTES = {"marketplace.tasks.webhook_deliver_task": {"queue": "webhooks"}}
 CELERY_BEAT_SCHEDULE = {
     "expire-overdue-assignments": {"task": "marketplace.tasks.assignment_expire_overdue_task", "schedule": 60.0},
     "expire-overdue-attempts": {"task": "qualification.tasks.attempt_expire_overdue_task", "schedule": 300.0},
@@ -131,7 +136,7 @@ CELERY_BEAT_SCHEDULE = {
     "auto-approve-submitted-work": {"task": "marketplace.tasks.assignment_auto_approve_task", "schedule": 60.0},
     "settle-finished-jobs": {"task": "marketplace.tasks.jobs_settle_task", "schedule": 3600.0},
     "recompute-reputation": {"task": "marketplace.tasks.reputation_recompute_task", "schedule": 3600.0},
-    "requeue-lost-webhooks": {"task": "marketplace.tasks.webhook_requeue_due_task", "schedule": 60.0},
+    "requeue-lost-webhooks": {"task": "marketplace.tasks.webhook_requeue_due_task", "schedule": 10.0},
     "resume-stuck-uploads": {"task": "marketplace.tasks.upload_resume_stuck_task", "schedule": 60.0},
     "resume-stuck-aggregations": {"task": "marketplace.tasks.aggregation_resume_stuck_task", "schedule": 60.0},
 }
@@ -247,8 +252,9 @@ if not 0 < APPEAL_AUTO_AGREEMENT <= 1:
     raise ImproperlyConfigured("APPEAL_AUTO_AGREEMENT must be a share in (0, 1], e.g. 0.8.")
 # Aggregate a job after every this many new (non-gold) answers, and always when it completes.
 AGGREGATE_EVERY_ANSWERS = env.int("AGGREGATE_EVERY_ANSWERS", default=200)
-# Webhooks: how long one delivery attempt waits for the receiver; whether receivers on loopback or private networks
-# are allowed (development and tests only: in production it would let requesters probe the service's own network).
+# Webhooks: how long one delivery attempt may take in all (connect, send, the receiver's answer); whether receivers on
+# loopback or private networks are allowed (development and tests only: in production it would let requesters probe
+# the service's own network).
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
 WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=DEBUG)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

@@ -1,7 +1,6 @@
 """Celery tasks: thin wrappers that load by id and call one service."""
 
-from celery import Task, shared_task
-from celery.exceptions import Retry
+from celery import shared_task
 
 from marketplace.selectors import finished_job_ids_with_escrow
 from marketplace.services.aggregation import aggregation_resume_stuck, job_aggregate
@@ -46,23 +45,18 @@ def aggregation_resume_stuck_task() -> int:
     return aggregation_resume_stuck()
 
 
-@shared_task(bind=True, acks_late=True, max_retries=None)
-def webhook_deliver_task(self: Task, delivery_id: int) -> str | Retry:
-    """One attempt at a webhook delivery; a failed one is retried with backoff (the service counts attempts and
-    gives up after the last). Idempotent: a delivered, failed or claimed delivery is not sent again."""
-    outcome = webhook_deliver(delivery_id=delivery_id)
-    if outcome.retry_in is None:
-        return outcome.status
-    if self.request.is_eager:
-        # In-process (dev, tests): a raised Retry would propagate to the caller (task_eager_propagates); a returned
-        # one makes Celery's apply() run the retry at once, countdown ignored, so retries cost no waiting.
-        return self.retry(countdown=outcome.retry_in, throw=False)
-    raise self.retry(countdown=outcome.retry_in)
+@shared_task(acks_late=True)
+def webhook_deliver_task(delivery_id: int) -> str:
+    """One attempt at a webhook delivery. A failed one is not retried here: its next attempt is a due time on the
+    row, which `webhook_requeue_due_task` enqueues (a countdown task held by a worker is lost, or with celery 5.7.0
+    kills the worker, when the broker restarts). Idempotent: a delivered, failed or claimed delivery is not sent
+    again."""
+    return webhook_deliver(delivery_id=delivery_id).status
 
 
 @shared_task(acks_late=True)
 def webhook_requeue_due_task() -> int:
-    """Re-enqueue webhook deliveries whose task was lost (run by beat every minute)."""
+    """Enqueue webhook retries that are due, and deliveries whose task was lost (beat, every 10 s)."""
     return webhook_deliveries_requeue()
 
 

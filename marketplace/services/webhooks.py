@@ -8,23 +8,29 @@ Delivery (`webhook_deliver`, run by `webhook_deliver_task`) never holds a transa
 it claims the row with a conditional UPDATE (pending → sending, whose row count must be 1), POSTs, then records
 the outcome with another single UPDATE. Two runs of the same task send once; a delivered row is never sent again.
 A failed attempt is retried after 10 s, 1 min, 5 min, 30 min and 2 h; after the sixth attempt the delivery fails.
+A retry waits as a due time on its row (`next_attempt_at`), not as a countdown task in a worker: the sweeper enqueues
+it when due (beat, every 10 s), so a broker or worker restart loses none. Webhook tasks have their own queue
+(`webhooks`), so slow receivers never hold up payouts; each attempt ends WEBHOOK_TIMEOUT_SECONDS after it starts.
 
 Signature: `X-Crowdmarket-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" under the secret>`.
 """
 
+import contextlib
 import hashlib
 import hmac
 import ipaddress
 import json
 import secrets
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from http.client import HTTPException
+from functools import partial
+from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import uuid4
@@ -56,9 +62,11 @@ MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
 MAX_ENDPOINTS_PER_SCOPE = 10
 # A row left in 'sending' this long belongs to a sender that died mid-attempt: it may be claimed again.
 SENDING_LEASE = timedelta(minutes=5)
-# The sweeper re-enqueues a pending delivery this long past its due time (its task was lost), at most this often.
+# A new delivery is enqueued on commit; the sweeper enqueues it this long after it was created if it is still
+# pending (its task was lost). A retry is enqueued by the sweeper when it falls due, and again every REQUEUE_EVERY
+# while it stays pending (its task lost too).
 REQUEUE_GRACE = timedelta(minutes=2)
-REQUEUE_EVERY = timedelta(minutes=10)
+REQUEUE_EVERY = timedelta(minutes=2)
 SECRET_PREFIX = "whsec"
 USER_AGENT = "crowdmarket-webhooks/1"
 Status = WebhookDelivery.Status
@@ -385,11 +393,96 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_opener = urllib.request.build_opener(_NoRedirects)
+class _Deadline:
+    """The end of one attempt, WEBHOOK_TIMEOUT_SECONDS after it starts, whatever the receiver does.
+
+    A socket timeout bounds each read, not the attempt: a receiver that sends a byte just inside it every time holds
+    the attempt, and the worker process, as long as it likes. At the deadline a timer thread shuts the attempt's
+    socket down, which ends the read that waits on it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> "_Deadline":
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+    def watch(self, sock: socket.socket) -> socket.socket:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _shut(sock)
+        return sock
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's: a TLS one would try to say goodbye
+
+
+class _Watched:
+    """An HTTP(S) connection whose socket is shut down at the attempt's deadline: the TCP socket as soon as it is
+    connected (a TLS handshake may trickle too), then the TLS socket that takes its place."""
+
+    def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline = deadline
+        create = self._create_connection  # type: ignore[has-type]
+        self._create_connection = lambda *a, **k: self._deadline.watch(create(*a, **k))
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        self._deadline.watch(self.sock)  # type: ignore[attr-defined]
+
+
+class _WatchedHTTP(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPS(_Watched, HTTPSConnection):
+    pass
+
+
+class _DeadlineHandler:
+    """Opens http and https URLs through watched connections (the stock handlers otherwise, proxies included)."""
+
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self._deadline = deadline
+
+    def do_open(self, http_class: type, req: urllib.request.Request, **kwargs: Any) -> Any:
+        watched = _WatchedHTTPS if issubclass(http_class, HTTPSConnection) else _WatchedHTTP
+        return super().do_open(partial(watched, deadline=self._deadline), req, **kwargs)  # type: ignore[misc]
+
+
+class _DeadlineHTTP(_DeadlineHandler, urllib.request.HTTPHandler):
+    pass
+
+
+class _DeadlineHTTPS(_DeadlineHandler, urllib.request.HTTPSHandler):
+    pass
+
+
+def _opener(deadline: _Deadline) -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(_NoRedirects, _DeadlineHTTP(deadline), _DeadlineHTTPS(deadline))
 
 
 def _post(delivery: WebhookDelivery) -> Attempt:
-    """POST the signed payload once; any answer outside 2xx, a timeout or a connection error is a failed attempt."""
+    """POST the signed payload once, within WEBHOOK_TIMEOUT_SECONDS in all; any answer outside 2xx, the deadline or
+    a connection error is a failed attempt."""
     body = json.dumps(delivery.payload, sort_keys=True, separators=(",", ":")).encode()
     headers = {
         "Content-Type": "application/json",
@@ -398,28 +491,30 @@ def _post(delivery: WebhookDelivery) -> Attempt:
         "X-Crowdmarket-Delivery": str(delivery.pk),
         "X-Crowdmarket-Signature": webhook_sign(secret=delivery.endpoint.secret, timestamp=int(time.time()), body=body),
     }
+    seconds = settings.WEBHOOK_TIMEOUT_SECONDS
     started = time.perf_counter()
     status_code, error = None, ""
+    deadline = _Deadline(seconds)
     try:
         _refuse_private_address(delivery.endpoint.url)
         request = urllib.request.Request(delivery.endpoint.url, data=body, headers=headers, method="POST")
-        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
+        with deadline, _opener(deadline).open(request, timeout=seconds) as response:
             status_code = response.status
             response.read(1024)
     except urllib.error.HTTPError as exc:
         status_code, error = exc.code, f"HTTP {exc.code}"
-    except TimeoutError:
-        error = f"Timed out after {settings.WEBHOOK_TIMEOUT_SECONDS:g} s."
-    except urllib.error.URLError as exc:  # a timeout while connecting arrives wrapped in one
-        timed_out = isinstance(exc.reason, TimeoutError)
-        error = (
-            f"Timed out after {settings.WEBHOOK_TIMEOUT_SECONDS:g} s."
-            if timed_out
-            else f"Connection failed: {exc.reason}"
-        )
-    except (HTTPException, OSError, ValueError) as exc:
-        error = f"{type(exc).__name__}: {exc}"
+    except (HTTPException, OSError, ValueError) as exc:  # URLError and TimeoutError are OSErrors
+        status_code, error = None, _failure(exc, deadline.expired, seconds)
     return Attempt(status_code, error, int((time.perf_counter() - started) * 1000))
+
+
+def _failure(exc: Exception, expired: bool, seconds: float) -> str:
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc  # a connect error arrives wrapped
+    if expired or isinstance(reason, TimeoutError):
+        return f"Timed out after {seconds:g} s."
+    if isinstance(exc, urllib.error.URLError):
+        return f"Connection failed: {exc.reason}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _refuse_private_address(url: str) -> None:
@@ -440,14 +535,14 @@ def _refuse_private_address(url: str) -> None:
 
 
 def webhook_deliveries_requeue(*, limit: int = 500) -> int:
-    """Enqueue deliveries whose task was lost: pending well past their due time (a broker down at commit, a
-    retry dropped with its worker), or left 'sending' past the lease. Each is pushed back REQUEUE_EVERY, so a
-    stopped worker does not make the sweeper flood the queue. A duplicate task is harmless: the claim sends once.
+    """Enqueue the retries that are due (beat runs this every 10 s: retries wait in the database, never in a
+    worker), first attempts whose task was lost (a broker down at commit), and deliveries left 'sending' past the
+    lease. Each is pushed back REQUEUE_EVERY, so a stopped worker does not make the sweeper flood the queue. A
+    duplicate task is harmless: the claim sends once.
     """
     now = timezone.now()
-    overdue = now - REQUEUE_GRACE
     due = Q(status=Status.PENDING) & (
-        Q(next_attempt_at__lt=overdue) | Q(next_attempt_at__isnull=True, created_at__lt=overdue)
+        Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, created_at__lt=now - REQUEUE_GRACE)
     )
     stuck = Q(status=Status.SENDING, last_attempt_at__lt=now - SENDING_LEASE) & (
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=now)
