@@ -132,7 +132,7 @@ CELERY_TASK_ROUTES = {"marketplace.tasks.webhook_deliver_task": {"queue": "webho
 CELERY_BEAT_SCHEDULE = {
     "expire-overdue-assignments": {"task": "marketplace.tasks.assignment_expire_overdue_task", "schedule": 60.0},
     "expire-overdue-attempts": {"task": "qualification.tasks.attempt_expire_overdue_task", "schedule": 300.0},
-    "payments-resume-stuck-payouts": {"task": "payments.tasks.payout_resume_stuck_task", "schedule": 60.0},
+    "payments-resume-stuck-payouts": {"task": "payments.tasks.payout_resume_stuck_task", "schedule": 15.0},
     "auto-approve-submitted-work": {"task": "marketplace.tasks.assignment_auto_approve_task", "schedule": 60.0},
     "settle-finished-jobs": {"task": "marketplace.tasks.jobs_settle_task", "schedule": 3600.0},
     "recompute-reputation": {"task": "marketplace.tasks.reputation_recompute_task", "schedule": 3600.0},
