@@ -71,7 +71,10 @@ def test_webhooks_wait_in_their_own_queue_and_money_in_the_main_one():
     assert queue_of("marketplace.tasks.webhook_deliver_task") == "webhooks"
     assert queue_of("payments.tasks.payout_send_task") == "crowdmarket"
     assert queue_of("marketplace.tasks.upload_ingest_task") == "crowdmarket"
-    assert {queue.name for queue in celery_app.amqp.queues.values()} == {"crowdmarket", "webhooks"}
+    queues = celery_app.amqp.queues.values()
+    assert {queue.name for queue in queues} == {"crowdmarket", "webhooks"}
+    # One binding each: with the same routing key, a message routed to one queue would be delivered to both.
+    assert len({(queue.exchange.name, queue.routing_key) for queue in queues}) == 2
 
 
 @pytest.mark.django_db
