@@ -127,8 +127,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
 CELERY_TASK_DEFAULT_QUEUE = "crowdmarket"
 # Webhook deliveries wait on receivers: in their own queue (and worker, in production), they never hold up money.
 # A worker started without -Q consumes both.
-CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in ("crowdmarket", "webhooks")]  # a key each, or a
-# message routed to one queue would be copied into both
+# A routing key each: left out, both default to "crowdmarket", and a broker that routes by key (AMQP) would copy a
+# message routed to one queue into both.
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in ("crowdmarket", "webhooks")]
 CELERY_TASK_ROUTES = {"marketplace.tasks.webhook_deliver_task": {"queue": "webhooks"}}
 CELERY_BEAT_SCHEDULE = {
     "expire-overdue-assignments": {"task": "marketplace.tasks.assignment_expire_overdue_task", "schedule": 60.0},

@@ -73,7 +73,7 @@ def test_webhooks_wait_in_their_own_queue_and_money_in_the_main_one():
     assert queue_of("marketplace.tasks.upload_ingest_task") == "crowdmarket"
     queues = celery_app.amqp.queues.values()
     assert {queue.name for queue in queues} == {"crowdmarket", "webhooks"}
-    # One binding each: with the same routing key, a message routed to one queue would be delivered to both.
+    # A binding each: with one routing key for both, an AMQP broker would deliver a message routed to one to both.
     assert len({(queue.exchange.name, queue.routing_key) for queue in queues}) == 2
 
 
