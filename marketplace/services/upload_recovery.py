@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from marketplace.models import Item, Upload
@@ -70,10 +70,13 @@ def upload_resume_stuck(*, limit: int = 100) -> int:
     """Queue again the uploads whose run died (or fail those out of attempts), and those whose task was lost.
     Returns how many it queued or failed. Rows locked by a live run are skipped (SKIP LOCKED), never waited on."""
     now = timezone.now()
+    # Uploads from before these fields existed have them empty: their creation time stands in.
+    started = Q(started_at__lt=now - START_GRACE) | Q(started_at__isnull=True, created_at__lt=now - START_GRACE)
+    queued = Q(queued_at__lt=now - REQUEUE_AFTER) | Q(queued_at__isnull=True, created_at__lt=now - REQUEUE_AFTER)
     with transaction.atomic():
         unfinished = Upload.objects.select_for_update(skip_locked=True).order_by("id")
-        dead = list(unfinished.filter(status=Upload.Status.PROCESSING, started_at__lt=now - START_GRACE)[:limit])
-        lost = list(unfinished.filter(status=Upload.Status.QUEUED, queued_at__lt=now - REQUEUE_AFTER)[:limit])
+        dead = list(unfinished.filter(started, status=Upload.Status.PROCESSING)[:limit])
+        lost = list(unfinished.filter(queued, status=Upload.Status.QUEUED)[:limit])
         for upload in dead:
             if upload.attempts >= settings.INGEST_MAX_ATTEMPTS:
                 _give_up(upload, now)

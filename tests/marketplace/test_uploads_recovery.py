@@ -83,6 +83,20 @@ class TestTheSweeper:
         assert upload.finished_at is not None and not upload.file
         assert not Item.objects.filter(job=job).exists()
 
+    def test_it_recovers_an_upload_left_processing_before_runs_were_counted(
+        self, requester, django_capture_on_commit_callbacks
+    ):
+        job = JobFactory(requester=requester, items_per_task=10)
+        upload = queued_upload(job, django_capture_on_commit_callbacks)
+        old = timezone.now() - timedelta(hours=3)
+        Upload.objects.filter(pk=upload.pk).update(status="processing", started_at=None, queued_at=None, created_at=old)
+
+        with django_capture_on_commit_callbacks(execute=True):
+            assert upload_resume_stuck() == 1
+
+        assert Upload.objects.get(pk=upload.pk).status == Upload.Status.SUCCEEDED
+        assert Item.objects.filter(job=job).count() == 30
+
     def test_it_queues_again_an_upload_whose_task_was_lost(self, requester, django_capture_on_commit_callbacks):
         job = JobFactory(requester=requester, items_per_task=10)
         lost = queued_upload(job, django_capture_on_commit_callbacks)
