@@ -55,12 +55,12 @@ def test_a_receiver_trickling_a_byte_every_two_seconds_is_cut_at_the_deadline(
     outcome = webhook_deliver(delivery_id=delivery.pk)
     elapsed = time.monotonic() - started
 
-    assert 2.9 <= elapsed < 4.0
+    assert 2.9 <= elapsed < 5.0  # without the deadline: 16 s, as long as the receiver trickles
     assert (outcome.status, outcome.retry_in) == ("pending", 10)
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, None)
     assert delivery.last_error == "Timed out after 3 s."
-    assert delivery.last_response_ms < 4000
+    assert delivery.last_response_ms < 5000
 
 
 def queue_of(task_name: str) -> str:
