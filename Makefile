@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://root@127.0.0.1:5432/crowdmarket)
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/15)
 
-.PHONY: install run test lint format bench clean demo fuzz
+.PHONY: install run test faults lint format bench clean demo fuzz
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -38,7 +38,14 @@ format: install
 
 test: lint
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only-secret \
-	CELERY_TASK_ALWAYS_EAGER=1 $(BIN)/pytest $(PYTEST_ARGS)
+	CELERY_TASK_ALWAYS_EAGER=1 $(BIN)/pytest -m "not faults" $(PYTEST_ARGS)
+
+# The fault tests (tests/faults, marked `faults`): real processes started, stopped and killed by PID: private
+# redis-server instances on FAULTS_PORTS (default 16420-16439, never the shared Redis), Celery workers, beat, an
+# ingest killed with SIGKILL. Slower (a minute or two); needs redis-server on PATH.
+faults: install
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only-secret \
+	CELERY_TASK_ALWAYS_EAGER=1 $(BIN)/pytest -m faults tests/faults $(PYTEST_ARGS)
 
 # A longer schemathesis run against the OpenAPI schema, as every role (FUZZ_EXAMPLES per operation; FUZZ_SEED replays).
 fuzz: install

@@ -243,7 +243,7 @@ def _raw_answers(item_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
 
 
 def job_aggregate_get(*, job: Job) -> JobAggregate | None:
-    return JobAggregate.objects.filter(job=job).first()
+    return JobAggregate.objects.filter(job=job, computed_at__isnull=False).first()  # not a mere request
 
 
 def job_worker_list(*, job: Job) -> QuerySet[Participation]:

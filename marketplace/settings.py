@@ -11,6 +11,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 from redis.asyncio import Redis as AsyncRedis
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -105,7 +106,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis: cache, throttles and the Celery broker ----------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "marketplace.cache.RedisCache", "LOCATION": REDIS_URL}}
+    # Short socket timeouts: the cache fails open (marketplace/cache.py), and a Redis that hangs must not hold a claim.
+    _cache_timeouts = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
+    CACHES = {"default": {"BACKEND": "marketplace.cache.RedisCache", "LOCATION": REDIS_URL, "OPTIONS": _cache_timeouts}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -122,15 +125,23 @@ CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
 # Longer than the longest task, or Redis redelivers a task that is still running.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
 CELERY_TASK_DEFAULT_QUEUE = "crowdmarket"
+# Webhook deliveries wait on receivers: in their own queue (and worker, in production), they never hold up money.
+# A worker started without -Q consumes both.
+# A routing key each: left out, both default to "crowdmarket", and a broker that routes by key (AMQP) would copy a
+# message routed to one queue into both.
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in ("crowdmarket", "webhooks")]
+CELERY_TASK_ROUTES = {"marketplace.tasks.webhook_deliver_task": {"queue": "webhooks"}}
 CELERY_BEAT_SCHEDULE = {
     "expire-overdue-assignments": {"task": "marketplace.tasks.assignment_expire_overdue_task", "schedule": 60.0},
     "expire-overdue-attempts": {"task": "qualification.tasks.attempt_expire_overdue_task", "schedule": 300.0},
-    "payments-resume-stuck-payouts": {"task": "payments.tasks.payout_resume_stuck_task", "schedule": 60.0},
+    "payments-resume-stuck-payouts": {"task": "payments.tasks.payout_resume_stuck_task", "schedule": 15.0},
     "auto-approve-submitted-work": {"task": "marketplace.tasks.assignment_auto_approve_task", "schedule": 60.0},
     "expire-jobs-past-deadline": {"task": "marketplace.tasks.jobs_expire_due_task", "schedule": 60.0},
     "settle-finished-jobs": {"task": "marketplace.tasks.jobs_settle_task", "schedule": 3600.0},
     "recompute-reputation": {"task": "marketplace.tasks.reputation_recompute_task", "schedule": 3600.0},
-    "requeue-lost-webhooks": {"task": "marketplace.tasks.webhook_requeue_due_task", "schedule": 60.0},
+    "requeue-lost-webhooks": {"task": "marketplace.tasks.webhook_requeue_due_task", "schedule": 10.0},
+    "resume-stuck-uploads": {"task": "marketplace.tasks.upload_resume_stuck_task", "schedule": 60.0},
+    "resume-stuck-aggregations": {"task": "marketplace.tasks.aggregation_resume_stuck_task", "schedule": 60.0},
 }
 
 # --- Health: GET /health/ (django-health-check; `?format=json` for JSON) ------------------------------------------
@@ -230,6 +241,9 @@ SPECTACULAR_SETTINGS = {
 INGEST_SYNC_MAX_BYTES = env.int("INGEST_SYNC_MAX_BYTES", default=2 * 1024 * 1024)
 INGEST_MAX_ERRORS = env.int("INGEST_MAX_ERRORS", default=20)
 INGEST_BATCH_ROWS = env.int("INGEST_BATCH_ROWS", default=5000)
+# A queued upload whose ingest died (worker killed or restarted) is run again by the sweeper, this many runs at most;
+# then it fails with an error that says so.
+INGEST_MAX_ATTEMPTS = env.int("INGEST_MAX_ATTEMPTS", default=3)
 # Pricing: the platform's fee on each reward, charged to the requester on top (fixed on a job at launch).
 PLATFORM_FEE_RATE = env.str("PLATFORM_FEE_RATE", default="0.20")
 # A worker may appeal a rejection within this window; the escrow keeps their reward until it closes.
@@ -249,8 +263,9 @@ if not 0.5 <= APPEAL_AUTO_CONFIDENCE < 1:
     raise ImproperlyConfigured("APPEAL_AUTO_CONFIDENCE must be a probability in [0.5, 1), e.g. 0.9.")
 # Aggregate a job after every this many new (non-gold) answers, and always when it completes.
 AGGREGATE_EVERY_ANSWERS = env.int("AGGREGATE_EVERY_ANSWERS", default=200)
-# Webhooks: how long one delivery attempt waits for the receiver; whether receivers on loopback or private networks
-# are allowed (development and tests only: in production it would let requesters probe the service's own network).
+# Webhooks: how long one delivery attempt may take in all (connect, send, the receiver's answer); whether receivers on
+# loopback or private networks are allowed (development and tests only: in production it would let requesters probe
+# the service's own network).
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
 # `results.updated` carries the results (label, confidence, posterior) of at most this many items answered since the
 # previous aggregation; the rest are at the event's results_url.

@@ -1,14 +1,14 @@
 """Celery tasks: thin wrappers that load by id and call one service."""
 
-from celery import Task, shared_task
-from celery.exceptions import Retry
+from celery import shared_task
 
 from marketplace.selectors import finished_job_ids_with_escrow
-from marketplace.services.aggregation import job_aggregate
+from marketplace.services.aggregation import aggregation_resume_stuck, job_aggregate
 from marketplace.services.assignments import assignment_expire_overdue
 from marketplace.services.deadlines import jobs_expire_due
 from marketplace.services.reputation import reputation_recompute_all
 from marketplace.services.reviews import assignment_auto_approve_due, job_settle
+from marketplace.services.upload_recovery import upload_resume_stuck
 from marketplace.services.uploads import upload_ingest
 from marketplace.services.webhooks import webhook_deliver, webhook_deliveries_requeue
 
@@ -17,6 +17,12 @@ from marketplace.services.webhooks import webhook_deliver, webhook_deliveries_re
 def upload_ingest_task(upload_id: int) -> str | None:
     upload = upload_ingest(upload_id=upload_id)
     return upload.status if upload else None
+
+
+@shared_task(acks_late=True)
+def upload_resume_stuck_task() -> int:
+    """Queue again uploads whose ingest died or whose task was lost; fail those out of attempts (beat, every minute)."""
+    return upload_resume_stuck()
 
 
 @shared_task(acks_late=True)
@@ -34,23 +40,24 @@ def job_aggregate_task(job_id: int) -> int:
     return job_aggregate(job_id=job_id).n_answers
 
 
-@shared_task(bind=True, acks_late=True, max_retries=None)
-def webhook_deliver_task(self: Task, delivery_id: int) -> str | Retry:
-    """One attempt at a webhook delivery; a failed one is retried with backoff (the service counts attempts and
-    gives up after the last). Idempotent: a delivered, failed or claimed delivery is not sent again."""
-    outcome = webhook_deliver(delivery_id=delivery_id)
-    if outcome.retry_in is None:
-        return outcome.status
-    if self.request.is_eager:
-        # In-process (dev, tests): a raised Retry would propagate to the caller (task_eager_propagates); a returned
-        # one makes Celery's apply() run the retry at once, countdown ignored, so retries cost no waiting.
-        return self.retry(countdown=outcome.retry_in, throw=False)
-    raise self.retry(countdown=outcome.retry_in)
+@shared_task(acks_late=True)
+def aggregation_resume_stuck_task() -> int:
+    """Enqueue again aggregation runs asked for and never finished (beat, every minute)."""
+    return aggregation_resume_stuck()
+
+
+@shared_task(acks_late=True)
+def webhook_deliver_task(delivery_id: int) -> str:
+    """One attempt at a webhook delivery. A failed one is not retried here: its next attempt is a due time on the
+    row, which `webhook_requeue_due_task` enqueues (a countdown task held by a worker is lost, or with celery 5.7.0
+    kills the worker, when the broker restarts). Idempotent: a delivered, failed or claimed delivery is not sent
+    again."""
+    return webhook_deliver(delivery_id=delivery_id).status
 
 
 @shared_task(acks_late=True)
 def webhook_requeue_due_task() -> int:
-    """Re-enqueue webhook deliveries whose task was lost (run by beat every minute)."""
+    """Enqueue webhook retries that are due, and deliveries whose task was lost (beat, every 10 s)."""
     return webhook_deliveries_requeue()
 
 

@@ -73,6 +73,6 @@ class PayoutAdmin(ReadOnlyAdmin):
     def send_again(self, request: HttpRequest, queryset: QuerySet[Payout]) -> None:
         unfinished = list(queryset.filter(status__in=[PayoutStatus.REQUESTED, PayoutStatus.SENDING]))
         for payout in unfinished:
-            # retries=1: a retry resumes a payout stuck in `sending` at once; the provider key keeps it single.
-            payout_send_task.apply_async(args=(payout.pk,), retries=1)
+            # resume: a payout stuck in `sending` is sent again at once; the provider key keeps it single.
+            payout_send_task.delay(payout.pk, resume=True)
         self.message_user(request, f"{len(unfinished)} payout(s) queued.", messages.SUCCESS)

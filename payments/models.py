@@ -205,6 +205,9 @@ class Payout(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)
     sending_since = models.DateTimeField(null=True, blank=True, help_text="Start of the current provider attempt.")
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the sweeper sends it (again) unless it is finished by then."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)

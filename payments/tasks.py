@@ -1,37 +1,29 @@
 """Celery tasks of the payments app: thin wrappers that call one service."""
 
 from celery import shared_task
-from django.db import DatabaseError, InterfaceError
 
 from payments.errors import PaymentsError
+from payments.models import PayoutStatus
 from payments.services.payouts import payout_resume_stuck, payout_send
 
-PAYOUT_SEND_MAX_RETRIES = 8
 
-
-@shared_task(bind=True, acks_late=True, max_retries=PAYOUT_SEND_MAX_RETRIES)
-def payout_send_task(self, payout_id: int) -> str:  # type: ignore[no-untyped-def]
+@shared_task(acks_late=True)
+def payout_send_task(payout_id: int, resume: bool = False) -> str:
     """Send one payout. Idempotent: a sent or failed payout, or one another run is sending, is left alone.
 
-    Transient errors (provider or ledger busy, database trouble) are retried with exponential backoff, and a retry
-    resumes the payout where the failed run left it; domain errors fail fast. When the retries run out, the
-    payout stays `sending` and `payout_resume_stuck_task` picks it up later.
+    No retry here: a provider that did not answer leaves the payout `sending` with its next attempt due after a
+    backoff, and a crash (database trouble, a killed worker) leaves it to its attempt's lease; the sweeper sends it
+    when due. A worker never holds a countdown task, which a broker restart would lose. Domain errors fail fast.
     """
     try:
-        return payout_send(payout_id=payout_id, resume=self.request.retries > 0).status
+        return payout_send(payout_id=payout_id, resume=resume).status
     except PaymentsError as exc:
         if not exc.transient:
             raise
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
-    except (DatabaseError, InterfaceError, ConnectionError, TimeoutError) as exc:
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+        return PayoutStatus.SENDING
 
 
 @shared_task(acks_late=True)
 def payout_resume_stuck_task() -> int:
-    """Re-queue payouts left requested or sending too long (run by beat every minute)."""
+    """Queue the sends of payouts whose next attempt is due (run by beat every 15 s)."""
     return payout_resume_stuck()
-
-
-def _backoff(retries: int) -> int:
-    return min(10 * 2**retries, 3600)

@@ -29,7 +29,8 @@ class WindowRateThrottle(ScopedRateThrottle):
         self.now = self.timer()
         window = int(self.now // self.duration)
         self.window_ends = (window + 1) * self.duration
-        return cache_count(f"{self.key}:{window}", timeout=self.duration) <= self.num_requests
+        count = cache_count(f"{self.key}:{window}", timeout=self.duration)
+        return count is None or count <= self.num_requests  # None: the cache is down, and the throttle fails open
 
     def wait(self) -> float:
         return max(self.window_ends - self.now, 0.0)

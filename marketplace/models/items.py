@@ -37,11 +37,22 @@ class Upload(models.Model):
     items_created = models.BigIntegerField(default=0)
     tasks_created = models.BigIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
+    # The ingest task's lifecycle (see services/upload_recovery.py): runs claimed so far, when the task was last
+    # asked for, and when the current run claimed the upload.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
+        # The sweeper looks only at unfinished uploads: a handful, however many have finished.
+        indexes = [
+            models.Index(
+                fields=["status"], condition=Q(status__in=["queued", "processing"]), name="upload_unfinished_idx"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"upload #{self.pk} ({self.kind}, {self.status})"

@@ -1,4 +1,5 @@
 from django.db import models
+from django.db.models import Q
 
 from marketplace.models.items import Item
 from marketplace.models.jobs import Job
@@ -20,6 +21,17 @@ class JobAggregate(models.Model):
     excluded_workers = models.PositiveIntegerField(default=0)
     duration_ms = models.PositiveIntegerField(default=0)
     computed_at = models.DateTimeField(null=True, blank=True)
+    # A run asked for and not yet finished (stored, then appeals and reputations updated): set when a run is
+    # enqueued, cleared by a run whose snapshot came after it. The sweeper enqueues again what stays set.
+    requested_at = models.DateTimeField(null=True, blank=True)
+    request_attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["requested_at"], condition=Q(requested_at__isnull=False), name="aggregate_requested_idx"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"aggregate of job #{self.job_id}"

@@ -8,24 +8,35 @@ Gold items take part as tasks clamped to their known label (semi-supervised Dawi
 worker's confusion matrix; workers blocked from the job are left out. Results are stored for real items only.
 """
 
+import logging
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from marketplace.aggregation import Answers, DawidSkeneResult, dawid_skene
 from marketplace.cache import cache_count
 from marketplace.models import Answer, Item, ItemResult, Job, JobAggregate, JobStatus, Participation
 from marketplace.schemas import parse_label_schema
+from marketplace.services.commit import after_commit
 from marketplace.services.disputes import appeals_auto_resolve
 from marketplace.services.jobs import job_complete_if_done
 from marketplace.services.overlap import overlap_adapt
 from marketplace.services.reputation import reputation_recompute
 from marketplace.services.webhooks import webhook_emit, webhook_results_data
+
+logger = logging.getLogger(__name__)
+
+# A run asked for this long ago and not finished is asked for again (EM takes seconds even on large jobs; a queue
+# may be long): at most this many times per request.
+RESUME_AFTER = timedelta(minutes=5)
+RESUME_MAX_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -42,8 +53,12 @@ class Snapshot:
 
 
 def job_aggregate(*, job_id: int) -> JobAggregate:
-    """Aggregate the job's answers with Dawid-Skene and store per-item labels and per-worker quality."""
+    """Aggregate the job's answers with Dawid-Skene and store per-item labels and per-worker quality.
+
+    A run that gets to its end (results stored, appeals and reputations updated) marks as done the requests made
+    before its snapshot (`JobAggregate.requested_at`); a run that dies on the way leaves them for the sweeper."""
     job = Job.objects.get(pk=job_id)
+    snapshot_at = timezone.now()
     snapshot = _snapshot(job)
     started = time.perf_counter()
     result = dawid_skene(
@@ -67,6 +82,7 @@ def job_aggregate(*, job_id: int) -> JobAggregate:
             _adapt(job)
     reputation_recompute(worker_ids=snapshot.worker_ids.tolist())
     appeals_auto_resolve(job_id=job.pk)  # after the commit: paying an appeal never holds the JobAggregate lock
+    JobAggregate.objects.filter(job=job, requested_at__lte=snapshot_at).update(requested_at=None, request_attempts=0)
     return state
 
 
@@ -213,16 +229,57 @@ def aggregation_note_answers(*, job_id: int, count: int) -> None:
 
     The counter lives in the cache (Redis in production): one atomic increment per submit, no hot database row.
     It runs after the submit committed, so it must never raise: a missing counter is simply started again.
-    Exactly one submit crosses each multiple of the threshold. A lost counter only delays a run; completion and
-    the requester's own request always aggregate.
+    Exactly one submit crosses each multiple of the threshold. A lost counter, or answers not counted while the
+    cache is down, only delay a run; completion and the requester's own request always aggregate.
     """
     every = settings.AGGREGATE_EVERY_ANSWERS
     total = cache_count(f"job-answers-since:{job_id}", count, timeout=None)
-    if total // every > (total - count) // every:
+    if total is not None and total // every > (total - count) // every:
         aggregation_enqueue(job_id=job_id)
 
 
 def aggregation_enqueue(*, job_id: int) -> None:
+    """Ask for a run after the surrounding transaction commits: first recorded on the job's `JobAggregate` row
+    (`requested_at`, outside the caller's transaction and its locks), then sent to Celery. A broker that is down, or
+    a worker killed before the run ends, only delays it: the sweeper asks again."""
     from marketplace.tasks import job_aggregate_task  # noqa: PLC0415 -- tasks import this module
 
-    transaction.on_commit(lambda: job_aggregate_task.delay(job_id))
+    def request_aggregation() -> None:
+        JobAggregate.objects.bulk_create(
+            [JobAggregate(job_id=job_id, requested_at=timezone.now())],
+            update_conflicts=True,
+            unique_fields=["job"],
+            update_fields=["requested_at"],
+        )
+        job_aggregate_task.delay(job_id)
+
+    after_commit(request_aggregation)
+
+
+def aggregation_resume_stuck(*, limit: int = 100) -> int:
+    """Enqueue again the runs asked for more than `RESUME_AFTER` ago and still not finished (their task lost, their
+    worker killed), up to `RESUME_MAX_ATTEMPTS` times per request; then give up on it, with an error in the log.
+    Returns how many it enqueued. A duplicate run is harmless: the older of two never overwrites the newer."""
+    from marketplace.tasks import job_aggregate_task  # noqa: PLC0415 -- tasks import this module
+
+    now = timezone.now()
+    with transaction.atomic():
+        stuck = (
+            JobAggregate.objects.select_for_update(skip_locked=True)
+            .filter(requested_at__lt=now - RESUME_AFTER)
+            .order_by("job_id")
+        )
+        rows = list(stuck.values_list("job_id", "request_attempts")[:limit])
+        retry = [job_id for job_id, attempts in rows if attempts < RESUME_MAX_ATTEMPTS]
+        given_up = [job_id for job_id, attempts in rows if attempts >= RESUME_MAX_ATTEMPTS]
+        JobAggregate.objects.filter(job_id__in=retry).update(
+            requested_at=now, request_attempts=F("request_attempts") + 1
+        )
+        JobAggregate.objects.filter(job_id__in=given_up).update(requested_at=None)
+        for job_id in given_up:
+            logger.error(
+                "Aggregation of job %s: gave up after %s runs that did not finish.", job_id, RESUME_MAX_ATTEMPTS
+            )
+        for job_id in retry:
+            after_commit(job_aggregate_task.delay, job_id)
+    return len(retry)

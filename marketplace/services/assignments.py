@@ -52,6 +52,7 @@ from marketplace.prepared import Param, PreparedQuery, PreparedUpdate, attnames,
 from marketplace.schemas import SchemaValueError, parse_label_schema
 from marketplace.selectors import eligible_job_from_row, eligible_job_statement
 from marketplace.services.aggregation import aggregation_enqueue, aggregation_note_answers
+from marketplace.services.commit import after_commit
 from marketplace.services.eligibility import ensure_can_work
 from marketplace.services.jobs import job_complete_if_done
 from marketplace.services.webhooks import webhook_assignment_data, webhook_emit, webhook_endpoints_exist
@@ -511,8 +512,8 @@ def _record(assignment: Assignment, values: dict[int, Any], digest: str) -> None
         # keys do not count): then the quality check reads the record itself.
         record = None if assignment.job_has_flagged_gold else (right, answered)
         missed = [answer.item_id for answer in gold if not answer.is_correct]
-        transaction.on_commit(partial(quality_after_submit, assignment=assignment, missed_gold=missed, record=record))
-    transaction.on_commit(partial(aggregation_note_answers, job_id=assignment.job_id, count=len(values) - len(gold)))
+        after_commit(quality_after_submit, assignment=assignment, missed_gold=missed, record=record)
+    after_commit(aggregation_note_answers, job_id=assignment.job_id, count=len(values) - len(gold))
     if assignment.has_webhooks:
         data = partial(webhook_assignment_data, assignment)
         webhook_emit(job=assignment.job_id, event="assignment.submitted", data=data)

@@ -23,6 +23,7 @@ from marketplace.errors import UploadNotAccepted, UploadRejected
 from marketplace.models import Item, Job, JobStatus, MicroTask, Upload
 from marketplace.schemas import parse_item_schema, parse_label_schema
 from marketplace.services.rows import CleanRow, RowError, RowValidator, read_records
+from marketplace.services.upload_recovery import upload_claim, upload_enqueue, upload_lock_claimed
 
 logger = logging.getLogger(__name__)
 
@@ -71,26 +72,22 @@ def _check_accepts(job: Job, kind: str) -> None:
 
 
 def _queue(upload: Upload, file: File) -> Upload:
-    from marketplace.tasks import upload_ingest_task  # noqa: PLC0415 (tasks import this module)
-
     with transaction.atomic():
         upload.file.save(f"{upload.job_id}-{upload.original_name}", file, save=False)
         upload.save()
-        transaction.on_commit(lambda: upload_ingest_task.delay(upload.pk))
+        upload_enqueue(upload=upload)
     return upload
 
 
 def upload_ingest(*, upload_id: int) -> Upload | None:
-    """Ingest a queued upload (the Celery task's body). Idempotent: a redelivered or duplicate task finds the
-    upload finished, or locked by the copy still running (SKIP LOCKED), and does nothing."""
-    Upload.objects.filter(pk=upload_id, status=Upload.Status.QUEUED).update(status=Upload.Status.PROCESSING)
+    """Ingest a queued upload (the Celery task's body). Idempotent: a run claims the upload first, and a redelivered
+    or duplicate task finds it claimed or finished and does nothing (see services/upload_recovery.py)."""
+    attempt = upload_claim(upload_id=upload_id)
+    if attempt is None:
+        return None
     try:
         with transaction.atomic(durable=True):
-            upload = (
-                Upload.objects.select_for_update(skip_locked=True)
-                .filter(pk=upload_id, status__in=[Upload.Status.QUEUED, Upload.Status.PROCESSING])
-                .first()
-            )
+            upload = upload_lock_claimed(upload_id=upload_id, attempt=attempt)
             if upload is None:
                 return None
             with upload.file.open("rb") as stored:

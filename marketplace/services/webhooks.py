@@ -8,28 +8,24 @@ Delivery (`webhook_deliver`, run by `webhook_deliver_task`) never holds a transa
 it claims the row with a conditional UPDATE (pending → sending, whose row count must be 1), POSTs, then records
 the outcome with another single UPDATE. Two runs of the same task send once; a delivered row is never sent again.
 A failed attempt is retried after 10 s, 1 min, 5 min, 30 min and 2 h; after the sixth attempt the delivery fails.
+A retry waits as a due time on its row (`next_attempt_at`), not as a countdown task in a worker: the sweeper enqueues
+it when due (beat, every 10 s), so a broker or worker restart loses none. Webhook tasks have their own queue
+(`webhooks`), so slow receivers never hold up payouts; each attempt ends WEBHOOK_TIMEOUT_SECONDS after it starts.
 
 Signature: `X-Crowdmarket-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" under the secret>`.
 """
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import secrets
-import socket
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from http.client import HTTPException
 from typing import Any
-from urllib.parse import urlsplit
 from uuid import uuid4
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, F, IntegerField, Q, QuerySet, Subquery
@@ -49,15 +45,19 @@ from marketplace.models import (
     WebhookEvent,
 )
 from marketplace.prepared import Param, PreparedQuery, attnames
+from marketplace.services.commit import after_commit
+from marketplace.services.webhook_http import Attempt, http_post
 
 BACKOFF_SECONDS: tuple[int, ...] = (10, 60, 5 * 60, 30 * 60, 2 * 60 * 60)
 MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
 MAX_ENDPOINTS_PER_SCOPE = 10
 # A row left in 'sending' this long belongs to a sender that died mid-attempt: it may be claimed again.
 SENDING_LEASE = timedelta(minutes=5)
-# The sweeper re-enqueues a pending delivery this long past its due time (its task was lost), at most this often.
+# A new delivery is enqueued on commit; the sweeper enqueues it this long after it was created if it is still
+# pending (its task was lost). A retry is enqueued by the sweeper when it falls due, and again every REQUEUE_EVERY
+# while it stays pending (its task lost too).
 REQUEUE_GRACE = timedelta(minutes=2)
-REQUEUE_EVERY = timedelta(minutes=10)
+REQUEUE_EVERY = timedelta(minutes=2)
 SECRET_PREFIX = "whsec"
 USER_AGENT = "crowdmarket-webhooks/1"
 Status = WebhookDelivery.Status
@@ -260,9 +260,9 @@ def _payload(event: str, job_id: int | None, data: dict[str, Any]) -> dict[str, 
 def _enqueue_on_commit(delivery_id: int) -> None:
     from marketplace.tasks import webhook_deliver_task  # noqa: PLC0415 -- tasks import this module
 
-    # robust: a broker that is down at commit time must not turn a committed submit into a 500; the row stays
-    # pending and the sweeper (webhook_deliveries_requeue) enqueues it later.
-    transaction.on_commit(lambda: webhook_deliver_task.delay(delivery_id), robust=True)
+    # A broker that is down at commit time must not turn a committed submit into a 500; the row stays pending and
+    # the sweeper (webhook_deliveries_requeue) enqueues it later.
+    after_commit(webhook_deliver_task.delay, delivery_id)
 
 
 def webhook_assignment_data(assignment: Assignment) -> dict[str, Any]:
@@ -302,17 +302,6 @@ def webhook_results_data(aggregate: JobAggregate) -> dict[str, Any]:
 
 
 # --- Delivering ---------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Attempt:
-    status_code: int | None
-    error: str
-    elapsed_ms: int
-
-    @property
-    def ok(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
 
 
 @dataclass(frozen=True)
@@ -377,18 +366,9 @@ def _record(delivery_id: int, attempt_number: int, attempt: Attempt) -> Delivery
     return DeliveryOutcome(fields["status"], retry_in)
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer, not an instruction: following it could lead the POST to an address we refuse."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
 def _post(delivery: WebhookDelivery) -> Attempt:
-    """POST the signed payload once; any answer outside 2xx, a timeout or a connection error is a failed attempt."""
+    """POST the signed payload once, within WEBHOOK_TIMEOUT_SECONDS in all; any answer outside 2xx, the deadline or
+    a connection error is a failed attempt."""
     body = json.dumps(delivery.payload, sort_keys=True, separators=(",", ":")).encode()
     headers = {
         "Content-Type": "application/json",
@@ -397,56 +377,21 @@ def _post(delivery: WebhookDelivery) -> Attempt:
         "X-Crowdmarket-Delivery": str(delivery.pk),
         "X-Crowdmarket-Signature": webhook_sign(secret=delivery.endpoint.secret, timestamp=int(time.time()), body=body),
     }
-    started = time.perf_counter()
-    status_code, error = None, ""
-    try:
-        _refuse_private_address(delivery.endpoint.url)
-        request = urllib.request.Request(delivery.endpoint.url, data=body, headers=headers, method="POST")
-        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
-            status_code = response.status
-            response.read(1024)
-    except urllib.error.HTTPError as exc:
-        status_code, error = exc.code, f"HTTP {exc.code}"
-    except TimeoutError:
-        error = f"Timed out after {settings.WEBHOOK_TIMEOUT_SECONDS:g} s."
-    except urllib.error.URLError as exc:  # a timeout while connecting arrives wrapped in one
-        timed_out = isinstance(exc.reason, TimeoutError)
-        error = (
-            f"Timed out after {settings.WEBHOOK_TIMEOUT_SECONDS:g} s."
-            if timed_out
-            else f"Connection failed: {exc.reason}"
-        )
-    except (HTTPException, OSError, ValueError) as exc:
-        error = f"{type(exc).__name__}: {exc}"
-    return Attempt(status_code, error, int((time.perf_counter() - started) * 1000))
-
-
-def _refuse_private_address(url: str) -> None:
-    """Requesters choose the URL: unless WEBHOOK_ALLOW_PRIVATE_URLS, refuse hosts that resolve to loopback,
-    private, link-local or reserved addresses (the server's own network, cloud metadata services).
-
-    The name is resolved again when connecting, so a host that changes its answer in between is not caught."""
-    if settings.WEBHOOK_ALLOW_PRIVATE_URLS:
-        return
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    for *_, sockaddr in socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP):
-        if not ipaddress.ip_address(sockaddr[0]).is_global:
-            raise ValueError(f"{parts.hostname} resolves to a non-public address.")
+    return http_post(url=delivery.endpoint.url, body=body, headers=headers)
 
 
 # --- Sweeping -----------------------------------------------------------------------------------------------------
 
 
 def webhook_deliveries_requeue(*, limit: int = 500) -> int:
-    """Enqueue deliveries whose task was lost: pending well past their due time (a broker down at commit, a
-    retry dropped with its worker), or left 'sending' past the lease. Each is pushed back REQUEUE_EVERY, so a
-    stopped worker does not make the sweeper flood the queue. A duplicate task is harmless: the claim sends once.
+    """Enqueue the retries that are due (beat runs this every 10 s: retries wait in the database, never in a
+    worker), first attempts whose task was lost (a broker down at commit), and deliveries left 'sending' past the
+    lease. Each is pushed back REQUEUE_EVERY, so a stopped worker does not make the sweeper flood the queue. A
+    duplicate task is harmless: the claim sends once.
     """
     now = timezone.now()
-    overdue = now - REQUEUE_GRACE
     due = Q(status=Status.PENDING) & (
-        Q(next_attempt_at__lt=overdue) | Q(next_attempt_at__isnull=True, created_at__lt=overdue)
+        Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, created_at__lt=now - REQUEUE_GRACE)
     )
     stuck = Q(status=Status.SENDING, last_attempt_at__lt=now - SENDING_LEASE) & (
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=now)

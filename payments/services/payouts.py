@@ -8,9 +8,13 @@ and the status changes under the payout's row lock, so each is posted at most on
 Sending: `payout_send` claims the payout with a conditional UPDATE (requested -> sending; row count 1 or someone
 else has it), calls the provider outside any transaction with the payout's own idempotency key, then records the
 outcome under lock, returning quietly if it was already recorded. A run that dies after the provider call leaves
-the payout `sending`: a retry of the task (`resume=True`) or, after `PAYOUT_RETRY_AFTER_SECONDS`, the sweeper
-(`payout_resume_stuck`), calls the provider again with the same key, gets the first result back, and records it.
-An unknown outcome (provider error) is never turned into a failure: that could return money that was sent.
+the payout `sending`: after `PAYOUT_RETRY_AFTER_SECONDS` (its attempt's lease, 45 s) the sweeper
+(`payout_resume_stuck`, beat every 15 s) sends it again with the same key, gets the first result back, and records
+it: a payout whose worker died is resent within about a minute. An unknown outcome (provider error) is never turned
+into a failure, which could return money that was sent: the attempt ends and the next is due after a backoff (10 s,
+doubling, at most an hour). Every retry is a due time on the row (`next_attempt_at`) that the sweeper acts on, never
+a countdown task held by a worker, which a broker restart loses. The provider call must end (time out) within the
+lease; one that outlives it only costs a second call with the same key.
 """
 
 from datetime import timedelta
@@ -41,7 +45,19 @@ def payout_minimum() -> int:
 
 
 def payout_retry_after() -> timedelta:
-    return timedelta(seconds=int(getattr(settings, "PAYOUT_RETRY_AFTER_SECONDS", 300)))
+    """The lease of one provider attempt: past it, a payout still `sending` belongs to a run that died."""
+    return timedelta(seconds=int(getattr(settings, "PAYOUT_RETRY_AFTER_SECONDS", 45)))
+
+
+# A requested payout's task is enqueued on commit; the sweeper sends it this long after the request if it is still
+# requested (its task lost), and again every REQUEUE_EVERY while it stays so (a long queue: duplicates are no-ops).
+REQUEST_GRACE = timedelta(seconds=30)
+REQUEUE_EVERY = timedelta(seconds=60)
+BACKOFF_MAX = timedelta(hours=1)
+
+
+def _backoff(attempts: int) -> timedelta:
+    return min(timedelta(seconds=10 * 2 ** max(attempts - 1, 0)), BACKOFF_MAX)
 
 
 # --- Request -------------------------------------------------------------------------------------------------------
@@ -71,7 +87,13 @@ def payout_request(
             return _same_payout(existing, amount, currency)
         available = locked[payable.pk].balance
         amount = _check_amount(available if amount is None else amount, available, currency)
-        payout = Payout(worker=worker, amount=amount, currency=currency, idempotency_key=idempotency_key)
+        payout = Payout(
+            worker=worker,
+            amount=amount,
+            currency=currency,
+            idempotency_key=idempotency_key,
+            next_attempt_at=timezone.now() + REQUEST_GRACE,
+        )
         payout.full_clean(validate_unique=False)
         try:
             with transaction.atomic():
@@ -120,12 +142,14 @@ def _enqueue_send(payout_id: int) -> None:
 def payout_send(*, payout_id: int, resume: bool = False) -> Payout:
     """Send a requested payout through the provider and record the outcome. Safe to run any number of times.
 
-    `resume=True` (a retry of a run that failed mid-way) re-sends a payout stuck in `sending` at once; otherwise
-    only after `PAYOUT_RETRY_AFTER_SECONDS`, so a run never races a live one.
+    `resume=True` (an admin's "send again") re-sends a payout stuck in `sending` at once; otherwise only once its
+    next attempt is due (the lease of the last one ran out, or its backoff after a provider error), so a run never
+    races a live one.
     Invariant: the provider is called with the payout's key only by the run that claimed it; the outcome is
     posted once. Locks: none around the provider call; see `payout_record_outcome`.
     Idempotency: a sent or failed payout is returned as is; one being sent by another run too.
-    Raises `ProviderUnavailable` (transient) when the provider did not answer: the payout stays `sending`.
+    Raises `ProviderUnavailable` (transient) when the provider did not answer: the payout stays `sending`, its
+    next attempt due after a backoff.
     """
     payout = _claim(payout_id, resume=resume)
     if payout is None:
@@ -138,7 +162,10 @@ def payout_send(*, payout_id: int, resume: bool = False) -> Payout:
             currency=payout.currency,
         )
     except ProviderError as exc:
-        Payout.objects.filter(pk=payout.pk).update(last_error=str(exc)[:500], updated_at=timezone.now())
+        now = timezone.now()
+        Payout.objects.filter(pk=payout.pk, sending_since=payout.sending_since).update(
+            last_error=str(exc)[:500], next_attempt_at=now + _backoff(payout.attempts), updated_at=now
+        )
         raise ProviderUnavailable(payout_id=payout.pk) from exc
     except ProviderConflict as exc:  # cannot happen while keys are derived from the payout: stop, loudly
         raise IdempotencyConflict(idempotency_key=payout.provider_idempotency_key) from exc
@@ -148,7 +175,12 @@ def payout_send(*, payout_id: int, resume: bool = False) -> Payout:
 def _claim(payout_id: int, *, resume: bool) -> Payout | None:
     """Take the payout for one provider attempt, by a conditional UPDATE whose row count must be 1."""
     now = timezone.now()
-    attempt = {"sending_since": now, "attempts": F("attempts") + 1, "updated_at": now}
+    attempt = {
+        "sending_since": now,
+        "attempts": F("attempts") + 1,
+        "next_attempt_at": now + payout_retry_after(),  # the attempt's lease
+        "updated_at": now,
+    }
     if Payout.objects.filter(pk=payout_id, status=PayoutStatus.REQUESTED).update(
         status=PayoutStatus.SENDING, **attempt
     ):
@@ -158,8 +190,8 @@ def _claim(payout_id: int, *, resume: bool) -> Payout | None:
         raise NotFound("No such payout.", payout_id=payout_id)
     if payout.status != PayoutStatus.SENDING:
         return None
-    stale = payout.sending_since is None or payout.sending_since <= now - payout_retry_after()
-    if not (resume or stale):
+    due = payout.next_attempt_at is None or payout.next_attempt_at <= now
+    if not (resume or due):
         return None
     # Another resumer may have seen the same attempt: the one whose update matches its start wins.
     won = Payout.objects.filter(pk=payout_id, status=PayoutStatus.SENDING, sending_since=payout.sending_since).update(
@@ -211,15 +243,18 @@ def _post(payout: Payout, step: str, entries: list[Entry], kind: str) -> None:
 
 
 def payout_resume_stuck(*, limit: int = 500) -> int:
-    """Queue a send for every payout left behind: requested but never sent (its enqueue was lost) or sending for
-    longer than `PAYOUT_RETRY_AFTER_SECONDS` (its run died). Returns how many were queued; the sends themselves
-    claim each payout, so queueing one twice is harmless."""
-    cutoff = timezone.now() - payout_retry_after()
-    stuck = Payout.objects.filter(
-        Q(status=PayoutStatus.REQUESTED, updated_at__lte=cutoff)
-        | Q(status=PayoutStatus.SENDING, sending_since__lte=cutoff)
-    ).order_by("id")
-    ids = list(stuck.values_list("id", flat=True)[:limit])
+    """Queue a send for every unfinished payout whose next attempt is due: requested but never sent (its enqueue
+    was lost), sending past its attempt's lease (its run died), or past its backoff after a provider error. Returns
+    how many were queued; the sends themselves claim each payout, so queueing one twice is harmless. A requested
+    payout is pushed back REQUEUE_EVERY, so a long queue is not flooded with its duplicates."""
+    now = timezone.now()
+    due = (
+        Payout.objects.filter(status__in=[PayoutStatus.REQUESTED, PayoutStatus.SENDING])
+        .filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True))
+        .order_by("id")
+    )
+    ids = list(due.values_list("id", flat=True)[:limit])
+    Payout.objects.filter(pk__in=ids, status=PayoutStatus.REQUESTED).update(next_attempt_at=now + REQUEUE_EVERY)
     for payout_id in ids:
         _enqueue_send(payout_id)
     return len(ids)

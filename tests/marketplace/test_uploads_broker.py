@@ -17,12 +17,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def celery_worker(settings):
     assert settings.REDIS_URL, "this test needs the real broker: run it with REDIS_URL set (make test does)"
     settings.INGEST_SYNC_MAX_BYTES = 1000
-    celery_app.conf.task_always_eager = False
+    # Under its CELERY_ namespace: `conf.task_always_eager = False` is shadowed by the Django setting, and the
+    # task would run in place, never through the broker.
+    celery_app.conf.update(CELERY_TASK_ALWAYS_EAGER=False)
     try:
         with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
             yield worker
     finally:
-        celery_app.conf.task_always_eager = True
+        celery_app.conf.update(CELERY_TASK_ALWAYS_EAGER=True)
 
 
 def wait_for(upload_id: int, seconds: float = 30) -> Upload:

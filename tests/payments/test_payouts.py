@@ -136,25 +136,28 @@ def test_a_provider_outage_leaves_the_payout_sending_until_a_retry_sends_it(earn
     assert money(earning) == {"payable": 300, "pending": 0, "sent": 700}
 
 
-def test_a_run_killed_between_the_provider_and_the_ledger_is_retried_into_exactly_one_payout(
+def make_due(payout: Payout, seconds_ago: float = 1.0) -> None:
+    """Let time pass until the payout's next attempt is due (`seconds_ago` past it)."""
+    Payout.objects.filter(pk=payout.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=seconds_ago))
+
+
+def test_a_run_killed_between_the_provider_and_the_ledger_is_resent_into_exactly_one_payout(
     earning, sandbox, monkeypatch
 ):
     payout = payout_request(worker=earning, amount=700, currency="USD", idempotency_key="p")
-    record = payouts.payout_record_outcome
-    crashes = iter([OperationalError("server closed the connection unexpectedly")])
 
-    def crash_once(**kwargs):
-        if (crash := next(crashes, None)) is not None:
-            raise crash
-        return record(**kwargs)
+    def crash(**kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(payouts, "payout_record_outcome", crash_once)
+    monkeypatch.setattr(payouts, "payout_record_outcome", crash)
+    with pytest.raises(OperationalError):  # no retry in the task: the payout's lease says when to try again
+        tasks.payout_send_task.apply(args=(payout.pk,))
+    monkeypatch.undo()
 
-    # Eager `apply` without `throw` follows the task's retries in place, as a worker would after the countdown.
-    result = tasks.payout_send_task.apply(args=(payout.pk,), throw=False)
+    make_due(payout)
+    assert tasks.payout_resume_stuck_task.apply().get() == 1
 
     payout.refresh_from_db()
-    assert result.get() == PayoutStatus.SENT
     assert (payout.status, payout.attempts) == (PayoutStatus.SENT, 2)
     assert (sandbox.calls["payout"], sandbox.executed["payout"]) == (2, 1)
     assert Transaction.objects.filter(kind=TransactionKind.PAYOUT_SENT).count() == 1
@@ -165,13 +168,13 @@ def test_a_run_killed_between_the_provider_and_the_ledger_is_retried_into_exactl
 def test_the_sweeper_resends_a_payout_whose_worker_died_mid_send_with_the_same_key(earning, sandbox, monkeypatch):
     payout = payout_request(worker=earning, amount=700, currency="USD", idempotency_key="p")
     monkeypatch.setattr(payouts, "payout_record_outcome", lambda **kwargs: 1 / 0)
-    with pytest.raises(ZeroDivisionError):  # not transient: no retry; the redelivered task finds it fresh
+    with pytest.raises(ZeroDivisionError):
         tasks.payout_send_task.apply(args=(payout.pk,))
     monkeypatch.undo()
-    tasks.payout_send_task.apply(args=(payout.pk,))
+    tasks.payout_send_task.apply(args=(payout.pk,))  # a duplicate task: the attempt may still be alive
     assert payout_resume_stuck() == 0  # too fresh: its run may still be alive
 
-    Payout.objects.filter(pk=payout.pk).update(sending_since=timezone.now() - timedelta(minutes=10))
+    make_due(payout)
     assert payout_resume_stuck() == 1
 
     payout.refresh_from_db()
@@ -180,27 +183,72 @@ def test_the_sweeper_resends_a_payout_whose_worker_died_mid_send_with_the_same_k
     assert ledger_invariant_violations() == []
 
 
-def test_the_sweeper_sends_a_payout_whose_enqueue_was_lost(earning, sandbox):
-    payout = payout_request(worker=earning, amount=700, currency="USD", idempotency_key="p")
-    Payout.objects.filter(pk=payout.pk).update(updated_at=timezone.now() - timedelta(minutes=10))
+def test_the_sweeper_sends_a_payout_whose_enqueue_was_lost(earning, sandbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):  # the broker loses the task
+        payout = payout_request(worker=earning, amount=700, currency="USD", idempotency_key="p")
+    assert payout_resume_stuck() == 0  # its task may just be waiting in the queue
 
+    make_due(payout)
     assert tasks.payout_resume_stuck_task.apply().get() == 1
 
     assert Payout.objects.get(pk=payout.pk).status == PayoutStatus.SENT
     assert sandbox.executed["payout"] == 1
 
 
-def test_transient_failures_in_the_task_are_retried_until_it_sends(earning, sandbox, monkeypatch):
+def test_transient_failures_are_retried_by_the_sweeper_with_backoff_until_it_sends(earning, sandbox):
     payout = payout_request(worker=earning, amount=700, currency="USD", idempotency_key="p")
     sandbox.fail_next("payout", transient=True, times=2)
-    # Eager retries nest `apply` calls that read this setting; off, they all run in place instead of raising.
-    monkeypatch.setitem(tasks.payout_send_task.app.conf, "task_eager_propagates", False)
+    waits = []
 
-    tasks.payout_send_task.apply(args=(payout.pk,))
+    assert tasks.payout_send_task.apply(args=(payout.pk,)).get() == PayoutStatus.SENDING  # no countdown task
+    for _ in range(2):
+        payout.refresh_from_db()
+        waits.append(round((payout.next_attempt_at - payout.updated_at).total_seconds()))
+        assert payout_resume_stuck() == 0  # not due yet
+        make_due(payout)
+        assert payout_resume_stuck() == 1
 
     payout.refresh_from_db()
     assert (payout.status, payout.attempts) == (PayoutStatus.SENT, 3)
+    assert waits == [10, 20]
     assert sandbox.executed["payout"] == 1
+
+
+class TestTheTimingRule:
+    """A payout whose send died is sent again within about a minute: its attempt's lease (45 s) plus the sweeper's
+    period (beat, every 15 s). A requested payout whose task was lost: within 30 s plus that period."""
+
+    def test_a_stuck_payout_is_resent_within_a_minute_of_its_attempt(self, earning, sandbox, settings, monkeypatch):
+        payout = payout_request(worker=earning, amount=700, currency="USD", idempotency_key="p")
+        monkeypatch.setattr(payouts, "payout_record_outcome", lambda **kwargs: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            payout_send(payout_id=payout.pk)
+        monkeypatch.undo()
+        payout.refresh_from_db()
+        lease = payout.next_attempt_at - payout.sending_since
+        sweep_every = settings.CELERY_BEAT_SCHEDULE["payments-resume-stuck-payouts"]["schedule"]
+
+        assert lease == timedelta(seconds=45)
+        assert lease.total_seconds() + sweep_every <= 60
+        shift = timedelta(seconds=44)
+        Payout.objects.filter(pk=payout.pk).update(
+            sending_since=payout.sending_since - shift, next_attempt_at=payout.next_attempt_at - shift
+        )
+        assert payout_resume_stuck() == 0  # 44 s into its attempt: it may still be alive
+        Payout.objects.filter(pk=payout.pk).update(
+            sending_since=payout.sending_since - 2 * shift, next_attempt_at=payout.next_attempt_at - 2 * shift
+        )
+        assert payout_resume_stuck() == 1
+        assert Payout.objects.get(pk=payout.pk).status == PayoutStatus.SENT
+
+    def test_a_requested_payout_is_due_thirty_seconds_after_its_request(
+        self, earning, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=False):
+            payout = payout_request(worker=earning, amount=700, currency="USD", idempotency_key="p")
+
+        due_after = (payout.next_attempt_at - payout.created_at).total_seconds()
+        assert 29 < due_after <= 30
 
 
 def test_pending_and_sent_accounts_are_per_worker(earning):

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.utils import timezone
 
-from marketplace.models import WebhookEndpoint
-from marketplace.services.webhooks import webhook_endpoint_create
+from marketplace.models import WebhookDelivery, WebhookEndpoint
+from marketplace.services.webhooks import MAX_ATTEMPTS, webhook_deliveries_requeue, webhook_endpoint_create
 
 
 @dataclass
@@ -92,3 +93,21 @@ def make_endpoint(receiver):
         return webhook_endpoint_create(owner=owner, job=job, url=fields.pop("url", receiver.url), **fields)
 
     return make
+
+
+@pytest.fixture
+def send_due_retries(django_capture_on_commit_callbacks):
+    """Play the sweeper (beat, every 10 s) with no waiting: each round makes every pending retry due now and sends
+    it. Stops when a round sends nothing."""
+
+    def run(rounds: int = MAX_ATTEMPTS) -> None:
+        for _ in range(rounds):
+            pending = WebhookDelivery.objects.filter(
+                status=WebhookDelivery.Status.PENDING, next_attempt_at__isnull=False
+            )
+            pending.update(next_attempt_at=timezone.now())
+            with django_capture_on_commit_callbacks(execute=True):
+                if not webhook_deliveries_requeue():
+                    return
+
+    return run

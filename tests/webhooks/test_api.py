@@ -131,11 +131,13 @@ def test_the_test_call_sends_a_ping_now_and_logs_it(requester_api, endpoint, rec
 
 
 def test_the_delivery_log_shows_failures_newest_first_and_pages(
-    requester_api, endpoint, receiver, django_capture_on_commit_callbacks
+    requester_api, endpoint, receiver, django_capture_on_commit_callbacks, send_due_retries
 ):
     receiver.fail_next(*[500] * 6)
     with django_capture_on_commit_callbacks(execute=True):
         webhook_emit(job=endpoint.job_id, event="assignment.expired", data={"assignment": 1})
+    send_due_retries()
+    with django_capture_on_commit_callbacks(execute=True):
         webhook_emit(job=endpoint.job_id, event="job.completed", data={})
 
     page = requester_api.get(f"/api/v1/webhooks/{endpoint.pk}/deliveries/", {"page_size": 1}).json()
