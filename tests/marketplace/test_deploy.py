@@ -1,4 +1,4 @@
-"""The process files shipped for production (deploy/systemd) and for honcho (Procfile) agree with the settings:
+"""The process files shipped for production (docs/deploy/systemd) and for honcho (Procfile) agree with the settings:
 every Celery queue has a worker, there is one beat, and systemd restarts whatever exits."""
 
 import configparser
@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
-UNITS = sorted((ROOT / "deploy" / "systemd").glob("*.service"))
+UNITS = sorted((ROOT / "docs" / "deploy" / "systemd").glob("*.service"))
 QUEUES = {queue.name for queue in settings.CELERY_TASK_QUEUES}
 
 
@@ -54,7 +54,7 @@ def test_systemd_restarts_every_process_and_runs_a_worker_for_each_queue_and_one
     assert all(service["Service"]["Restart"] == "always" for service in services.values())
     assert sorted(consumed(commands)) == sorted(QUEUES)
     assert sum("beat" in args for args in commands) == 1
-    target = unit(ROOT / "deploy" / "systemd" / "crowdmarket.target")
+    target = unit(ROOT / "docs" / "deploy" / "systemd" / "crowdmarket.target")
     assert sorted(target["Unit"]["Wants"].split()) == sorted(services)
 
 
