@@ -51,7 +51,9 @@ class Server:
 
 
 @contextmanager
-def live_server(command: list[str], env: Mapping[str, str], port: int, log: Path, timeout: float = 60) -> Iterator[Server]:
+def live_server(
+    command: list[str], env: Mapping[str, str], port: int, log: Path, timeout: float = 60
+) -> Iterator[Server]:
     """Start `command` (which listens on `port`), wait until it answers HTTP, and stop it by PID afterwards."""
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=dict(env), stdout=out, stderr=subprocess.STDOUT)

@@ -81,7 +81,9 @@ def _unreachable_env():
 def test_migrate_says_plainly_that_postgresql_is_not_running_and_what_to_start():
     env, port = _unreachable_env()
 
-    done = subprocess.run([VENV_BIN / "python", "manage.py", "migrate"], cwd=ROOT, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [VENV_BIN / "python", "manage.py", "migrate"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
 
     assert done.returncode != 0
     assert "Traceback" not in done.stderr

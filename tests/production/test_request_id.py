@@ -31,7 +31,12 @@ def test_a_request_without_an_id_gets_a_new_one_each_time(api):
     assert first.status_code == second.status_code == 404
     assert HEX_ID.match(first["X-Request-ID"])
     assert first["X-Request-ID"] != second["X-Request-ID"]
-    assert first.json() == {"code": "not_found", "message": "Not found.", "extra": {}, "request_id": first["X-Request-ID"]}
+    assert first.json() == {
+        "code": "not_found",
+        "message": "Not found.",
+        "extra": {},
+        "request_id": first["X-Request-ID"],
+    }
 
 
 @pytest.mark.django_db
