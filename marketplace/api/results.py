@@ -12,6 +12,8 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -57,20 +59,41 @@ class JobResultListApi(JobScopedListApi):
         return selectors.result_list(job=job)
 
 
+EXPORT_FORMATS = ("csv", "jsonl")
+
+
+class _FileFormatIsNotARenderer(DefaultContentNegotiation):
+    """`?format=` names the export's file format here, not one of DRF's renderers (its URL_FORMAT_OVERRIDE): the
+    file is streamed as it is, and an error answers in the API's JSON."""
+
+    def select_renderer(
+        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        return renderers[0], renderers[0].media_type
+
+
 class JobResultExportApi(APIView):
     permission_classes = [IsRequester]
+    content_negotiation_class = _FileFormatIsNotARenderer
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("file_format", str, enum=["csv", "jsonl"], default="csv"),
+            OpenApiParameter("format", str, enum=list(EXPORT_FORMATS), default="csv"),
+            OpenApiParameter("file_format", str, enum=list(EXPORT_FORMATS), deprecated=True, description="= format"),
             OpenApiParameter("answers", bool, default=False, description="Include every raw answer."),
         ],
-        responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/x-ndjson"): OpenApiTypes.STR},
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+            400: ErrorSerializer,
+        },
         summary="Download every item with its label, confidence and answer count (streamed)",
     )
     def get(self, request: Request, job_id: int) -> StreamingHttpResponse:
+        fmt = request.query_params.get("format") or request.query_params.get("file_format") or "csv"
+        if fmt not in EXPORT_FORMATS:
+            raise serializers.ValidationError({"format": [f"Choose one of {', '.join(EXPORT_FORMATS)}."]})
         job = selectors.job_get(requester=request.user, job_id=job_id)
-        fmt = "jsonl" if request.query_params.get("file_format") == "jsonl" else "csv"
         with_answers = request.query_params.get("answers", "").lower() in ("1", "true", "yes")
         rows = selectors.result_export_rows(job=job, with_answers=with_answers)
         lines = _jsonl(rows) if fmt == "jsonl" else _csv(rows, with_answers)
