@@ -3,10 +3,16 @@ otherwise; returned in the response header, in every error body, and in every lo
 
 import json
 import re
+import time
 import uuid
 
 import pytest
+from celery import shared_task
+from celery.contrib.testing.worker import start_worker
+from django.core.cache import cache
+from django_guid import clear_guid, get_guid, set_guid
 
+from marketplace.celery import app as celery_app
 from tests.production.live import VENV_BIN, clean_env, fetch, free_port, live_server
 
 HEX_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -78,3 +84,26 @@ def test_every_log_line_of_a_request_carries_its_id_in_a_live_server(tmp_path):
     assert about_it, server.output()
     assert all(e["request_id"] == incoming for e in about_it)
     assert all("request_id" in e for e in entries)  # lines outside a request say so ("-")
+
+
+@shared_task(name="tests.production.remember_request_id")
+def remember_request_id(key: str) -> None:
+    cache.set(key, get_guid() or "-", 60)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_enqueued_during_a_request_runs_under_the_requests_id_in_a_real_worker(settings):
+    assert settings.REDIS_URL, "this test needs the real broker: run it with REDIS_URL set (make test does)"
+    celery_app.conf.task_always_eager = False
+    try:
+        with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+            set_guid("feedfacefeedfacefeedfacefeedface")  # as the middleware does for a request
+            remember_request_id.delay("request-id-seen")
+            clear_guid()
+            deadline = time.monotonic() + 30
+            while cache.get("request-id-seen") is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+    finally:
+        celery_app.conf.task_always_eager = True
+
+    assert cache.get("request-id-seen") == "feedfacefeedfacefeedfacefeedface"
