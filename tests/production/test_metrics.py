@@ -105,6 +105,7 @@ def test_celery_task_failures_are_counted(scrape):
     assert after - before == 1
 
 
+@pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored")  # send_task always publishes: wanted
 def test_the_depth_of_each_celery_queue_is_read_from_the_broker(scrape):
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
     with app.connection_for_write() as connection:
