@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 # The test suite runs against the real services at their default local addresses unless told otherwise.
 TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://root@127.0.0.1:5432/crowdmarket)
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/15)
+# `make run PORT=8001` when 8000 is taken.
+PORT ?= 8000
 
 .PHONY: install run test faults lint format bench clean demo fuzz
 
@@ -18,8 +20,8 @@ install: $(VENV)/.installed
 
 run: install
 	DEBUG=1 $(PY) manage.py migrate --verbosity 0
-	DEBUG=1 $(PY) manage.py seed_demo
-	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
+	DEBUG=1 $(PY) manage.py seed_demo --base-url http://127.0.0.1:$(PORT)
+	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # The end-to-end demo: a requester and a simulated crowd through the HTTP API, in process (SQLite, in-process tasks).
 # With DATABASE_URL / REDIS_URL it runs on PostgreSQL + Redis (then CELERY_TASK_ALWAYS_EAGER=1, or run a worker).

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core.signals import request_finished
 
 
 class MarketplaceConfig(AppConfig):
@@ -7,3 +8,13 @@ class MarketplaceConfig(AppConfig):
 
     def ready(self) -> None:
         from marketplace.celery import app  # noqa: F401 -- makes it the current app for @shared_task
+        from marketplace.observability import celery  # noqa: F401 -- connects its signals
+
+        # After the response is sent: Django's own log line about an error response still names the request.
+        request_finished.connect(_forget_request_id, dispatch_uid="forget-request-id")
+
+
+def _forget_request_id(**kwargs: object) -> None:
+    from django_guid import clear_guid
+
+    clear_guid()

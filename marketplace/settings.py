@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_guid",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -52,8 +53,13 @@ INSTALLED_APPS = [
     "marketplace",
 ]
 
+# Metrics first, so that their timing covers the whole stack; the request id next, so that every later log line has
+# it; WhiteNoise right after the security headers, as its documentation says.
 MIDDLEWARE = [
+    *(["marketplace.observability.metrics.MetricsMiddleware"] if env.bool("METRICS_ENABLED", default=True) else []),
+    "django_guid.middleware.guid_middleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -282,21 +288,51 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "static")
+# `collectstatic` writes every file under a content-hashed name, gzipped beside it, and WhiteNoise serves them from
+# STATIC_ROOT (hashed names cached for a year): the admin and Swagger UI work behind gunicorn alone.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", False) else None
 SESSION_COOKIE_AGE = int(timedelta(days=14).total_seconds())
 
+# --- Observability: request ids, logs, metrics, errors ---------------------------------------------------------------
+# Each request gets an id (django-guid): a valid UUID from the client's or proxy's X-Request-ID is kept, anything else
+# is replaced by a new one. It comes back in the X-Request-ID header and error bodies, is in every log line (also in
+# Celery tasks the request enqueued: marketplace.observability.celery) and tags Sentry events.
+DJANGO_GUID = {"GUID_HEADER_NAME": "X-Request-ID", "VALIDATE_GUID": True}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "marketplace.logs.RequestIdFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {"()": "marketplace.logs.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": env.str("LOG_FORMAT", default="plain")},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": env.str("LOG_FORMAT", default="plain"),
+            "filters": ["request_id"],
+        },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django_guid": {"level": "WARNING"}},  # it logs every request's id at INFO
 }
+# Prometheus metrics at /metrics (marketplace/observability/metrics.py). In production the scraper sends
+# `Authorization: Bearer <METRICS_TOKEN>`; without a token set, /metrics is not served (open in DEBUG).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Optional error reporting: nothing is initialised, and nothing sent, unless SENTRY_DSN is set.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from marketplace.observability.sentry import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )

@@ -94,14 +94,30 @@ class _KeyedInputSerializer(serializers.Serializer):
     currency = serializers.RegexField(r"^[A-Z]{3}$", default="USD")
     idempotency_key = serializers.CharField(max_length=100, required=False)
 
+    def to_internal_value(self, data: Any) -> Any:
+        """`amount_cents` (as jobs say `reward_cents`) is accepted for `amount`: both are minor units."""
+        if hasattr(data, "get") and data.get("amount_cents") is not None:
+            values = {key: data.get(key) for key in data}
+            cents = values.pop("amount_cents")
+            if values.setdefault("amount", cents) != cents:
+                raise serializers.ValidationError({"amount_cents": ["Send amount or amount_cents, not both."]})
+            data = values
+        return super().to_internal_value(data)
+
 
 class DepositInputSerializer(_KeyedInputSerializer):
-    amount = serializers.IntegerField(min_value=1, max_value=MAX_AMOUNT, help_text="Minor units (cents).")
+    amount = serializers.IntegerField(
+        min_value=1, max_value=MAX_AMOUNT, help_text="Minor units (cents); `amount_cents` is accepted too."
+    )
 
 
 class PayoutInputSerializer(_KeyedInputSerializer):
     amount = serializers.IntegerField(
-        min_value=1, max_value=MAX_AMOUNT, required=False, allow_null=True, help_text="Default: all payable."
+        min_value=1,
+        max_value=MAX_AMOUNT,
+        required=False,
+        allow_null=True,
+        help_text="Minor units (cents; `amount_cents` is accepted too). Default: all payable.",
     )
 
 

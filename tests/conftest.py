@@ -1,9 +1,23 @@
 import pytest
 from django.core.cache import cache
+from django.db import OperationalError
 from rest_framework.test import APIClient
 
 from marketplace.accounts.models import User
+from marketplace.db.postgresql.base import DatabaseUnreachable
 from tests.factories import RequesterFactory, UserFactory, WorkerFactory
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    """When PostgreSQL is not running, the test database cannot be made: say it once, plainly, and stop (rather
+    than the same error at every test)."""
+    try:
+        return (yield)
+    except OperationalError as error:
+        if isinstance(error.__cause__, DatabaseUnreachable):
+            pytest.exit(str(error), returncode=3)
+        raise
 
 
 @pytest.fixture(autouse=True)
@@ -66,3 +80,13 @@ def requester_api(api, requester) -> APIClient:
 @pytest.fixture
 def outsider_api(api, outsider) -> APIClient:
     return api.as_user(outsider)
+
+
+@pytest.fixture(autouse=True)
+def _static_files_by_plain_name(settings):
+    """Pages render without a `collectstatic` run: its manifest of hashed names is production's (tested in
+    tests/production/test_static_files.py)."""
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": STATIC_FILES_UNHASHED}}
+
+
+STATIC_FILES_UNHASHED = "django.contrib.staticfiles.storage.StaticFilesStorage"

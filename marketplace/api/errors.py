@@ -1,7 +1,8 @@
-"""One error shape for the whole API: `{"code": ..., "message": ..., "extra": {...}}`.
+"""One error shape for the whole API: `{"code": ..., "message": ..., "extra": {...}, "request_id": ...}`.
 
 Services raise the apps' own errors (each with a stable `code` and a `status_code`) or Django's
 `ValidationError`; DRF raises its own. All of them are mapped here, and nothing else builds error bodies.
+`request_id` is the request's id (the X-Request-ID response header): quote it to find the request's log lines.
 """
 
 from typing import Any
@@ -11,6 +12,7 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+from django_guid import get_guid
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -27,6 +29,7 @@ class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
     extra = serializers.DictField()
+    request_id = serializers.CharField(required=False, help_text="The request's id (its X-Request-ID header).")
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -45,6 +48,13 @@ def _django_validation_fields(exc: DjangoValidationError) -> dict[str, Any]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    response = _error_response(exc, context)
+    if response is not None and isinstance(response.data, dict):
+        response.data["request_id"] = get_guid()
+    return response
+
+
+def _error_response(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DOMAIN_ERRORS):
         return Response(domain_error_body(exc), status=exc.status_code)  # type: ignore[attr-defined]
     if isinstance(exc, DjangoValidationError):
@@ -75,5 +85,13 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     """The project's 404 page (`handler404`): a URL under /api/ that matches no route (`/jobs/abc/`) answers with
     the error shape too, not Django's HTML page."""
     if request.path.startswith("/api/"):
-        return JsonResponse(error_body("not_found", "Not found."), status=404)
+        return JsonResponse({**error_body("not_found", "Not found."), "request_id": get_guid()}, status=404)
     return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The project's 500 page (`handler500`): under /api/ the error shape, with the id to quote when reporting it."""
+    if request.path.startswith("/api/"):
+        body = error_body("server_error", "Something went wrong on our side; quote the request_id if you report it.")
+        return JsonResponse({**body, "request_id": get_guid()}, status=500)
+    return defaults.server_error(request)

@@ -12,6 +12,8 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -72,22 +74,43 @@ class JobResultListApi(JobScopedListApi):
         return {**super().get_serializer_context(), "classes": getattr(self, "classes", ())}
 
 
+EXPORT_FORMATS = ("csv", "jsonl")
+
+
+class _FileFormatIsNotARenderer(DefaultContentNegotiation):
+    """`?format=` names the export's file format here, not one of DRF's renderers (its URL_FORMAT_OVERRIDE): the
+    file is streamed as it is, and an error answers in the API's JSON."""
+
+    def select_renderer(
+        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        return renderers[0], renderers[0].media_type
+
+
 class JobResultExportApi(APIView):
     permission_classes = [IsRequester]
+    content_negotiation_class = _FileFormatIsNotARenderer
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("file_format", str, enum=["csv", "jsonl"], default="csv"),
+            OpenApiParameter("format", str, enum=list(EXPORT_FORMATS), default="csv"),
+            OpenApiParameter("file_format", str, enum=list(EXPORT_FORMATS), deprecated=True, description="= format"),
             OpenApiParameter("answers", bool, default=False, description="Include every raw answer."),
         ],
-        responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/x-ndjson"): OpenApiTypes.STR},
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+            400: ErrorSerializer,
+        },
         summary="Download every item with its label, confidence, answer count and posterior (streamed)",
         description="CSV: one `p_<class>` column per class of the label schema; JSONL: `posterior`, an object "
         "class -> probability. Both empty (null) for an item no aggregation has reached yet.",
     )
     def get(self, request: Request, job_id: int) -> StreamingHttpResponse:
+        fmt = request.query_params.get("format") or request.query_params.get("file_format") or "csv"
+        if fmt not in EXPORT_FORMATS:
+            raise serializers.ValidationError({"format": [f"Choose one of {', '.join(EXPORT_FORMATS)}."]})
         job = selectors.job_get(requester=request.user, job_id=job_id)
-        fmt = "jsonl" if request.query_params.get("file_format") == "jsonl" else "csv"
         with_answers = request.query_params.get("answers", "").lower() in ("1", "true", "yes")
         rows = selectors.result_export_rows(job=job, with_answers=with_answers)
         classes = parse_label_schema(job.label_schema).classes

@@ -22,7 +22,7 @@ def assert_error_shape(response, status: int, code: str) -> None:
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/json"
     body = response.json()
-    assert set(body) == {"code", "message", "extra"} and body["code"] == code
+    assert set(body) == {"code", "message", "extra", "request_id"} and body["code"] == code
 
 
 def test_a_patch_that_replaces_requirements_without_min_score_takes_the_default_instead_of_failing(world):

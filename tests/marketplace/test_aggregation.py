@@ -167,6 +167,22 @@ class TestResultsApi:
         assert len(lines) == 9 and all(len(line["answers"]) == 3 for line in lines)
         assert {"worker", "answer"} == set(lines[0]["answers"][0])
 
+    def test_the_export_takes_its_file_format_as_format_and_still_as_file_format(self, requester_api, done_job):
+        path = f"/api/v1/jobs/{done_job.pk}/results/export/"
+
+        by_format = requester_api.get(path, {"format": "jsonl"})
+        by_file_format = requester_api.get(path, {"file_format": "jsonl"})
+
+        assert by_format.status_code == by_file_format.status_code == 200
+        assert by_format["Content-Type"] == by_file_format["Content-Type"] == "application/x-ndjson"
+        assert b"".join(by_format.streaming_content) == b"".join(by_file_format.streaming_content)
+
+    def test_an_unknown_export_format_is_a_400_naming_the_parameter(self, requester_api, done_job):
+        response = requester_api.get(f"/api/v1/jobs/{done_job.pk}/results/export/", {"format": "xlsx"})
+
+        assert response.status_code == 400
+        assert response.json()["extra"]["fields"] == {"format": ["Choose one of csv, jsonl."]}
+
     def test_the_requester_sees_each_workers_quality(self, requester_api, done_job):
         workers = requester_api.get(f"/api/v1/jobs/{done_job.pk}/workers/").json()["results"]
 

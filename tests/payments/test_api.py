@@ -40,6 +40,23 @@ def test_a_requester_deposits_over_http_and_sees_the_money_available(requester_a
     assert balances == [{"currency": "USD", "available": 2500, "in_escrow": 0, "payable": 0, "payouts_pending": 0}]
 
 
+def test_a_deposit_takes_its_amount_as_amount_cents_too(requester_api):
+    response = requester_api.post(f"{BASE}/deposits/", {"amount_cents": 700}, HTTP_IDEMPOTENCY_KEY="d-cents")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["postings"][0]["amount"] == 700
+
+
+def test_a_deposit_with_two_different_amounts_is_refused_and_moves_nothing(requester_api):
+    body = {"amount": 700, "amount_cents": 70000}
+
+    response = requester_api.post(f"{BASE}/deposits/", body, HTTP_IDEMPOTENCY_KEY="d-both")
+
+    assert response.status_code == 400
+    assert response.json()["extra"]["fields"] == {"amount_cents": ["Send amount or amount_cents, not both."]}
+    assert not Transaction.objects.exists()
+
+
 def test_a_deposit_retried_with_the_same_key_is_credited_once(requester_api, requester, sandbox):
     first = requester_api.post(f"{BASE}/deposits/", {"amount": 2500, "idempotency_key": "checkout-7"})
     again = requester_api.post(f"{BASE}/deposits/", {"amount": 2500}, HTTP_IDEMPOTENCY_KEY="checkout-7")

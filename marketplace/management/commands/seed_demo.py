@@ -27,7 +27,11 @@ N_GOLD = 12
 class Command(BaseCommand):
     help = "Create demo users and a launched demo job (safe to run twice)."
 
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000", help="Where the server will listen.")
+
     def handle(self, *args: Any, **options: Any) -> None:
+        base = options["base_url"].rstrip("/")
         with transaction.atomic():
             admin = self._user("admin@demo.local", is_staff=True, is_superuser=True)
             requester = self._user("requester@demo.local", is_requester=True)
@@ -40,10 +44,10 @@ class Command(BaseCommand):
             self.stdout.write(f"  {user.email:<24} {', '.join(user.roles)}")
         self.stdout.write(
             "Log in for an API token:\n"
-            "  curl -s -X POST http://127.0.0.1:8000/_allauth/app/v1/auth/login -H 'Content-Type: application/json' "
+            f"  curl -s -X POST {base}/_allauth/app/v1/auth/login -H 'Content-Type: application/json' "
             f"""-d '{{"email": "requester@demo.local", "password": "{DEMO_PASSWORD}"}}'\n"""
-            "then send it as the X-Session-Token header. API docs: http://127.0.0.1:8000/api/docs/ ; "
-            "admin: http://127.0.0.1:8000/admin/"
+            f"then send it as the X-Session-Token header. Start at {base}/ ; API docs: {base}/api/docs/ ; "
+            f"admin: {base}/admin/"
         )
 
     def _user(self, email: str, **flags: bool) -> User:
