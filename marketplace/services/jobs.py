@@ -14,6 +14,8 @@ from marketplace.prepared import Param, PreparedQuery, attnames
 from marketplace.schemas import parse_item_schema, parse_label_schema
 from marketplace.services.reviews import job_fund_escrow, job_settle
 from marketplace.services.webhooks import webhook_emit, webhook_job_data
+from payments.errors import InvalidCurrency
+from payments.money import currency_clean
 from qualification.selectors import qualification_usable_by
 
 # The lifecycle: action -> (the statuses it may start from, the status it leads to). Nothing else changes
@@ -68,6 +70,10 @@ def _clean_schemas(job: Job) -> None:
 def _validate(job: Job) -> None:
     _clean_schemas(job)
     job.currency = job.currency.upper()
+    try:
+        currency_clean(job.currency)
+    except InvalidCurrency as exc:
+        raise ValidationError({"currency": exc.message}) from None
     if job.overlap_max < job.overlap_min:
         raise ValidationError({"overlap_max": "Must be at least overlap_min."})
     job.full_clean()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from payments.models import Payout, PayoutStatus, Transaction
+from payments.models import Account, Payout, PayoutStatus, Transaction
 from payments.services.escrow import bonus_pay, escrow_pay_worker
 from tests.factories import WorkerFactory
 from tests.payments.helpers import deposit, funded_job, key
@@ -71,6 +71,16 @@ def test_a_deposit_needs_an_idempotency_key_a_positive_amount_and_the_requester_
     assert [r.status_code for r in (no_key, bad_amount, bad_currency)] == [400, 400, 400]
     assert (not_a_requester.status_code, anonymous.status_code) == (403, 401)
     assert not Transaction.objects.exists()
+
+
+def test_a_deposit_in_a_code_that_is_no_iso_4217_currency_is_refused_naming_the_field(requester_api, sandbox):
+    response = requester_api.post(f"{BASE}/deposits/", {"amount": 500, "currency": "ZZZ"}, HTTP_IDEMPOTENCY_KEY="z")
+
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_currency")
+    assert response.json()["extra"] == {"field": "currency", "currency": "ZZZ"}
+    assert not Account.objects.exists()
+    assert not Transaction.objects.exists()
+    assert sandbox.calls["charge"] == 0
 
 
 def test_a_declined_charge_answers_402_and_credits_nothing(requester_api, sandbox):
