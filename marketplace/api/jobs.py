@@ -249,6 +249,12 @@ class JobCostSerializer(serializers.Serializer):
     fee_cents = serializers.IntegerField(help_text="The platform's fee per assignment, on top of the reward.")
     fee_rate = serializers.DecimalField(max_digits=5, decimal_places=4, coerce_to_string=False)
     total_cents = serializers.IntegerField(help_text="What launching moves into the job's escrow.")
+    bonus_fee_rate = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        coerce_to_string=False,
+        help_text="The platform fee on a bonus, charged on top of it (the job's fee rate).",
+    )
     available_cents = serializers.IntegerField(help_text="The requester's available balance in this currency.")
     shortfall_cents = serializers.IntegerField(
         allow_null=True, help_text="What to deposit before launching; null once the job is launched (funded)."

@@ -4,7 +4,7 @@ bonuses, and settling a finished job's escrow.
 Pricing rule: each assignment pays the job's `reward_cents`; the platform's fee, `fee_rate` x reward (rounded half
 to even, `payments.money.fee_split`), is charged on top to the requester. Launching moves the full cost, tasks x
 `overlap_max` x (reward + fee), into the job's escrow; approval moves reward to the worker and fee to the platform;
-what is left when the job is over goes back to the requester.
+what is left when the job is over goes back to the requester. A bonus carries the same fee rate, on top.
 """
 
 from collections.abc import Iterable
@@ -60,6 +60,7 @@ class JobCost:
     fee_cents: int
     fee_rate: Decimal
     total_cents: int
+    bonus_fee_rate: Decimal  # bonuses carry the platform fee too, on top, at this rate
 
 
 def job_cost_estimate(job: Job) -> JobCost:
@@ -74,6 +75,7 @@ def job_cost_estimate(job: Job) -> JobCost:
         fee_cents=fee,
         fee_rate=job_fee_rate(job),
         total_cents=assignments * (reward + fee),
+        bonus_fee_rate=job_fee_rate(job),
     )
 
 
@@ -237,24 +239,38 @@ def assignment_auto_approve_due(*, limit: int = 500) -> int:
     return len(due)
 
 
-def bonus_grant(*, job: Job, worker_id: int, amount: int, reason: str, idempotency_key: str) -> Transaction:
-    """The requester pays a worker who worked on the job a bonus from their available balance, with a reason."""
+@dataclass(frozen=True)
+class Bonus:
+    transaction: Transaction
+    worker_id: int
+    amount_cents: int
+    fee_cents: int
+
+
+def bonus_grant(*, job: Job, worker_id: int, amount: int, reason: str, idempotency_key: str) -> Bonus:
+    """The requester pays a worker who worked on the job a bonus from their available balance, with a reason, and
+    the job's platform fee on top (as on a reward: a bonus is no way around the fee). Idempotent by the client's
+    key, scoped to the job."""
     if not reason or not reason.strip():
         raise InvalidReview("A bonus needs a reason.", field="reason")
     worked = Assignment.objects.filter(job=job, worker_id=worker_id, status=AssignmentStatus.SUBMITTED).first()
     if worked is None:
         raise NotFound("This worker submitted no work on the job.")
+    rate = job_fee_rate(job)
     with transaction.atomic(durable=True):
-        return bonus_pay(
+        paid = bonus_pay(
             requester=job.requester,
             worker=worked.worker,
             amount=amount,
             currency=job.currency,
+            fee_rate=rate,
             reason=reason.strip(),
             idempotency_key=f"job:{job.pk}:bonus:{idempotency_key}",
             reference_type="job",
             reference_id=job.pk,
         )
+    fee, _ = fee_split(gross=amount, rate=rate)
+    return Bonus(transaction=paid, worker_id=worker_id, amount_cents=amount, fee_cents=fee)
 
 
 # --- Settlement ---------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Money between requesters and workers: job escrow (fund, pay a worker with the platform fee, refund) and bonuses.
+"""Money between requesters and workers: job escrow (fund, pay a worker with the platform fee, refund) and bonuses
+(with the platform fee too).
 
 These are called by the marketplace's own use cases (launch, approval, cancellation, bonus) inside their
 transactions, so they open a plain `atomic` block (a savepoint there), not a durable one: the job's new status and
@@ -171,26 +172,33 @@ def bonus_pay(
     worker: AbstractBaseUser,
     amount: int,
     currency: str,
+    fee_rate: Decimal | str,
     reason: str,
     idempotency_key: str,
     reference_type: str = "",
     reference_id: str | int = "",
 ) -> Transaction:
-    """A requester rewards a worker from their available balance (no platform fee): requester_available ->
-    worker_payable. Invariant: the available balance never goes negative (`InsufficientFunds`); nobody pays
-    themselves (`SelfPayment`: it would turn deposits into withdrawable earnings). Locks: both accounts, ascending
-    pk. Idempotency: by key, through `ledger_post`."""
+    """A requester rewards a worker from their available balance, with the platform fee on top, as on a reward:
+    requester_available -(amount + fee), worker_payable +amount, platform_fees +fee, where fee is `fee_rate` x
+    amount rounded half to even (`money.fee_split`). So paying by bonus costs what paying by reward costs.
+    Invariant: the available balance never goes negative (`InsufficientFunds`); nobody pays themselves
+    (`SelfPayment`: it would turn deposits into withdrawable earnings). Locks: the accounts, ascending pk.
+    Idempotency: by key, through `ledger_post` (the same key with another amount or rate is a conflict)."""
     amount, currency = amount_clean(amount), currency_clean(currency)
+    fee, _ = fee_split(gross=amount, rate=fee_rate)
     if requester.pk == worker.pk:
         raise SelfPayment()
     with transaction.atomic():
         source = account_requester_available(user=requester, currency=currency)
         payable = account_worker_payable(user=worker, currency=currency)
+        entries = [(source, -(amount + fee)), (payable, amount)]
+        if fee:
+            entries.append((account_platform_fees(currency=currency), fee))
         return ledger_post(
             idempotency_key=idempotency_key,
-            entries=[(source, -amount), (payable, amount)],
+            entries=entries,
             kind=TransactionKind.BONUS,
-            description=f"Bonus: {reason}",
+            description=f"Bonus: {reason} ({amount}, fee {fee} at {fee_rate})",
             reference_type=reference_type,
             reference_id=reference_id,
         )

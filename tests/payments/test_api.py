@@ -96,7 +96,15 @@ def test_a_declined_charge_answers_402_and_credits_nothing(requester_api, sandbo
 def test_a_user_sees_only_their_own_balances_and_transactions(api, requester, outsider, paid_worker):
     deposit(outsider, 700)
     deposit(requester, 100)
-    bonus_pay(requester=requester, worker=paid_worker, amount=50, currency="USD", reason="thanks", idempotency_key="b")
+    bonus_pay(
+        requester=requester,
+        worker=paid_worker,
+        amount=50,
+        currency="USD",
+        fee_rate="0.2",
+        reason="thanks",
+        idempotency_key="b",
+    )
 
     worker_view = api.as_user(paid_worker).get(f"{BASE}/transactions/").json()
     requester_view = api.as_user(requester).get(f"{BASE}/transactions/").json()
@@ -108,12 +116,12 @@ def test_a_user_sees_only_their_own_balances_and_transactions(api, requester, ou
     kinds = ["bonus", "deposit", "escrow_pay", "escrow_fund", "deposit"]
     assert [t["kind"] for t in requester_view["results"]] == kinds
     bonus_lines = requester_view["results"][0]["postings"]
-    assert bonus_lines == [{"account": "requester_available", "job_id": "", "amount": -50, "currency": "USD"}]
+    assert bonus_lines == [{"account": "requester_available", "job_id": "", "amount": -60, "currency": "USD"}]
     assert [t["kind"] for t in outsider_view["results"]] == ["deposit"]
     assert api.as_user(outsider).get(f"{BASE}/balances/").json()[0]["available"] == 700
     assert api.as_user(paid_worker).get(f"{BASE}/balances/").json()[0]["payable"] == 950
     requester_balance = api.as_user(requester).get(f"{BASE}/balances/").json()[0]
-    assert (requester_balance["available"], requester_balance["in_escrow"]) == (50, 4000)
+    assert (requester_balance["available"], requester_balance["in_escrow"]) == (40, 4000)
 
 
 def test_the_transaction_list_costs_the_same_few_queries_however_long_it_is(
