@@ -7,3 +7,8 @@ class MarketplaceConfig(AppConfig):
 
     def ready(self) -> None:
         from marketplace.celery import app  # noqa: F401 -- makes it the current app for @shared_task
+        from marketplace.services.funding import funding_after_deposit  # noqa: PLC0415
+        from payments.signals import deposit_settled  # noqa: PLC0415
+
+        # Money arrived: slots of the requester's jobs that wait for funds may open (payments never imports us).
+        deposit_settled.connect(funding_after_deposit, dispatch_uid="marketplace.funding_after_deposit")

@@ -128,6 +128,7 @@ CELERY_BEAT_SCHEDULE = {
     "payments-resume-stuck-payouts": {"task": "payments.tasks.payout_resume_stuck_task", "schedule": 60.0},
     "auto-approve-submitted-work": {"task": "marketplace.tasks.assignment_auto_approve_task", "schedule": 60.0},
     "settle-finished-jobs": {"task": "marketplace.tasks.jobs_settle_task", "schedule": 3600.0},
+    "fund-waiting-slots": {"task": "marketplace.tasks.jobs_slots_fund_waiting_task", "schedule": 300.0},
     "recompute-reputation": {"task": "marketplace.tasks.reputation_recompute_task", "schedule": 3600.0},
     "requeue-lost-webhooks": {"task": "marketplace.tasks.webhook_requeue_due_task", "schedule": 60.0},
 }
@@ -216,6 +217,7 @@ SPECTACULAR_SETTINGS = {
         "WebhookSubscribableEventEnum": "marketplace.models.webhooks.SUBSCRIBABLE_EVENTS",
         "DisputeKindEnum": "marketplace.models.disputes.DisputeKind",
         "DisputeStatusEnum": "marketplace.models.disputes.DisputeStatus",
+        "BlockSourceEnum": "marketplace.models.blocks.BlockSource",
         "DisputeDecisionEnum": "marketplace.models.disputes.DisputeDecision",
     },
     "SWAGGER_UI_DIST": "SIDECAR",

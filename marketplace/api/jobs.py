@@ -239,6 +239,13 @@ class ProgressSerializer(serializers.Serializer):
     assignments_submitted = serializers.IntegerField()
     assignments_expired = serializers.IntegerField()
     assignments_released = serializers.IntegerField()
+    slots_waiting_for_funds = serializers.IntegerField(
+        help_text="Slots added after launch (a blocked worker's replacements, adaptive overlap) that the escrow could "
+        "not cover: nobody can claim them, and the job does not complete, until you deposit."
+    )
+    deposit_needed_cents = serializers.IntegerField(
+        help_text="What to deposit to open them all (they open by themselves once the money arrives)."
+    )
 
 
 class JobCostSerializer(serializers.Serializer):
@@ -274,7 +281,8 @@ class JobCostApi(APIView):
 
 
 class JobProgressApi(APIView):
-    """Where the job stands. Gold items and gold answers are left out of every figure."""
+    """Where the job stands. Gold items and gold answers are left out of every figure. `slots_waiting_for_funds`
+    and `deposit_needed_cents` say what a deposit would open (the `job.funds_needed` webhook event says it too)."""
 
     permission_classes = [IsRequester]
 

@@ -6,6 +6,7 @@ from marketplace.models.assignments import (
     Participation,
     ReviewStatus,
 )
+from marketplace.models.blocks import Block, BlockSource
 from marketplace.models.disputes import DECISIONS_BY_KIND, Dispute, DisputeDecision, DisputeKind, DisputeStatus
 from marketplace.models.items import Item, MicroTask, Upload
 from marketplace.models.jobs import Job, JobQualification, JobStatus
@@ -16,6 +17,8 @@ __all__ = [
     "Answer",
     "Assignment",
     "AssignmentStatus",
+    "Block",
+    "BlockSource",
     "DECISIONS_BY_KIND",
     "Dispute",
     "DisputeDecision",

@@ -15,6 +15,7 @@ class WebhookEvent(models.TextChoices):
     ASSIGNMENT_REJECTED = "assignment.rejected", "Assignment rejected"
     ASSIGNMENT_EXPIRED = "assignment.expired", "Assignment expired"
     JOB_COMPLETED = "job.completed", "Job completed"
+    JOB_FUNDS_NEEDED = "job.funds_needed", "Job needs funds for slots added after launch"
     RESULTS_UPDATED = "results.updated", "Results updated"
     PING = "ping", "Test event"
 

@@ -162,8 +162,8 @@ def _check_launchable(job: Job) -> None:
 
 
 def job_complete_if_done(*, job: Job) -> bool:
-    """Complete the job once no task is unfinished (fewer submissions than its overlap target). Returns whether
-    it did.
+    """Complete the job once no task is unfinished (fewer submissions than its overlap target) and no slot waits for
+    the requester's funds (`services.funding`: those items still need answers). Returns whether it did.
 
     The job row is locked first: two submits finishing the last two tasks at once would otherwise each see the
     other's task as unfinished (neither has committed) and neither would complete the job. Under the lock, the
@@ -171,6 +171,8 @@ def job_complete_if_done(*, job: Job) -> bool:
     """
     [locked] = _LOCKED_JOB.instances(Job, job=job.pk)
     if locked.status not in (JobStatus.ACTIVE, JobStatus.PAUSED) or _FIRST_UNFINISHED_TASK.rows(job=job.pk):
+        return False
+    if MicroTask.objects.filter(job_id=job.pk, unfunded_slots__gt=0).exists():  # asked once, at the very end
         return False
     job_transition(job=locked, action="complete")
     return True

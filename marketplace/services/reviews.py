@@ -13,9 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from functools import partial
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from marketplace.accounts.models import User
@@ -23,29 +21,18 @@ from marketplace.errors import AlreadyReviewed, InvalidReview, MarketplaceError,
 from marketplace.models import (
     Assignment,
     AssignmentStatus,
-    Dispute,
-    DisputeStatus,
     Job,
     JobStatus,
     MicroTask,
     ReviewStatus,
 )
+from marketplace.selectors import assignment_price, job_fee_rate, job_slots_owed
 from marketplace.services.reputation import reputation_recompute
 from payments.errors import PaymentsError
 from payments.models import Transaction
 from payments.money import fee_split
 from payments.selectors import account_escrow_get, balance_list
 from payments.services.escrow import bonus_pay, escrow_fund, escrow_pay_reward, escrow_refund
-
-
-def job_fee_rate(job: Job) -> Decimal:
-    return job.fee_rate if job.fee_rate is not None else Decimal(settings.PLATFORM_FEE_RATE)
-
-
-def assignment_price(job: Job) -> tuple[int, int]:
-    """(reward, fee) of one assignment of the job."""
-    fee, _ = fee_split(gross=job.reward_cents, rate=job_fee_rate(job))
-    return job.reward_cents, fee
 
 
 @dataclass(frozen=True)
@@ -277,8 +264,10 @@ def bonus_grant(*, job: Job, worker_id: int, amount: int, reason: str, idempoten
 
 
 def job_settle(*, job_id: int) -> Transaction | None:
-    """Refund the unspent escrow of a completed or cancelled job, keeping what its remaining work may still cost:
-    open assignments, submitted ones awaiting review, and rejected ones still inside the appeal window.
+    """Refund the unspent escrow of a completed or cancelled job, keeping what its remaining work may still cost
+    (`selectors.job_slots_owed`): open assignments, submitted ones awaiting review, and rejected ones that may still
+    be appealed. No claim commits after the job's cancel or completion does (the `assignment_job_active` trigger),
+    so the open work counted here under the job's lock is all there will be.
 
     Under the job row lock; each refund has its own key (`job:<id>:refund:<n>`, n counted on the job), so a
     repeated call refunds only what became free since the last one.
@@ -293,32 +282,12 @@ def job_settle(*, job_id: int) -> Transaction | None:
             requester=job.requester,
             currency=job.currency,
             idempotency_key=f"job:{job.pk}:refund:{job.refunds}",
-            keep=_still_owed(job) * (reward + fee),
+            keep=job_slots_owed(job=job) * (reward + fee),
         )
         if refund is not None:
             job.refunds += 1
             job.save(update_fields=["refunds"])
     return refund
-
-
-def _still_owed(job: Job) -> int:
-    appeal_open_since = timezone.now() - settings.APPEAL_WINDOW
-    # A rejection may still cost its reward while it can be appealed (inside the window, not appealed yet) or while
-    # its appeal is open, however long an admin takes; a decided appeal frees it (or was paid).
-    appeal = Dispute.objects.filter(assignment=OuterRef("pk"))
-    counts = Assignment.objects.filter(job=job).aggregate(
-        open=Count("id", filter=Q(status=AssignmentStatus.OPEN)),
-        pending=Count("id", filter=Q(status=AssignmentStatus.SUBMITTED, review_status=ReviewStatus.PENDING)),
-        appealable=Count(
-            "id",
-            filter=Q(review_status=ReviewStatus.REJECTED)
-            & (
-                Exists(appeal.filter(status=DisputeStatus.OPEN))
-                | (Q(reviewed_at__gt=appeal_open_since) & ~Exists(appeal))
-            ),
-        ),
-    )
-    return counts["open"] + counts["pending"] + counts["appealable"]
 
 
 def auto_approve_time(submitted_at: datetime, job: Job) -> datetime:

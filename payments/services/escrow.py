@@ -6,6 +6,8 @@ transactions, so they open a plain `atomic` block (a savepoint there), not a dur
 its money commit together or not at all. References to the marketplace stay opaque (`job_id`, `reference_type`).
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -46,6 +48,67 @@ def escrow_fund(
             reference_type="job",
             reference_id=job_id,
         )
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What `escrow_reserve` did: of the slots wanted, how many the escrow now covers; the top-up it posted (None
+    when the escrow's surplus was enough); and what a deposit must still add to cover every slot wanted."""
+
+    covered: int
+    top_up: Transaction | None
+    shortfall: int
+
+
+def escrow_reserve(
+    *,
+    job_id: int | str,
+    requester: AbstractBaseUser,
+    currency: str,
+    price: int,
+    owed: Callable[[], int],
+    wanted: int,
+    all_or_nothing: bool,
+    idempotency_key: str,
+) -> Reservation:
+    """Make the job's escrow cover `owed()` slots at `price` each (what its work may still cost) plus `wanted`
+    new ones, topping it up from the requester's available balance: requester_available -> job_escrow.
+
+    The escrow's surplus over what is owed (a launch reserve not yet used, a rejection no longer appealable) is
+    spent first, so nothing is reserved twice. By default it covers as many of `wanted` as the money allows (the
+    rest is the caller's to leave waiting) and fills any deficit as far as it can; `all_or_nothing`: everything or
+    `InsufficientFunds` with the shortfall. Locks: both accounts, ascending pk, before `owed()` is called, so a
+    payment from the escrow either happened before (and `owed()` no longer counts its slot) or waits for us.
+    Idempotency: the caller's key, one per top-up (a counter under the caller's lock, as for refunds).
+    """
+    price, currency = amount_clean(price), currency_clean(currency)
+    with transaction.atomic():
+        escrow = _escrow_to_fund(job_id=job_id, currency=currency, requester=requester)
+        source = account_requester_available(user=requester, currency=currency)
+        locked = ledger_lock(account_ids=[escrow.pk, source.pk])
+        surplus, available = locked[escrow.pk].balance - owed() * price, locked[source.pk].balance
+        shortfall = max(0, wanted * price - surplus - available)
+        if all_or_nothing and shortfall:
+            raise InsufficientFunds(
+                account="requester_available",
+                currency=currency,
+                available=available,
+                requested=wanted * price - surplus,
+                shortfall=shortfall,
+            )
+        covered = min(wanted, max(0, (surplus + available) // price))
+        amount = min(available, max(0, covered * price - surplus))
+        top_up = None
+        if amount:
+            top_up = ledger_post(
+                idempotency_key=idempotency_key,
+                entries=[(source, -amount), (escrow, amount)],
+                kind=TransactionKind.ESCROW_FUND,
+                description=f"Escrow of job #{job_id} topped up for {covered} slot(s) added after launch",
+                reference_type="job",
+                reference_id=job_id,
+            )
+        return Reservation(covered=covered, top_up=top_up, shortfall=shortfall)
 
 
 def escrow_refund(
