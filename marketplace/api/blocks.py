@@ -28,8 +28,14 @@ class BlockReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
 
 
-class BlockSerializer(serializers.ModelSerializer):
-    scope = serializers.SerializerMethodField()
+class _ScopedBlockSerializer(serializers.ModelSerializer):
+    scope = serializers.SerializerMethodField(help_text="`job`: that job only; `requester`: every job of theirs.")
+
+    def get_scope(self, block: Block) -> str:
+        return "job" if block.job_id else "requester"
+
+
+class BlockSerializer(_ScopedBlockSerializer):
     rejected = serializers.PrimaryKeyRelatedField(
         many=True, read_only=True, help_text="The pending work the block rejected (reopened if it is lifted)."
     )
@@ -41,9 +47,6 @@ class BlockSerializer(serializers.ModelSerializer):
             *("lifted_at", "lifted_by", "lift_reason", "rejected"),
         ]
         read_only_fields = fields
-
-    def get_scope(self, block: Block) -> str:
-        return "job" if block.job_id else "requester"
 
 
 class WorkBlockRejectionSerializer(serializers.Serializer):
@@ -62,8 +65,7 @@ class WorkBlockRejectionSerializer(serializers.Serializer):
         return appeals[0].pk if appeals else None
 
 
-class WorkBlockSerializer(serializers.ModelSerializer):
-    scope = serializers.SerializerMethodField(help_text="`job`: this job only; `requester`: every job of theirs.")
+class WorkBlockSerializer(_ScopedBlockSerializer):
     job_title = serializers.CharField(source="job.title", allow_null=True, default=None)
     rejected = WorkBlockRejectionSerializer(many=True, read_only=True)
     how_to_appeal = serializers.SerializerMethodField()
@@ -75,9 +77,6 @@ class WorkBlockSerializer(serializers.ModelSerializer):
             *("lifted_at", "lift_reason", "rejected", "how_to_appeal"),
         ]
         read_only_fields = fields
-
-    def get_scope(self, block: Block) -> str:
-        return "job" if block.job_id else "requester"
 
     def get_how_to_appeal(self, block: Block) -> str:
         return HOW_TO_APPEAL

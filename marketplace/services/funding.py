@@ -91,6 +91,8 @@ def job_escrow_cover(*, job: Job) -> Reservation:
     """Top the escrow up to what the job owes now, all or `InsufficientFunds` with the shortfall (an unblock that
     reopened rejected work for review). The caller holds the locks of the tasks it changed."""
     locked = _lock_job(job.pk)
+    if locked.fee_rate is None:  # never launched: no escrow, nothing owed
+        return Reservation(covered=0, top_up=None, shortfall=0)
     return _reserve(locked, wanted=0, all_or_nothing=True)
 
 

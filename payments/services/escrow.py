@@ -99,14 +99,9 @@ def escrow_reserve(
         covered = min(wanted, max(0, (surplus + available) // price))
         amount = min(available, max(0, covered * price - surplus))
         top_up = None
-        if amount:
-            top_up = ledger_post(
-                idempotency_key=idempotency_key,
-                entries=[(source, -amount), (escrow, amount)],
-                kind=TransactionKind.ESCROW_FUND,
-                description=f"Escrow of job #{job_id} topped up for {covered} slot(s) added after launch",
-                reference_type="job",
-                reference_id=job_id,
+        if amount:  # the accounts are locked already: escrow_fund's locks cost nothing more
+            top_up = escrow_fund(
+                job_id=job_id, requester=requester, amount=amount, currency=currency, idempotency_key=idempotency_key
             )
         return Reservation(covered=covered, top_up=top_up, shortfall=shortfall)
 

@@ -2,7 +2,6 @@
 again) and visible to the worker; a requester may block a worker from one job or from all their jobs."""
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -11,13 +10,13 @@ from django.utils import timezone
 from marketplace.errors import NotEligible
 from marketplace.models import Assignment, AssignmentStatus, Block, Dispute, MicroTask, Participation, ReviewStatus
 from marketplace.selectors import job_slots_owed
-from marketplace.services.assignments import assignment_claim, assignment_submit
+from marketplace.services.assignments import assignment_claim
 from marketplace.services.disputes import appeal_file
 from marketplace.services.funding import jobs_slots_fund_waiting
 from payments.selectors import account_escrow_get
 from payments.services.deposits import deposit_create
 from tests.factories import UserFactory, WorkerFactory
-from tests.marketplace.helpers import answers_for, launched_job
+from tests.marketplace.helpers import issue_job, launched_job, work_on
 from tests.payments.invariants import ledger_invariant_violations
 
 pytestmark = pytest.mark.django_db
@@ -25,38 +24,14 @@ PRICE = 48
 
 
 @pytest.fixture
-def callbacks(django_capture_on_commit_callbacks):
-    return django_capture_on_commit_callbacks
-
-
-@pytest.fixture
 def job(requester):
-    """Four single-item tasks at overlap 1, one gold item per claim, blocked below 0.6 after two gold answers."""
-    return launched_job(
-        requester,
-        n_items=4,
-        n_gold=8,
-        items_per_task=1,
-        overlap_min=1,
-        overlap_max=1,
-        gold_ratio=Decimal("0.5"),
-        min_gold=2,
-        reward_cents=40,
-    )
-
-
-def work(job, worker, answer, callbacks) -> Assignment:
-    assignment = assignment_claim(job_id=job.pk, worker=worker)
-    with callbacks(execute=True):
-        return assignment_submit(
-            assignment_id=assignment.pk, worker=worker, answers=answers_for(assignment, label=answer)
-        )
+    return issue_job(requester)
 
 
 def gold_blocked(job, callbacks) -> tuple[object, list[Assignment]]:
     """A spammer whose two submits quality control rejects when it blocks them (0 of 2 gold right)."""
     spammer = WorkerFactory()
-    done = [work(job, spammer, "dog", callbacks) for _ in range(2)]
+    done = [work_on(job, spammer, "dog", callbacks) for _ in range(2)]
     assert Participation.objects.get(job=job, worker=spammer).blocked_at is not None
     return spammer, done
 
@@ -65,7 +40,7 @@ def test_a_requester_blocks_a_worker_on_a_job_and_the_worker_sees_why_and_how_to
     api, requester_api, requester, job, callbacks
 ):
     worker = WorkerFactory()
-    pending = work(job, worker, "cat", callbacks)
+    pending = work_on(job, worker, "cat", callbacks)
 
     blocked = requester_api.post(
         f"/api/v1/jobs/{job.pk}/workers/{worker.pk}/block/", {"reason": "Copies answers from a bot."}
@@ -157,7 +132,7 @@ def test_an_unblock_the_money_cannot_cover_is_refused_with_the_shortfall_and_cha
     assert jobs_slots_fund_waiting() == 2
     honest = WorkerFactory()
     for _ in range(4):
-        work(job, honest, "cat", callbacks)
+        work_on(job, honest, "cat", callbacks)
     settings.APPEAL_WINDOW = timedelta(days=7)
     url = f"/api/v1/jobs/{job.pk}/workers/{spammer.pk}/unblock/"
 
@@ -203,9 +178,9 @@ def test_a_gold_block_tells_the_requester_of_each_rejection(
 ):
     make_endpoint(requester, job, events=["assignment.rejected"])
     spammer = WorkerFactory()
-    first = work(job, spammer, "dog", callbacks)
+    first = work_on(job, spammer, "dog", callbacks)
 
-    second = work(job, spammer, "dog", callbacks)  # blocked: both submissions rejected by quality control
+    second = work_on(job, spammer, "dog", callbacks)  # blocked: both submissions rejected by quality control
 
     events = receiver.events("assignment.rejected")
     assert sorted(e["data"]["assignment"] for e in events) == [first.pk, second.pk]
@@ -278,3 +253,24 @@ def test_staff_block_and_lift_in_the_admin_with_a_reason_on_record(client, job):
     assert (block.source, block.created_by, block.job, block.reason) == ("staff", staff, job, "Fraud report #12")
     assert (block.lifted_by, block.lift_reason) == (staff, "Report withdrawn.")
     assert Participation.objects.get(job=job, worker=worker).blocked_at is None
+
+
+def test_the_block_lists_cost_the_same_few_queries_however_many_blocks(
+    api, requester, requester_api, job, callbacks, django_assert_max_num_queries
+):
+    deposit_create(user=requester, amount=1000, currency="USD", idempotency_key="balance")
+    spammer = gold_blocked(job, callbacks)[0]
+    for _ in range(2):
+        gold_blocked(job, callbacks)
+    for worker in WorkerFactory.create_batch(3):
+        requester_api.post(f"/api/v1/workers/{worker.pk}/block/", {"reason": "No."})
+    for other in UserFactory.create_batch(3, is_requester=True):
+        api.as_user(other).post(f"/api/v1/workers/{spammer.pk}/block/", {"reason": "Seen elsewhere."})
+
+    with django_assert_max_num_queries(3):  # count, page, the rejected work
+        listing = requester_api.get("/api/v1/blocks/")
+    with django_assert_max_num_queries(4):  # and the appeals of the rejected work
+        own = api.as_user(spammer).get("/api/v1/work/blocks/")
+
+    assert listing.json()["count"] == 6
+    assert own.json()["count"] == 4

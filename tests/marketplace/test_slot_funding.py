@@ -2,53 +2,22 @@
 replacement, adaptive overlap) is funded in the transaction that adds it, or waits for the requester's money, which
 the requester is told about; and every piece of accepted work can be paid."""
 
-from decimal import Decimal
-
 import pytest
 
 from marketplace.errors import NoWorkAvailable
 from marketplace.models import Assignment, JobStatus, MicroTask, Participation, ReviewStatus
 from marketplace.selectors import job_slots_owed
-from marketplace.services.assignments import assignment_claim, assignment_submit
+from marketplace.services.assignments import assignment_claim
 from marketplace.services.funding import job_slots_add, jobs_slots_fund_waiting
 from marketplace.tasks import assignment_auto_approve_task
 from payments.selectors import account_escrow_get, balance_list
 from payments.services.deposits import deposit_create
 from tests.factories import WorkerFactory
-from tests.marketplace.helpers import launched_job
+from tests.marketplace.helpers import issue_job, launched_job, work_on
 from tests.payments.invariants import ledger_invariant_violations
 
 pytestmark = pytest.mark.django_db
 PRICE = 48  # reward 40 + the 20% fee
-
-
-@pytest.fixture
-def callbacks(django_capture_on_commit_callbacks):
-    return django_capture_on_commit_callbacks
-
-
-def issue_job(requester):
-    """The black-box test's job: overlap 1, gold ratio 0.5 (one gold item per claim), min_gold 2, reward 40, four
-    items; launching put 4 x 48 = 192 in escrow."""
-    return launched_job(
-        requester,
-        n_items=4,
-        n_gold=8,
-        items_per_task=1,
-        overlap_min=1,
-        overlap_max=1,
-        gold_ratio=Decimal("0.5"),
-        min_gold=2,
-        reward_cents=40,
-    )
-
-
-def work(job, worker, answer, callbacks) -> Assignment:
-    """Claim and submit, answering `answer` everywhere; quality control runs after the submit commits."""
-    assignment = assignment_claim(job_id=job.pk, worker=worker)
-    answers = [{"position": p, "answer": answer} for p in range(len(assignment.item_ids))]
-    with callbacks(execute=True):
-        return assignment_submit(assignment_id=assignment.pk, worker=worker, answers=answers)
 
 
 def escrow(job) -> int:
@@ -61,10 +30,10 @@ def available(user) -> int:
 
 def spammer_approved_once_then_blocked(requester_api, job, callbacks):
     spammer = WorkerFactory()
-    first = work(job, spammer, "dog", callbacks)  # the gold key is "cat": 0 of 1, below min_gold
+    first = work_on(job, spammer, "dog", callbacks)  # the gold key is "cat": 0 of 1, below min_gold
     approved = requester_api.post(f"/api/v1/jobs/{job.pk}/review/", {"approve": [first.pk]}, format="json").json()
     assert approved["approved"] == [first.pk]
-    second = work(job, spammer, "dog", callbacks)  # 0 of 2: blocked
+    second = work_on(job, spammer, "dog", callbacks)  # 0 of 2: blocked
     assert Participation.objects.get(job=job, worker=spammer).blocked_at is not None
     second.refresh_from_db()
     assert second.review_status == ReviewStatus.REJECTED
@@ -78,7 +47,7 @@ def test_the_black_box_scenario_every_approval_after_a_block_is_paid(requester, 
     spammer_approved_once_then_blocked(requester_api, job, callbacks)
     honest = WorkerFactory()
 
-    done = [work(job, honest, "cat", callbacks).pk for _ in range(4)]  # the two replacement slots and two untouched
+    done = [work_on(job, honest, "cat", callbacks).pk for _ in range(4)]  # the two replacement slots and two untouched
     review = requester_api.post(f"/api/v1/jobs/{job.pk}/review/", {"approve": done}, format="json").json()
 
     assert review == {"approved": done, "rejected": [], "refused": []}
@@ -100,7 +69,7 @@ def test_without_the_money_the_replacement_slots_wait_the_requester_is_told_and_
         spammer_approved_once_then_blocked(requester_api, job, callbacks)
     honest = WorkerFactory()
 
-    done = [work(job, honest, "cat", callbacks).pk for _ in range(2)]  # the two slots nobody touched
+    done = [work_on(job, honest, "cat", callbacks).pk for _ in range(2)]  # the two slots nobody touched
     with pytest.raises(NoWorkAvailable):
         assignment_claim(job_id=job.pk, worker=honest)
     progress = requester_api.get(f"/api/v1/jobs/{job.pk}/progress/").json()
@@ -117,7 +86,7 @@ def test_without_the_money_the_replacement_slots_wait_the_requester_is_told_and_
             "/api/v1/payments/deposits/", {"amount": 2 * PRICE}, HTTP_IDEMPOTENCY_KEY="top-up", format="json"
         )
     assert deposited.status_code == 201
-    done += [work(job, honest, "cat", callbacks).pk for _ in range(2)]
+    done += [work_on(job, honest, "cat", callbacks).pk for _ in range(2)]
     review = requester_api.post(f"/api/v1/jobs/{job.pk}/review/", {"approve": done}, format="json").json()
 
     assert review == {"approved": done, "rejected": [], "refused": []}
@@ -135,7 +104,7 @@ def test_auto_approval_of_work_done_on_replacement_slots_never_fails(requester, 
     spammer_approved_once_then_blocked(requester_api, job, callbacks)
     honest = WorkerFactory()
     for _ in range(4):
-        work(job, honest, "cat", callbacks)
+        work_on(job, honest, "cat", callbacks)
 
     assignment_auto_approve_task()
 

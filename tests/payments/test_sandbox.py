@@ -12,10 +12,8 @@ from django.db import connection
 from payments.models import PayoutStatus
 from payments.providers import ProviderConflict, SandboxProvider, provider_get
 from payments.services import payouts
-from payments.services.escrow import escrow_pay_worker
 from payments.services.payouts import payout_request, payout_send
-from tests.factories import RequesterFactory
-from tests.payments.helpers import funded_job, payable, run_in_threads
+from tests.payments.helpers import payable, run_in_threads
 from tests.payments.invariants import ledger_invariant_violations
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,18 +45,8 @@ def test_a_refusal_is_remembered_too_and_a_key_reused_for_another_amount_is_a_co
 
 
 @pytest.mark.django_db
-def test_a_payout_resumed_by_a_fresh_process_after_a_crash_is_sent_once(worker, sandbox, monkeypatch):
-    job_id = funded_job(RequesterFactory(), 1000)
-    escrow_pay_worker(
-        job_id=job_id,
-        worker=worker,
-        gross=1000,
-        currency="USD",
-        fee_rate="0",
-        idempotency_key="pay",
-        reference_type="test",
-        reference_id=1,
-    )
+def test_a_payout_resumed_by_a_fresh_process_after_a_crash_is_sent_once(earning, sandbox, monkeypatch):
+    worker = earning
     monkeypatch.setattr(payouts, "_enqueue_send", lambda payout_id: None)
     payout = payout_request(worker=worker, currency="USD", idempotency_key="all")
     real_record = payouts.payout_record_outcome
