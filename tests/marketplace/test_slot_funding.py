@@ -7,13 +7,17 @@ import pytest
 from marketplace.errors import NoWorkAvailable
 from marketplace.models import Assignment, JobStatus, MicroTask, Participation, ReviewStatus
 from marketplace.selectors import job_slots_owed
-from marketplace.services.assignments import assignment_claim
+from marketplace.services.assignments import assignment_claim, assignment_submit
+from marketplace.services.blocks import participation_block
 from marketplace.services.funding import job_slots_add, jobs_slots_fund_waiting
+from marketplace.services.reviews import assignment_approve
 from marketplace.tasks import assignment_auto_approve_task
 from payments.selectors import account_escrow_get, balance_list
 from payments.services.deposits import deposit_create
 from tests.factories import WorkerFactory
-from tests.marketplace.helpers import issue_job, launched_job, work_on
+from tests.marketplace.helpers import answers_for, issue_job, launched_job, work_on
+from tests.marketplace.invariants import assignment_invariant_violations
+from tests.payments.helpers import run_in_threads
 from tests.payments.invariants import ledger_invariant_violations
 
 pytestmark = pytest.mark.django_db
@@ -173,3 +177,41 @@ def test_the_sweep_opens_waiting_slots_once_a_closed_appeal_window_frees_escrow(
     assert jobs_slots_fund_waiting() == 0
     assert sum(MicroTask.objects.filter(job=job).values_list("unfunded_slots", flat=True)) == 1
     assert escrow(job) == job_slots_owed(job=job) * PRICE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_blocks_approvals_claims_and_deposits_racing_on_one_job_keep_every_slot_funded(requester):
+    """Ten workers blocked at once while others claim and submit and the requester approves and deposits, each with
+    its own connection: no deadlock or error, every replacement slot opened or waiting, the escrow never short."""
+    job = launched_job(requester, n_items=40, items_per_task=1, overlap_min=2, overlap_max=2, gold_ratio="0")
+    deposit_create(user=requester, amount=10 * 30, currency="USD", idempotency_key="half of what blocks will need")
+    blocked, honest = WorkerFactory.create_batch(10), WorkerFactory.create_batch(5)
+    for worker in blocked:
+        for _ in range(2):
+            held = assignment_claim(job_id=job.pk, worker=worker)
+            assignment_submit(assignment_id=held.pk, worker=worker, answers=answers_for(held))
+
+    def act(i: int) -> object:
+        if i < 10:
+            return participation_block(job=job, worker_id=blocked[i].pk, reason="racing")
+        if i < 15:
+            worker = honest[i - 10]
+            for _ in range(3):
+                held = assignment_claim(job_id=job.pk, worker=worker)
+                assignment_submit(assignment_id=held.pk, worker=worker, answers=answers_for(held))
+                assignment_approve(assignment_id=held.pk)
+            return "worked"
+        return deposit_create(user=requester, amount=5 * 30, currency="USD", idempotency_key=f"more-{i}")
+
+    outcomes = run_in_threads(17, act)
+
+    assert [o for o in outcomes if isinstance(o, Exception)] == []
+    assert outcomes[:10] == [True] * 10
+    tasks = MicroTask.objects.filter(job=job)
+    assert sum(t.overlap_target - 2 + t.unfunded_slots for t in tasks) == 20  # a replacement per blocked submission
+    escrow_balance = account_escrow_get(job_id=job.pk, currency="USD").balance
+    assert escrow_balance >= job_slots_owed(job=job) * 30
+    assert jobs_slots_fund_waiting() >= 0
+    assert sum(t.unfunded_slots for t in MicroTask.objects.filter(job=job)) == 0  # 300 + 2 x 150 paid all twenty
+    assert assignment_invariant_violations() == []
+    assert ledger_invariant_violations() == []
