@@ -65,7 +65,7 @@ def participation_block(
                 "task_id", flat=True
             )
         )
-        tasks_lock(task_ids={a.task_id for a in held} | set(submitted))
+        tasks_lock(job_id=job.pk, task_ids={a.task_id for a in held} | set(submitted))
         participation, _ = Participation.objects.get_or_create(job=job, worker_id=worker_id)
         now = timezone.now()
         if not Participation.objects.filter(pk=participation.pk, blocked_at__isnull=True).update(
@@ -109,7 +109,8 @@ def job_worker_unblock(*, job: Job, worker_id: int, reason: str, by: User) -> Bl
             raise NotBlocked()
         reopen = _lock_assignments(job, worker_id, Q(pk__in=_reopenable(block)))
         submitted = Assignment.objects.filter(job=job, worker_id=worker_id, status=AssignmentStatus.SUBMITTED)
-        tasks = tasks_lock(task_ids=set(submitted.values_list("task_id", flat=True)))
+        mine = set(submitted.values_list("task_id", flat=True))
+        tasks = [task for task in tasks_lock(job_id=job.pk, task_ids=mine) if task.pk in mine]
         Participation.objects.filter(job=job, worker_id=worker_id).update(blocked_at=None, block_reason="")
         now = timezone.now()
         Assignment.objects.filter(pk__in=[a.pk for a in reopen]).update(

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 
 from marketplace.accounts.models import User
 from marketplace.models import Job, JobStatus, MicroTask
@@ -53,12 +53,13 @@ def job_slots_add(
     """Give the job's tasks more slots, funded in this transaction or left waiting for funds.
 
     `add`: slots to add per task id (a block's replacements); `raise_to`: a target per task id, counting the slots
-    already waiting (adaptive overlap: a raise another run already asked for is not asked twice). A job that no
-    longer takes claims (completed, cancelled) gets nothing. Returns the slots opened and the job's waiting slots.
+    already waiting (adaptive overlap: a raise another run already asked for is not asked twice). The new slots
+    join the job's slots already waiting, and the lowest task numbers open first. A job that no longer takes claims
+    (completed, cancelled) gets nothing. Returns the slots opened and the job's slots still waiting.
     """
     wanted = {**(add or {})}
     with transaction.atomic():
-        tasks = tasks_lock(task_ids=set(wanted) | set(raise_to or {}))
+        tasks = tasks_lock(job_id=job.pk, task_ids={*wanted, *(raise_to or {})})
         locked = _lock_job(job.pk)
         if locked.status not in FUNDABLE:
             return Slots()
@@ -79,8 +80,7 @@ def job_slots_fund_waiting(*, job_id: int) -> Slots:
     """Open the job's slots that wait for funds, as far as the escrow's surplus and the requester's available
     balance allow (after a deposit, or from the beat sweep). Idempotent: nothing waiting, nothing done."""
     with transaction.atomic(durable=True):
-        waiting = MicroTask.objects.filter(job_id=job_id, unfunded_slots__gt=0).values_list("pk", flat=True)
-        tasks = tasks_lock(task_ids=waiting)
+        tasks = tasks_lock(job_id=job_id, task_ids=())
         locked = _lock_job(job_id)
         if locked.status not in FUNDABLE or not tasks:
             return Slots()
@@ -118,9 +118,14 @@ def funding_after_deposit(*, user: User, currency: str, **kwargs: object) -> Non
         transaction.on_commit(partial(job_slots_fund_waiting_task.delay, job_id))
 
 
-def tasks_lock(*, task_ids: Iterable[int]) -> list[MicroTask]:
-    """Lock tasks in ascending id (`FOR NO KEY UPDATE`: claims only wait on them through `SKIP LOCKED`)."""
-    return list(MicroTask.objects.select_for_update(no_key=True).filter(pk__in=sorted(task_ids)).order_by("pk"))
+def tasks_lock(*, job_id: int, task_ids: Iterable[int]) -> list[MicroTask]:
+    """Lock the job's tasks `task_ids`, and those with slots waiting for funds (funded along with any new ones), in
+    ascending id, at once: a caller about to add slots takes every task lock it will need before the job's.
+    `FOR NO KEY UPDATE`: claims only meet these rows through `SKIP LOCKED`."""
+    waiting = Q(job_id=job_id, unfunded_slots__gt=0)
+    return list(
+        MicroTask.objects.select_for_update(no_key=True).filter(Q(pk__in=list(task_ids)) | waiting).order_by("pk")
+    )
 
 
 def _lock_job(job_id: int) -> Job:
