@@ -33,7 +33,7 @@ from tests.payments.invariants import ledger_invariant_violations  # noqa: E402
 def main() -> None:
     assert connection.vendor == "sqlite"
     call_command("migrate", verbosity=0)
-    job = launched_job(RequesterFactory(), n_items=30, items_per_task=1, overlap_min=2, overlap_max=2, gold_ratio="0")
+    job = launched_job(RequesterFactory(), n_items=100, items_per_task=1, overlap_min=2, overlap_max=2, gold_ratio="0")
     workers = WorkerFactory.create_batch(8)
     submits, cancelled = [0], threading.Event()
 
@@ -57,6 +57,7 @@ def main() -> None:
                     continue
                 assignment_submit(assignment_id=held.pk, worker=workers[i], answers=answers_for(held))
                 submits[0] += 1
+                time.sleep(0.002)  # let the requester's thread in: the cancel must land mid-way, not after the end
         finally:
             connections.close_all()
 
