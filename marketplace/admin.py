@@ -16,6 +16,7 @@ from marketplace.models import (
     DECISIONS_BY_KIND,
     Answer,
     Assignment,
+    Block,
     Dispute,
     DisputeDecision,
     DisputeStatus,
@@ -31,6 +32,7 @@ from marketplace.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from marketplace.services.blocks import job_worker_block, job_worker_unblock, requester_block, requester_unblock
 from marketplace.services.disputes import dispute_resolve
 from marketplace.services.jobs import job_editable_fields, job_update
 from payments.errors import PaymentsError
@@ -384,5 +386,99 @@ class DisputeAdmin(admin.ModelAdmin):
 
     def response_change(self, request: HttpRequest, obj: Dispute) -> HttpResponse:
         if getattr(request, "dispute_refused", False):
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+
+class BlockForm(forms.ModelForm):
+    """A new block: the worker, a job (or, with no job, a requester: every job of theirs) and the reason. A standing
+    block: a reason to lift it. The services do the rest (and refuse what the API would refuse)."""
+
+    lift = forms.CharField(
+        label="Lift the block, because",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        required=False,
+        help_text="Kept on record. Work the block rejected is reopened for review (the escrow must cover it).",
+    )
+
+    class Meta:
+        model = Block
+        fields = ["worker", "job", "requester", "reason"]
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        if "requester" in self.fields:
+            self.fields["requester"].required = False  # a job names its requester
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if self.instance.pk is None and not (data.get("job") or data.get("requester")):
+            self.add_error("requester", "Name a job, or a requester to block the worker from all their jobs.")
+        return data
+
+
+@admin.register(Block)
+class BlockAdmin(admin.ModelAdmin):
+    """Blocks of workers, on a job or on every job of a requester: staff add one (through the services, like a
+    requester's) or lift a standing one, always with a reason; nothing is deleted."""
+
+    form = BlockForm
+    list_display = ["id", "worker", "job", "requester", "source", "reason", "created_by", "created_at", "lifted_at"]
+    list_filter = ["source", ("lifted_at", admin.EmptyFieldListFilter), "created_at"]
+    search_fields = ["worker__email", "requester__email", "=job__id", "reason"]
+    list_select_related = ["worker", "job", "requester", "created_by"]
+    raw_id_fields = ["worker", "job", "requester"]
+    lifecycle = ["source", "created_by", "created_at", "lifted_at", "lifted_by", "lift_reason"]
+
+    def get_fields(self, request: HttpRequest, obj: Block | None = None) -> list[str]:
+        if obj is None:
+            return ["worker", "job", "requester", "reason"]
+        return ["worker", "job", "requester", "reason", *self.lifecycle, *(["lift"] if not obj.lifted_at else [])]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Block | None = None) -> list[str]:
+        return [] if obj is None else ["worker", "job", "requester", "reason", *self.lifecycle]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Block | None = None) -> bool:
+        return False
+
+    @csrf_protect_m
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        return self._changeform_view(request, object_id, form_url, extra_context)  # the services' own transactions
+
+    def save_model(self, request: HttpRequest, obj: Block, form: BlockForm, change: bool) -> None:
+        data, worker_id = form.cleaned_data, obj.worker_id
+        try:
+            if not change:
+                done = (
+                    job_worker_block(job=obj.job, worker_id=worker_id, reason=data["reason"], by=request.user)
+                    if obj.job_id
+                    else requester_block(
+                        requester=obj.requester, worker_id=worker_id, reason=data["reason"], by=request.user
+                    )
+                )
+                obj.pk, obj._state.adding = done.pk, False
+            elif data.get("lift"):
+                if obj.job_id:
+                    job_worker_unblock(job=obj.job, worker_id=worker_id, reason=data["lift"], by=request.user)
+                else:
+                    requester_unblock(
+                        requester=obj.requester, worker_id=worker_id, reason=data["lift"], by=request.user
+                    )
+        except (MarketplaceError, PaymentsError) as refused:
+            self.message_user(request, f"Not done: {refused.message}", level=messages.ERROR)
+            request.block_refused = True  # type: ignore[attr-defined]
+
+    def log_addition(self, request: HttpRequest, obj: Block, message: object) -> object:
+        return None if obj.pk is None else super().log_addition(request, obj, message)
+
+    def response_add(self, request: HttpRequest, obj: Block, post_url_continue: str | None = None) -> HttpResponse:
+        if getattr(request, "block_refused", False):
+            return HttpResponseRedirect(request.path)
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: Block) -> HttpResponse:
+        if getattr(request, "block_refused", False):
             return HttpResponseRedirect(request.path)
         return super().response_change(request, obj)

@@ -162,3 +162,25 @@ class AlreadyResolved(MarketplaceError):
     code = "already_resolved"
     status_code = 409
     default_message = "This dispute was already resolved."
+
+
+class InvalidBlock(MarketplaceError):
+    """A block or unblock without a reason, or of someone who is not a worker; `extra["field"]` names the field."""
+
+    code = "invalid_block"
+    status_code = 400
+    default_message = "The block is incomplete."
+
+
+class AlreadyBlocked(MarketplaceError):
+    """`extra["block"]` is the id of the standing block."""
+
+    code = "already_blocked"
+    status_code = 409
+    default_message = "This worker is already blocked here."
+
+
+class NotBlocked(MarketplaceError):
+    code = "not_blocked"
+    status_code = 409
+    default_message = "This worker is not blocked here."

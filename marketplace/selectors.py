@@ -2,10 +2,23 @@
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, DateTimeField, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    Count,
+    DateTimeField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -16,6 +29,9 @@ from marketplace.models import (
     Answer,
     Assignment,
     AssignmentStatus,
+    Block,
+    Dispute,
+    DisputeStatus,
     Item,
     Job,
     JobAggregate,
@@ -23,11 +39,14 @@ from marketplace.models import (
     JobStatus,
     MicroTask,
     Participation,
+    ReviewStatus,
     Upload,
     posterior_by_class,
 )
 from marketplace.prepared import Param, PreparedQuery, attnames, loaded
 from marketplace.schemas import parse_label_schema
+from payments.money import fee_split
+from payments.selectors import account_escrow_get, balance_list
 from qualification.selectors import live_grants
 from workers.selectors import standing_bans, worker_reputation_expression
 
@@ -68,9 +87,10 @@ def task_list(*, job: Job) -> QuerySet[MicroTask]:
 
 def eligible_jobs(*, worker: User) -> QuerySet[Job]:
     """The one rule for who may work on what, used to list work and to guard every claim: an active job before its
-    deadline, not the worker's own, that has not blocked the worker; the worker not banned from the platform,
-    holding every qualification the job requires (live: neither revoked nor expired, at the minimum score), and
-    at least the job's minimum reputation. One query: every condition is a subquery."""
+    deadline, not the worker's own, that has not blocked the worker (on the job, or on every job of its requester);
+    the worker not banned from the platform, holding every qualification the job requires (live: neither revoked
+    nor expired, at the minimum score), and at least the job's minimum reputation. One query: every condition is a
+    subquery. (`services.eligibility._reason` says which one failed; a test checks the two agree.)"""
     if not worker.is_worker:
         return Job.objects.none()
     return _open_to(worker.pk, timezone.now())
@@ -79,6 +99,10 @@ def eligible_jobs(*, worker: User) -> QuerySet[Job]:
 def _open_to(worker: int | Param, now: datetime | Param) -> QuerySet[Job]:
     """`eligible_jobs` for a worker (by id) at a time; either may be a `Param` of a prepared query."""
     blocked = Participation.objects.filter(job=OuterRef("pk"), worker=worker, blocked_at__isnull=False)
+    # Blocked from every job of the requester: a probe of the partial unique index (worker, requester).
+    blocked_by_requester = Block.objects.filter(
+        worker=worker, requester=OuterRef("requester"), job__isnull=True, lifted_at__isnull=True
+    )
     held = live_grants(worker=worker, now=now).filter(
         qualification=OuterRef("qualification"), score__gte=OuterRef("min_score")
     )
@@ -90,6 +114,7 @@ def _open_to(worker: int | Param, now: datetime | Param) -> QuerySet[Job]:
         .exclude(requester=worker)
         .exclude(Exists(standing_bans().filter(worker=worker)))
         .exclude(Exists(blocked))
+        .exclude(Exists(blocked_by_requester))
         .exclude(Exists(unmet))
     )
 
@@ -175,23 +200,83 @@ def assignment_answer_values(*, assignment: Assignment) -> dict[int, Any]:
 
 
 def job_progress(*, job: Job) -> dict[str, int]:
-    """Counts for the job's progress page: a few aggregate queries, gold kept out of every figure."""
+    """Counts for the job's progress page: a few aggregate queries, gold kept out of every figure. Slots added after
+    launch that wait for funds are shown with what the requester must deposit to open them."""
     tasks = MicroTask.objects.filter(job=job).aggregate(
         tasks_total=Count("id"),
         items_total=Coalesce(Sum("n_items"), 0),
         tasks_complete=Count("id", filter=Q(submitted_count__gte=F("overlap_target"))),
         items_complete=Coalesce(Sum("n_items", filter=Q(submitted_count__gte=F("overlap_target"))), 0),
         answers_target=Coalesce(Sum(F("n_items") * F("overlap_target")), 0),
+        slots_waiting_for_funds=Coalesce(Sum("unfunded_slots"), 0),
     )
     by_status = dict(
         Assignment.objects.filter(job=job).values_list("status").annotate(n=Count("id")).values_list("status", "n")
     )
     answers = Answer.objects.filter(job=job, is_gold=False).count()
+    waiting = tasks["slots_waiting_for_funds"] if job.status in (JobStatus.ACTIVE, JobStatus.PAUSED) else 0
     return {
         **tasks,
+        "slots_waiting_for_funds": waiting,
+        "deposit_needed_cents": job_deposit_needed(job=job, slots=waiting) if waiting else 0,
         "answers_collected": answers,
         **{f"assignments_{status}": by_status.get(status, 0) for status in AssignmentStatus.values},
     }
+
+
+# --- Money a job may still need --------------------------------------------------------------------------------------
+
+
+def job_fee_rate(job: Job) -> Decimal:
+    """The platform's fee rate on the job's rewards (and bonuses): fixed at launch, else the current setting."""
+    return job.fee_rate if job.fee_rate is not None else Decimal(settings.PLATFORM_FEE_RATE)
+
+
+def assignment_price(job: Job) -> tuple[int, int]:
+    """(reward, fee) of one assignment of the job."""
+    fee, _ = fee_split(gross=job.reward_cents, rate=job_fee_rate(job))
+    return job.reward_cents, fee
+
+
+def job_slots_owed(*, job: Job) -> int:
+    """The slots the job may still pay for, each at reward + fee; its escrow must hold at least this many.
+
+    Open assignments, submitted work awaiting review, and rejections that may still be appealed (inside the appeal
+    window and not appealed, or appealed and not decided); while the job may take claims (active or paused), every
+    free slot of its tasks as well. Slots waiting for funds are not owed: nobody can claim them.
+    """
+    appeal_open_since = timezone.now() - settings.APPEAL_WINDOW
+    # A rejection may still cost its reward while it can be appealed (inside the window, not appealed yet) or while
+    # its appeal is open, however long an admin takes; a decided appeal frees it (or was paid).
+    appeal = Dispute.objects.filter(assignment=OuterRef("pk"))
+    counts = Assignment.objects.filter(job=job).aggregate(
+        open=Count("id", filter=Q(status=AssignmentStatus.OPEN)),
+        pending=Count("id", filter=Q(status=AssignmentStatus.SUBMITTED, review_status=ReviewStatus.PENDING)),
+        appealable=Count(
+            "id",
+            filter=Q(review_status=ReviewStatus.REJECTED)
+            & (
+                Exists(appeal.filter(status=DisputeStatus.OPEN))
+                | (Q(reviewed_at__gt=appeal_open_since) & ~Exists(appeal))
+            ),
+        ),
+    )
+    free = 0
+    if job.status in (JobStatus.ACTIVE, JobStatus.PAUSED):
+        free = MicroTask.objects.filter(job=job).aggregate(
+            free=Coalesce(Sum(F("overlap_target") - F("assigned_count")), 0)
+        )["free"]
+    return free + counts["open"] + counts["pending"] + counts["appealable"]
+
+
+def job_deposit_needed(*, job: Job, slots: int) -> int:
+    """What the requester must deposit so that `slots` more slots of the job could be funded: their price, less
+    the escrow's surplus over what is owed and the requester's available balance (read without locks)."""
+    reward, fee = assignment_price(job)
+    escrow = account_escrow_get(job_id=job.pk, currency=job.currency)
+    surplus = (escrow.balance if escrow else 0) - job_slots_owed(job=job) * (reward + fee)
+    available = next((b.available for b in balance_list(user=job.requester) if b.currency == job.currency), 0)
+    return max(0, slots * (reward + fee) - surplus - available)
 
 
 # --- Results and worker quality ------------------------------------------------------------------------------------
@@ -254,6 +339,22 @@ def job_worker_list(*, job: Job) -> QuerySet[Participation]:
 def worker_quality_list(*, worker: User) -> QuerySet[Participation]:
     """The worker's own record per job: gold answered and right, and the estimated accuracy."""
     return Participation.objects.filter(worker=worker).select_related("job").order_by("-id")
+
+
+def requester_block_list(*, requester: User) -> QuerySet[Block]:
+    """The blocks on the requester's jobs and on all of them, standing or lifted, newest first."""
+    return Block.objects.filter(requester=requester).prefetch_related("rejected").order_by("-id")
+
+
+def worker_block_list(*, worker: User) -> QuerySet[Block]:
+    """The worker's own blocks, standing or lifted, newest first, with the work each rejected and its appeal."""
+    rejected = Assignment.objects.prefetch_related("appeals").order_by("id")
+    return (
+        Block.objects.filter(worker=worker)
+        .select_related("job")
+        .prefetch_related(Prefetch("rejected", queryset=rejected))
+        .order_by("-id")
+    )
 
 
 def finished_job_ids_with_escrow() -> list[int]:

@@ -6,6 +6,7 @@ from marketplace.selectors import finished_job_ids_with_escrow
 from marketplace.services.aggregation import aggregation_resume_stuck, job_aggregate
 from marketplace.services.assignments import assignment_expire_overdue
 from marketplace.services.deadlines import jobs_expire_due
+from marketplace.services.funding import job_slots_fund_waiting, jobs_slots_fund_waiting
 from marketplace.services.reputation import reputation_recompute_all
 from marketplace.services.reviews import assignment_auto_approve_due, job_settle
 from marketplace.services.upload_recovery import upload_resume_stuck
@@ -83,3 +84,15 @@ def jobs_settle_task() -> int:
 def reputation_recompute_task() -> int:
     """Recompute every worker's reputation from their gold, aggregation and approval records (beat, hourly)."""
     return reputation_recompute_all()
+
+
+@shared_task(acks_late=True)
+def job_slots_fund_waiting_task(job_id: int) -> int:
+    """Open a job's slots that wait for funds, as far as the money allows (queued after a deposit). Idempotent."""
+    return job_slots_fund_waiting(job_id=job_id).opened
+
+
+@shared_task(acks_late=True)
+def jobs_slots_fund_waiting_task() -> int:
+    """Try every job with slots waiting for funds (run by beat every five minutes). Returns the slots opened."""
+    return jobs_slots_fund_waiting()

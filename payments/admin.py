@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from payments.models import Account, Payout, PayoutStatus, Posting, Transaction
+from payments.models import Account, Payout, PayoutStatus, Posting, SandboxOperation, Transaction
 from payments.tasks import payout_send_task
 
 
@@ -76,3 +76,12 @@ class PayoutAdmin(ReadOnlyAdmin):
             # resume: a payout stuck in `sending` is sent again at once; the provider key keeps it single.
             payout_send_task.delay(payout.pk, resume=True)
         self.message_user(request, f"{len(unfinished)} payout(s) queued.", messages.SUCCESS)
+
+
+@admin.register(SandboxOperation)
+class SandboxOperationAdmin(ReadOnlyAdmin):
+    """The bundled sandbox provider's memory of idempotency keys (a real provider keeps this on its side)."""
+
+    list_display = ["id", "operation", "idempotency_key", "ok", "reference", "error", "created_at"]
+    list_filter = ["operation", "ok"]
+    search_fields = ["idempotency_key", "reference"]

@@ -233,3 +233,25 @@ class Payout(models.Model):
     def provider_idempotency_key(self) -> str:
         """The key every provider call for this payout carries, however many times it is retried."""
         return f"payout:{self.worker_id}:{self.idempotency_key}"
+
+
+class SandboxOperation(models.Model):
+    """One call the bundled sandbox provider carried out, kept by (operation, idempotency key) as a real provider
+    keeps its keys: any process that repeats the call gets `ok` / `reference` / `error` back, and nothing moves
+    twice. Written only by `payments.providers.SandboxProvider`."""
+
+    operation = models.CharField(max_length=16, choices=[("charge", "Charge"), ("payout", "Payout")])
+    idempotency_key = models.CharField(max_length=200)
+    params = models.JSONField(help_text="User id, amount and currency of the first call.")
+    ok = models.BooleanField()
+    reference = models.CharField(max_length=64)
+    error = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["operation", "idempotency_key"], name="sandbox_operation_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"sandbox {self.operation} {self.idempotency_key}"

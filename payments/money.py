@@ -6,8 +6,11 @@ many small payments of a marketplace, where half-cent fees are common: 5% of 10 
 is left, so `fee + net == gross` always holds.
 """
 
+import functools
 import re
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+import pycountry
 
 from payments.errors import InvalidAmount, InvalidCurrency
 
@@ -15,14 +18,26 @@ ROUNDING = ROUND_HALF_EVEN
 # A trillion minor units per movement: sums of millions of them stay far below the 64-bit limit.
 MAX_AMOUNT = 10**12
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+# ISO 4217 also codes things nobody deposits or is paid in: precious metals, bond-market and accounting units, the
+# IMF's SDR, and the codes for testing and for "no currency". They are left out of the codes the ledger accepts.
+NOT_MONEY = frozenset(
+    {"XAG", "XAU", "XPD", "XPT", "XBA", "XBB", "XBC", "XBD", "XDR", "XSU", "XUA", "XAD", "XTS", "XXX"}
+)
 # ISO 4217 minor-unit exponents that differ from 2 (for formatting only; the ledger never needs them).
 _EXPONENTS = {"BHD": 3, "CLP": 0, "IQD": 3, "ISK": 0, "JOD": 3, "JPY": 0, "KRW": 0, "KWD": 3, "OMR": 3, "VND": 0}
 
 
 def currency_clean(currency: object) -> str:
-    if not isinstance(currency, str) or not _CURRENCY.match(currency):
-        raise InvalidCurrency(currency=str(currency))
+    """An ISO 4217 currency code in capitals (the list maintained by `pycountry`), or `InvalidCurrency` naming the
+    field. Any three letters are not enough: `ZZZ` would open ledger accounts in a currency that does not exist."""
+    if not isinstance(currency, str) or not _CURRENCY.match(currency) or currency not in _iso_4217():
+        raise InvalidCurrency(field="currency", currency=str(currency))
     return currency
+
+
+@functools.cache
+def _iso_4217() -> frozenset[str]:
+    return frozenset(c.alpha_3 for c in pycountry.currencies) - NOT_MONEY
 
 
 def amount_clean(amount: object, *, allow_zero: bool = False) -> int:

@@ -241,6 +241,13 @@ class ProgressSerializer(serializers.Serializer):
     assignments_submitted = serializers.IntegerField()
     assignments_expired = serializers.IntegerField()
     assignments_released = serializers.IntegerField()
+    slots_waiting_for_funds = serializers.IntegerField(
+        help_text="Slots added after launch (a blocked worker's replacements, adaptive overlap) that the escrow could "
+        "not cover: nobody can claim them, and the job does not complete, until you deposit."
+    )
+    deposit_needed_cents = serializers.IntegerField(
+        help_text="What to deposit to open them all (they open by themselves once the money arrives)."
+    )
 
 
 class JobCostSerializer(serializers.Serializer):
@@ -251,6 +258,12 @@ class JobCostSerializer(serializers.Serializer):
     fee_cents = serializers.IntegerField(help_text="The platform's fee per assignment, on top of the reward.")
     fee_rate = serializers.DecimalField(max_digits=5, decimal_places=4, coerce_to_string=False)
     total_cents = serializers.IntegerField(help_text="What launching moves into the job's escrow.")
+    bonus_fee_rate = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        coerce_to_string=False,
+        help_text="The platform fee on a bonus, charged on top of it (the job's fee rate).",
+    )
     available_cents = serializers.IntegerField(help_text="The requester's available balance in this currency.")
     shortfall_cents = serializers.IntegerField(
         allow_null=True, help_text="What to deposit before launching; null once the job is launched (funded)."
@@ -270,7 +283,8 @@ class JobCostApi(APIView):
 
 
 class JobProgressApi(APIView):
-    """Where the job stands. Gold items and gold answers are left out of every figure."""
+    """Where the job stands. Gold items and gold answers are left out of every figure. `slots_waiting_for_funds`
+    and `deposit_needed_cents` say what a deposit would open (the `job.funds_needed` webhook event says it too)."""
 
     permission_classes = [IsRequester]
 

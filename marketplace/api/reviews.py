@@ -109,14 +109,15 @@ class BonusSerializer(serializers.Serializer):
 
 
 class BonusResultSerializer(serializers.Serializer):
-    transaction = serializers.IntegerField()
-    worker = serializers.IntegerField()
-    amount_cents = serializers.IntegerField()
+    transaction = serializers.IntegerField(source="transaction.pk")
+    worker = serializers.IntegerField(source="worker_id")
+    amount_cents = serializers.IntegerField(help_text="What the worker gets.")
+    fee_cents = serializers.IntegerField(help_text="The platform fee on top, at the job's fee rate.")
 
 
 class JobBonusApi(APIView):
-    """Pay a worker who submitted work on the job a bonus from your available balance, with a reason. Retrying
-    with the same `idempotency_key` pays once."""
+    """Pay a worker who submitted work on the job a bonus from your available balance, with a reason; the platform
+    fee (the job's fee rate, as on rewards) is charged on top. Retrying with the same `idempotency_key` pays once."""
 
     permission_classes = [IsRequester]
 
@@ -135,5 +136,4 @@ class JobBonusApi(APIView):
             reason=data.validated_data["reason"],
             idempotency_key=data.validated_data["idempotency_key"],
         )
-        body = {"transaction": paid.pk, **{k: data.validated_data[k] for k in ("worker", "amount_cents")}}
-        return Response(BonusResultSerializer(body).data, status=status.HTTP_201_CREATED)
+        return Response(BonusResultSerializer(paid).data, status=status.HTTP_201_CREATED)

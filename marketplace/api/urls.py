@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from marketplace.api import accounts, disputes, jobs, results, reviews, uploads, webhooks, work
+from marketplace.api import accounts, blocks, disputes, jobs, results, reviews, uploads, webhooks, work
 
 # The worker's endpoints first: they serve most requests, and a URL is matched against the patterns in order.
 _work = [
@@ -18,6 +18,7 @@ _work = [
     path("assignments/<int:assignment_id>/release/", work.WorkReleaseApi.as_view(), name="work-release"),
     path("assignments/<int:assignment_id>/appeal/", disputes.WorkAppealApi.as_view(), name="work-appeal"),
     path("disputes/", disputes.WorkDisputeListApi.as_view(), name="work-dispute-list"),
+    path("blocks/", blocks.WorkBlockListApi.as_view(), name="work-block-list"),
 ]
 
 urlpatterns = [
@@ -44,6 +45,17 @@ urlpatterns = [
     path("jobs/<int:job_id>/results/export/", results.JobResultExportApi.as_view(), name="job-results-export"),
     path("jobs/<int:job_id>/aggregation/", results.JobAggregationApi.as_view(), name="job-aggregation"),
     path("jobs/<int:job_id>/workers/", results.JobWorkerListApi.as_view(), name="job-workers"),
+    path(
+        "jobs/<int:job_id>/workers/<int:worker_id>/block/", blocks.JobWorkerBlockApi.as_view(), name="job-worker-block"
+    ),
+    path(
+        "jobs/<int:job_id>/workers/<int:worker_id>/unblock/",
+        blocks.JobWorkerUnblockApi.as_view(),
+        name="job-worker-unblock",
+    ),
+    path("blocks/", blocks.RequesterBlockListApi.as_view(), name="block-list"),
+    path("workers/<int:worker_id>/block/", blocks.RequesterWorkerBlockApi.as_view(), name="worker-block"),
+    path("workers/<int:worker_id>/unblock/", blocks.RequesterWorkerUnblockApi.as_view(), name="worker-unblock"),
     path("jobs/<int:job_id>/webhooks/", webhooks.JobWebhookListCreateApi.as_view(), name="job-webhooks"),
     path("webhooks/", webhooks.WebhookListCreateApi.as_view(), name="webhook-list"),
     path("webhooks/<int:webhook_id>/", webhooks.WebhookDetailApi.as_view(), name="webhook-detail"),

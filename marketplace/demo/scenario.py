@@ -216,9 +216,19 @@ class Simulation:
             worked = self._round()
             if self.slow_assignment is not None and (rounds >= SLOW_AWAY_ROUNDS or not worked):
                 self._expire_slow()
-            elif not worked:
+            elif not worked and not self._fund_waiting_slots():
                 break
         self.bar.close()
+
+    def _fund_waiting_slots(self) -> bool:
+        """Replacement slots for a blocked worker's work that the escrow could not cover wait for the requester's
+        money: progress says how much (as the `job.funds_needed` webhook would); a deposit opens them."""
+        progress = self.requester.get(f"{API}/jobs/{self.job_id}/progress/")
+        if not progress["slots_waiting_for_funds"]:
+            return False
+        # Nothing needed means the money is there already (beat's sweep would open them): a cent's deposit does now.
+        self._deposit(max(1, progress["deposit_needed_cents"]), f"slots-{len(self.report.deposits)}")
+        return True
 
     def _round(self) -> bool:
         working = [w for w in self.crowd if w.qualified and not w.blocked]

@@ -6,6 +6,7 @@ from marketplace.models.assignments import (
     Participation,
     ReviewStatus,
 )
+from marketplace.models.blocks import Block, BlockSource
 from marketplace.models.disputes import (
     DECISIONS_BY_KIND,
     Dispute,
@@ -23,6 +24,8 @@ __all__ = [
     "Answer",
     "Assignment",
     "AssignmentStatus",
+    "Block",
+    "BlockSource",
     "DECISIONS_BY_KIND",
     "FINISHED_STATUSES",
     "Dispute",

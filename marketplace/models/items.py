@@ -71,6 +71,9 @@ class MicroTask(models.Model):
     overlap_target = models.PositiveSmallIntegerField(help_text="Answers this task should receive now.")
     assigned_count = models.PositiveSmallIntegerField(default=0, help_text="Open + submitted assignments.")
     submitted_count = models.PositiveSmallIntegerField(default=0)
+    # Slots added after launch (a block's replacement, adaptive overlap) that the escrow could not cover: not
+    # claimable, they move into `overlap_target` once the requester's money arrives (services.funding).
+    unfunded_slots = models.PositiveSmallIntegerField(default=0, help_text="Slots waiting for the requester's funds.")
 
     class Meta:
         ordering = ["job", "number"]
@@ -89,6 +92,8 @@ class MicroTask(models.Model):
                 condition=Q(submitted_count__lt=F("overlap_target")),
                 name="task_unfinished_idx",
             ),
+            # The jobs with slots waiting for funds, for the sweep that opens them: almost always empty, so tiny.
+            models.Index(fields=["job"], condition=Q(unfunded_slots__gt=0), name="task_waiting_for_funds_idx"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["job", "number"], name="task_number_unique_per_job"),

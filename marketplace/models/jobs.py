@@ -84,6 +84,9 @@ class Job(models.Model):
         max_digits=5, decimal_places=4, null=True, blank=True, help_text="Platform fee on rewards, fixed at launch."
     )
     refunds = models.PositiveIntegerField(default=0, help_text="Escrow refunds made so far (keys the next one).")
+    top_ups = models.PositiveIntegerField(
+        default=0, help_text="Escrow top-ups for slots added after launch so far (keys the next one)."
+    )
     gold_count = models.PositiveIntegerField(
         default=0, editable=False, help_text="Gold items uploaded so far: their numbers are 1 to this."
     )

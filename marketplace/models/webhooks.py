@@ -16,6 +16,7 @@ class WebhookEvent(models.TextChoices):
     ASSIGNMENT_EXPIRED = "assignment.expired", "Assignment expired"
     JOB_COMPLETED = "job.completed", "Job completed"
     JOB_EXPIRED = "job.expired", "Job expired: its deadline ended it"
+    JOB_FUNDS_NEEDED = "job.funds_needed", "Job needs funds for slots added after launch"
     RESULTS_UPDATED = "results.updated", "Results updated"
     PING = "ping", "Test event"
 

@@ -109,11 +109,12 @@ def _results_event(state: JobAggregate, snapshot: Snapshot, result: DawidSkeneRe
 def _adapt(job: Job) -> None:
     """Adaptive overlap: open slots for uncertain tasks, or complete the job when no task needs another answer.
 
-    Under the job row lock, so that completion and a raise of targets never interleave (targets of a completed job
-    never move again)."""
+    The raises lock their tasks, then the job row (the engine's order; `funding.job_slots_add` refuses a job that is
+    no longer active or paused); the completion check then holds the job row to the end of this transaction, so
+    completion and a raise of targets never interleave (targets of a completed job never move again)."""
+    overlap_adapt(job=job)
     locked = Job.objects.select_for_update().get(pk=job.pk)
     if locked.status in (JobStatus.ACTIVE, JobStatus.PAUSED):
-        overlap_adapt(job=locked)
         job_complete_if_done(job=locked)
 
 

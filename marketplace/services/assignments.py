@@ -5,7 +5,9 @@ Invariants, each also held by the database:
   by `task_never_over_assigned`);
 - a worker gets a task at most once (`assignment_one_per_task_and_worker`) and a gold item at most once
   (`gold_seen_once_per_worker`), and answers an item at most once (`answer_one_per_item_and_worker`);
-- gold answers never count toward a task's overlap or the job's completion: only assignments count, per task.
+- gold answers never count toward a task's overlap or the job's completion: only assignments count, per task;
+- once the job's cancel (or completion, or pause) commits, no claim commits: a trigger checks the job's status
+  under a lock as each assignment is inserted (see `JOB_ACTIVE_CONSTRAINT`).
 
 Locks, always in this order, so no two of these transactions wait on each other in a cycle:
 - claim: the worker's `Participation` row (serialises that worker's claims on the job), then one task taken with
@@ -92,18 +94,36 @@ def assignment_claim(*, job_id: int, worker: User, rng: random.Random | None = N
 
 
 def _claim_once(job_id: int, worker: User, rng: random.Random) -> Assignment:
-    with transaction.atomic(durable=True):
-        job, taken = _job_slot_and_task(job_id, worker)
-        if taken is None:
-            raise _NothingFree()
-        task_id, items = taken
-        gold = _draw_gold(job, worker, _gold_count(job, len(items), rng), rng)
-        mixed = _mix(items, gold, rng)
-        item_ids = [item_id for item_id, _ in mixed]
-        assignment = Assignment(job=job, task_id=task_id, worker=worker, item_ids=item_ids, expires_at=_expiry(job))
-        _insert_assignment(assignment, gold_ids=[item_id for item_id, _ in gold])
+    try:
+        with transaction.atomic(durable=True):
+            job, taken = _job_slot_and_task(job_id, worker)
+            if taken is None:
+                raise _NothingFree()
+            task_id, items = taken
+            gold = _draw_gold(job, worker, _gold_count(job, len(items), rng), rng)
+            mixed = _mix(items, gold, rng)
+            item_ids = [item_id for item_id, _ in mixed]
+            assignment = Assignment(job=job, task_id=task_id, worker=worker, item_ids=item_ids, expires_at=_expiry(job))
+            _insert_assignment(assignment, gold_ids=[item_id for item_id, _ in gold])
+    except IntegrityError as refused:
+        if _constraint_of(refused) != JOB_ACTIVE_CONSTRAINT:
+            raise
+        # A cancel, pause or completion committed while this claim was under way: refused as it would be now.
+        ensure_can_work(job_id=job_id, worker=worker)
+        raise NotEligible("The job is no longer active.", reason="job_not_active") from None
     assignment.payloads = [payload for _, payload in mixed]
     return assignment
+
+
+# On PostgreSQL a trigger checks, as the assignment is inserted, that the job is still active (migration
+# marketplace/0014), with FOR KEY SHARE on the job row, the lock the foreign-key check takes at COMMIT anyway. So a
+# cancel or completion (which holds the row FOR UPDATE) is ordered either before the claim, which is refused, or
+# after it, and its refund counts the claim's open assignment. No round trip more; SQLite serialises writers instead.
+JOB_ACTIVE_CONSTRAINT = "assignment_job_active"
+
+
+def _constraint_of(error: IntegrityError) -> str | None:
+    return getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
 
 
 def _insert_assignment(assignment: Assignment, *, gold_ids: list[int]) -> None:

@@ -41,6 +41,7 @@ from marketplace.errors import (
 from marketplace.models import (
     DECISIONS_BY_KIND,
     Assignment,
+    BlockSource,
     Dispute,
     DisputeAction,
     DisputeDecision,
@@ -244,19 +245,21 @@ def dispute_resolve(*, dispute_id: int, decision: str, note: str, by: User) -> D
         if decision == DisputeDecision.OVERTURN:
             _overturn(dispute, _lock_assignment(dispute.assignment_id), by=by)
         if decision == DisputeDecision.ACT:
-            dispute.action = _act(dispute, reason=text)
+            dispute.action = _act(dispute, reason=text, by=by)
         _close(dispute, decision=decision, note=text, by=by)
     if dispute.kind == DisputeKind.APPEAL:
         _after_appeal(dispute)
     return dispute
 
 
-def _act(dispute: Dispute, *, reason: str) -> str:
-    """Block the worker the complaint is about from its job (the caller holds the dispute's lock)."""
-    # Imported here: quality imports the assignment engine, which imports the aggregation, which imports this module.
-    from marketplace.services.quality import participation_block  # noqa: PLC0415
+def _act(dispute: Dispute, *, reason: str, by: User) -> str:
+    """Block the worker the complaint is about from its job, as staff (the caller holds the dispute's lock)."""
+    # Imported here: blocks import the assignment engine, which imports the aggregation, which imports this module.
+    from marketplace.services.blocks import participation_block  # noqa: PLC0415
 
-    blocked = participation_block(job=dispute.job, worker_id=dispute.worker_id, reason=reason)
+    blocked = participation_block(
+        job=dispute.job, worker_id=dispute.worker_id, reason=reason, source=BlockSource.STAFF, by=by
+    )
     return DisputeAction.BLOCKED if blocked else DisputeAction.ALREADY_BLOCKED
 
 

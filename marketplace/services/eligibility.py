@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.errors import NotEligible
-from marketplace.models import Job, JobStatus, Participation
+from marketplace.models import Block, Job, JobStatus, Participation
 from marketplace.selectors import eligible_job_get, work_job_get
 from workers.selectors import worker_is_banned, worker_reputation
 
@@ -29,6 +29,7 @@ def _reason(job: Job, worker: User) -> tuple[str, str]:
         (job.status != JobStatus.ACTIVE, "job_not_active", f"The job is {job.status}."),
         (job.deadline is not None and job.deadline <= timezone.now(), "deadline_passed", "The deadline has passed."),
         (_blocked(job, worker), "blocked", "You are blocked from this job."),
+        (_blocked_by_requester(job, worker), "blocked", "You are blocked from every job of this requester."),
         (_below_reputation(job, worker), "reputation_too_low", "Your reputation is below the job's minimum."),
     ]
     for failed, code, message in checks:
@@ -39,6 +40,12 @@ def _reason(job: Job, worker: User) -> tuple[str, str]:
 
 def _blocked(job: Job, worker: User) -> bool:
     return Participation.objects.filter(job=job, worker=worker, blocked_at__isnull=False).exists()
+
+
+def _blocked_by_requester(job: Job, worker: User) -> bool:
+    return Block.objects.filter(
+        worker=worker, requester_id=job.requester_id, job__isnull=True, lifted_at__isnull=True
+    ).exists()
 
 
 def _below_reputation(job: Job, worker: User) -> bool:

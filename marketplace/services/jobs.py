@@ -14,6 +14,8 @@ from marketplace.prepared import Param, PreparedQuery, attnames
 from marketplace.schemas import parse_item_schema, parse_label_schema
 from marketplace.services.reviews import job_fund_escrow, job_settle
 from marketplace.services.webhooks import webhook_emit, webhook_job_data
+from payments.errors import InvalidCurrency
+from payments.money import currency_clean
 from qualification.selectors import qualification_usable_by
 
 # The lifecycle: action -> (the statuses it may start from, the status it leads to). Nothing else changes
@@ -77,6 +79,10 @@ def _clean_schemas(job: Job) -> None:
 def _validate(job: Job) -> None:
     _clean_schemas(job)
     job.currency = job.currency.upper()
+    try:
+        currency_clean(job.currency)
+    except InvalidCurrency as exc:
+        raise ValidationError({"currency": exc.message}) from None
     if job.overlap_max < job.overlap_min:
         raise ValidationError({"overlap_max": "Must be at least overlap_min."})
     job.full_clean()
@@ -174,8 +180,8 @@ def _check_launchable(job: Job) -> None:
 
 
 def job_complete_if_done(*, job: Job) -> bool:
-    """Complete the job once no task is unfinished (fewer submissions than its overlap target). Returns whether
-    it did.
+    """Complete the job once no task is unfinished (fewer submissions than its overlap target) and no slot waits for
+    the requester's funds (`services.funding`: those items still need answers). Returns whether it did.
 
     The job row is locked first: two submits finishing the last two tasks at once would otherwise each see the
     other's task as unfinished (neither has committed) and neither would complete the job. Under the lock, the
@@ -183,6 +189,8 @@ def job_complete_if_done(*, job: Job) -> bool:
     """
     [locked] = _LOCKED_JOB.instances(Job, job=job.pk)
     if locked.status not in (JobStatus.ACTIVE, JobStatus.PAUSED) or _FIRST_UNFINISHED_TASK.rows(job=job.pk):
+        return False
+    if MicroTask.objects.filter(job_id=job.pk, unfunded_slots__gt=0).exists():  # asked once, at the very end
         return False
     job_transition(job=locked, action="complete")
     return True

@@ -10,14 +10,18 @@ import numpy as np
 
 from marketplace.aggregation.adaptive import overlap_targets
 from marketplace.models import Item, Job, MicroTask
+from marketplace.services.funding import job_slots_add
 
 
 def overlap_adapt(*, job: Job) -> int:
-    """Raise the overlap target of the job's uncertain micro-tasks; returns how many changed.
+    """Raise the overlap target of the job's uncertain micro-tasks; returns how many it asked to raise.
 
     Targets only ever rise, so a slot a worker holds is never taken back and `assigned_count <= overlap_target`
     keeps holding. An item's answer count is its task's submissions (answers of blocked workers, left out of the
     aggregation, still occupy a slot: the lower confidence they leave is what earns the task another answer).
+    The raises go through `funding.job_slots_add`, which locks the tasks, then the job: a job no longer active or
+    paused gets none; raises within `overlap_max` are paid by the launch's reserve (a slot another cause already
+    spent it on is paid from the requester's balance, or waits for funds).
     """
     tasks = list(
         MicroTask.objects.filter(job=job).order_by("id").values_list("id", "overlap_target", "submitted_count")
@@ -44,9 +48,7 @@ def overlap_adapt(*, job: Job) -> int:
     )
     targets = np.maximum(targets, current)
     changed = np.flatnonzero(targets != current)
-    for i in changed.tolist():
-        # One conditional UPDATE per task: never lowers a target raised by a concurrent run.
-        MicroTask.objects.filter(pk=int(task_ids[i]), overlap_target__lt=int(targets[i])).update(
-            overlap_target=int(targets[i])
-        )
+    if len(changed):
+        # Targets, not increments: a raise a concurrent run (or a waiting slot) already asked for is not asked twice.
+        job_slots_add(job=job, raise_to={int(task_ids[i]): int(targets[i]) for i in changed.tolist()})
     return len(changed)

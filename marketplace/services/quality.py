@@ -10,14 +10,14 @@ used once a worker has answered the job's `min_gold` gold items.
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, IntegerField, Q
+from django.db.models import Count, IntegerField, Q
 from django.utils import timezone
 
 from marketplace.errors import NotFound
-from marketplace.models import Answer, Assignment, AssignmentStatus, Item, Job, MicroTask, Participation, ReviewStatus
+from marketplace.models import Answer, Assignment, Item, Job, Participation
 from marketplace.prepared import Param, PreparedQuery
 from marketplace.schemas import SchemaValueError, parse_label_schema
-from marketplace.services.assignments import assignments_release_open
+from marketplace.services.blocks import participation_block
 
 PRIOR_RIGHT, PRIOR_WRONG = 2.0, 1.0
 TRUSTED_ACCURACY = 0.8  # gold hygiene: whose answers can overturn a gold key
@@ -80,29 +80,6 @@ _GOLD_RECORD = PreparedQuery(
         .values_list("right", "answered")
     )
 )
-
-
-def participation_block(*, job: Job, worker_id: int, reason: str) -> bool:
-    """Block a worker from a job; returns False if they already were.
-
-    Their open assignments on the job are released (slots back to the pool); each task they submitted gets one
-    more slot, so that every item still collects its target of answers from workers the aggregation keeps (a
-    blocked worker's answers are left out of it).
-    """
-    with transaction.atomic():
-        assignments_release_open(job=job, worker_id=worker_id)
-        blocked = Participation.objects.filter(job=job, worker_id=worker_id, blocked_at__isnull=True).update(
-            blocked_at=timezone.now(), block_reason=reason[:255]
-        )
-        if blocked:
-            submitted = Assignment.objects.filter(job=job, worker_id=worker_id, status=AssignmentStatus.SUBMITTED)
-            MicroTask.objects.filter(pk__in=submitted.values("task_id")).update(overlap_target=F("overlap_target") + 1)
-            # Their unreviewed work is rejected for failed gold (no money moves; they may appeal), which keeps the
-            # escrow for the replacement answers.
-            submitted.filter(review_status=ReviewStatus.PENDING).update(
-                review_status=ReviewStatus.REJECTED, reviewed_at=timezone.now(), reject_reason=reason
-            )
-    return bool(blocked)
 
 
 def gold_flag_contradicted(*, job: Job, missed: list[int]) -> list[int]:

@@ -4,7 +4,7 @@ bonuses, and settling a finished job's escrow.
 Pricing rule: each assignment pays the job's `reward_cents`; the platform's fee, `fee_rate` x reward (rounded half
 to even, `payments.money.fee_split`), is charged on top to the requester. Launching moves the full cost, tasks x
 `overlap_max` x (reward + fee), into the job's escrow; approval moves reward to the worker and fee to the platform;
-what is left when the job is over goes back to the requester.
+what is left when the job is over goes back to the requester. A bonus carries the same fee rate, on top.
 """
 
 from collections.abc import Iterable
@@ -14,9 +14,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from marketplace.accounts.models import User
@@ -25,12 +23,11 @@ from marketplace.models import (
     FINISHED_STATUSES,
     Assignment,
     AssignmentStatus,
-    Dispute,
-    DisputeStatus,
     Job,
     MicroTask,
     ReviewStatus,
 )
+from marketplace.selectors import assignment_price, job_fee_rate, job_slots_owed
 from marketplace.services.reputation import reputation_recompute
 from marketplace.services.webhooks import webhook_assignment_data, webhook_emit
 from payments.errors import PaymentsError
@@ -38,16 +35,6 @@ from payments.models import Transaction
 from payments.money import fee_split
 from payments.selectors import account_escrow_get, balance_list
 from payments.services.escrow import bonus_pay, escrow_fund, escrow_pay_reward, escrow_refund
-
-
-def job_fee_rate(job: Job) -> Decimal:
-    return job.fee_rate if job.fee_rate is not None else Decimal(settings.PLATFORM_FEE_RATE)
-
-
-def assignment_price(job: Job) -> tuple[int, int]:
-    """(reward, fee) of one assignment of the job."""
-    fee, _ = fee_split(gross=job.reward_cents, rate=job_fee_rate(job))
-    return job.reward_cents, fee
 
 
 @dataclass(frozen=True)
@@ -62,6 +49,7 @@ class JobCost:
     fee_cents: int
     fee_rate: Decimal
     total_cents: int
+    bonus_fee_rate: Decimal  # bonuses carry the platform fee too, on top, at this rate
 
 
 def job_cost_estimate(job: Job) -> JobCost:
@@ -76,6 +64,7 @@ def job_cost_estimate(job: Job) -> JobCost:
         fee_cents=fee,
         fee_rate=job_fee_rate(job),
         total_cents=assignments * (reward + fee),
+        bonus_fee_rate=job_fee_rate(job),
     )
 
 
@@ -260,24 +249,38 @@ def assignment_auto_approve_due(*, limit: int = 500) -> int:
     return len(due)
 
 
-def bonus_grant(*, job: Job, worker_id: int, amount: int, reason: str, idempotency_key: str) -> Transaction:
-    """The requester pays a worker who worked on the job a bonus from their available balance, with a reason."""
+@dataclass(frozen=True)
+class Bonus:
+    transaction: Transaction
+    worker_id: int
+    amount_cents: int
+    fee_cents: int
+
+
+def bonus_grant(*, job: Job, worker_id: int, amount: int, reason: str, idempotency_key: str) -> Bonus:
+    """The requester pays a worker who worked on the job a bonus from their available balance, with a reason, and
+    the job's platform fee on top (as on a reward: a bonus is no way around the fee). Idempotent by the client's
+    key, scoped to the job."""
     if not reason or not reason.strip():
         raise InvalidReview("A bonus needs a reason.", field="reason")
     worked = Assignment.objects.filter(job=job, worker_id=worker_id, status=AssignmentStatus.SUBMITTED).first()
     if worked is None:
         raise NotFound("This worker submitted no work on the job.")
+    rate = job_fee_rate(job)
     with transaction.atomic(durable=True):
-        return bonus_pay(
+        paid = bonus_pay(
             requester=job.requester,
             worker=worked.worker,
             amount=amount,
             currency=job.currency,
+            fee_rate=rate,
             reason=reason.strip(),
             idempotency_key=f"job:{job.pk}:bonus:{idempotency_key}",
             reference_type="job",
             reference_id=job.pk,
         )
+    fee, _ = fee_split(gross=amount, rate=rate)
+    return Bonus(transaction=paid, worker_id=worker_id, amount_cents=amount, fee_cents=fee)
 
 
 # --- Settlement ---------------------------------------------------------------------------------------------------
@@ -285,8 +288,9 @@ def bonus_grant(*, job: Job, worker_id: int, amount: int, reason: str, idempoten
 
 def job_settle(*, job_id: int) -> Transaction | None:
     """Refund the unspent escrow of a finished job (completed, cancelled or expired), keeping what its remaining work
-    may still cost: open assignments (submittable until their own expiry), submitted ones awaiting review, and
-    rejected ones still inside the appeal window.
+    may still cost (`selectors.job_slots_owed`): open assignments (submittable until their own expiry), submitted ones
+    awaiting review, and rejected ones that may still be appealed. No claim commits after the job stops being active
+    (the `assignment_job_active` trigger), so the open work counted here under the job's lock is all there will be.
 
     Under the job row lock; each refund has its own key (`job:<id>:refund:<n>`, n counted on the job), so a
     repeated call refunds only what became free since the last one.
@@ -301,32 +305,12 @@ def job_settle(*, job_id: int) -> Transaction | None:
             requester=job.requester,
             currency=job.currency,
             idempotency_key=f"job:{job.pk}:refund:{job.refunds}",
-            keep=_still_owed(job) * (reward + fee),
+            keep=job_slots_owed(job=job) * (reward + fee),
         )
         if refund is not None:
             job.refunds += 1
             job.save(update_fields=["refunds"])
     return refund
-
-
-def _still_owed(job: Job) -> int:
-    appeal_open_since = timezone.now() - settings.APPEAL_WINDOW
-    # A rejection may still cost its reward while it can be appealed (inside the window, not appealed yet) or while
-    # its appeal is open, however long an admin takes; a decided appeal frees it (or was paid).
-    appeal = Dispute.objects.filter(assignment=OuterRef("pk"))
-    counts = Assignment.objects.filter(job=job).aggregate(
-        open=Count("id", filter=Q(status=AssignmentStatus.OPEN)),
-        pending=Count("id", filter=Q(status=AssignmentStatus.SUBMITTED, review_status=ReviewStatus.PENDING)),
-        appealable=Count(
-            "id",
-            filter=Q(review_status=ReviewStatus.REJECTED)
-            & (
-                Exists(appeal.filter(status=DisputeStatus.OPEN))
-                | (Q(reviewed_at__gt=appeal_open_since) & ~Exists(appeal))
-            ),
-        ),
-    )
-    return counts["open"] + counts["pending"] + counts["appealable"]
 
 
 def auto_approve_time(submitted_at: datetime, job: Job) -> datetime:

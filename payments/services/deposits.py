@@ -1,5 +1,7 @@
 """Deposits: a requester's money comes in through the payment provider and lands on their available balance."""
 
+import logging
+
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
@@ -14,6 +16,9 @@ from payments.services.ledger import (
     idempotency_key_clean,
     ledger_post,
 )
+from payments.signals import deposit_settled
+
+logger = logging.getLogger(__name__)
 
 
 def deposit_create(*, user: AbstractBaseUser, amount: int, currency: str, idempotency_key: str) -> Transaction:
@@ -27,6 +32,7 @@ def deposit_create(*, user: AbstractBaseUser, amount: int, currency: str, idempo
     Idempotency: the client's key, scoped to the user, is both the provider's key and the ledger's: a retry after
     any failure charges at most once and credits at most once; a replay returns the first deposit, and the same key
     with another amount or currency raises `IdempotencyConflict`.
+    After the commit, `payments.signals.deposit_settled` tells the apps above (e.g. slots waiting for funds).
     """
     amount, currency = amount_clean(amount), currency_clean(currency)
     key = f"deposit:{user.pk}:{idempotency_key_clean(idempotency_key)}"
@@ -43,7 +49,7 @@ def deposit_create(*, user: AbstractBaseUser, amount: int, currency: str, idempo
     with transaction.atomic(durable=True):
         source = account_external_deposits(user=user, currency=currency)
         target = account_requester_available(user=user, currency=currency)
-        return ledger_post(
+        credited = ledger_post(
             idempotency_key=key,
             entries=[(source, -amount), (target, amount)],
             kind=TransactionKind.DEPOSIT,
@@ -51,6 +57,12 @@ def deposit_create(*, user: AbstractBaseUser, amount: int, currency: str, idempo
             reference_type="provider_charge",
             reference_id=result.reference[:64],
         )
+    for receiver, error in deposit_settled.send_robust(
+        sender=deposit_create, user=user, currency=currency, amount=amount
+    ):
+        if isinstance(error, Exception):  # the deposit stands; the receiver's own sweep catches up later
+            logger.error("deposit_settled receiver %r failed", receiver, exc_info=error)
+    return credited
 
 
 def _same_deposit(existing: Transaction, amount: int, currency: str) -> Transaction:

@@ -1,10 +1,13 @@
-"""Money between requesters and workers: job escrow (fund, pay a worker with the platform fee, refund) and bonuses.
+"""Money between requesters and workers: job escrow (fund, pay a worker with the platform fee, refund) and bonuses
+(with the platform fee too).
 
 These are called by the marketplace's own use cases (launch, approval, cancellation, bonus) inside their
 transactions, so they open a plain `atomic` block (a savepoint there), not a durable one: the job's new status and
 its money commit together or not at all. References to the marketplace stay opaque (`job_id`, `reference_type`).
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -45,6 +48,62 @@ def escrow_fund(
             reference_type="job",
             reference_id=job_id,
         )
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What `escrow_reserve` did: of the slots wanted, how many the escrow now covers; the top-up it posted (None
+    when the escrow's surplus was enough); and what a deposit must still add to cover every slot wanted."""
+
+    covered: int
+    top_up: Transaction | None
+    shortfall: int
+
+
+def escrow_reserve(
+    *,
+    job_id: int | str,
+    requester: AbstractBaseUser,
+    currency: str,
+    price: int,
+    owed: Callable[[], int],
+    wanted: int,
+    all_or_nothing: bool,
+    idempotency_key: str,
+) -> Reservation:
+    """Make the job's escrow cover `owed()` slots at `price` each (what its work may still cost) plus `wanted`
+    new ones, topping it up from the requester's available balance: requester_available -> job_escrow.
+
+    The escrow's surplus over what is owed (a launch reserve not yet used, a rejection no longer appealable) is
+    spent first, so nothing is reserved twice. By default it covers as many of `wanted` as the money allows (the
+    rest is the caller's to leave waiting) and fills any deficit as far as it can; `all_or_nothing`: everything or
+    `InsufficientFunds` with the shortfall. Locks: both accounts, ascending pk, before `owed()` is called, so a
+    payment from the escrow either happened before (and `owed()` no longer counts its slot) or waits for us.
+    Idempotency: the caller's key, one per top-up (a counter under the caller's lock, as for refunds).
+    """
+    price, currency = amount_clean(price), currency_clean(currency)
+    with transaction.atomic():
+        escrow = _escrow_to_fund(job_id=job_id, currency=currency, requester=requester)
+        source = account_requester_available(user=requester, currency=currency)
+        locked = ledger_lock(account_ids=[escrow.pk, source.pk])
+        surplus, available = locked[escrow.pk].balance - owed() * price, locked[source.pk].balance
+        shortfall = max(0, wanted * price - surplus - available)
+        if all_or_nothing and shortfall:
+            raise InsufficientFunds(
+                account="requester_available",
+                currency=currency,
+                available=available,
+                requested=wanted * price - surplus,
+                shortfall=shortfall,
+            )
+        covered = min(wanted, max(0, (surplus + available) // price))
+        amount = min(available, max(0, covered * price - surplus))
+        top_up = None
+        if amount:  # the accounts are locked already: escrow_fund's locks cost nothing more
+            top_up = escrow_fund(
+                job_id=job_id, requester=requester, amount=amount, currency=currency, idempotency_key=idempotency_key
+            )
+        return Reservation(covered=covered, top_up=top_up, shortfall=shortfall)
 
 
 def escrow_refund(
@@ -171,26 +230,33 @@ def bonus_pay(
     worker: AbstractBaseUser,
     amount: int,
     currency: str,
+    fee_rate: Decimal | str,
     reason: str,
     idempotency_key: str,
     reference_type: str = "",
     reference_id: str | int = "",
 ) -> Transaction:
-    """A requester rewards a worker from their available balance (no platform fee): requester_available ->
-    worker_payable. Invariant: the available balance never goes negative (`InsufficientFunds`); nobody pays
-    themselves (`SelfPayment`: it would turn deposits into withdrawable earnings). Locks: both accounts, ascending
-    pk. Idempotency: by key, through `ledger_post`."""
+    """A requester rewards a worker from their available balance, with the platform fee on top, as on a reward:
+    requester_available -(amount + fee), worker_payable +amount, platform_fees +fee, where fee is `fee_rate` x
+    amount rounded half to even (`money.fee_split`). So paying by bonus costs what paying by reward costs.
+    Invariant: the available balance never goes negative (`InsufficientFunds`); nobody pays themselves
+    (`SelfPayment`: it would turn deposits into withdrawable earnings). Locks: the accounts, ascending pk.
+    Idempotency: by key, through `ledger_post` (the same key with another amount or rate is a conflict)."""
     amount, currency = amount_clean(amount), currency_clean(currency)
+    fee, _ = fee_split(gross=amount, rate=fee_rate)
     if requester.pk == worker.pk:
         raise SelfPayment()
     with transaction.atomic():
         source = account_requester_available(user=requester, currency=currency)
         payable = account_worker_payable(user=worker, currency=currency)
+        entries = [(source, -(amount + fee)), (payable, amount)]
+        if fee:
+            entries.append((account_platform_fees(currency=currency), fee))
         return ledger_post(
             idempotency_key=idempotency_key,
-            entries=[(source, -amount), (payable, amount)],
+            entries=entries,
             kind=TransactionKind.BONUS,
-            description=f"Bonus: {reason}",
+            description=f"Bonus: {reason} ({amount}, fee {fee} at {fee_rate})",
             reference_type=reference_type,
             reference_id=reference_id,
         )

@@ -55,6 +55,7 @@ def url(world: World, path: str) -> str:
         "grant_id": world.grant.pk,
         "assignment_id": world.assignment.pk,
         "attempt_id": world.attempt.pk,
+        "worker_id": world.assignment.worker_id,
     }
     return re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), path)
 

@@ -66,3 +66,33 @@ def fund(job: Job) -> None:
 
 def answers_for(assignment, label: str = "cat") -> list[dict]:
     return [{"position": p, "answer": label} for p in range(len(assignment.item_ids))]
+
+
+def issue_job(requester) -> Job:
+    """The job of issue #16's black-box test: four single-item tasks at overlap 1, gold ratio 0.5 (one gold item
+    per claim, keys "cat"), blocked below 0.6 after two gold answers, reward 40: launching put 4 x 48 in escrow."""
+    from decimal import Decimal
+
+    return launched_job(
+        requester,
+        n_items=4,
+        n_gold=8,
+        items_per_task=1,
+        overlap_min=1,
+        overlap_max=1,
+        gold_ratio=Decimal("0.5"),
+        min_gold=2,
+        reward_cents=40,
+    )
+
+
+def work_on(job: Job, worker, answer: str, callbacks):
+    """Claim and submit, answering `answer` everywhere; quality control runs after the submit commits (`callbacks`:
+    pytest-django's `django_capture_on_commit_callbacks`)."""
+    from marketplace.services.assignments import assignment_claim, assignment_submit
+
+    assignment = assignment_claim(job_id=job.pk, worker=worker)
+    with callbacks(execute=True):
+        return assignment_submit(
+            assignment_id=assignment.pk, worker=worker, answers=answers_for(assignment, label=answer)
+        )

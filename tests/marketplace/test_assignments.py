@@ -582,5 +582,7 @@ def test_the_requester_sees_progress_with_gold_left_out(requester_api, job, work
         "assignments_submitted": 1,
         "assignments_expired": 0,
         "assignments_released": 0,
+        "slots_waiting_for_funds": 0,
+        "deposit_needed_cents": 0,
     }
     assert outsider_api.get(f"/api/v1/jobs/{job.pk}/progress/").status_code == 404

@@ -48,6 +48,8 @@ def test_a_requester_creates_a_draft_job(requester_api, requester):
         ({"reward_cents": 0}, "reward_cents"),
         ({"gold_ratio": 0.9}, "gold_ratio"),
         ({"items_per_task": 0}, "items_per_task"),
+        ({"currency": "ZZZ"}, "currency"),
+        ({"currency": "xts"}, "currency"),
     ],
 )
 def test_an_invalid_job_is_refused_with_the_field_named(requester_api, change, field):

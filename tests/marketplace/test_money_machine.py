@@ -1,6 +1,8 @@
 """A random walk through the marketplace's money: deposits, launches, work, approvals, rejections, disputes, bonuses,
-payouts (some failing), cancellations. After every step the books balance, nothing is paid twice, and the assignment
-engine's invariants hold (hypothesis stateful; real commits, so PostgreSQL's deferred ledger triggers run)."""
+blocks and unblocks (replacement slots funded or waiting for funds), payouts (some failing), cancellations. After
+every step the books balance, nothing is paid twice, every slot that may still be paid is in escrow, and the
+assignment engine's invariants hold (hypothesis stateful; real commits, so PostgreSQL's deferred ledger triggers
+run)."""
 
 import contextlib
 from collections import Counter
@@ -13,15 +15,19 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from marketplace.errors import MarketplaceError
-from marketplace.models import Assignment, AssignmentStatus, Dispute, DisputeDecision, ReviewStatus
+from marketplace.models import Assignment, AssignmentStatus, Block, Dispute, DisputeDecision, ReviewStatus
+from marketplace.selectors import assignment_price, job_slots_owed
 from marketplace.services.assignments import assignment_claim, assignment_submit
+from marketplace.services.blocks import job_worker_block, job_worker_unblock
 from marketplace.services.disputes import appeal_file, dispute_resolve
+from marketplace.services.funding import jobs_slots_fund_waiting
 from marketplace.services.jobs import job_create, job_transition
 from marketplace.services.reviews import assignment_approve, assignment_reject, bonus_grant, job_cost
 from marketplace.services.uploads import upload_receive
 from payments.errors import PaymentsError
 from payments.models import Payout, PayoutStatus, Transaction, TransactionKind
 from payments.providers import provider_get
+from payments.selectors import account_escrow_get
 from payments.services import payouts
 from payments.services.deposits import deposit_create
 from payments.services.payouts import payout_request, payout_send
@@ -169,6 +175,49 @@ class MarketMachine(RuleBasedStateMachine):
 
         job = Job.objects.get(pk=data.draw(st.sampled_from(self.jobs)))
         self.attempt(lambda: job_transition(job=job, action="cancel"))
+
+    @rule(data=st.data())
+    def block(self, data) -> None:
+        """The requester blocks a worker who submitted work: their pending work is rejected and each task they
+        submitted gets a replacement slot, funded from the balance or left waiting for funds."""
+        worked = sorted(
+            set(
+                Assignment.objects.filter(job_id__in=self.jobs, status=AssignmentStatus.SUBMITTED).values_list(
+                    "job_id", "worker_id"
+                )
+            )
+        )
+        if worked:
+            from marketplace.models import Job
+
+            job_id, worker_id = data.draw(st.sampled_from(worked))
+            job = Job.objects.get(pk=job_id)
+            self.attempt(lambda: job_worker_block(job=job, worker_id=worker_id, reason="machine", by=self.requester))
+
+    @rule(data=st.data())
+    def unblock(self, data) -> None:
+        """The requester lifts a block: the work it rejected is pending again (the escrow must cover it, or the
+        unblock is refused and nothing changes)."""
+        standing = list(Block.objects.filter(job_id__in=self.jobs, lifted_at__isnull=True).select_related("job"))
+        if standing:
+            block = data.draw(st.sampled_from(standing))
+            self.attempt(
+                lambda: job_worker_unblock(job=block.job, worker_id=block.worker_id, reason="ok", by=self.requester)
+            )
+
+    @rule()
+    def sweep_waiting_slots(self) -> None:
+        jobs_slots_fund_waiting()
+
+    @invariant()
+    def every_slot_that_may_still_be_paid_is_in_escrow(self) -> None:
+        """escrow >= (reward + fee) x (free slots, open, pending review, appealable rejections), for every job."""
+        from marketplace.models import Job
+
+        for job in Job.objects.filter(pk__in=self.jobs, launched_at__isnull=False):
+            escrow = account_escrow_get(job_id=job.pk, currency="USD")
+            reward, fee = assignment_price(job)
+            assert escrow.balance >= job_slots_owed(job=job) * (reward + fee), job
 
     @invariant()
     def the_books_balance(self) -> None:

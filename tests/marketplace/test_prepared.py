@@ -7,9 +7,11 @@ from django.db.models import DateTimeField, F, IntegerField
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from marketplace.models import Answer, Assignment, Item, Job, JobStatus, Participation
+from marketplace.errors import NotEligible
+from marketplace.models import Answer, Assignment, Block, Item, Job, JobStatus, Participation
 from marketplace.prepared import Param, PreparedQuery, PreparedUpdate, attnames, insert, insert_statement
 from marketplace.selectors import eligible_job_get, eligible_jobs
+from marketplace.services.eligibility import ensure_can_work
 from tests.factories import JobFactory, RequesterFactory, WorkerFactory
 from tests.marketplace.helpers import launched_job
 
@@ -70,7 +72,7 @@ def test_instances_equal_those_the_orm_loads_with_their_related_objects():
     assert not loaded._state.adding
 
 
-def test_the_prepared_eligibility_guard_agrees_with_the_listing_rule():
+def test_the_prepared_eligibility_guard_agrees_with_the_listing_rule_and_the_refusal_reasons():
     worker = WorkerFactory()
     open_job = launched_job(RequesterFactory(), n_items=1)
     own_job = launched_job(worker, n_items=1)
@@ -78,13 +80,40 @@ def test_the_prepared_eligibility_guard_agrees_with_the_listing_rule():
     Job.objects.filter(pk=paused.pk).update(status=JobStatus.PAUSED)
     past_deadline = launched_job(RequesterFactory(), n_items=1)
     Job.objects.filter(pk=past_deadline.pk).update(deadline=timezone.now() - timedelta(seconds=1))
+    blocked_here = launched_job(RequesterFactory(), n_items=1)
+    Participation.objects.create(job=blocked_here, worker=worker, blocked_at=timezone.now())
+    wary = RequesterFactory()  # blocked the worker from all their jobs
+    blocked_by_requester = launched_job(wary, n_items=1)
+    Block.objects.create(worker=worker, requester=wary, source="requester", reason="no", created_by=wary)
+    forgiving = RequesterFactory()  # did too, then lifted it
+    lifted = launched_job(forgiving, n_items=1)
+    Block.objects.create(
+        worker=worker, requester=forgiving, source="requester", reason="no", lifted_at=timezone.now(), lift_reason="ok"
+    )
+    wary_later_job = launched_job(wary, n_items=1)  # posted after the block: kept from it too
+    unrelated = RequesterFactory()  # blocked someone else: no matter to this worker
+    Block.objects.create(worker=WorkerFactory(), requester=unrelated, source="staff", reason="x")
+    unrelated_job = launched_job(unrelated, n_items=1)
+    refused = {
+        own_job: "own_job",
+        paused: "job_not_active",
+        past_deadline: "deadline_passed",
+        blocked_here: "blocked",
+        blocked_by_requester: "blocked",
+        wary_later_job: "blocked",
+    }
+    jobs = [open_job, lifted, unrelated_job, *refused]
 
     listed = set(eligible_jobs(worker=worker).values_list("pk", flat=True))
-    guarded = {
-        job.pk for job in (open_job, own_job, paused, past_deadline) if eligible_job_get(worker=worker, job_id=job.pk)
-    }
+    guarded = {job.pk for job in jobs if eligible_job_get(worker=worker, job_id=job.pk)}
+    reasons = {}
+    for job in refused:
+        with pytest.raises(NotEligible) as refusal:
+            ensure_can_work(job_id=job.pk, worker=worker)
+        reasons[job] = refusal.value.extra["reason"]
 
-    assert listed == guarded == {open_job.pk}
+    assert listed == guarded == {open_job.pk, lifted.pk, unrelated_job.pk}
+    assert reasons == refused
 
 
 def test_prepared_update_counts_changed_rows_and_applies_expressions():

@@ -14,6 +14,7 @@ from marketplace.models import Answer, Assignment, AssignmentStatus, Item, JobQu
 from marketplace.selectors import assignment_items
 from marketplace.services.assignments import assignment_claim, assignment_submit
 from marketplace.services.quality import quality_after_submit
+from payments.services.deposits import deposit_create
 from tests.factories import GrantFactory, QualificationFactory, UserFactory, WorkerFactory
 from tests.marketplace.helpers import launched_job
 from workers.models import Ban, WorkerProfile
@@ -149,6 +150,7 @@ class TestGoldQualityControl:
 
     def test_a_spammer_is_blocked_after_min_gold_and_their_work_returns_to_the_pool(self, requester, callbacks):
         job = cats_job(requester, gold_ratio=Decimal("0.5"), min_gold=4, max_open_assignments=2)
+        deposit_create(user=requester, amount=1000, currency="USD", idempotency_key="for-replacements")
         spammer, good = WorkerFactory(), WorkerFactory()
         rng = random.Random(1)
         spam = lambda item: rng.choice(["dog", "bird"])  # noqa: E731 -- always wrong: the keys are all 'cat'

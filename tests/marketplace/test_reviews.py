@@ -12,6 +12,7 @@ from marketplace.services.assignments import assignment_claim, assignment_submit
 from marketplace.services.jobs import job_transition
 from marketplace.services.reviews import assignment_approve, assignment_auto_approve_due, job_cost
 from marketplace.tasks import jobs_settle_task
+from payments.models import Account, AccountKind
 from payments.selectors import account_escrow_get, balance_list
 from payments.services.deposits import deposit_create
 from tests.factories import JobFactory, WorkerFactory
@@ -81,6 +82,7 @@ def test_before_launch_the_requester_sees_the_cost_and_what_to_deposit_and_launc
         "fee_cents": FEE,
         "fee_rate": 0.2,
         "total_cents": 9 * (REWARD + FEE),
+        "bonus_fee_rate": 0.2,
         "available_cents": 200,
         "shortfall_cents": 70,
     }
@@ -155,7 +157,9 @@ def test_another_requester_cannot_review_or_pay_bonuses_on_a_job(outsider_api, a
     assert done.review_status == ReviewStatus.PENDING
 
 
-def test_a_bonus_comes_from_the_requesters_balance_with_a_reason(requester_api, requester, job):
+def test_a_bonus_comes_from_the_requesters_balance_with_a_reason_and_carries_the_platform_fee(
+    requester_api, requester, job
+):
     done = submitted(job)
     deposit_create(user=requester, amount=500, currency="USD", idempotency_key="for-bonuses")
     body = {"worker": done.worker_id, "amount_cents": 200, "reason": "Great work", "idempotency_key": "b1"}
@@ -163,14 +167,33 @@ def test_a_bonus_comes_from_the_requesters_balance_with_a_reason(requester_api, 
     first = requester_api.post(f"/api/v1/jobs/{job.pk}/bonuses/", body, format="json")
     retry = requester_api.post(f"/api/v1/jobs/{job.pk}/bonuses/", body, format="json")
     too_much = requester_api.post(
-        f"/api/v1/jobs/{job.pk}/bonuses/", {**body, "amount_cents": 400, "idempotency_key": "b2"}, format="json"
+        f"/api/v1/jobs/{job.pk}/bonuses/", {**body, "amount_cents": 220, "idempotency_key": "b2"}, format="json"
     )
 
     assert first.status_code == retry.status_code == 201
-    assert first.json()["transaction"] == retry.json()["transaction"]
+    assert (
+        first.json()
+        == retry.json()
+        == {
+            "transaction": first.json()["transaction"],
+            "worker": done.worker_id,
+            "amount_cents": 200,
+            "fee_cents": 40,  # the job's fee rate, 20%, on top: a bonus costs what a reward of the same size costs
+        }
+    )
     assert too_much.status_code == 409 and too_much.json()["code"] == "insufficient_funds"
+    assert too_much.json()["extra"]["shortfall"] == 220 + 44 - 260
     assert balances(done.worker)["payable"] == 200
-    assert balances(requester)["available"] == 300
+    assert balances(requester)["available"] == 500 - 240
+    fees = Account.objects.get(kind=AccountKind.PLATFORM_FEES, currency="USD")
+    assert fees.balance == 40
+    assert ledger_invariant_violations() == []
+
+
+def test_the_cost_endpoint_shows_the_fee_rate_bonuses_carry(requester_api, job):
+    cost = requester_api.get(f"/api/v1/jobs/{job.pk}/cost/").json()
+
+    assert cost["bonus_fee_rate"] == cost["fee_rate"] == 0.2
 
 
 def test_cancelling_refunds_the_unspent_escrow_but_keeps_what_pending_work_may_cost(job, requester):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from payments.models import Payout, PayoutStatus, Transaction
+from payments.models import Account, Payout, PayoutStatus, Transaction
 from payments.services.escrow import bonus_pay, escrow_pay_worker
 from tests.factories import WorkerFactory
 from tests.payments.helpers import deposit, funded_job, key
@@ -90,6 +90,16 @@ def test_a_deposit_needs_an_idempotency_key_a_positive_amount_and_the_requester_
     assert not Transaction.objects.exists()
 
 
+def test_a_deposit_in_a_code_that_is_no_iso_4217_currency_is_refused_naming_the_field(requester_api, sandbox):
+    response = requester_api.post(f"{BASE}/deposits/", {"amount": 500, "currency": "ZZZ"}, HTTP_IDEMPOTENCY_KEY="z")
+
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_currency")
+    assert response.json()["extra"] == {"field": "currency", "currency": "ZZZ"}
+    assert not Account.objects.exists()
+    assert not Transaction.objects.exists()
+    assert sandbox.calls["charge"] == 0
+
+
 def test_a_declined_charge_answers_402_and_credits_nothing(requester_api, sandbox):
     sandbox.fail_next("charge", error="card_declined")
 
@@ -103,7 +113,15 @@ def test_a_declined_charge_answers_402_and_credits_nothing(requester_api, sandbo
 def test_a_user_sees_only_their_own_balances_and_transactions(api, requester, outsider, paid_worker):
     deposit(outsider, 700)
     deposit(requester, 100)
-    bonus_pay(requester=requester, worker=paid_worker, amount=50, currency="USD", reason="thanks", idempotency_key="b")
+    bonus_pay(
+        requester=requester,
+        worker=paid_worker,
+        amount=50,
+        currency="USD",
+        fee_rate="0.2",
+        reason="thanks",
+        idempotency_key="b",
+    )
 
     worker_view = api.as_user(paid_worker).get(f"{BASE}/transactions/").json()
     requester_view = api.as_user(requester).get(f"{BASE}/transactions/").json()
@@ -115,12 +133,12 @@ def test_a_user_sees_only_their_own_balances_and_transactions(api, requester, ou
     kinds = ["bonus", "deposit", "escrow_pay", "escrow_fund", "deposit"]
     assert [t["kind"] for t in requester_view["results"]] == kinds
     bonus_lines = requester_view["results"][0]["postings"]
-    assert bonus_lines == [{"account": "requester_available", "job_id": "", "amount": -50, "currency": "USD"}]
+    assert bonus_lines == [{"account": "requester_available", "job_id": "", "amount": -60, "currency": "USD"}]
     assert [t["kind"] for t in outsider_view["results"]] == ["deposit"]
     assert api.as_user(outsider).get(f"{BASE}/balances/").json()[0]["available"] == 700
     assert api.as_user(paid_worker).get(f"{BASE}/balances/").json()[0]["payable"] == 950
     requester_balance = api.as_user(requester).get(f"{BASE}/balances/").json()[0]
-    assert (requester_balance["available"], requester_balance["in_escrow"]) == (50, 4000)
+    assert (requester_balance["available"], requester_balance["in_escrow"]) == (40, 4000)
 
 
 def test_the_transaction_list_costs_the_same_few_queries_however_long_it_is(

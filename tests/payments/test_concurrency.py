@@ -145,6 +145,7 @@ def test_a_crowd_of_mixed_operations_on_shared_accounts_keeps_every_invariant(sa
                         worker=worker,
                         amount=rng.randint(1, 200),
                         currency="USD",
+                        fee_rate="0.2",
                         reason="crowd",
                         idempotency_key=f"bonus-{i}-{step}",
                     )

@@ -167,19 +167,36 @@ def test_only_the_requester_who_funded_a_job_may_fund_more_or_take_its_escrow_ba
     assert balances(account_escrow_get(job_id=job_id, currency="USD"), available(outsider)) == [500, 500]
 
 
-def test_a_bonus_moves_money_from_the_requester_to_the_worker_without_a_fee(requester, worker):
+def test_a_bonus_moves_money_from_the_requester_to_the_worker_with_the_platform_fee_on_top(requester, worker):
     deposit(requester, 500)
 
-    bonus_pay(requester=requester, worker=worker, amount=120, currency="USD", reason="great work", idempotency_key="b")
+    bonus_pay(
+        requester=requester,
+        worker=worker,
+        amount=120,
+        currency="USD",
+        fee_rate="0.2",
+        reason="great work",
+        idempotency_key="b",
+    )
 
-    assert balances(available(requester), payable(worker)) == [380, 120]
+    assert balances(available(requester), payable(worker), account_platform_fees(currency="USD")) == [356, 120, 24]
+    assert ledger_invariant_violations() == []
 
 
 def test_nobody_pays_themselves_a_bonus(requester):
     deposit(requester, 500)
 
     with pytest.raises(SelfPayment):
-        bonus_pay(requester=requester, worker=requester, amount=100, currency="USD", reason="me", idempotency_key="b")
+        bonus_pay(
+            requester=requester,
+            worker=requester,
+            amount=100,
+            currency="USD",
+            fee_rate="0.2",
+            reason="me",
+            idempotency_key="b",
+        )
 
 
 def test_a_reversal_posts_the_opposite_of_every_posting_once(requester, worker):
@@ -286,7 +303,13 @@ def test_the_cached_balance_equals_the_sum_of_postings_after_a_mixed_day(request
     pay(job_id, worker, 333, rate="0.15")
     pay(2, second_worker, 450)
     bonus = bonus_pay(
-        requester=requester, worker=second_worker, amount=1, currency="USD", reason="x", idempotency_key=key()
+        requester=requester,
+        worker=second_worker,
+        amount=1,
+        currency="USD",
+        fee_rate="0.2",
+        reason="x",
+        idempotency_key=key(),
     )
     transaction_reverse(transaction=bonus, idempotency_key=key(), reason="typo")
     escrow_refund(job_id=2, requester=other_requester, currency="USD", idempotency_key=key())

@@ -52,6 +52,20 @@ def test_it_refuses_currencies_that_are_not_three_capital_letters(currency):
         currency_clean(currency)
 
 
+@pytest.mark.parametrize("currency", ["ZZZ", "ABC", "XTS", "XXX", "XAU"])
+def test_it_refuses_three_letter_codes_that_are_not_iso_4217_currencies(currency):
+    """ZZZ is no currency at all; XTS (testing), XXX (no currency) and XAU (gold) are ISO 4217 codes, not money."""
+    with pytest.raises(InvalidCurrency) as refused:
+        currency_clean(currency)
+
+    assert refused.value.extra == {"field": "currency", "currency": currency}
+
+
+@pytest.mark.parametrize("currency", ["USD", "EUR", "JPY", "CHF", "XOF", "XCD", "BRL"])
+def test_iso_4217_currencies_are_accepted(currency):
+    assert currency_clean(currency) == currency
+
+
 def test_amounts_are_formatted_with_the_currencys_minor_unit():
     assert format_amount(1234, "USD") == "12.34 USD"
     assert format_amount(5, "EUR") == "0.05 EUR"

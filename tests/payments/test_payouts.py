@@ -10,30 +10,12 @@ from payments import tasks
 from payments.errors import IdempotencyConflict, InsufficientFunds, PayoutTooSmall, ProviderUnavailable
 from payments.models import Account, AccountKind, Payout, PayoutStatus, Transaction, TransactionKind
 from payments.services import payouts
-from payments.services.escrow import escrow_pay_worker
 from payments.services.ledger import account_external_payouts, account_payouts_pending
 from payments.services.payouts import payout_request, payout_resume_stuck, payout_send
-from tests.payments.helpers import funded_job, key, payable
+from tests.payments.helpers import payable
 from tests.payments.invariants import ledger_invariant_violations
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def earning(requester, worker):
-    """The worker has earned 1000 cents (net) from the requester's job."""
-    job_id = funded_job(requester, 2000)
-    escrow_pay_worker(
-        job_id=job_id,
-        worker=worker,
-        gross=1000,
-        currency="USD",
-        fee_rate="0",
-        idempotency_key=key(),
-        reference_type="assignment",
-        reference_id=1,
-    )
-    return worker
 
 
 def money(worker) -> dict[str, int]:

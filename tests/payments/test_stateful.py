@@ -107,19 +107,22 @@ class LedgerMachine(RuleBasedStateMachine):
 
         self.attempt(call, {"escrow": -gross, "payable": net, "fees": fee})
 
-    @rule(amount=amounts)
-    def bonus(self, amount: int) -> None:
+    @rule(amount=amounts, rate=st.sampled_from(["0", "0.05", "0.2"]))
+    def bonus(self, amount: int, rate: str) -> None:
+        fee, _ = fee_split(gross=amount, rate=rate)
+
         def call(key: str) -> Transaction:
             return bonus_pay(
                 requester=self.requester,
                 worker=self.worker,
                 amount=amount,
                 currency="USD",
+                fee_rate=rate,
                 reason="stateful",
                 idempotency_key=key,
             )
 
-        self.attempt(call, {"available": -amount, "payable": amount})
+        self.attempt(call, {"available": -(amount + fee), "payable": amount, "fees": fee})
 
     @rule()
     def refund(self) -> None:
