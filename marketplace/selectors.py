@@ -15,6 +15,7 @@ from marketplace.models import (
     Answer,
     Assignment,
     AssignmentStatus,
+    GoldExposure,
     Item,
     Job,
     JobAggregate,
@@ -188,7 +189,29 @@ def job_progress(*, job: Job) -> dict[str, int]:
         **tasks,
         "answers_collected": answers,
         **{f"assignments_{status}": by_status.get(status, 0) for status in AssignmentStatus.values},
+        "workers_out_of_gold": workers_out_of_gold(job=job),
     }
+
+
+def workers_out_of_gold(*, job: Job) -> int:
+    """Workers on the job, not blocked, for whom fewer usable gold items (unseen, not flagged) are left than an
+    assignment holds: their claims are refused until the requester uploads more gold."""
+    if not job.gold_per_assignment:
+        return 0
+    usable = Item.objects.filter(job=job, is_gold=True, gold_flagged_at__isnull=True)
+    seen = (
+        GoldExposure.objects.filter(job=job, worker=OuterRef("worker"), item__gold_flagged_at__isnull=True)
+        .values("worker")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    left = usable.count() - Coalesce(Subquery(seen, output_field=IntegerField()), 0)
+    return (
+        Participation.objects.filter(job=job, blocked_at__isnull=True)
+        .alias(left=left)
+        .filter(left__lt=job.gold_per_assignment)
+        .count()
+    )
 
 
 # --- Results and worker quality ------------------------------------------------------------------------------------
