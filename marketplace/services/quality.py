@@ -41,8 +41,11 @@ def quality_after_submit(
     items it got wrong): block a fast or failing worker, flag contradicted gold.
 
     `record` is the worker's gold record on the job, `(right, answered)`, as the submit's counters left it, when no
-    gold key of the job was flagged (else None). Counters count every gold answer, so a worker they put below
-    `min_gold` is spared the screening's query; the screening itself reads the answers, flagged keys left out.
+    gold key of the job was flagged (else None). It spares most submits the screening's query: below `min_gold`
+    answers no one is screened, and a submit whose gold answers were all right cannot fail a worker who was past
+    `min_gold` before it (a right answer only raises a class's posterior, so the probability of being below the
+    threshold only falls since the last screen, which passed). A threshold raised while the job is paused therefore
+    applies from each worker's next missed gold item. The screening itself reads the answers, flagged keys left out.
     """
     job, worker_id = assignment.job, assignment.worker_id
     if assignment.is_fast and job.fast_answer_action == "block":
@@ -50,8 +53,10 @@ def quality_after_submit(
     if assignment.gold_total:
         if gold_flag_contradicted(job=job, missed=missed_gold):
             record = None  # a key was just flagged: the counters now count it
-        if record is not None and record[1] < job.min_gold:
-            return
+        if record is not None:
+            before = record[1] - assignment.gold_total
+            if record[1] < job.min_gold or (not missed_gold and before >= job.min_gold):
+                return
         screen = gold_screen_worker(job=job, worker_id=worker_id)
         if screen.fails:
             participation_block(job=job, worker_id=worker_id, reason=_block_reason(job, screen))

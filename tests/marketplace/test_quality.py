@@ -275,6 +275,19 @@ class TestGoldQualityControl:
         assert blocked.blocked_at is not None, (blocked.gold_correct, blocked.gold_answered)
         assert blocked.gold_correct / blocked.gold_answered >= 0.6  # raw accuracy never said so
 
+    def test_only_a_submit_that_could_fail_the_worker_pays_for_the_screening(
+        self, requester, worker, callbacks, django_assert_num_queries
+    ):
+        job = cats_job(requester, gold_ratio=Decimal("0.5"), min_gold=4, max_open_assignments=5)
+        for _ in range(2):  # 4 gold answers, all right: screened once, at the fourth
+            done = submit(assignment_claim(job_id=job.pk, worker=worker), worker, lambda i: "cat", callbacks)
+        right = submit(assignment_claim(job_id=job.pk, worker=worker), worker, lambda i: "cat", callbacks)
+
+        with django_assert_num_queries(0):  # right answers after a screen that passed: nothing can have dropped
+            quality_after_submit(assignment=right, missed_gold=[], record=(6, 6))
+        with django_assert_num_queries(1):  # before min_gold was reached: the first screen
+            quality_after_submit(assignment=done, missed_gold=[], record=(4, 4))
+
 
 class TestFastAnswers:
     def test_a_too_fast_submit_is_flagged(self, requester, worker, callbacks):
