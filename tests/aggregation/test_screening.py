@@ -47,12 +47,12 @@ def failure_share(kind: str, n_classes: int, n: int, seed: int) -> float:
 
 
 def test_the_answerer_who_always_gives_one_class_fails_where_raw_accuracy_let_them_through():
-    """The demo's spam3 on the two-species set: all 8 gold birds of its class right, all 4 of the other wrong.
-    Raw accuracy, smoothed: (8 + 2) / (12 + 3) = 0.67, above 0.6."""
-    verdict = gold_screen(answered=[8, 4], right=[8, 0], threshold=THRESHOLD)
+    """Like the demo's spam3 on the two-species set: every gold bird of its class right, every one of the other
+    wrong, and twice as many of the first. Raw accuracy, smoothed: (20 + 2) / (30 + 3) = 0.67, above 0.6."""
+    verdict = gold_screen(answered=[20, 10], right=[20, 0], threshold=THRESHOLD)
 
     assert verdict.fails
-    assert verdict.balanced_accuracy == pytest.approx((10 / 11 + 2 / 7) / 2)
+    assert verdict.balanced_accuracy == pytest.approx((22 / 23 + 2 / 13) / 2)
     assert verdict.below_threshold > BLOCK_CONFIDENCE
 
 
@@ -76,10 +76,10 @@ def test_a_worker_right_seventy_percent_of_the_time_is_rarely_blocked(n_classes,
 
 
 def test_a_balanced_answerer_is_judged_on_each_class_not_on_the_mix():
-    """Right on every item of a class that makes up most of the gold, and on none of the rest: raw accuracy 0.82,
+    """Right on every item of a class that makes up most of the gold, and on none of the rest: raw accuracy 0.75,
     balanced 0.5."""
-    assert gold_screen(answered=[36, 8], right=[36, 0], threshold=THRESHOLD).fails
-    assert not gold_screen(answered=[36, 8], right=[32, 6], threshold=THRESHOLD).fails
+    assert gold_screen(answered=[36, 12], right=[36, 0], threshold=THRESHOLD).fails
+    assert not gold_screen(answered=[36, 12], right=[32, 9], threshold=THRESHOLD).fails
 
 
 def test_one_class_is_the_beta_posterior_itself_and_several_agree_with_sampling():
