@@ -32,6 +32,7 @@ from marketplace.models import (
     Block,
     Dispute,
     DisputeStatus,
+    GoldExposure,
     Item,
     Job,
     JobAggregate,
@@ -221,6 +222,7 @@ def job_progress(*, job: Job) -> dict[str, int]:
         "deposit_needed_cents": job_deposit_needed(job=job, slots=waiting) if waiting else 0,
         "answers_collected": answers,
         **{f"assignments_{status}": by_status.get(status, 0) for status in AssignmentStatus.values},
+        "workers_out_of_gold": workers_out_of_gold(job=job),
     }
 
 
@@ -277,6 +279,27 @@ def job_deposit_needed(*, job: Job, slots: int) -> int:
     surplus = (escrow.balance if escrow else 0) - job_slots_owed(job=job) * (reward + fee)
     available = next((b.available for b in balance_list(user=job.requester) if b.currency == job.currency), 0)
     return max(0, slots * (reward + fee) - surplus - available)
+
+
+def workers_out_of_gold(*, job: Job) -> int:
+    """Workers on the job, not blocked, for whom fewer usable gold items (unseen, not flagged) are left than an
+    assignment holds: their claims are refused until the requester uploads more gold."""
+    if not job.gold_per_assignment:
+        return 0
+    usable = Item.objects.filter(job=job, is_gold=True, gold_flagged_at__isnull=True)
+    seen = (
+        GoldExposure.objects.filter(job=job, worker=OuterRef("worker"), item__gold_flagged_at__isnull=True)
+        .values("worker")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    left = usable.count() - Coalesce(Subquery(seen, output_field=IntegerField()), 0)
+    return (
+        Participation.objects.filter(job=job, blocked_at__isnull=True)
+        .alias(left=left)
+        .filter(left__lt=job.gold_per_assignment)
+        .count()
+    )
 
 
 # --- Results and worker quality ------------------------------------------------------------------------------------

@@ -34,6 +34,14 @@ class RequirementSerializer(serializers.Serializer):
 
 class JobSerializer(serializers.ModelSerializer):
     assignment_duration_seconds = serializers.IntegerField(read_only=True)
+    gold_per_assignment = serializers.IntegerField(
+        read_only=True,
+        help_text="Hidden gold items in every assignment, from gold_ratio and items_per_task (at least 1 when "
+        "gold_ratio > 0). Workers see only items_per_assignment; the job launches only with this many gold items.",
+    )
+    items_per_assignment = serializers.IntegerField(
+        read_only=True, help_text="items_per_task + gold_per_assignment: what a worker answers (and is paid for)."
+    )
     required_qualifications = RequirementSerializer(source="requirements", many=True, read_only=True)
     gold_ratio = serializers.DecimalField(max_digits=4, decimal_places=3, coerce_to_string=False)
 
@@ -51,6 +59,8 @@ class JobSerializer(serializers.ModelSerializer):
             "reward_cents",
             "currency",
             "gold_ratio",
+            "gold_per_assignment",
+            "items_per_assignment",
             "assignment_duration_seconds",
             "max_open_assignments",
             "deadline",
@@ -247,6 +257,10 @@ class ProgressSerializer(serializers.Serializer):
     )
     deposit_needed_cents = serializers.IntegerField(
         help_text="What to deposit to open them all (they open by themselves once the money arrives)."
+    )
+    workers_out_of_gold = serializers.IntegerField(
+        help_text="Workers who have seen all but fewer than gold_per_assignment of the job's usable gold: they get "
+        "no more work until you upload more gold."
     )
 
 

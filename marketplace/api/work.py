@@ -1,7 +1,9 @@
 """Worker API: find work, claim a micro-task, submit answers, release.
 
 Nothing here tells a gold item from a real one: items are addressed by their position in the assignment, and no
-response carries item ids, gold flags, gold answers or grading, nor any other worker's answers.
+response carries item ids, gold flags, gold answers or grading, nor any other worker's answers. Nor how many items
+are gold: a job publishes its assignment size (`items_per_assignment`, gold included), never its items per task or
+its gold share, and every assignment of a task holds the same number of gold items.
 """
 
 from typing import Any
@@ -29,6 +31,11 @@ from marketplace.services.assignments import (
 
 class WorkJobSerializer(serializers.ModelSerializer):
     assignment_duration_seconds = serializers.IntegerField(read_only=True)
+    items_per_assignment = serializers.IntegerField(
+        read_only=True,
+        help_text="Items you answer per assignment, hidden gold included (the last tasks of a job may hold fewer). "
+        "How many of them are gold is never said.",
+    )
     assignments_available = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -38,7 +45,7 @@ class WorkJobSerializer(serializers.ModelSerializer):
             "title",
             "instructions",
             "label_schema",
-            "items_per_task",
+            "items_per_assignment",
             "reward_cents",
             "currency",
             "assignment_duration_seconds",

@@ -8,6 +8,7 @@ from typing import Any
 from marketplace.demo.crowd import CLASSES, Dataset, SimWorker
 
 KINDS = ("good", "slow", "noisy", "class-biased", "swapper", "spammer")
+GOOD_ACCURACY = 0.7  # the quality target: every spammer kept out, at most one real worker this good blocked
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,42 @@ class Report:
     def spammers_kept_out(self) -> bool:
         return all(self.kept_out(w) for w in self.crowd if w.kind == "spammer")
 
+    def spammer_outcomes(self) -> dict[str, str]:
+        """Per spammer: failed the test, blocked (after how many gold answers), or still working."""
+        outcomes = {}
+        for worker in (w for w in self.crowd if w.kind == "spammer"):
+            record = self._record(worker) or {}
+            if not worker.qualified:
+                outcomes[worker.name] = "failed the test"
+            elif record.get("blocked"):
+                outcomes[worker.name] = f"blocked after {record['gold_answered']} gold answers"
+            else:
+                outcomes[worker.name] = f"NOT kept out ({record.get('gold_answered', 0)} gold answers)"
+        return outcomes
+
+    def real_blocked(self) -> list[dict[str, Any]]:
+        """The data set's real workers whom gold blocked, with their true accuracy: over every image of the data
+        set (all 108 answers the person gave: their accuracy as a worker), and on this job's items they answered
+        before the block (a handful: a noisy figure)."""
+        blocked = []
+        for worker in self.crowd:
+            record = self._record(worker) or {}
+            if worker.source and record.get("blocked"):
+                on_job = self.true_accuracy(worker)
+                blocked.append(
+                    {
+                        "worker": worker.name,
+                        "accuracy": round(self.dataset.accuracy(worker.source), 3),
+                        "on_job": None if on_job is None else round(on_job, 3),
+                        "gold": f"{record['gold_correct']}/{record['gold_answered']}",
+                    }
+                )
+        return blocked
+
+    def good_blocked(self) -> list[str]:
+        """Real workers at least GOOD_ACCURACY accurate (over the data set) whom gold blocked."""
+        return [r["worker"] for r in self.real_blocked() if r["accuracy"] >= GOOD_ACCURACY]
+
     def estimate_error(self) -> float | None:
         """Mean absolute gap between Dawid-Skene's estimated accuracy and the true one, over unblocked workers."""
         gaps = []
@@ -166,6 +203,9 @@ class Report:
             "mv_accuracy": self.mv_accuracy(),
             "mv_accuracy_without_blocked": self.mv_accuracy(without_blocked=True),
             "spammers_kept_out": self.spammers_kept_out(),
+            "spammers": self.spammer_outcomes(),
+            "real_blocked": self.real_blocked(),
+            "good_blocked": self.good_blocked(),
             "blocked": sorted(w.name for w in self.crowd if self._blocked(w)),
             "failed_test": sorted(w.name for w in self.crowd if w.qualified is False),
             "estimate_error": self.estimate_error(),
@@ -216,10 +256,23 @@ class Report:
             f"{agg.get('converged')}, {agg.get('excluded_workers')} workers left out",
             f"  failed the test: {', '.join(s['failed_test']) or 'none'}",
             f"  blocked by gold: {', '.join(s['blocked']) or 'none'}; every spammer kept out: {ok}",
+            f"  spammers: {'; '.join(f'{name} {outcome}' for name, outcome in s['spammers'].items()) or 'none'}",
+            f"  real workers blocked (true accuracy over the data set; on this job): {self.real_blocked_line()}",
+            f"  quality target: every spammer kept out {ok}; real workers >= {GOOD_ACCURACY:.0%} accurate blocked: "
+            f"{len(s['good_blocked'])} (at most 1: {'yes' if len(s['good_blocked']) <= 1 else 'NO'})",
             f"  slow worker: {self.slow_outcome}",
             f"  review: {self._review_line()}",
             f"  dispute: {self.dispute}",
         ]
+
+    def real_blocked_line(self) -> str:
+        return (
+            ", ".join(
+                f"{r['worker']} {r['accuracy']:.0%}; {_pct(r['on_job'])} (gold {r['gold']})"
+                for r in self.real_blocked()
+            )
+            or "none"
+        )
 
     def _review_line(self) -> str:
         r = self.review
@@ -235,12 +288,16 @@ class Report:
 
     def _worker_table(self) -> list[str]:
         lines = [
-            f"  {'worker':<10} {'kind':<13} {'test':>5} {'tasks':>5} {'gold':>6} {'est.acc':>7} {'true':>6}  status"
+            f"  {'worker':<10} {'kind':<13} {'test':>5} {'tasks':>5} {'gold':>6} {'est.acc':>7} {'true':>6} {'set':>5}"
+            "  status"
         ]
         order = sorted(self.crowd, key=lambda w: (KINDS.index(w.kind), -(self.true_accuracy(w) or 0), w.name))
         for worker in order:
             lines.append(self._worker_line(worker))
-        lines.append("  (est.acc in brackets: estimated before the worker was blocked; true: on this job's real items)")
+        lines.append(
+            "  (est.acc in brackets: estimated before the worker was blocked; true: on this job's real items; set: over"
+            " the whole data set)"
+        )
         error = self.estimate_error()
         if error is not None:
             lines.append(f"  estimated vs true accuracy, unblocked workers: mean absolute gap {error:.3f}")
@@ -254,9 +311,10 @@ class Report:
         if record.get("blocked") and record.get("estimated_accuracy") is not None:
             estimate = f"({estimate})"  # from an aggregation before the block: later ones leave them out
         status = "failed test" if not worker.qualified else ("BLOCKED" if record.get("blocked") else "ok")
+        overall = _pct(self.dataset.accuracy(worker.source)) if worker.source else "-"
         return (
             f"  {worker.name:<10} {worker.kind:<13} {score:>5} {record.get('submitted_assignments', 0):>5} "
-            f"{gold:>6} {estimate:>7} {_pct(self.true_accuracy(worker)):>6}  {status}"
+            f"{gold:>6} {estimate:>7} {_pct(self.true_accuracy(worker)):>6} {overall:>5}  {status}"
         )
 
     def _money_lines(self) -> list[str]:
@@ -273,6 +331,22 @@ class Report:
             f"  ledger: {ledger} {self.ledger or ''}",
             f"  users: {self.users}",
         ]
+
+
+def render_quality_by_seed(reports: list["Report"]) -> str:
+    """One line per run: the spammers kept out, the real workers blocked with their true accuracy, the target."""
+    lines = ["quality control by seed (target: every spammer kept out, at most one real worker >= 70% blocked)"]
+    for report in reports:
+        s = report.summary()
+        met = s["spammers_kept_out"] and len(s["good_blocked"]) <= 1
+        lines.append(
+            f"  seed {report.seed}: {'met' if met else 'MISSED'}; spammers: "
+            f"{'; '.join(f'{name} {outcome}' for name, outcome in s['spammers'].items())}; real workers blocked: "
+            f"{report.real_blocked_line()}"
+        )
+    met = sum(r.spammers_kept_out() and len(r.good_blocked()) <= 1 for r in reports)
+    lines.append(f"  target met on {met} of {len(reports)} seeds")
+    return "\n".join(lines)
 
 
 def _pct(value: float | None) -> str:

@@ -49,9 +49,16 @@ class Options:
     swappers: int = 1
     overlap: int = 5
     items_per_task: int = 4
-    gold: int = 16
-    gold_ratio: str = "0.2"  # of an assignment's items: one gold item beside 4 real ones
-    min_gold: int = 4  # gold answers before a worker may be blocked (job default: 5)
+    # Gold: the crowd is large for the job (44 workers, 70 items, overlap 5: about four assignments each), so the
+    # job holds more gold than usual to judge anyone: 32 gold images, four gold items beside the four real ones of
+    # every assignment (half the workers' time), a judgement from 8 gold answers on, and a threshold between what
+    # an answerer who does not look scores on two classes (0.5) and what the crowd's good workers do (0.7 to 0.9).
+    # With one gold item per assignment a spammer had answered 4 to 8 before the job ran out: too few for anyone
+    # to be sure.
+    gold: int = 32
+    gold_ratio: str = "0.5"
+    min_gold: int = 8  # gold answers before a worker may be blocked (job default: 5)
+    threshold: float = 0.65  # the job's gold_block_threshold (its default: 0.6)
     questions: int = 6
     reward_cents: int = 20
     wait_for_expiry: bool = False  # let the slow worker's assignment expire for real (>= 60 s) instead
@@ -154,7 +161,7 @@ class Simulation:
             "assignment_duration_seconds": 60,  # the API's minimum, for the slow worker
             "required_qualifications": [{"qualification": self.qualification_id, "min_score": 0.5}],
             "min_gold": self.options.min_gold,
-            "gold_block_threshold": 0.6,
+            "gold_block_threshold": self.options.threshold,
         }
         job = self.requester.post(f"{API}/jobs/", body)
         self.report.job = job

@@ -1,5 +1,5 @@
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -50,7 +50,8 @@ class Job(models.Model):
         decimal_places=3,
         default=Decimal("0.1"),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("0.5"))],
-        help_text="Share of the items in an assignment that are hidden gold.",
+        help_text="Share of hidden gold in an assignment; fixes the gold items each assignment holds "
+        "(gold_per_assignment).",
     )
     assignment_duration = models.DurationField(
         default=timedelta(minutes=30), help_text="Time a worker has to submit a claimed micro-task."
@@ -68,8 +69,8 @@ class Job(models.Model):
     min_reputation = models.FloatField(
         null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
     )
-    # Quality control on live work: after `min_gold` graded gold answers, a worker whose smoothed gold accuracy
-    # (see marketplace.services.quality) falls below `gold_block_threshold` is blocked from the job.
+    # Quality control on live work: after `min_gold` graded gold answers, a worker whose class-balanced gold accuracy
+    # is credibly below `gold_block_threshold` (see marketplace.services.quality) is blocked from the job.
     min_gold = models.PositiveSmallIntegerField(default=5, validators=[MinValueValidator(1)])
     gold_block_threshold = models.FloatField(default=0.6, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
     # Anti-abuse: an assignment submitted faster than this many seconds per item is suspicious.
@@ -116,6 +117,23 @@ class Job(models.Model):
     @property
     def assignment_duration_seconds(self) -> int:
         return int(self.assignment_duration.total_seconds())
+
+    @property
+    def gold_per_assignment(self) -> int:
+        """The hidden gold items in every assignment of the job: the same number in each, so that an assignment's
+        size says nothing about its gold. g / (n + g) = gold_ratio for n = items_per_task gives
+        g = n r / (1 - r), rounded half up, and at least 1 when the job has any gold ratio at all."""
+        ratio = Decimal(str(self.gold_ratio))
+        if ratio <= 0:
+            return 0
+        exact = self.items_per_task * ratio / (1 - ratio)
+        return max(1, int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP)))
+
+    @property
+    def items_per_assignment(self) -> int:
+        """What a worker sees per assignment: a task's items (items_per_task; the last task of an upload may have
+        fewer) and the gold mixed in. The only size the worker API publishes."""
+        return self.items_per_task + self.gold_per_assignment
 
 
 class JobQualification(models.Model):

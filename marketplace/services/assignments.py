@@ -18,7 +18,6 @@ Locks, always in this order, so no two of these transactions wait on each other 
 import functools
 import hashlib
 import json
-import math
 import random
 from datetime import datetime
 from functools import partial
@@ -71,8 +70,20 @@ class _NothingFree(Exception):
     """No free task for this worker: raised inside the claim transaction so that its slot is rolled back."""
 
 
+class _OutOfGold(Exception):
+    """The worker has seen (or review has flagged) so much of the job's gold that fewer than the job's gold per
+    assignment are left for them: the claim is rolled back and refused as "no work"."""
+
+
 def assignment_claim(*, job_id: int, worker: User, rng: random.Random | None = None) -> Assignment:
-    """Give `worker` the next micro-task of the job with gold items mixed in at random positions.
+    """Give `worker` the next micro-task of the job with exactly `job.gold_per_assignment` gold items mixed in at
+    random positions.
+
+    Nothing the worker sees tells gold from real items, nor how many are gold: every assignment of a task has the
+    same size (the task's items plus the job's fixed number of gold items), gold and real payloads carry the same
+    fields (checked at upload), positions are uniform, and every claim runs the same statements. A worker for whom
+    fewer gold items are left than an assignment holds is refused as when no work is left: no assignment with less
+    gold is ever handed out.
 
     One short transaction of a few statements: the job read through the eligibility rule; a conditional UPDATE
     that takes one of the worker's open slots on the job (its row lock serialises that worker's claims); an
@@ -80,7 +91,8 @@ def assignment_claim(*, job_id: int, worker: User, rng: random.Random | None = N
     other); the task's items; the gold draw; two inserts. Only when nothing is free are the job's overdue
     assignments expired and the claim tried once more, so a stopped beat never starves a job.
 
-    Raises `NotFound`, `NotEligible`, `TooManyOpenAssignments` or `NoWorkAvailable`; never over-assigns a task.
+    Raises `NotFound`, `NotEligible`, `TooManyOpenAssignments` or `NoWorkAvailable` (also when out of gold); never
+    over-assigns a task.
     The returned assignment carries `payloads`, the items' payloads in order, for the response.
     """
     rng = rng or _random
@@ -90,6 +102,8 @@ def assignment_claim(*, job_id: int, worker: User, rng: random.Random | None = N
         except _NothingFree:
             if attempt or not assignment_expire_overdue(job_id=job_id, limit=LAZY_EXPIRY_LIMIT):
                 break
+        except _OutOfGold:
+            break  # expiring other assignments gives no gold back
     raise NoWorkAvailable()
 
 
@@ -100,7 +114,9 @@ def _claim_once(job_id: int, worker: User, rng: random.Random) -> Assignment:
             if taken is None:
                 raise _NothingFree()
             task_id, items = taken
-            gold = _draw_gold(job, worker, _gold_count(job, len(items), rng), rng)
+            gold = _draw_gold(job, worker, job.gold_per_assignment, rng)
+            if len(gold) < job.gold_per_assignment:
+                raise _OutOfGold()
             mixed = _mix(items, gold, rng)
             item_ids = [item_id for item_id, _ in mixed]
             assignment = Assignment(job=job, task_id=task_id, worker=worker, item_ids=item_ids, expires_at=_expiry(job))
@@ -296,20 +312,6 @@ def _with_items(rows: list[tuple[Any, ...]]) -> tuple[int, list[tuple[int, Any]]
         return None
     payload = Item._meta.get_field("payload")
     return rows[0][0], [(item_id, payload.from_db_value(value, None, connection)) for _, item_id, value in rows]
-
-
-def _gold_count(job: Job, n_items: int, rng: random.Random) -> int:
-    """Gold items to add so that gold makes up `gold_ratio` of the assignment on average.
-
-    g / (n + g) = r gives g = n r / (1 - r); the fractional part is drawn at random, so the ratio holds in
-    expectation and workers cannot count on a fixed number of gold items.
-    """
-    ratio = float(job.gold_ratio)
-    if ratio <= 0:
-        return 0
-    expected = n_items * ratio / (1 - ratio)
-    whole = math.floor(expected)
-    return whole + (1 if rng.random() < expected - whole else 0)
 
 
 def _draw_gold(job: Job, worker: User, count: int, rng: random.Random) -> list[tuple[int, Any]]:

@@ -177,6 +177,13 @@ def _check_launchable(job: Job) -> None:
         raise JobNotLaunchable("Upload at least one item before launching the job.")
     if job.deadline is not None and job.deadline <= timezone.now():
         raise JobNotLaunchable("The job's deadline has already passed.", field="deadline")
+    usable_gold = job.items.filter(is_gold=True, gold_flagged_at__isnull=True).count() if job.gold_per_assignment else 0
+    if usable_gold < job.gold_per_assignment:
+        raise JobNotLaunchable(
+            f"Every assignment holds {job.gold_per_assignment} gold items (gold_ratio {job.gold_ratio}): upload at "
+            f"least that many gold items (the job has {usable_gold}), or set gold_ratio to 0.",
+            field="gold_ratio",
+        )
 
 
 def job_complete_if_done(*, job: Job) -> bool:

@@ -3,9 +3,14 @@
 Runs after a submit commits (its own short transactions), so the submit's locks are never held while other
 workers' rows are read, and the assignment engine's lock order (assignment, task, participation) is kept.
 
-The smoothed gold accuracy is the posterior mean under a Beta(2, 1) prior: (right + 2) / (answered + 3). It starts
-a new worker at 2/3 and takes a few answers to move, so one unlucky miss never blocks a good worker; it is only
-used once a worker has answered the job's `min_gold` gold items.
+Who is blocked: once a worker has answered the job's `min_gold` gold items, their gold answers are counted per true
+class (the gold key) and screened by `marketplace.aggregation.screening`: a worker is blocked when their
+class-balanced accuracy (the mean of their per-class recalls) is below the job's `gold_block_threshold` with a
+posterior probability of at least 3/4. Raw accuracy would let a constant answerer through on a two-class job; the
+balanced one is 1/K for anyone who answers without looking, and a block needs evidence, not a few unlucky misses.
+
+The smoothed gold accuracy, the posterior mean under a Beta(2, 1) prior, (right + 2) / (answered + 3), only picks
+the trusted workers whose answers can contradict a gold key (gold hygiene, below).
 """
 
 from django.core.exceptions import ValidationError
@@ -13,6 +18,7 @@ from django.db import transaction
 from django.db.models import Count, IntegerField, Q
 from django.utils import timezone
 
+from marketplace.aggregation.screening import GoldScreen, gold_screen
 from marketplace.errors import NotFound
 from marketplace.models import Answer, Assignment, Item, Job, Participation
 from marketplace.prepared import Param, PreparedQuery
@@ -35,8 +41,11 @@ def quality_after_submit(
     items it got wrong): block a fast or failing worker, flag contradicted gold.
 
     `record` is the worker's gold record on the job, `(right, answered)`, as the submit's counters left it, when no
-    gold key of the job was flagged (else it is read here). It spares the common case a query over the worker's
-    whole history; a block is still only decided on the record read from the answers, flagged keys left out.
+    gold key of the job was flagged (else None). It spares most submits the screening's query: below `min_gold`
+    answers no one is screened, and a submit whose gold answers were all right cannot fail a worker who was past
+    `min_gold` before it (a right answer only raises a class's posterior, so the probability of being below the
+    threshold only falls since the last screen, which passed). A threshold raised while the job is paused therefore
+    applies from each worker's next missed gold item. The screening itself reads the answers, flagged keys left out.
     """
     job, worker_id = assignment.job, assignment.worker_id
     if assignment.is_fast and job.fast_answer_action == "block":
@@ -44,29 +53,37 @@ def quality_after_submit(
     if assignment.gold_total:
         if gold_flag_contradicted(job=job, missed=missed_gold):
             record = None  # a key was just flagged: the counters now count it
-        right, answered = record if record is not None else _gold_record(job, worker_id)
-        if _fails_gold(job, right, answered) and record is not None:
-            right, answered = _gold_record(job, worker_id)  # a key may have been flagged since the submit read
-        if _fails_gold(job, right, answered):
-            participation_block(
-                job=job, worker_id=worker_id, reason=f"Gold accuracy {right}/{answered} is below the job's threshold."
-            )
+        if record is not None:
+            before = record[1] - assignment.gold_total
+            if record[1] < job.min_gold or (not missed_gold and before >= job.min_gold):
+                return
+        screen = gold_screen_worker(job=job, worker_id=worker_id)
+        if screen.fails:
+            participation_block(job=job, worker_id=worker_id, reason=_block_reason(job, screen))
 
 
-def _fails_gold(job: Job, right: int, answered: int) -> bool:
+def gold_screen_worker(*, job: Job, worker_id: int) -> GoldScreen:
+    """The worker's gold answers on the job, counted per gold key (flagged keys left out), screened against the
+    job's threshold; never failing before `min_gold` answers."""
+    rows = _GOLD_BY_CLASS.rows(job=job.pk, worker=worker_id)
+    answered, right = [n for _, n, _ in rows], [k for _, _, k in rows]
+    screen = gold_screen(answered=answered, right=right, threshold=job.gold_block_threshold)
+    if screen.fails and sum(answered) < job.min_gold:
+        return GoldScreen(screen.answered, screen.right, screen.balanced_accuracy, screen.below_threshold, False)
+    return screen
+
+
+def _block_reason(job: Job, screen: GoldScreen) -> str:
+    per_class = ", ".join(f"{k}/{n}" for n, k in zip(screen.answered, screen.right, strict=True))
     return (
-        answered >= job.min_gold and smoothed_gold_accuracy(right=right, answered=answered) < job.gold_block_threshold
+        f"Gold accuracy per true class {per_class}: balanced accuracy {screen.balanced_accuracy:.0%}, below the "
+        f"job's threshold of {job.gold_block_threshold:.0%} with probability {screen.below_threshold:.0%}."
     )
 
 
-def _gold_record(job: Job, worker_id: int) -> tuple[int, int]:
-    """The worker's gold answers on the job that count for blocking: flagged gold keys are left out."""
-    counts = _GOLD_RECORD.rows(job=job.pk, worker=worker_id)
-    return counts[0] if counts else (0, 0)
-
-
-# Run after every graded submit: prepared once per process (see marketplace.prepared).
-_GOLD_RECORD = PreparedQuery(
+# Run after graded submits: prepared once per process (see marketplace.prepared). One row per gold key: the key,
+# the worker's answers to gold items with that key, and how many of them were right.
+_GOLD_BY_CLASS = PreparedQuery(
     lambda: (
         Answer.objects.filter(
             job_id=Param("job", IntegerField()),
@@ -75,9 +92,9 @@ _GOLD_RECORD = PreparedQuery(
             item__gold_flagged_at__isnull=True,
         )
         .order_by()
-        .values("worker_id")  # one group: the worker's
-        .annotate(right=Count("id", filter=Q(is_correct=True)), answered=Count("id"))
-        .values_list("right", "answered")
+        .values("item__gold_answer")
+        .annotate(answered=Count("id"), right=Count("id", filter=Q(is_correct=True)))
+        .values_list("item__gold_answer", "answered", "right")
     )
 )
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import IO, Any
 
-from marketplace.schemas import ItemSchema, LabelSchema, SchemaValueError
+from marketplace.schemas import RESERVED_COLUMNS, ItemSchema, LabelSchema, SchemaValueError
 
 MAX_EXTERNAL_ID = 255
 csv.field_size_limit(10 * 1024 * 1024)
@@ -126,11 +126,19 @@ def read_records(stream: IO[bytes], fmt: str, required: Iterable[str]) -> Iterat
 
 
 class RowValidator:
-    """Turns a record into a `CleanRow` under the job's item schema (and label schema, for gold rows)."""
+    """Turns a record into a `CleanRow` under the job's item schema (and label schema, for gold rows).
 
-    def __init__(self, item_schema: ItemSchema, label_schema: LabelSchema | None) -> None:
+    Every item of a job, gold or real, carries the same fields, in the same order, so that no payload tells gold
+    apart: under an item schema, its fields; without one, the fields of the job's items so far (`fields`), or else
+    of the file's first row.
+    """
+
+    def __init__(
+        self, item_schema: ItemSchema, label_schema: LabelSchema | None, fields: tuple[str, ...] | None = None
+    ) -> None:
         self.item_schema = item_schema
         self.label_schema = label_schema  # set for gold uploads only
+        self.fields = fields
 
     def __call__(self, row: int, line: int, record: dict[str, Any]) -> CleanRow:
         return CleanRow(
@@ -142,7 +150,7 @@ class RowValidator:
 
     def _payload(self, row: int, line: int, record: dict[str, Any]) -> dict[str, Any]:
         if not self.item_schema.fields:
-            return {k: v for k, v in record.items() if k not in ("external_id", "gold_label")}
+            return self._same_fields(row, line, {k: v for k, v in record.items() if k not in RESERVED_COLUMNS})
         payload = {}
         for field in self.item_schema.fields:
             try:
@@ -150,6 +158,18 @@ class RowValidator:
             except SchemaValueError as exc:
                 raise RowError(RowProblem(row, line, field.name, f"{field.name} {exc}.")) from None
         return payload
+
+    def _same_fields(self, row: int, line: int, payload: dict[str, Any]) -> dict[str, Any]:
+        if self.fields is None:
+            self.fields = tuple(payload)
+        missing = [name for name in self.fields if name not in payload]
+        extra = [name for name in payload if name not in self.fields]
+        if missing or extra:
+            name = (missing or extra)[0]
+            problem = "is missing" if missing else "is not one of them"
+            message = f"Every item of the job, gold or not, carries the fields {list(self.fields)}: {name} {problem}."
+            raise RowError(RowProblem(row, line, name, message))
+        return {name: payload[name] for name in self.fields}
 
     @staticmethod
     def _external_id(row: int, line: int, value: Any) -> str:

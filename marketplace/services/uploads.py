@@ -148,7 +148,8 @@ def _ingest(upload: Upload, stream: IO[bytes]) -> None:
     _check_accepts(job, upload.kind)
     is_gold = upload.kind == Upload.Kind.GOLD
     item_schema = parse_item_schema(job.item_schema)
-    validator = RowValidator(item_schema, parse_label_schema(job.label_schema) if is_gold else None)
+    fields = None if item_schema.fields else _payload_fields(job)
+    validator = RowValidator(item_schema, parse_label_schema(job.label_schema) if is_gold else None, fields)
     required = [f.name for f in item_schema.fields if f.required] + (["gold_label"] if is_gold else [])
     writer = ItemWriter(job=job, upload=upload, gold=is_gold)
     totals, errors = _Totals(), []
@@ -166,6 +167,13 @@ def _ingest(upload: Upload, stream: IO[bytes]) -> None:
     upload.status, upload.finished_at = Upload.Status.SUCCEEDED, timezone.now()
     upload.rows_processed, upload.items_created, upload.tasks_created = totals.rows, totals.items, totals.tasks
     upload.save()
+
+
+def _payload_fields(job: Job) -> tuple[str, ...] | None:
+    """The fields the job's items carry, read off one of them (gold or real), when the job has no item schema: every
+    later upload, gold or not, must carry the same. None before the first upload."""
+    payload = Item.objects.filter(job=job).values_list("payload", flat=True).first()
+    return None if payload is None else tuple(payload)
 
 
 def _batch_size(job: Job) -> int:

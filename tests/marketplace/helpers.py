@@ -40,11 +40,14 @@ def csv_rows(n: int, header: str = "external_id,image_url", start: int = 1) -> s
 
 
 def launched_job(requester, *, n_items: int, n_gold: int = 0, **fields) -> Job:
-    """A launched job whose items (image_url payloads) and gold (answer 'cat') went through the real ingest."""
+    """A launched job whose items (image_url payloads) and gold (answer 'cat') went through the real ingest. Without
+    gold it has no gold ratio, unless one is given (a job whose assignments hold gold cannot launch without it)."""
     from marketplace.services.jobs import job_transition
     from marketplace.services.uploads import upload_receive
     from tests.factories import JobFactory
 
+    if not n_gold:
+        fields.setdefault("gold_ratio", 0)
     job = JobFactory(requester=requester, **fields)
     upload_receive(job=job, user=requester, file=csv_file(csv_rows(n_items)), kind="items")
     if n_gold:

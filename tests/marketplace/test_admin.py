@@ -184,7 +184,7 @@ class TestJobChangeView:
         assert (job.min_gold, job.gold_block_threshold, job.overlap_max) == (9, 0.7, 3)
 
     def test_a_job_launched_while_its_draft_form_was_open_refuses_the_save(self, staff_client):
-        job = JobFactory()
+        job = JobFactory(gold_ratio=0)
         upload_receive(job=job, user=job.requester, file=csv_file(csv_rows(2)), kind="items")
         url = reverse("admin:marketplace_job_change", args=[job.pk])
         data = {**ChangeForm(staff_client.get(url).content.decode()).data, "overlap_max": "9", "_save": "Save"}

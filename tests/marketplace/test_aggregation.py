@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 CLASSES = ["cat", "dog", "bird"]
 
 
-def crowd_job(requester, *, n_items=30, n_gold=12, **fields) -> Job:
+def crowd_job(requester, *, n_items=30, n_gold=30, **fields) -> Job:
     """A job whose image URLs carry the true class, so simulated workers can answer well or badly on purpose."""
     rng = random.Random(3)
     truth = [rng.choice(CLASSES) for _ in range(n_items)]
@@ -123,7 +123,7 @@ def test_the_job_is_re_aggregated_after_every_n_answers(requester, settings):
 
 
 def test_adaptive_overlap_spends_answers_where_the_crowd_disagrees(requester):
-    job = crowd_job(requester, n_items=24, n_gold=12, overlap_min=2, overlap_max=6, gold_ratio=Decimal("0.2"))
+    job = crowd_job(requester, n_items=24, n_gold=24, overlap_min=2, overlap_max=6, gold_ratio=Decimal("0.2"))
 
     run_crowd(job, [honest, spammer, honest, spammer, honest, honest, spammer], seed=5)
 

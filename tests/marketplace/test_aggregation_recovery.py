@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def answered_job(requester, settings):
     settings.AGGREGATE_EVERY_ANSWERS = 10_000  # no run but the ones each test asks for
-    job = crowd_job(requester, n_items=6, n_gold=3, overlap_min=3, overlap_max=3)
+    job = crowd_job(requester, n_items=6, n_gold=6, overlap_min=3, overlap_max=3)  # a gold item per assignment
     run_crowd(job, [honest, honest])  # two answers per item: the job stays active, with its completion run unasked
     JobAggregate.objects.filter(job=job).delete()
     ItemResult.objects.filter(job=job).delete()

@@ -97,11 +97,13 @@ class TestClaim:
             requester, n_items=30, n_gold=3, items_per_task=1, gold_ratio=Decimal("0.5"), max_open_assignments=100
         )
 
-        assignments = [claim(job, worker) for _ in range(10)]
+        assignments = [claim(job, worker) for _ in range(3)]
 
         gold = Item.objects.filter(job=job, is_gold=True).values_list("id", flat=True)
         shown = [i for a in assignments for i in a.item_ids if i in set(gold)]
-        assert sorted(shown) == sorted(gold)  # all three, once each, then no more gold to draw
+        assert sorted(shown) == sorted(gold)  # all three, once each
+        with pytest.raises(NoWorkAvailable):  # then no more gold to draw, and no assignment without it
+            claim(job, worker)
 
     def test_gold_is_drawn_evenly_from_what_the_worker_has_not_seen_and_review_has_not_flagged(self, requester, worker):
         job = launched_job(
@@ -584,5 +586,6 @@ def test_the_requester_sees_progress_with_gold_left_out(requester_api, job, work
         "assignments_released": 0,
         "slots_waiting_for_funds": 0,
         "deposit_needed_cents": 0,
+        "workers_out_of_gold": 0,
     }
     assert outsider_api.get(f"/api/v1/jobs/{job.pk}/progress/").status_code == 404

@@ -184,7 +184,7 @@ def test_claims_racing_on_a_job_with_plenty_left_never_answer_no_work(requester)
     written as `UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED)` answered "no work" about once in 700
     claims under load: re-checking a task that a concurrent claim had just changed, PostgreSQL ran the subquery
     again, which then picked another task, and the UPDATE changed nothing.)"""
-    job = launched_job(requester, n_items=3000, n_gold=30, items_per_task=1)
+    job = launched_job(requester, n_items=3000, n_gold=120, items_per_task=1)  # each claim: 1 item and 1 gold
     workers = WorkerFactory.create_batch(16)
 
     def work(i: int) -> list[str]:

@@ -129,7 +129,7 @@ def test_an_active_job_keeps_its_price_and_schema(requester_api, requester):
 
 
 def test_a_job_goes_through_its_lifecycle(requester_api, requester):
-    job = JobFactory(requester=requester)
+    job = JobFactory(requester=requester, gold_ratio=0)
     make_tasks(job, 2)
     fund(job)
 

@@ -1,6 +1,7 @@
 """Who may work (qualifications, reputation, bans), and quality control on live work: gold blocking, gold hygiene,
 fast answers and rate limits."""
 
+import contextlib
 import random
 from datetime import timedelta
 from decimal import Decimal
@@ -9,14 +10,16 @@ import pytest
 from django.utils import timezone
 
 from marketplace.api.throttling import WindowRateThrottle
-from marketplace.errors import NotEligible
+from marketplace.errors import NotEligible, NoWorkAvailable
 from marketplace.models import Answer, Assignment, AssignmentStatus, Item, JobQualification, MicroTask, Participation
 from marketplace.selectors import assignment_items
 from marketplace.services.assignments import assignment_claim, assignment_submit
+from marketplace.services.jobs import job_transition
 from marketplace.services.quality import quality_after_submit
+from marketplace.services.uploads import upload_receive
 from payments.services.deposits import deposit_create
-from tests.factories import GrantFactory, QualificationFactory, UserFactory, WorkerFactory
-from tests.marketplace.helpers import launched_job
+from tests.factories import GrantFactory, JobFactory, QualificationFactory, UserFactory, WorkerFactory
+from tests.marketplace.helpers import csv_file, csv_rows, fund, launched_job
 from workers.models import Ban, WorkerProfile
 from workers.services import worker_ban
 
@@ -197,7 +200,9 @@ class TestGoldQualityControl:
         Item.objects.filter(pk=wrong_key.pk).update(gold_flagged_at=None)
         for _ in range(3):  # 2 gold per assignment: the 6 keys each worker has not seen, the wrong one among them
             for worker in workers:
-                submit(assignment_claim(job_id=job.pk, worker=worker), worker, lambda i: "cat", callbacks)
+                # Once the key is flagged, a worker who had not met it has 5 gold items left: two more assignments.
+                with contextlib.suppress(NoWorkAvailable):
+                    submit(assignment_claim(job_id=job.pk, worker=worker), worker, lambda i: "cat", callbacks)
 
         wrong_key.refresh_from_db()
         assert wrong_key.gold_flagged_at is not None
@@ -232,18 +237,58 @@ class TestGoldQualityControl:
 
     def test_a_block_is_decided_on_the_answers_not_on_counters_a_flag_made_stale(self, requester, worker, callbacks):
         job = cats_job(requester, gold_ratio=Decimal("0.5"), min_gold=4, max_open_assignments=5)
-        first = submit(assignment_claim(job_id=job.pk, worker=worker), worker, lambda i: "dog", callbacks)
-        second = submit(assignment_claim(job_id=job.pk, worker=worker), worker, lambda i: "cat", callbacks)
-        assert Participation.objects.get(job=job, worker=worker).blocked_at is not None  # nothing flagged yet: 2/4
+        submit(assignment_claim(job_id=job.pk, worker=worker), worker, lambda i: "cat", callbacks)
+        missed = [submit(assignment_claim(job_id=job.pk, worker=worker), worker, lambda i: "dog", callbacks)]
+        missed.append(submit(assignment_claim(job_id=job.pk, worker=worker), worker, lambda i: "dog", callbacks))
+        assert Participation.objects.get(job=job, worker=worker).blocked_at is not None  # nothing flagged yet: 2/6
         Participation.objects.filter(job=job, worker=worker).update(blocked_at=None, block_reason="")
-        Item.objects.filter(pk__in=Answer.objects.filter(assignment=first).values("item_id")).update(
+        Item.objects.filter(pk__in=Answer.objects.filter(assignment__in=missed).values("item_id")).update(
             gold_flagged_at=timezone.now()
         )
 
-        # As if the flag landed between the submit's read and its quality check: the counters say 2 of 4.
-        quality_after_submit(assignment=second, missed_gold=[], record=(2, 4))
+        # As if the flags landed between the submit's read and its quality check: the counters say 2 of 6.
+        quality_after_submit(assignment=missed[-1], missed_gold=[], record=(2, 6))
 
         assert Participation.objects.get(job=job, worker=worker).blocked_at is None
+
+    def test_a_worker_who_always_answers_the_commonest_gold_class_is_blocked(self, requester, callbacks):
+        """Issue 16: raw gold accuracy let "always the first class" through. Three quarters of this job's gold are
+        cats: answering 'cat' to everything is right three times in four, and 0 times in 10 on the dogs."""
+        job = JobFactory(
+            requester=requester, items_per_task=1, gold_ratio=Decimal("0.5"), min_gold=4, max_open_assignments=60
+        )
+        upload_receive(job=job, user=requester, file=csv_file(csv_rows(60)), kind="items")
+        gold = "image_url,gold_label\n" + "".join(
+            f"https://example.com/g{i}.jpg,{'dog' if i % 4 == 0 else 'cat'}\n" for i in range(40)
+        )
+        upload_receive(job=job, user=requester, file=csv_file(gold, "gold.csv"), kind="gold")
+        fund(job)
+        job = job_transition(job=job, action="launch")
+        worker, rng = WorkerFactory(), random.Random(5)
+
+        for _ in range(40):
+            try:
+                assignment = assignment_claim(job_id=job.pk, worker=worker, rng=rng)
+            except NotEligible:
+                break
+            submit(assignment, worker, lambda item: "cat", callbacks)
+
+        blocked = Participation.objects.get(job=job, worker=worker)
+        assert blocked.blocked_at is not None, (blocked.gold_correct, blocked.gold_answered)
+        assert blocked.gold_correct / blocked.gold_answered >= 0.6  # raw accuracy never said so
+
+    def test_only_a_submit_that_could_fail_the_worker_pays_for_the_screening(
+        self, requester, worker, callbacks, django_assert_num_queries
+    ):
+        job = cats_job(requester, gold_ratio=Decimal("0.5"), min_gold=4, max_open_assignments=5)
+        for _ in range(2):  # 4 gold answers, all right: screened once, at the fourth
+            done = submit(assignment_claim(job_id=job.pk, worker=worker), worker, lambda i: "cat", callbacks)
+        right = submit(assignment_claim(job_id=job.pk, worker=worker), worker, lambda i: "cat", callbacks)
+
+        with django_assert_num_queries(0):  # right answers after a screen that passed: nothing can have dropped
+            quality_after_submit(assignment=right, missed_gold=[], record=(6, 6))
+        with django_assert_num_queries(1):  # before min_gold was reached: the first screen
+            quality_after_submit(assignment=done, missed_gold=[], record=(4, 4))
 
 
 class TestFastAnswers:

@@ -49,7 +49,7 @@ def test_launching_moves_the_full_cost_into_escrow(job, requester):
 
 
 def test_a_launch_without_enough_funds_is_refused_and_changes_nothing(requester_api, requester):
-    job = JobFactory(requester=requester)
+    job = JobFactory(requester=requester, gold_ratio=0)
     requester_api.post(f"/api/v1/jobs/{job.pk}/uploads/", {"file": csv_file(csv_rows(10))}, format="multipart")
     deposit_create(user=requester, amount=50, currency="USD", idempotency_key="short")  # the job costs 90
 
@@ -67,7 +67,7 @@ def test_a_launch_without_enough_funds_is_refused_and_changes_nothing(requester_
 def test_before_launch_the_requester_sees_the_cost_and_what_to_deposit_and_launching_takes_exactly_that(
     requester_api, requester
 ):
-    job = JobFactory(requester=requester, items_per_task=4, overlap_min=2, overlap_max=3)
+    job = JobFactory(requester=requester, items_per_task=4, overlap_min=2, overlap_max=3, gold_ratio=0)
     requester_api.post(f"/api/v1/jobs/{job.pk}/uploads/", {"file": csv_file(csv_rows(10))}, format="multipart")
     deposit_create(user=requester, amount=200, currency="USD", idempotency_key="some")
 

@@ -8,6 +8,7 @@ import json
 import logging
 import random
 import sys
+from argparse import ArgumentTypeError
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -26,6 +27,7 @@ from tqdm import tqdm
 from marketplace.accounts.models import User
 from marketplace.demo.crowd import load_bluebirds
 from marketplace.demo.http import InProcessTransport, Transport, UrlTransport
+from marketplace.demo.report import Report, render_quality_by_seed
 from marketplace.demo.scenario import Bar, Options, Simulation
 from marketplace.models import Assignment, AssignmentStatus
 from marketplace.services import assignments
@@ -57,7 +59,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         defaults = Options()
         parser.add_argument("--seed", type=int, default=defaults.seed, help="Same seed, same crowd and choices.")
-        parser.add_argument("--items", type=int, default=None, help="Real items to post (default: all 86).")
+        parser.add_argument(
+            "--seeds", type=_seeds, help="Several runs, e.g. 1-5 or 1,4: each report, then the quality target per seed."
+        )
+        parser.add_argument("--items", type=int, default=None, help="Real items to post (default: all 70).")
         parser.add_argument("--workers", type=int, default=defaults.workers, help="Dataset workers (at most 39).")
         parser.add_argument("--spammers", type=int, default=defaults.spammers)
         parser.add_argument("--swappers", type=int, default=defaults.swappers)
@@ -65,6 +70,10 @@ class Command(BaseCommand):
         parser.add_argument("--items-per-task", type=int, default=defaults.items_per_task)
         parser.add_argument("--gold-ratio", default=defaults.gold_ratio, help="Share of hidden gold in an assignment.")
         parser.add_argument("--min-gold", type=int, default=defaults.min_gold, help="Gold answers before a block.")
+        parser.add_argument("--gold", type=int, default=defaults.gold, help="Images held out as hidden gold.")
+        parser.add_argument(
+            "--threshold", type=float, default=defaults.threshold, help="The job's gold_block_threshold."
+        )
         parser.add_argument("--base-url", help="Drive a running server (e.g. http://127.0.0.1:8000) instead.")
         parser.add_argument(
             "--wait-for-expiry",
@@ -76,8 +85,16 @@ class Command(BaseCommand):
         parser.add_argument("--json", type=Path, help="Also write the report's figures to this file as JSON.")
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        reports = [self._run(seed, opts) for seed in opts["seeds"] or [opts["seed"]]]
+        if len(reports) > 1:
+            self.stdout.write("\n" + render_quality_by_seed(reports))
+        if opts["json"]:
+            figures = [report.summary() for report in reports]
+            opts["json"].write_text(json.dumps(figures if len(figures) > 1 else figures[0], indent=2))
+
+    def _run(self, seed: int, opts: dict[str, Any]) -> Report:
         options = Options(
-            seed=opts["seed"],
+            seed=seed,
             items=opts["items"],
             workers=opts["workers"],
             spammers=opts["spammers"],
@@ -86,6 +103,8 @@ class Command(BaseCommand):
             items_per_task=opts["items_per_task"],
             gold_ratio=opts["gold_ratio"],
             min_gold=opts["min_gold"],
+            gold=opts["gold"],
+            threshold=opts["threshold"],
             wait_for_expiry=opts["wait_for_expiry"] or bool(opts["base_url"]),
         )
         transport: Transport = UrlTransport(opts["base_url"]) if opts["base_url"] else InProcessTransport()
@@ -96,9 +115,19 @@ class Command(BaseCommand):
         simulation = Simulation(transport, load_bluebirds(), options, DatabaseHooks(), progress)
         with _quiet_logs(), _in_process_server(enabled=not opts["base_url"], seed=options.seed):
             report = simulation.run()
-        self.stdout.write(report.render())
-        if opts["json"]:
-            opts["json"].write_text(json.dumps(report.summary(), indent=2))
+        self.stdout.write(report.render() + "\n")
+        return report
+
+
+def _seeds(text: str) -> list[int]:
+    """`1-5` or `1,3,4`."""
+    try:
+        if "-" in text:
+            first, last = (int(part) for part in text.split("-", 1))
+            return list(range(first, last + 1))
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ArgumentTypeError(f"{text!r}: give seeds as 1-5 or 1,3,4") from None
 
 
 @contextmanager
