@@ -31,6 +31,14 @@ ACCEPTS_UPLOADS: dict[str, frozenset[str]] = {
     Upload.Kind.GOLD: frozenset({JobStatus.DRAFT, JobStatus.ACTIVE, JobStatus.PAUSED}),
 }
 EXTENSIONS = {".csv": Upload.Format.CSV, ".jsonl": Upload.Format.JSONL, ".ndjson": Upload.Format.JSONL}
+# What the requester sees when ingest broke for a reason that is not in their file (the details go to the log).
+INTERNAL_ERROR = {
+    "row": None,
+    "line": None,
+    "field": None,
+    "message": "The file could not be imported because of an internal error; nothing from it was kept. "
+    "Try again, and contact support if it happens again.",
+}
 
 
 def upload_format_for(name: str, declared: str | None) -> str:
@@ -82,7 +90,10 @@ def _queue(upload: Upload, file: File) -> Upload:
 
 def upload_ingest(*, upload_id: int) -> Upload | None:
     """Ingest a queued upload (the Celery task's body). Idempotent: a redelivered or duplicate task finds the
-    upload finished, or locked by the copy still running (SKIP LOCKED), and does nothing."""
+    upload finished, or locked by the copy still running (SKIP LOCKED), and does nothing.
+
+    Always ends the upload `succeeded` or `failed`: a bad file with the errors the request would have listed, any
+    other exception (logged with its traceback) with `INTERNAL_ERROR`, which tells the requester nothing internal."""
     Upload.objects.filter(pk=upload_id, status=Upload.Status.QUEUED).update(status=Upload.Status.PROCESSING)
     try:
         with transaction.atomic(durable=True):
@@ -97,6 +108,9 @@ def upload_ingest(*, upload_id: int) -> Upload | None:
                 _ingest(upload, _binary(stored))
     except UploadRejected as rejected:
         return _mark_failed(upload_id, rejected.extra.get("errors", []))
+    except Exception:
+        logger.exception("Ingest of upload %s failed unexpectedly; marking it failed.", upload_id)
+        return _mark_failed(upload_id, [INTERNAL_ERROR])
     finally:
         cache.delete(_progress_key(upload_id))
     _discard_file(upload)
