@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.fields import JSONField
 from marketplace import selectors
 from marketplace.api.base import JobScopedListApi
 from marketplace.api.errors import ErrorSerializer
@@ -74,8 +75,8 @@ class JobInputSerializer(serializers.Serializer):
 
     title = serializers.CharField(max_length=200)
     instructions = serializers.CharField(required=False, allow_blank=True)
-    label_schema = serializers.JSONField()
-    item_schema = serializers.JSONField(required=False)
+    label_schema = JSONField()
+    item_schema = JSONField(required=False)
     overlap_min = serializers.IntegerField(min_value=1, max_value=50, required=False)
     overlap_max = serializers.IntegerField(min_value=1, max_value=50, required=False)
     items_per_task = serializers.IntegerField(min_value=1, max_value=100, required=False)
@@ -284,7 +285,7 @@ class GoldReviewApi(APIView):
     permission_classes = [IsRequester]
 
     class GoldReviewSerializer(serializers.Serializer):
-        gold_answer = serializers.JSONField()
+        gold_answer = JSONField()
 
     @extend_schema(
         request=GoldReviewSerializer, responses={200: ItemSerializer, 400: ErrorSerializer, 404: ErrorSerializer}

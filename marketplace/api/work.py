@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.fields import JSONField
 from marketplace import selectors
 from marketplace.api.errors import ErrorSerializer, domain_error_body
 from marketplace.api.permissions import IsWorker
@@ -87,7 +88,7 @@ class WorkAnswerListSerializer(serializers.ListSerializer):
 
 class WorkAnswerSerializer(serializers.Serializer):
     position = serializers.IntegerField(min_value=0)
-    answer = serializers.JSONField()
+    answer = JSONField()
 
     class Meta:
         list_serializer_class = WorkAnswerListSerializer

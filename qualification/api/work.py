@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from common.fields import JSONField
 from qualification import selectors
 from qualification.api.base import IsWorker, QualificationErrorSerializer, SecondsField
 from qualification.models import Attempt, Qualification
@@ -95,7 +96,7 @@ class AttemptQuestionSerializer(serializers.Serializer):
 
 class AttemptAnswerSerializer(serializers.Serializer):
     position = serializers.IntegerField(min_value=0)
-    answer = serializers.JSONField()
+    answer = JSONField()
 
 
 class AttemptGrantSerializer(serializers.Serializer):
