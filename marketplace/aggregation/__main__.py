@@ -14,7 +14,9 @@
 Iterations, log-likelihood and timing go to stderr. Exit status: 0 on success, 2 on a usage error or a
 malformed file (the message names the file and the line).
 
-This module is the engine's only I/O: the stdlib ``csv`` module reads and writes, the engine computes.
+This module is the engine's only I/O: the stdlib ``csv`` module reads and writes, the engine computes. Task ids and
+labels written out that start with ``= + - @``, a tab or a CR get a leading ``'`` (``common.spreadsheets``), so a
+spreadsheet shows them as text instead of running them as formulas.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import TextIO
 import numpy as np
 import numpy.typing as npt
 
+from common.spreadsheets import csv_cells
 from marketplace.aggregation.em import dawid_skene, one_coin_dawid_skene
 from marketplace.aggregation.encoding import Codebook, encode_answers, encode_keys
 from marketplace.aggregation.errors import AggregationError
@@ -164,7 +167,8 @@ def _write_rows(handle: TextIO, codebook: Codebook, result: MajorityVoteResult |
     writer.writerow(["task", "label", "confidence"])
     labels = codebook.classes[result.labels]
     confidence = [f"{value:.6f}" for value in result.confidence.tolist()]
-    writer.writerows(zip(codebook.tasks.tolist(), labels.tolist(), confidence, strict=True))
+    rows = zip(codebook.tasks.tolist(), labels.tolist(), confidence, strict=True)
+    writer.writerows(csv_cells(row) for row in rows)  # task ids and labels are the answers file's text
 
 
 def _report(job: _Job, method: str, result: MajorityVoteResult | DawidSkeneResult, elapsed: float) -> None:

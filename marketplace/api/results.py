@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.spreadsheets import csv_cells
 from marketplace import selectors
 from marketplace.api.base import JobScopedListApi
 from marketplace.api.errors import ErrorSerializer
@@ -91,9 +92,8 @@ def _csv(rows: Iterator[dict[str, Any]], with_answers: bool) -> Iterator[str]:
     writer = csv.writer(buffer)
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(
-            [json.dumps(v) if k in ("payload", "answers") else ("" if v is None else v) for k, v in row.items()]
-        )
+        cells = [json.dumps(v) if k in ("payload", "answers") else ("" if v is None else v) for k, v in row.items()]
+        writer.writerow(csv_cells(cells))
         if buffer.tell() > 64 * 1024:
             yield _drain(buffer)
     yield _drain(buffer)
