@@ -1,5 +1,6 @@
 """What PostgreSQL can store, checked once, where a client's value comes in: every JSON body (the API's parser and
-allauth's headless endpoints), every row of an upload, every JSON value sent as text in a form.
+allauth's headless endpoints), every form field, every row of an upload, every JSON value sent as text in a form;
+and `clip` for text that comes from elsewhere (a webhook receiver's error).
 
 Python accepts values that `text` and `jsonb` columns refuse (a NUL character, a lone UTF-16 surrogate, NaN and
 infinities), values past what the project promises to keep (integers beyond 64 bits, a string over a megabyte,
@@ -166,6 +167,14 @@ def text_problem(text: str) -> str | None:
     if not text.isascii() and _SURROGATE.search(text):
         return "contains a lone UTF-16 surrogate (\\ud800-\\udfff), which is not valid Unicode"
     return None
+
+
+def clip(text: str, limit: int) -> str:
+    """Text from outside (a remote server's error, say) made fit for a column of `limit` characters: NUL and lone
+    surrogates escaped (`\\u0000`, `\\ud800`), then cut to the limit."""
+    if "\x00" in text or (not text.isascii() and _SURROGATE.search(text)):
+        text = text.replace("\x00", "\\u0000").encode("utf-8", "backslashreplace").decode("utf-8")
+    return text[:limit]
 
 
 def _too_deep() -> str:

@@ -186,11 +186,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "marketplace.api.openapi.AutoSchema",  # adds the 400/401/403/404/429 answers
     "EXCEPTION_HANDLER": "marketplace.api.errors.exception_handler",
-    # JSON bounded in size and depth, and refused (400, naming the field) where PostgreSQL could not store it.
+    # Bodies bounded in size and depth, and refused (400, naming the field) where PostgreSQL could not store them.
     "DEFAULT_PARSER_CLASSES": [
         "marketplace.api.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "marketplace.api.parsers.FormParser",
+        "marketplace.api.parsers.MultiPartParser",
     ],
     # Per-user rate limits on the work endpoints (DRF's ScopedRateThrottle, counted in the cache): 429 beyond them.
     "DEFAULT_THROTTLE_RATES": {

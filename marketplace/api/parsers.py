@@ -1,7 +1,9 @@
-"""JSON coming in: the API's parser (DRF's default, `REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]`) and a guard in front
-of allauth's headless endpoints, which parse their bodies themselves. Both hold a body to `common.storable`: bounded
-in size (`DATA_UPLOAD_MAX_MEMORY_SIZE`) and depth, and nothing PostgreSQL cannot store (NUL, lone surrogates,
-NaN/Infinity, integers past 64 bits), refused with a 400 that names the field instead of a 500 from the database.
+"""Bodies coming in, held to `common.storable` before any view sees them: the API's parsers (DRF's defaults,
+`REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]`) and a guard in front of allauth's headless endpoints, which parse their
+bodies themselves. A JSON body is bounded in size (`DATA_UPLOAD_MAX_MEMORY_SIZE`) and depth and may hold nothing
+PostgreSQL cannot store (NUL, lone surrogates, NaN/Infinity, integers past 64 bits, strings over a million
+characters); a form field's text is held to the same limits. Refused with a 400 that names the field, instead of a
+500 from the database.
 """
 
 import json
@@ -10,7 +12,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from rest_framework import exceptions, parsers
 
 from common import storable
@@ -36,6 +38,32 @@ class JSONParser(parsers.JSONParser):
             raise exceptions.ValidationError({exc.field or "non_field_errors": [exc.message]}) from None
         except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
             raise exceptions.ParseError(f"JSON parse error - {exc}") from None
+
+
+def _check_form(data: QueryDict) -> None:
+    for name, values in data.lists():
+        for value in values:
+            if isinstance(value, str) and (reason := storable.text_problem(value)) is not None:
+                raise exceptions.ValidationError({storable.safe_text(name): [f"The value {reason}."]})
+
+
+class FormParser(parsers.FormParser):
+    """DRF's, with each field's text held to what the database can store (DRF's CharField refuses NUL and
+    surrogates, but not a text of any length, and a JSON field takes its text as it comes)."""
+
+    def parse(self, stream: IO[bytes], media_type: str | None = None, parser_context: dict | None = None) -> Any:
+        data = super().parse(stream, media_type, parser_context)
+        _check_form(data)
+        return data
+
+
+class MultiPartParser(parsers.MultiPartParser):
+    """DRF's, with each (non-file) field's text held to what the database can store, as `FormParser`'s."""
+
+    def parse(self, stream: IO[bytes], media_type: str | None = None, parser_context: dict | None = None) -> Any:
+        parsed = super().parse(stream, media_type, parser_context)
+        _check_form(parsed.data)
+        return parsed
 
 
 class HeadlessJSONMiddleware:

@@ -35,6 +35,7 @@ from django.db import transaction
 from django.db.models import Exists, F, IntegerField, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from common import storable
 from marketplace.accounts.models import User
 from marketplace.errors import NotFound, WebhookLimitReached
 from marketplace.models import (
@@ -358,7 +359,7 @@ def _record(delivery_id: int, attempt_number: int, attempt: Attempt) -> Delivery
     now = timezone.now()
     fields: dict[str, Any] = {
         "last_status_code": attempt.status_code,
-        "last_error": attempt.error[:500],
+        "last_error": storable.clip(attempt.error, 500),  # the receiver chose some of its text
         "last_response_ms": attempt.elapsed_ms,
         "next_attempt_at": None,
     }

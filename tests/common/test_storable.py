@@ -117,3 +117,9 @@ def test_a_text_the_fast_path_lets_through_holds_nothing_the_walk_would_refuse(v
             storable.loads(text)
     else:
         storable.loads(text)
+
+
+def test_clip_escapes_what_a_column_cannot_hold_and_cuts_to_the_limit():
+    assert storable.clip("BadStatusLine: 2\x000 \ud800 OK", 100) == "BadStatusLine: 2\\u00000 \\ud800 OK"
+    assert storable.clip("plain é text", 5) == "plain"
+    assert storable.text_problem(storable.clip("\x00" * 600, 500)) is None

@@ -105,6 +105,19 @@ def test_json_sent_as_text_in_a_form_field_is_held_to_the_same_rule(requester_ap
     assert not Question.objects.filter(qualification=qualification).exists()
 
 
+@pytest.mark.parametrize("body_format", ["json", "multipart"])
+def test_a_text_over_a_million_characters_is_refused_in_json_and_in_forms(requester_api, body_format):
+    body = {"title": "Cats", "reward_cents": 5, "label_schema": SCHEMA % '"dog"', "instructions": "x" * 1_000_001}
+    if body_format == "json":
+        body["label_schema"] = json.loads(body["label_schema"])
+
+    response = requester_api.post("/api/v1/jobs/", body, format=body_format)
+
+    message = assert_refused(response, "instructions")["extra"]["fields"]["instructions"][0]
+    assert "longer than 1,000,000 characters" in message
+    assert not Job.objects.exists()
+
+
 def test_a_form_field_holding_storable_json_still_works(requester_api):
     response = requester_api.post(
         "/api/v1/jobs/",
