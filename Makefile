@@ -49,10 +49,11 @@ faults: install
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only-secret \
 	CELERY_TASK_ALWAYS_EAGER=1 $(BIN)/pytest -m faults tests/faults $(PYTEST_ARGS)
 
-# A longer schemathesis run against the OpenAPI schema, as every role (FUZZ_EXAMPLES per operation; FUZZ_SEED replays).
+# A longer schemathesis run against the OpenAPI schema, as every role (FUZZ_EXAMPLES per operation; FUZZ_SEED replays),
+# and every value of the hostile corpus (tests/hostile.py) in every body field, query parameter and upload.
 fuzz: install
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only-secret CELERY_TASK_ALWAYS_EAGER=1 \
-	FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),200) $(BIN)/pytest tests/fuzz/test_schema_fuzz.py -q
+	FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),200) $(BIN)/pytest tests/fuzz/test_schema_fuzz.py tests/fuzz/test_hostile_inputs.py -q
 
 bench: install
 	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev,bench]"

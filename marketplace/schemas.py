@@ -1,6 +1,7 @@
 """The two schemas a job declares: what workers answer (the label schema, defined in `qualification.labels` since
 qualification tests use it too, and re-exported here) and what each item carries (the item schema)."""
 
+import contextlib
 import math
 import re
 from collections.abc import Mapping
@@ -10,6 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from qualification.labels import LabelSchema, SchemaValueError, parse_label_schema
+from qualification.storable import MAX_INTEGER
 
 __all__ = ["ItemSchema", "LabelSchema", "SchemaValueError", "parse_item_schema", "parse_label_schema"]
 
@@ -31,16 +33,15 @@ def _to_string(value: Any) -> str:
 
 
 def _to_integer(value: Any) -> int:
-    if isinstance(value, bool):
-        raise SchemaValueError("must be an integer")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            pass
-    raise SchemaValueError("must be an integer")
+    number = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str):
+        with contextlib.suppress(ValueError):  # not digits, or more of them than Python converts (4,300)
+            number = int(value.strip())
+    if number is None or abs(number) > MAX_INTEGER:
+        raise SchemaValueError(f"must be an integer within ±{MAX_INTEGER}")
+    return number
 
 
 def _to_number(value: Any) -> float:

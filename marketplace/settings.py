@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "marketplace.api.parsers.HeadlessJSONMiddleware",  # allauth's JSON bodies held to the API parser's rule
 ]
 
 ROOT_URLCONF = "marketplace.urls"
@@ -204,6 +205,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "marketplace.api.openapi.AutoSchema",  # adds the 400/401/403/404/429 answers
     "EXCEPTION_HANDLER": "marketplace.api.errors.exception_handler",
+    # Bodies bounded in size and depth, and refused (400, naming the field) where PostgreSQL could not store them.
+    "DEFAULT_PARSER_CLASSES": [
+        "marketplace.api.parsers.JSONParser",
+        "marketplace.api.parsers.FormParser",
+        "marketplace.api.parsers.MultiPartParser",
+    ],
     # Per-user rate limits on the work endpoints (DRF's ScopedRateThrottle, counted in the cache): 429 beyond them.
     "DEFAULT_THROTTLE_RATES": {
         "claim": env.str("THROTTLE_CLAIM", default="600/min"),

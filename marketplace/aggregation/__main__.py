@@ -14,7 +14,9 @@
 Iterations, log-likelihood and timing go to stderr. Exit status: 0 on success, 2 on a usage error or a
 malformed file (the message names the file and the line).
 
-This module is the engine's only I/O: the stdlib ``csv`` module reads and writes, the engine computes.
+This module is the engine's only I/O: the stdlib ``csv`` module reads and writes, the engine computes. Task ids and
+labels written out that start with ``= + - @``, a tab or a CR get a leading ``'`` (``aggregation.spreadsheets``), so a
+spreadsheet shows them as text instead of running them as formulas.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from marketplace.aggregation.errors import AggregationError
 from marketplace.aggregation.inputs import Answers
 from marketplace.aggregation.majority import majority_vote
 from marketplace.aggregation.results import DawidSkeneResult, MajorityVoteResult
+from marketplace.aggregation.spreadsheets import csv_cells
 
 EXIT_USAGE = 2
 
@@ -164,7 +167,8 @@ def _write_rows(handle: TextIO, codebook: Codebook, result: MajorityVoteResult |
     writer.writerow(["task", "label", "confidence"])
     labels = codebook.classes[result.labels]
     confidence = [f"{value:.6f}" for value in result.confidence.tolist()]
-    writer.writerows(zip(codebook.tasks.tolist(), labels.tolist(), confidence, strict=True))
+    rows = zip(codebook.tasks.tolist(), labels.tolist(), confidence, strict=True)
+    writer.writerows(csv_cells(row) for row in rows)  # task ids and labels are the answers file's text
 
 
 def _report(job: _Job, method: str, result: MajorityVoteResult | DawidSkeneResult, elapsed: float) -> None:

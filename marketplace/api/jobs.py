@@ -21,6 +21,7 @@ from marketplace.services.deadlines import job_expire_if_due
 from marketplace.services.jobs import job_create, job_transition, job_update
 from marketplace.services.quality import gold_review
 from marketplace.services.reviews import job_cost_quote
+from qualification.api.fields import JSONField
 
 
 class RequirementSerializer(serializers.Serializer):
@@ -85,8 +86,8 @@ class JobInputSerializer(serializers.Serializer):
 
     title = serializers.CharField(max_length=200)
     instructions = serializers.CharField(required=False, allow_blank=True)
-    label_schema = serializers.JSONField()
-    item_schema = serializers.JSONField(required=False)
+    label_schema = JSONField()
+    item_schema = JSONField(required=False)
     overlap_min = serializers.IntegerField(min_value=1, max_value=50, required=False)
     overlap_max = serializers.IntegerField(min_value=1, max_value=50, required=False)
     items_per_task = serializers.IntegerField(min_value=1, max_value=100, required=False)
@@ -314,7 +315,7 @@ class GoldReviewApi(APIView):
     permission_classes = [IsRequester]
 
     class GoldReviewSerializer(serializers.Serializer):
-        gold_answer = serializers.JSONField()
+        gold_answer = JSONField()
 
     @extend_schema(
         request=GoldReviewSerializer, responses={200: ItemSerializer, 400: ErrorSerializer, 404: ErrorSerializer}

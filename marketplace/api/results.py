@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace import selectors
+from marketplace.aggregation.spreadsheets import csv_cells
 from marketplace.api.base import JobScopedListApi
 from marketplace.api.errors import ErrorSerializer
 from marketplace.api.permissions import IsRequester
@@ -141,9 +142,8 @@ def _csv(rows: Iterator[dict[str, Any]], with_answers: bool, classes: tuple[str,
     writer = csv.writer(buffer)
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(
-            [json.dumps(v) if k in ("payload", "answers") else ("" if v is None else v) for k, v in row.items()]
-        )
+        cells = [json.dumps(v) if k in ("payload", "answers") else ("" if v is None else v) for k, v in row.items()]
+        writer.writerow(csv_cells(cells))
         if buffer.tell() > 64 * 1024:
             yield _drain(buffer)
     yield _drain(buffer)

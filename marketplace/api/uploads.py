@@ -3,7 +3,6 @@
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,6 +10,7 @@ from rest_framework.views import APIView
 from marketplace import selectors
 from marketplace.api.base import JobScopedListApi
 from marketplace.api.errors import ErrorSerializer
+from marketplace.api.parsers import FormParser, MultiPartParser
 from marketplace.api.permissions import IsRequester
 from marketplace.models import Job, Upload
 from marketplace.services.uploads import upload_progress, upload_receive

@@ -27,6 +27,7 @@ from marketplace.services.assignments import (
     assignment_submit,
     assignment_submit_and_claim,
 )
+from qualification.api.fields import JSONField
 
 
 class WorkJobSerializer(serializers.ModelSerializer):
@@ -94,7 +95,7 @@ class WorkAnswerListSerializer(serializers.ListSerializer):
 
 class WorkAnswerSerializer(serializers.Serializer):
     position = serializers.IntegerField(min_value=0)
-    answer = serializers.JSONField()
+    answer = JSONField()
 
     class Meta:
         list_serializer_class = WorkAnswerListSerializer

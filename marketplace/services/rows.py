@@ -1,7 +1,9 @@
 """Reading and validating the rows of an uploaded file, streamed: one line in memory at a time.
 
-`read_records` turns a binary CSV or JSONL stream into `(row, line, record)` triples; `RowValidator` turns a
-record into what an item stores. Both raise `RowError`, which names the data row, the physical line and the field.
+`read_records` turns a binary CSV or JSONL stream into `(row, line, record)` triples, refusing what the database
+cannot store (`qualification.storable`: NUL, lone surrogates, NaN, huge numbers, deep nesting) as it reads;
+`RowValidator` turns a record into what an item stores. Both raise `RowError`, which names the data row, the
+physical line and the field.
 """
 
 import csv
@@ -11,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import IO, Any
 
 from marketplace.schemas import RESERVED_COLUMNS, ItemSchema, LabelSchema, SchemaValueError
+from qualification import storable
 
 MAX_EXTERNAL_ID = 255
 csv.field_size_limit(10 * 1024 * 1024)
@@ -80,11 +83,25 @@ def _read_csv(stream: IO[bytes], required: Iterable[str]) -> Iterator[Record | R
         row += 1
         if len(values) != width:
             yield RowError(RowProblem(row, start, None, f"Expected {width} columns, found {len(values)}."))
+            continue
+        record = dict(zip(header, values, strict=True))
+        try:
+            storable.check_strings(record)
+        except storable.NotStorable as exc:
+            yield _not_storable(row, start, exc)
         else:
-            yield row, start, dict(zip(header, values, strict=True))
+            yield row, start, record
+
+
+def _not_storable(row: int, line: int, exc: storable.NotStorable) -> RowError:
+    return RowError(RowProblem(row, line, exc.field, exc.message))
 
 
 def _check_header(header: list[str], required: Iterable[str]) -> None:
+    for name in header:
+        if (reason := storable.text_problem(name)) is not None:
+            problem = RowProblem(None, 1, storable.safe_text(name), f"A column name {reason}.")
+            raise RowError(problem, fatal=True)
     if any(not name for name in header):
         raise RowError(RowProblem(None, 1, None, "The header has an empty column name."), fatal=True)
     duplicates = sorted({name for name in header if header.count(name) > 1})
@@ -102,9 +119,12 @@ def _read_jsonl(stream: IO[bytes]) -> Iterator[Record | RowError]:
             continue
         row += 1
         try:
-            record = json.loads(text)
+            record = storable.loads(text)
         except json.JSONDecodeError as exc:
             yield RowError(RowProblem(row, line_number, None, f"Invalid JSON: {exc.msg}."))
+            continue
+        except storable.NotStorable as exc:
+            yield _not_storable(row, line_number, exc)
             continue
         if isinstance(record, dict):
             yield row, line_number, record

@@ -32,6 +32,14 @@ ACCEPTS_UPLOADS: dict[str, frozenset[str]] = {
     Upload.Kind.GOLD: frozenset({JobStatus.DRAFT, JobStatus.ACTIVE, JobStatus.PAUSED}),
 }
 EXTENSIONS = {".csv": Upload.Format.CSV, ".jsonl": Upload.Format.JSONL, ".ndjson": Upload.Format.JSONL}
+# What the requester sees when ingest broke for a reason that is not in their file (the details go to the log).
+INTERNAL_ERROR = {
+    "row": None,
+    "line": None,
+    "field": None,
+    "message": "The file could not be imported because of an internal error; nothing from it was kept. "
+    "Try again, and contact support if it happens again.",
+}
 
 
 def upload_format_for(name: str, declared: str | None) -> str:
@@ -81,7 +89,11 @@ def _queue(upload: Upload, file: File) -> Upload:
 
 def upload_ingest(*, upload_id: int) -> Upload | None:
     """Ingest a queued upload (the Celery task's body). Idempotent: a run claims the upload first, and a redelivered
-    or duplicate task finds it claimed or finished and does nothing (see services/upload_recovery.py)."""
+    or duplicate task finds it claimed or finished and does nothing (see services/upload_recovery.py).
+
+    A run that keeps its claim always ends the upload `succeeded` or `failed`: a bad file with the errors the request
+    would have listed, any other exception (logged with its traceback) with `INTERNAL_ERROR`, which tells the
+    requester nothing internal."""
     attempt = upload_claim(upload_id=upload_id)
     if attempt is None:
         return None
@@ -93,16 +105,26 @@ def upload_ingest(*, upload_id: int) -> Upload | None:
             with upload.file.open("rb") as stored:
                 _ingest(upload, _binary(stored))
     except UploadRejected as rejected:
-        return _mark_failed(upload_id, rejected.extra.get("errors", []))
+        return _mark_failed(upload_id, rejected.extra.get("errors", []), attempt=attempt)
+    except Exception:
+        logger.exception("Ingest of upload %s failed unexpectedly; marking it failed.", upload_id)
+        return _mark_failed(upload_id, [INTERNAL_ERROR], attempt=attempt)
     finally:
         cache.delete(_progress_key(upload_id))
     _discard_file(upload)
     return upload
 
 
-def _mark_failed(upload_id: int, errors: list[dict]) -> Upload:
+def _mark_failed(upload_id: int, errors: list[dict], *, attempt: int) -> Upload | None:
+    """End the upload `failed` with `errors`, only while run `attempt`'s claim still holds it (the sweeper may have
+    handed it to another run meanwhile): else leave it and return None."""
     with transaction.atomic():
-        upload = Upload.objects.select_for_update().get(pk=upload_id)
+        held = Upload.objects.select_for_update().filter(
+            pk=upload_id, status=Upload.Status.PROCESSING, attempts=attempt
+        )
+        upload = held.first()
+        if upload is None:
+            return None
         upload.status, upload.errors, upload.finished_at = Upload.Status.FAILED, errors, timezone.now()
         upload.save(update_fields=["status", "errors", "finished_at"])
     _discard_file(upload)

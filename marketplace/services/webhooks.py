@@ -47,6 +47,7 @@ from marketplace.models import (
 from marketplace.prepared import Param, PreparedQuery, attnames
 from marketplace.services.commit import after_commit
 from marketplace.services.webhook_http import Attempt, http_post
+from qualification import storable
 
 BACKOFF_SECONDS: tuple[int, ...] = (10, 60, 5 * 60, 30 * 60, 2 * 60 * 60)
 MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
@@ -347,7 +348,7 @@ def _record(delivery_id: int, attempt_number: int, attempt: Attempt) -> Delivery
     now = timezone.now()
     fields: dict[str, Any] = {
         "last_status_code": attempt.status_code,
-        "last_error": attempt.error[:500],
+        "last_error": storable.clip(attempt.error, 500),  # the receiver chose some of its text
         "last_response_ms": attempt.elapsed_ms,
         "next_attempt_at": None,
     }

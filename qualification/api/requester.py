@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from qualification import selectors
 from qualification.api.base import IsRequesterOrStaff, QualificationErrorSerializer, SecondsField, seconds_to_durations
+from qualification.api.fields import JSONField
 from qualification.models import Grant, Qualification, Question
 from qualification.services.grants import grant_manual, grant_revoke
 from qualification.services.qualifications import qualification_create, qualification_update, question_add
@@ -83,8 +84,8 @@ class QualificationDetailSerializer(QualificationSerializer):
 
 
 class QuestionInputSerializer(serializers.Serializer):
-    payload = serializers.JSONField(help_text="What the worker sees: a non-empty object.")
-    answer = serializers.JSONField(help_text="The answer key: a valid answer under the label schema.")
+    payload = JSONField(help_text="What the worker sees: a non-empty object.")
+    answer = JSONField(help_text="The answer key: a valid answer under the label schema.")
 
 
 class QualificationInputSerializer(serializers.Serializer):
@@ -92,7 +93,7 @@ class QualificationInputSerializer(serializers.Serializer):
 
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True)
-    label_schema = serializers.JSONField()
+    label_schema = JSONField()
     pass_mark = serializers.DecimalField(
         max_digits=4, decimal_places=3, min_value=Decimal(0), max_value=Decimal(1), required=False
     )

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from qualification import selectors
 from qualification.api.base import IsWorker, QualificationErrorSerializer, SecondsField
+from qualification.api.fields import JSONField
 from qualification.models import Attempt, Qualification
 from qualification.services.attempts import attempt_start, attempt_submit
 
@@ -95,7 +96,7 @@ class AttemptQuestionSerializer(serializers.Serializer):
 
 class AttemptAnswerSerializer(serializers.Serializer):
     position = serializers.IntegerField(min_value=0)
-    answer = serializers.JSONField()
+    answer = JSONField()
 
 
 class AttemptGrantSerializer(serializers.Serializer):

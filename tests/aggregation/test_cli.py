@@ -130,3 +130,19 @@ def test_a_gold_file_without_a_label_column_is_refused(tmp_path: Path, capsys: p
 
     assert main([str(answers), "--gold", str(gold), "--out", "-"]) == 2
     assert "gold.csv line 1: missing column(s) 'label'" in capsys.readouterr().err
+
+
+def test_its_csv_output_escapes_task_ids_and_labels_a_spreadsheet_would_run_as_formulas(tmp_path: Path) -> None:
+    formulas = ["=cmd|' /C calc'!A0", "+1", "-2", "@SUM(A1)"]
+    rows = [(task, "w1", label) for task in formulas for label in ["=1+1"]] + [("plain", "w1", "-1")]
+    answers = tmp_path / "answers.csv"
+    with answers.open("w", newline="") as handle:
+        csv.writer(handle).writerows([("task", "worker", "label"), *rows])
+    out = tmp_path / "labels.csv"
+
+    assert main([str(answers), "--method", "mv", "--out", str(out)]) == 0
+
+    labels = _rows(out)
+    assert [row["task"] for row in labels] == ["'" + task for task in formulas] + ["plain"]
+    assert [row["label"] for row in labels] == ["'=1+1"] * 4 + ["'-1"]
+    assert {row["confidence"] for row in labels} == {"1.000000"}

@@ -6,6 +6,8 @@ that operation. `FUZZ_EXAMPLES` sets how many examples each operation gets in th
 
 The run is schemathesis' own engine, as `schemathesis run` drives it (examples, coverage, fuzzing and stateful
 phases). Its worker thread has its own database connection, so the test commits its seed (`transaction=True`).
+Hooks put values of the hostile corpus (`tests/hostile.py`) into about half the generated bodies and queries, at a
+random leaf; `test_hostile_inputs.py` sends every one of them to every field, deterministically.
 """
 
 import os
@@ -17,11 +19,13 @@ from typing import Any
 import pytest
 import schemathesis
 from django.db import connections
+from hypothesis import strategies as st
 from schemathesis.engine import Status, events
 from schemathesis.engine import from_schema as engine_for
 
 from marketplace.wsgi import application
 from tests.fuzz.conftest import World, openapi_document
+from tests.hostile import STRINGS
 
 LONG_RUN = "FUZZ_EXAMPLES" in os.environ
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
@@ -68,11 +72,58 @@ def _config(world: World, role: str) -> schemathesis.Config:
     )
 
 
+# What the engine's transports can send: no lone surrogate (a form or a query cannot encode one), no NaN or Infinity
+# (the stateful phase's client refuses to encode them), nothing large enough to slow the run. test_hostile_inputs.py
+# sends those, as raw JSON text and bytes.
+HOSTILE_TEXT = [value for name, value in STRINGS.items() if name not in ("lone-surrogate", "over-a-million-chars")]
+HOSTILE_TEXT += ["NaN", "1e400", "9" * 30, "[" * 40]
+HOSTILE_VALUES = [
+    *HOSTILE_TEXT,
+    2**63,
+    -(2**70),
+    [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["deep"]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],
+    {"k\x00": 1},
+]
+
+
+def _leaves(value: Any, path: tuple = ()) -> list[tuple]:
+    if isinstance(value, dict):
+        return [leaf for key, item in value.items() for leaf in _leaves(item, (*path, key))]
+    if isinstance(value, list):
+        return [leaf for index, item in enumerate(value) for leaf in _leaves(item, (*path, index))]
+    return [path] if path else []
+
+
+def _replaced(value: Any, path: tuple, new: Any) -> Any:
+    if not path:
+        return new
+    copy = dict(value) if isinstance(value, dict) else list(value)
+    copy[path[0]] = _replaced(copy[path[0]], path[1:], new)
+    return copy
+
+
+def _with_hostile(value: Any, corpus: list[Any]) -> st.SearchStrategy:
+    """The generated `value`, or (as often) the same with one leaf replaced by a value of the hostile corpus."""
+    leaves = _leaves(value)
+    if not leaves:
+        return st.just(value)
+    swap = st.tuples(st.sampled_from(leaves), st.sampled_from(corpus))
+    return st.one_of(st.just(value), swap.map(lambda change: _replaced(value, *change)))
+
+
 def fuzz(world: World, role: str) -> list[str]:
     """Run the engine as `role`; every distinct failure, each with a curl command that replays it."""
     schema = schemathesis.openapi.from_dict(openapi_document(), config=_config(world, role))
     schema.app = application
     engine_connections = set()
+
+    @schema.hook
+    def flatmap_body(context: schemathesis.HookContext, body: Any) -> st.SearchStrategy:
+        return _with_hostile(body, HOSTILE_VALUES)
+
+    @schema.hook
+    def flatmap_query(context: schemathesis.HookContext, query: Any) -> st.SearchStrategy:
+        return _with_hostile(query, HOSTILE_TEXT)
 
     @schema.hook
     def after_call(context: schemathesis.HookContext, case: schemathesis.Case, response: Any) -> None:
