@@ -12,7 +12,8 @@ EM alternates:
 - **M-step**: ``η_w = (Σ h_n + a) / (n_w + a + b)`` (Beta prior); one Newton step on the scores of the
   regularised logistic likelihood ``Σ τ log σ(d) + (1 − τ) log σ(−d) − λ/2 ‖s‖²``, whose Hessian is a weighted
   graph Laplacian plus λI (sparse, positive definite), solved by preconditioned conjugate gradients;
-  ``λ = n_items / Σ (s² + var s)`` re-estimated each time (empirical Bayes: the spread of the scores sets the prior).
+  ``λ = (n_items + 10) / (Σ (s² + var s) + 10)`` re-estimated each time (empirical Bayes: the spread of the
+  scores sets the prior, with a hyperprior worth ten items at λ = 1).
 
 Confidence: ``score_std`` from the Hessian's diagonal (each score's posterior spread, ignoring the others'), and
 per task the probability of the chosen order, ``Φ(|s_L − s_R| / √(var_L + var_R))``.
@@ -34,6 +35,7 @@ from marketplace.aggregation.errors import InvalidAnswersError, InvalidGoldError
 from marketplace.aggregation.inputs import FloatArray, IntArray, as_index_array, check_range
 
 LEFT, TIE, RIGHT = 1, 0, -1
+_PRIOR_ITEMS = 10.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -243,7 +245,9 @@ def _newton(job: _Job, tau: FloatArray, scores: FloatArray, penalty: float) -> t
     step, _ = spla.cg(hessian, gradient, rtol=1e-4, maxiter=100, M=sp.diags_array(1.0 / diagonal))
     scores = scores + step
     scores -= scores.mean()  # the likelihood sees only differences; the prior centres them
-    penalty = n_items / float(scores @ scores + (1.0 / diagonal).sum())
+    # A Gamma hyperprior (mean 1, the weight of _PRIOR_ITEMS items) keeps λ finite when the data cannot tell:
+    # with few comparisons per item the scores shrink, which raises λ, which shrinks them further.
+    penalty = (n_items + _PRIOR_ITEMS) / (float(scores @ scores + (1.0 / diagonal).sum()) + _PRIOR_ITEMS)
     return scores, diagonal, penalty
 
 

@@ -129,4 +129,4 @@ def test_a_gold_file_without_a_label_column_is_refused(tmp_path: Path, capsys: p
     gold = _write(tmp_path / "gold.csv", "task,truth\nt1,no\n")
 
     assert main([str(answers), "--gold", str(gold), "--out", "-"]) == 2
-    assert "gold.csv line 1: missing column(s) 'label'" in capsys.readouterr().err
+    assert "gold.csv line 1: missing column(s) 'answer' or 'label'" in capsys.readouterr().err
