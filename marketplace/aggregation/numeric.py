@@ -14,8 +14,8 @@ instead of dragging the estimate). Each iteration:
 3. **Noise** ``σ_w²``: the worker's (t-weighted) mean squared deviation, shrunk toward the crowd's by ``k``
    pseudo-answers, ``k`` again estimated from the data: from how much the workers' variances differ beyond what
    their sample sizes explain. When workers are alike, ``k`` grows and the estimate tends to the plain mean.
-4. **Estimate** ``μ_t``: the precision-weighted mean of its answers minus their biases, with a weak prior at the
-   crowd's mean; its posterior variance gives the confidence.
+4. **Estimate** ``μ_t``: the precision-weighted mean of its answers minus their biases, with a weak prior (centred
+   on the mean estimate, as wide as the answers); its posterior variance gives the confidence.
 
 All in standardised units (answers minus their mean, over their spread), all vectorised: bincounts over answers.
 """
@@ -32,6 +32,11 @@ from scipy.special import ndtr
 from marketplace.aggregation.crowd import CrowdAnswers, as_float_array, check_iterations, gold_items, weighted_sums
 from marketplace.aggregation.errors import InvalidAnswersError, InvalidOptionError
 from marketplace.aggregation.inputs import FloatArray, IntArray
+
+
+#: No worker is taken as more precise than 3% of the answers' spread (standardised variance 1e-3): with a handful
+#: of answers per worker, biases can fit them exactly, and a variance let go to 0 makes one answer decide.
+_MIN_VARIANCE = 1e-3
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,6 +93,16 @@ class _State:
     bias: FloatArray
     variance: FloatArray
     weights: FloatArray  # per answer: the Student-t scale factor
+    # The true values' prior: centred on the mean of the estimates (re-estimated, so that gold-anchored biases
+    # move it), as wide as the answers themselves (1 in standardised units): weak, it only steadies thin tasks.
+    prior_mean: float = 0.0
+    prior_variance: float = 1.0
+
+    def update_prior(self, job: _Job, mean: FloatArray) -> None:
+        informed = np.bincount(job.tasks, minlength=job.n_tasks) > 0
+        informed[job.gold_tasks] = True
+        if informed.any():
+            self.prior_mean = float(mean[informed].mean())
 
 
 def bias_noise_em(
@@ -117,7 +132,9 @@ def bias_noise_em(
             state.bias = _bias(job, state, deviations)
         residuals = deviations - state.bias[job.workers]
         state.variance, state.weights = _noise(job, state, residuals, dof)
-        previous, estimate = estimate, _estimate(job, state)[0]
+        state.update_prior(job, estimate)
+        previous = estimate
+        estimate = _estimate(job, state)[0]
         done = bool(np.abs(estimate - previous).max(initial=0.0) <= tol)
     return _result(job, state, tolerance, iterations, done)
 
@@ -195,10 +212,12 @@ def _precisions(job: _Job, state: _State) -> FloatArray:
 
 def _estimate(job: _Job, state: _State) -> tuple[FloatArray, FloatArray]:
     """Posterior mean and variance of each task's value (standardised): the answers, minus their workers' biases,
-    weighted by precision, plus a unit-variance prior at 0 (the crowd's mean); gold tasks are their key."""
+    weighted by precision, and the weak prior; gold tasks are their key."""
     precision = _precisions(job, state)
-    total = weighted_sums(job.tasks, precision, job.n_tasks) + 1.0
-    mean = weighted_sums(job.tasks, precision * (job.values - state.bias[job.workers]), job.n_tasks) / total
+    prior = 1.0 / state.prior_variance
+    total = weighted_sums(job.tasks, precision, job.n_tasks) + prior
+    weighted = weighted_sums(job.tasks, precision * (job.values - state.bias[job.workers]), job.n_tasks)
+    mean = (weighted + prior * state.prior_mean) / total
     variance = 1.0 / total
     mean[job.gold_tasks] = job.gold_values
     variance[job.gold_tasks] = 0.0
@@ -209,8 +228,9 @@ def _others(job: _Job, state: _State) -> FloatArray:
     """Each answer's task estimated from the other answers (and the prior); a gold task's is its key."""
     precision = _precisions(job, state)
     debiased = job.values - state.bias[job.workers]
-    total = weighted_sums(job.tasks, precision, job.n_tasks) + 1.0
-    weighted = weighted_sums(job.tasks, precision * debiased, job.n_tasks)
+    prior = 1.0 / state.prior_variance
+    total = weighted_sums(job.tasks, precision, job.n_tasks) + prior
+    weighted = weighted_sums(job.tasks, precision * debiased, job.n_tasks) + prior * state.prior_mean
     others: FloatArray = (weighted[job.tasks] - precision * debiased) / (total[job.tasks] - precision)
     is_gold = np.zeros(job.n_tasks, dtype=bool)
     is_gold[job.gold_tasks] = True
@@ -240,10 +260,10 @@ def _noise(job: _Job, state: _State, residuals: FloatArray, dof: float | None) -
     weighted = weights * squares
     counts = job.worker_counts
     pooled = float(weighted.mean()) if weighted.size else 1.0
-    pooled = max(pooled, 1e-6)
+    pooled = max(pooled, _MIN_VARIANCE)
     pseudo = _pseudo_answers(job, weighted, counts, pooled)
     variance: FloatArray = (weighted_sums(job.workers, weighted, job.n_workers) + pseudo * pooled) / (counts + pseudo)
-    return np.maximum(variance, 1e-6), weights
+    return np.maximum(variance, _MIN_VARIANCE), weights
 
 
 def _pseudo_answers(job: _Job, weighted: FloatArray, counts: FloatArray, pooled: float) -> float:
@@ -275,7 +295,7 @@ def _task_means(job: _Job) -> FloatArray:
 def _pooled_variance(job: _Job, estimates: FloatArray) -> float:
     if not job.values.size:
         return 1.0
-    return max(float(((job.values - estimates[job.tasks]) ** 2).mean()), 1e-6)
+    return max(float(((job.values - estimates[job.tasks]) ** 2).mean()), _MIN_VARIANCE)
 
 
 def _result(job: _Job, state: _State, tolerance: float | None, iterations: int, done: bool) -> NumericResult:
