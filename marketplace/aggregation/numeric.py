@@ -76,10 +76,12 @@ class _Job:
     tasks: IntArray
     workers: IntArray
     values: FloatArray  # standardised
+    raw_values: FloatArray  # as answered
     n_tasks: int
     n_workers: int
     gold_tasks: IntArray
     gold_values: FloatArray  # standardised
+    raw_gold: FloatArray
     location: float
     scale: float
 
@@ -148,7 +150,10 @@ def numeric_mean(
 ) -> NumericResult:
     """The baseline: each task's plain mean (every worker equal, no bias)."""
     job = _prepare(answers, gold, exclude_workers)
-    return _fixed(job, _task_means(job), tolerance)
+    counts = np.bincount(job.tasks, minlength=job.n_tasks)
+    means = weighted_sums(job.tasks, job.raw_values, job.n_tasks) / np.maximum(counts, 1)
+    means[counts == 0] = job.location
+    return _fixed(job, means, tolerance)
 
 
 def numeric_median(
@@ -160,26 +165,27 @@ def numeric_median(
 ) -> NumericResult:
     """The robust baseline: each task's median (the mean of the two middle answers for an even count)."""
     job = _prepare(answers, gold, exclude_workers)
-    order = np.lexsort((job.values, job.tasks))
+    order = np.lexsort((job.raw_values, job.tasks))
     counts = np.bincount(job.tasks, minlength=job.n_tasks)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     answered = counts > 0
     low = starts + np.maximum(counts - 1, 0) // 2
     high = starts + counts // 2
-    sorted_values = job.values[order]
-    medians = np.zeros(job.n_tasks)
+    sorted_values = job.raw_values[order]
+    medians = np.full(job.n_tasks, job.location)
     medians[answered] = (sorted_values[low[answered]] + sorted_values[high[answered]]) / 2
-    medians[job.gold_tasks] = job.gold_values
     return _fixed(job, medians, tolerance)
 
 
 def _fixed(job: _Job, estimates: FloatArray, tolerance: float | None) -> NumericResult:
-    """A baseline's result: its estimates as they are; its spread from the pooled residual variance."""
-    residual_variance = _pooled_variance(job, estimates)
+    """A baseline's result: its estimates (answer units) as they are, gold tasks at their key; its spread from the
+    pooled residual variance."""
+    estimates[job.gold_tasks] = job.raw_gold
+    residual_variance = _pooled_variance(job, (estimates - job.location) / job.scale)
     state = _State(np.zeros(job.n_workers), np.full(job.n_workers, residual_variance), np.ones(len(job.values)))
     result = _result(job, state, tolerance, 0, True)
     return NumericResult(
-        estimates * job.scale + job.location, result.std, result.confidence, result.bias, result.noise,
+        estimates, result.std, result.confidence, result.bias, result.noise,
         result.worker_reliability, result.answer_counts, result.worker_answer_counts, 0, True,
     )  # fmt: skip
 
@@ -196,10 +202,12 @@ def _prepare(answers: NumericAnswers, gold: Mapping[int, float] | None, exclude_
         tasks=answers.tasks[keep],
         workers=answers.workers[keep],
         values=(values - location) / scale,
+        raw_values=values,
         n_tasks=answers.n_tasks,
         n_workers=answers.n_workers,
         gold_tasks=np.array([task for task, _ in items], dtype=np.int64),
         gold_values=(gold_values - location) / scale,
+        raw_gold=gold_values,
         location=location,
         scale=scale,
     )
@@ -283,13 +291,6 @@ def _pseudo_answers(job: _Job, weighted: FloatArray, counts: FloatArray, pooled:
     spread = float(np.average((means - pooled) ** 2, weights=n)) - sampling
     alpha = 2.0 + pooled**2 / max(spread, 1e-12)
     return min(2.0 * alpha, 1e6)
-
-
-def _task_means(job: _Job) -> FloatArray:
-    counts = np.bincount(job.tasks, minlength=job.n_tasks)
-    means: FloatArray = weighted_sums(job.tasks, job.values, job.n_tasks) / np.maximum(counts, 1)
-    means[job.gold_tasks] = job.gold_values
-    return means
 
 
 def _pooled_variance(job: _Job, estimates: FloatArray) -> float:
