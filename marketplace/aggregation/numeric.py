@@ -33,7 +33,6 @@ from marketplace.aggregation.crowd import CrowdAnswers, as_float_array, check_it
 from marketplace.aggregation.errors import InvalidAnswersError, InvalidOptionError
 from marketplace.aggregation.inputs import FloatArray, IntArray
 
-
 #: No worker is taken as more precise than 3% of the answers' spread (standardised variance 1e-3): with a handful
 #: of answers per worker, biases can fit them exactly, and a variance let go to 0 makes one answer decide.
 _MIN_VARIANCE = 1e-3
