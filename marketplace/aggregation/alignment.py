@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from marketplace.aggregation.inputs import IntArray
+from marketplace.aggregation.packed import Packed, offsets_of, ranges
 
 #: Upper bound of padded cells (pairs × rows × columns) per batch, which bounds the memory of a batch.
 _BATCH_CELLS = 8_000_000
@@ -30,22 +31,6 @@ _WORD = 64
 _DELETED = -1
 _U64 = np.uint64
 U64Array = npt.NDArray[np.uint64]
-
-
-@dataclass(frozen=True, eq=False)
-class Packed:
-    """Token sequences packed end to end: sequence s is ``tokens[offsets[s]:offsets[s + 1]]``."""
-
-    tokens: IntArray
-    offsets: IntArray
-
-    @property
-    def lengths(self) -> IntArray:
-        lengths: IntArray = np.diff(self.offsets)
-        return lengths
-
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,8 +68,7 @@ class _Middles:
 def align(hyp: Packed, ref: Packed, hyp_index: IntArray, ref_index: IntArray) -> Alignment:
     """Align ``hyp`` sequence ``hyp_index[p]`` to ``ref`` sequence ``ref_index[p]`` for every pair p."""
     ref_len = ref.lengths[ref_index]
-    reference_offsets = np.zeros(len(hyp_index) + 1, dtype=np.int64)
-    np.cumsum(ref_len, out=reference_offsets[1:])
+    reference_offsets = offsets_of(ref_len)
     middles = _trim(hyp, ref, hyp_index, ref_index)
     aligned = _trimmed_words(ref, ref_index, middles, reference_offsets)
     distance = np.zeros(len(hyp_index), dtype=np.int64)
@@ -155,8 +139,8 @@ def _trim(hyp: Packed, ref: Packed, hyp_index: IntArray, ref_index: IntArray) ->
 def _trimmed_words(ref: Packed, ref_index: IntArray, middles: _Middles, reference_offsets: IntArray) -> IntArray:
     """``aligned`` with the trimmed words in place (a reference word aligned with itself) and -1 in the middles."""
     ref_len = ref.lengths[ref_index]
-    aligned = ref.tokens[_ranges(ref.offsets[ref_index], ref_len)].astype(np.int64)
-    aligned[_ranges(reference_offsets[:-1] + middles.prefix, middles.ref_len)] = _DELETED
+    aligned = ref.tokens[ranges(ref.offsets[ref_index], ref_len)].astype(np.int64)
+    aligned[ranges(reference_offsets[:-1] + middles.prefix, middles.ref_len)] = _DELETED
     return aligned
 
 
@@ -180,17 +164,6 @@ def _common_run(
     return run
 
 
-def _ranges(starts: IntArray, lengths: IntArray) -> IntArray:
-    """Concatenated ``range(start, start + length)`` for each pair, without a Python loop."""
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    ends = np.cumsum(lengths)
-    base = np.repeat(starts - (ends - lengths), lengths)
-    flat: IntArray = base + np.arange(total)
-    return flat
-
-
 def _align_middles(
     hyp: Packed,
     ref: Packed,
@@ -205,7 +178,7 @@ def _align_middles(
     # One side empty: the other side's middle words are all deleted (already -1) or all inserted.
     only_hyp = np.flatnonzero((middles.hyp_len > 0) & (middles.ref_len == 0))
     lengths = middles.hyp_len[only_hyp]
-    positions = _ranges(middles.hyp_start[only_hyp], lengths)
+    positions = ranges(middles.hyp_start[only_hyp], lengths)
     found.add(
         np.repeat(only_hyp, lengths), np.repeat(middles.prefix[only_hyp], lengths), positions, hyp.tokens[positions]
     )
@@ -229,7 +202,8 @@ def _batches(hyp_len: IntArray, ref_len: IntArray) -> list[IntArray]:
     start = 0
     while start < len(order):
         # Sorted by width, so a batch's table is (its size) x (its tallest pair) x (its last pair's width).
-        window = slice(start, min(start + _BATCH_CELLS, len(order)))
+        # Every pair from here on is at least as wide, and the tallest so far at least as tall: at most this many fit.
+        window = slice(start, min(start + _BATCH_CELLS // int(rows[start] * widths[start]) + 1, len(order)))
         cells = np.arange(1, window.stop - start + 1) * np.maximum.accumulate(rows[window]) * widths[window]
         stop = start + max(int(np.searchsorted(cells, _BATCH_CELLS, side="right")), 1)
         batches.append(order[start:stop])
@@ -237,9 +211,10 @@ def _batches(hyp_len: IntArray, ref_len: IntArray) -> list[IntArray]:
     return batches
 
 
-def _pad(tokens: IntArray, starts: IntArray, lengths: IntArray, fill: int) -> npt.NDArray[np.int64]:
+def _pad(tokens: IntArray, starts: IntArray, lengths: IntArray, fill: int) -> npt.NDArray[np.int32]:
     width = int(lengths.max(initial=0))
-    out = np.full((len(starts), width), fill, dtype=np.int64)
+    # int32: word codes fit, and the comparisons that build the tables read half the bytes.
+    out = np.full((len(starts), width), fill, dtype=np.int32)
     if width:
         columns = np.arange(width)
         inside = columns[None, :] < lengths[:, None]
@@ -250,15 +225,16 @@ def _pad(tokens: IntArray, starts: IntArray, lengths: IntArray, fill: int) -> np
 class _BitTable:
     """Myers / Hyyrö bit-parallel edit distance; keeps each column's vertical deltas (VP, VN)."""
 
-    def __init__(self, hyp_tokens: npt.NDArray[np.int64], ref_tokens: npt.NDArray[np.int64]) -> None:
+    def __init__(self, hyp_tokens: npt.NDArray[np.int32], ref_tokens: npt.NDArray[np.int32]) -> None:
         self.hyp_tokens, self.ref_tokens = hyp_tokens, ref_tokens
         n_pairs = hyp_tokens.shape[0]
         width = ref_tokens.shape[1]
-        # Peq[p, j]: bit i set where hypothesis word i equals reference word j.
-        equal = hyp_tokens[:, :, None] == ref_tokens[:, None, :]
-        packed = np.packbits(equal, axis=1, bitorder="little")  # (P, bytes, width)
+        # Peq[p, j]: bit i set where hypothesis word i equals reference word j; built as (P, j, i) booleans so that
+        # the bits of one column are contiguous bytes, which pad to 8 and read as one uint64.
+        equal = ref_tokens[:, :, None] == hyp_tokens[:, None, :]
+        packed = np.packbits(equal, axis=2, bitorder="little")  # (P, width, bytes)
         spread = np.zeros((n_pairs, width, 8), dtype=np.uint8)
-        spread[:, :, : packed.shape[1]] = packed.transpose(0, 2, 1)
+        spread[:, :, : packed.shape[2]] = packed
         peq = spread.view("<u8").reshape(n_pairs, width)
         self.vp = np.empty((n_pairs, width + 1), dtype=_U64)
         self.vn = np.empty((n_pairs, width + 1), dtype=_U64)
@@ -291,7 +267,7 @@ class _BitTable:
 class _RowTable:
     """The whole table, row by row (for middles longer than 64 words)."""
 
-    def __init__(self, hyp_tokens: npt.NDArray[np.int64], ref_tokens: npt.NDArray[np.int64]) -> None:
+    def __init__(self, hyp_tokens: npt.NDArray[np.int32], ref_tokens: npt.NDArray[np.int32]) -> None:
         self.hyp_tokens, self.ref_tokens = hyp_tokens, ref_tokens
         n_pairs, height = hyp_tokens.shape
         width = ref_tokens.shape[1]

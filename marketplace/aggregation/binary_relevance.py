@@ -31,6 +31,7 @@ from marketplace.aggregation.errors import InvalidAnswersError, InvalidGoldError
 from marketplace.aggregation.inputs import BoolArray, FloatArray, IntArray, as_index_array, check_range
 
 _CLIP = 1e-6
+_TIE = 1e-9
 
 
 @dataclass(frozen=True, eq=False)
@@ -169,12 +170,14 @@ def constrained_labels(
     """The most probable set with between ``min_count`` and ``max_count`` classes, and P(it is exactly right).
 
     Under independent classes that set is the classes above 0.5, topped up with (or cut down to) the most probable
-    ones. Ties between equal posteriors go to the lower class index.
+    ones. Ties between equal posteriors go to the lower class index; a posterior of 0.5 is left out.
     """
     n_tasks, k = posteriors.shape
     upper = k if max_count is None else min(max_count, k)
-    count = np.clip((posteriors > 0.5).sum(axis=1), min(min_count, k), upper)
-    order = np.argsort(-posteriors, axis=1, kind="stable")
+    # Posteriors within _TIE of 0.5 or of each other are ties (EM leaves exact ties a rounding error apart, in an
+    # order that follows the answers' order): a tie at 0.5 leaves the class out, equal ones go by class index.
+    count = np.clip((posteriors > 0.5 + _TIE).sum(axis=1), min(min_count, k), upper)
+    order = np.argsort(-np.round(posteriors, 9), axis=1, kind="stable")
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(k)[None, :].repeat(n_tasks, axis=0), axis=1)
     labels: BoolArray = rank < count[:, None]

@@ -36,6 +36,7 @@ from marketplace.aggregation.inputs import FloatArray, IntArray, as_index_array,
 
 LEFT, TIE, RIGHT = 1, 0, -1
 _PRIOR_ITEMS = 10.0
+_MAX_MARGIN = 50.0  # exp(50) is far from overflow, and σ(50) is 1 to double precision
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,7 +119,7 @@ def crowd_bradley_terry(
     gold: Mapping[int, int] | None = None,
     exclude_workers: npt.ArrayLike | None = None,
     max_iter: int = 200,
-    tol: float = 1e-7,
+    tol: float = 1e-6,
     prior: ReliabilityPrior | None = None,
 ) -> PairwiseResult:
     """Fit scores and worker reliabilities by EM; ``gold`` maps a task to its known outcome (LEFT, RIGHT, TIE)."""
@@ -144,7 +145,7 @@ def bradley_terry(
     gold: Mapping[int, int] | None = None,
     exclude_workers: npt.ArrayLike | None = None,
     max_iter: int = 200,
-    tol: float = 1e-7,
+    tol: float = 1e-6,
 ) -> PairwiseResult:
     """The baseline: every answer taken at face value (η = 1 for everyone), same prior on the scores."""
     check_iterations(max_iter, tol)
@@ -190,18 +191,29 @@ def _prepare(
 
 
 def _honesty(job: _Job, scores: FloatArray, reliability: FloatArray) -> FloatArray:
-    """P(the answer reports the true order): Bayes between "as said" and "reversed" (0.5 for a tie)."""
-    said = job.outcomes * job.margins(scores)  # the margin of the order the worker reported
-    eta = reliability[job.workers]
-    log_true = np.log(eta) + log_expit(said)
-    log_reversed = np.log1p(-eta) + log_expit(-said)
-    honest = expit(log_true - log_reversed)
+    """P(the answer reports the true order): Bayes between "as said" and "reversed" (0.5 for a tie).
+
+    With ``g = exp(−margin of the order said)``: ``h = η σ(m) / (η σ(m) + (1 − η) σ(−m)) = 1 / (1 + g (1 − η) / η)``,
+    one multiplication per answer once ``g`` is known per task and direction.
+    """
+    eta = np.clip(reliability, 1e-12, 1 - 1e-12)
+    honest: FloatArray = 1.0 / (1.0 + _reversal_odds(job, scores) * ((1.0 - eta) / eta)[job.workers])
     honest[job.outcomes == TIE] = 0.5
     gold = ~np.isnan(job.gold_order)
     # A gold answer is honest when it agrees with the key (a tie key leaves it undecided).
     said_left = (job.outcomes[gold] + 1) / 2
     honest[gold] = 1.0 - np.abs(said_left - job.gold_order[gold])
     return honest
+
+
+def _reversal_odds(job: _Job, scores: FloatArray) -> FloatArray:
+    """Per answer, ``σ(−m) / σ(m) = exp(−m)`` for the margin m of the order it reported (1 for a tie): the
+    exponentials are taken per task, the answers only look them up."""
+    margin = np.clip(scores[job.task_left] - scores[job.task_right], -_MAX_MARGIN, _MAX_MARGIN)
+    against_left, against_right = np.exp(-margin), np.exp(margin)
+    odds: FloatArray = np.where(job.outcomes == LEFT, against_left[job.tasks], against_right[job.tasks])
+    odds[job.outcomes == TIE] = 1.0
+    return odds
 
 
 def _reliability(job: _Job, honest: FloatArray, prior: ReliabilityPrior) -> FloatArray:
@@ -242,7 +254,7 @@ def _newton(job: _Job, tau: FloatArray, scores: FloatArray, penalty: float) -> t
 
     hessian = spla.LinearOperator((n_items, n_items), matvec=product, dtype=np.float64)
     # An inexact step is enough inside EM: the next iteration corrects it.
-    step, _ = spla.cg(hessian, gradient, rtol=1e-4, maxiter=100, M=sp.diags_array(1.0 / diagonal))
+    step, _ = spla.cg(hessian, gradient, rtol=1e-3, maxiter=100, M=sp.diags_array(1.0 / diagonal))
     scores = scores + step
     scores -= scores.mean()  # the likelihood sees only differences; the prior centres them
     # A Gamma hyperprior (mean 1, the weight of _PRIOR_ITEMS items) keeps λ finite when the data cannot tell:
@@ -252,12 +264,15 @@ def _newton(job: _Job, tau: FloatArray, scores: FloatArray, penalty: float) -> t
 
 
 def _log_likelihood(job: _Job, scores: FloatArray, reliability: FloatArray) -> float:
-    margin = job.margins(scores)
-    said = job.outcomes * margin
-    eta = np.clip(reliability[job.workers], 1e-12, 1 - 1e-12)
-    terms = np.logaddexp(np.log(eta) + log_expit(said), np.log1p(-eta) + log_expit(-said))
+    """``Σ log(η σ(m) + (1 − η) σ(−m)) = Σ log((η + (1 − η) g) / (1 + g))`` with ``g`` as in :func:`_honesty`; a
+    tie contributes ``(log σ(m) + log σ(−m)) / 2``."""
+    odds = _reversal_odds(job, scores)
+    eta = np.clip(reliability, 1e-12, 1 - 1e-12)[job.workers]
+    terms = np.log((eta + (1.0 - eta) * odds) / (1.0 + odds))
     ties = job.outcomes == TIE
-    terms[ties] = 0.5 * (log_expit(margin[ties]) + log_expit(-margin[ties]))
+    if ties.any():
+        margin = job.margins(scores)[ties]
+        terms[ties] = 0.5 * (log_expit(margin) + log_expit(-margin))
     return float(terms.sum())
 
 
@@ -273,7 +288,8 @@ def _result(
     variance = 1.0 / precision
     margin = scores[answers.task_left] - scores[answers.task_right]
     spread = np.sqrt(variance[answers.task_left] + variance[answers.task_right])
-    winners = np.where(margin >= 0, LEFT, RIGHT).astype(np.int64)
+    # Equal scores (a symmetric job, a pair nobody compared) differ by rounding errors at most: left wins them.
+    winners = np.where(margin >= -1e-9, LEFT, RIGHT).astype(np.int64)
     return PairwiseResult(
         scores=scores,
         score_std=np.sqrt(variance),

@@ -26,6 +26,8 @@ from marketplace.aggregation.types.base import (
     schema_fields,
 )
 
+TIE = 1e-9
+
 
 @dataclass(frozen=True)
 class SingleChoiceSchema:
@@ -97,7 +99,15 @@ class SingleChoice:
         else:
             fit = dawid_skene if chosen == "ds" else one_coin_dawid_skene
             model = fit(coded, **options, **iteration_options(max_iter, tol))
-            result, labels_out, confidence, quality = model, model.labels, model.confidence, model.worker_accuracy
+            # Exact ties (a symmetric job) come out of EM a rounding error apart, in an order that follows the
+            # answers' order: within TIE of the best counts as a tie, and the lowest class index wins it.
+            near_best = model.posteriors >= model.posteriors.max(axis=1, keepdims=True) - TIE
+            result, labels_out, confidence, quality = (
+                model,
+                near_best.argmax(axis=1),
+                model.confidence,
+                model.worker_accuracy,
+            )
         return Consensus(
             tasks=keys.tasks,
             answers=classes[labels_out].tolist(),
