@@ -141,7 +141,9 @@ def _noisy_copies(
 ) -> tuple[Ints, Ints]:
     """Each answer copies its task's words; each word is kept, substituted, deleted, or followed by an insertion."""
     lengths = np.diff(truth_offsets)[tasks]
-    source = np.repeat(truth_offsets[tasks], lengths) + (np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths))
+    source = np.repeat(truth_offsets[tasks], lengths) + (
+        np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    )
     words = truth[source].copy()
     owner = np.repeat(np.arange(len(tasks)), lengths)
     # A spammer's answer: another task's words.

@@ -89,7 +89,11 @@ def _check(name: str, job: tuple[list[str], list[str], list[Any]], permutation: 
 
 
 def _property(name: str):  # noqa: ANN202 -- a hypothesis test per type, built the same way
-    @settings(max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(
+        max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "60")),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
     @given(data=st.data())
     def test(data: st.DataObject) -> None:
         job = data.draw(jobs(name))
