@@ -1,6 +1,6 @@
 """Each answer type's engine against its baselines on samples of real crowdsourced data (data/typed/README.md).
 
-The full sets, the crowd-kit references and the timings are in ``bench/types.py``; these pin the ordering on
+The full sets, the crowd-kit references and the timings are in ``bench/answer_types.py``; these pin the ordering on
 samples small enough for every test run. Figures in the comments were measured on the samples.
 """
 
