@@ -139,7 +139,9 @@ def _trim(hyp: Packed, ref: Packed, hyp_index: IntArray, ref_index: IntArray) ->
 def _trimmed_words(ref: Packed, ref_index: IntArray, middles: _Middles, reference_offsets: IntArray) -> IntArray:
     """``aligned`` with the trimmed words in place (a reference word aligned with itself) and -1 in the middles."""
     ref_len = ref.lengths[ref_index]
-    aligned = ref.tokens[ranges(ref.offsets[ref_index], ref_len)].astype(np.int64)
+    aligned = ref.tokens[ranges(ref.offsets[ref_index], ref_len)].astype(
+        np.int32
+    )  # word codes: half the memory of the largest array
     aligned[ranges(reference_offsets[:-1] + middles.prefix, middles.ref_len)] = _DELETED
     return aligned
 
@@ -216,9 +218,7 @@ def _pad(tokens: IntArray, starts: IntArray, lengths: IntArray, fill: int) -> np
     # int32: word codes fit, and the comparisons that build the tables read half the bytes.
     out = np.full((len(starts), width), fill, dtype=np.int32)
     if width:
-        columns = np.arange(width)
-        inside = columns[None, :] < lengths[:, None]
-        out[inside] = tokens[(starts[:, None] + columns[None, :])[inside]]
+        out.ravel()[ranges(np.arange(len(starts)) * width, lengths)] = tokens[ranges(starts, lengths)]
     return out
 
 

@@ -9,7 +9,8 @@ in that slot: what the tally needs to group equal votes, computed once per align
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -62,6 +63,7 @@ class Board:
     start: IntArray
     insertions: Insertions
     live: int
+    cache: dict[str, Any] = field(default_factory=dict)  # what the vote works out once per board
 
     @classmethod
     def build(cls, answers: Packed, voters: Voters, backbone: Packed) -> Board:

@@ -51,14 +51,14 @@ def vote(board: Board, weights: FloatArray) -> Vote:
     """The consensus of every task, its confidence, and each answer's hits (``weights``: one per voter)."""
     voters = board.voters
     slots = _slots(board, weights)
-    columns = _columns(voters, board.insertions, weights)
+    columns = _columns(board, weights)
     groups = [slots, columns]
     task = np.concatenate([g.task for g in groups])
     posterior_sum = weighted_sums(task, np.concatenate([g.posterior for g in groups]), voters.n_tasks)
     n_groups = np.bincount(task, minlength=voters.n_tasks)
     answered = voters.counts > 0
     confidence = np.where(n_groups > 0, posterior_sum / np.maximum(n_groups, 1), np.where(answered, 1.0, 0.0))
-    return Vote(_assemble(groups, voters.n_tasks), confidence, slots.hits + columns.hits)
+    return Vote(_assemble(board, groups), confidence, slots.hits + columns.hits)
 
 
 def _slots(board: Board, weights: FloatArray) -> _Ballot:
@@ -107,54 +107,83 @@ def _tally(
     return best, 1.0 / spread, hit
 
 
-def _columns(voters: Voters, insertions: Insertions, weights: FloatArray) -> _Ballot:
-    pairs = insertions.answers
-    if not len(pairs):
+@dataclass(frozen=True, eq=False)
+class _ColumnPlan:
+    """What a board's insertion columns are, worked out once per board: only their weights change between rounds.
+
+    Candidates (a column and a word, or the column's "nothing") are sorted by column and then by code, highest
+    first, so each column's winner is its first candidate with the top weight, found without sorting per round.
+    """
+
+    task: IntArray  # per column
+    gap: IntArray
+    rank: IntArray
+    column: IntArray  # per insertion
+    which: IntArray  # per insertion: its candidate
+    nothing: IntArray  # per column: its "nothing" candidate
+    owner: IntArray  # per candidate: its column
+    code: IntArray  # per candidate: the word, or -1
+    order: IntArray  # candidates by column, then code descending
+    starts: IntArray  # where each column's candidates start in that order
+
+    @classmethod
+    def of(cls, voters: Voters, insertions: Insertions) -> _ColumnPlan:
+        gaps, ranks = int(insertions.gaps.max(initial=0)) + 1, int(insertions.ranks.max(initial=0)) + 1
+        key = (voters.tasks[insertions.answers] * gaps + insertions.gaps) * ranks + insertions.ranks
+        keys, column = np.unique(key, return_inverse=True)
+        span = int(insertions.tokens.max(initial=0)) + 2
+        own = np.concatenate([column, np.arange(len(keys))])
+        candidate_key = own * span + np.concatenate([insertions.tokens, np.full(len(keys), _NOTHING)]) + 1
+        candidates, inverse = np.unique(candidate_key, return_inverse=True)
+        owner, code = candidates // span, candidates % span - 1
+        order = np.lexsort((-code, owner))
+        starts = np.flatnonzero(np.r_[True, owner[order][1:] != owner[order][:-1]]) if len(order) else order
+        task, gap, rank = keys // (gaps * ranks), (keys // ranks) % gaps, keys % ranks
+        n = len(insertions.answers)
+        return cls(task, gap, rank, column, inverse[:n], inverse[n:], owner, code, order, starts)
+
+
+def _columns(board: Board, weights: FloatArray) -> _Ballot:
+    voters, insertions = board.voters, board.insertions
+    plan: _ColumnPlan | None = board.cache.get("columns")
+    if plan is None:
+        plan = board.cache["columns"] = _ColumnPlan.of(voters, insertions)
+    n_columns = len(plan.task)
+    if not n_columns:
         empty = np.zeros(0, dtype=np.int64)
         return _Ballot(empty, empty, empty, empty, empty, np.zeros(0), np.zeros(len(voters.tasks)))
-    gaps_, ranks_ = int(insertions.gaps.max()) + 1, int(insertions.ranks.max()) + 1
-    key = (voters.tasks[pairs] * gaps_ + insertions.gaps) * ranks_ + insertions.ranks
-    keys, column = np.unique(key, return_inverse=True)
-    task, gap, rank = keys // (gaps_ * ranks_), (keys // ranks_) % gaps_, keys % ranks_
-    present = weighted_sums(column, weights[pairs], len(keys))
-    task_weight = weighted_sums(voters.tasks, weights, voters.n_tasks)
-    # Every column also has the candidate "nothing", voted by the task's answers without a word there.
-    group = np.concatenate([column, np.arange(len(keys))])
-    token = np.concatenate([insertions.tokens, np.full(len(keys), _NOTHING)])
-    weight = np.concatenate([weights[pairs], task_weight[task] - present])
-    winner, posterior = _tally_sorted(group, token, weight, len(keys))
-    hit = insertions.tokens == winner[column]
-    hits = weighted_sums(pairs, hit.astype(np.float64), len(voters.tasks))
-    return _Ballot(task, gap, rank, np.zeros(len(keys), np.int64), winner, posterior, hits)
-
-
-def _tally_sorted(group: IntArray, token: IntArray, weight: FloatArray, n_groups: int) -> tuple[IntArray, FloatArray]:
-    span = int(token.max(initial=0)) + 2
-    candidates, which = np.unique(group * span + token + 1, return_inverse=True)
-    mass = np.bincount(which, weights=weight, minlength=len(candidates))
-    owner, code = candidates // span, candidates % span - 1
-    order = np.lexsort((-code, -np.round(mass, 9), owner))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = owner[order][1:] != owner[order][:-1]
-    best = order[first]
-    winner = np.full(n_groups, _NOTHING, dtype=np.int64)
-    winner[owner[best]] = code[best]
-    top = np.zeros(n_groups)
-    top[owner[best]] = mass[best]
-    spread = np.bincount(owner, weights=np.exp(mass - top[owner]), minlength=n_groups)
-    posterior: FloatArray = 1.0 / np.where(spread > 0, spread, 1.0)
-    return winner, posterior
-
-
-def _assemble(groups: list[_Ballot], n_tasks: int) -> Packed:
-    """The winners that are words, in order: per task by gap; in a gap, inserted words by rank, then the slot's."""
-    task, gap, kind, rank, word = (
-        np.concatenate(parts)
-        for parts in zip(*((g.task, g.gap, g.kind, g.rank, g.winner) for g in groups), strict=True)
+    voted = weights[insertions.answers]
+    mass = np.bincount(plan.which, weights=voted, minlength=len(plan.owner))
+    present = weighted_sums(plan.column, voted, n_columns)
+    # "Nothing" is voted by the task's answers without a word in the column.
+    mass[plan.nothing] = weighted_sums(voters.tasks, weights, voters.n_tasks)[plan.task] - present
+    ordered = np.round(mass[plan.order], 9)
+    top = np.maximum.reduceat(ordered, plan.starts)
+    at_top = np.where(
+        ordered == np.repeat(top, np.diff(np.r_[plan.starts, len(ordered)])), np.arange(len(ordered)), len(ordered)
     )
+    best = plan.order[np.minimum.reduceat(at_top, plan.starts)]
+    winner = plan.code[best]
+    peak = mass[best]
+    spread = np.bincount(plan.owner, weights=np.exp(mass - peak[plan.owner]), minlength=n_columns)
+    hits = weighted_sums(
+        insertions.answers, (insertions.tokens == winner[plan.column]).astype(np.float64), len(voters.tasks)
+    )
+    return _Ballot(plan.task, plan.gap, plan.rank, np.zeros(n_columns, np.int64), winner, 1.0 / spread, hits)
+
+
+def _assemble(board: Board, groups: list[_Ballot]) -> Packed:
+    """The winners that are words, in order: per task by gap; in a gap, inserted words by rank, then the slot's.
+    The order of the groups is the board's: sorted once, then each round only drops the groups that chose nothing."""
+    task = np.concatenate([g.task for g in groups])
+    if "order" not in board.cache:
+        gap, kind, rank = (
+            np.concatenate(parts) for parts in zip(*((g.gap, g.kind, g.rank) for g in groups), strict=True)
+        )
+        # One integer key (task, gap, kind, rank) sorts faster than a lexsort over four arrays.
+        gaps, ranks = int(gap.max(initial=0)) + 1, int(rank.max(initial=0)) + 1
+        board.cache["order"] = np.argsort(((task * gaps + gap) * 2 + kind) * ranks + rank, kind="stable")
+    order = board.cache["order"]
+    word = np.concatenate([g.winner for g in groups])[order]
     emitted = word >= 0
-    task, gap, kind, rank, word = task[emitted], gap[emitted], kind[emitted], rank[emitted], word[emitted]
-    # One integer key (task, gap, kind, rank) sorts faster than a lexsort over four arrays.
-    gaps, ranks = int(gap.max(initial=0)) + 1, int(rank.max(initial=0)) + 1
-    order = np.argsort(((task * gaps + gap) * 2 + kind) * ranks + rank, kind="stable")
-    return Packed(word[order], offsets_of(np.bincount(task, minlength=n_tasks)))
+    return Packed(word[emitted], offsets_of(np.bincount(task[order][emitted], minlength=board.voters.n_tasks)))
