@@ -123,20 +123,7 @@ def crowd_bradley_terry(
     prior: ReliabilityPrior | None = None,
 ) -> PairwiseResult:
     """Fit scores and worker reliabilities by EM; ``gold`` maps a task to its known outcome (LEFT, RIGHT, TIE)."""
-    check_iterations(max_iter, tol)
-    prior = prior if prior is not None else ReliabilityPrior()
-    job, keep = _prepare(answers, gold, exclude_workers)
-    scores, precision, penalty = np.zeros(answers.n_items), np.ones(answers.n_items), 1.0
-    reliability = np.full(answers.n_workers, prior.right / (prior.right + prior.wrong))
-    history: list[float] = []
-    for _ in range(max_iter):
-        honest = _honesty(job, scores, reliability)
-        reliability = _reliability(job, honest, prior)
-        scores, precision, penalty = _newton(job, _soft_outcomes(job, honest), scores, penalty)
-        history.append(_log_likelihood(job, scores, reliability) - 0.5 * penalty * float(scores @ scores))
-        if converged(history, tol):
-            break
-    return _result(answers, keep, scores, precision, reliability, history, tol)
+    return _fit(answers, gold, exclude_workers, max_iter, tol, prior if prior is not None else ReliabilityPrior())
 
 
 def bradley_terry(
@@ -148,13 +135,28 @@ def bradley_terry(
     tol: float = 1e-6,
 ) -> PairwiseResult:
     """The baseline: every answer taken at face value (η = 1 for everyone), same prior on the scores."""
+    return _fit(answers, gold, exclude_workers, max_iter, tol, None)
+
+
+def _fit(
+    answers: PairwiseAnswers,
+    gold: Mapping[int, int] | None,
+    exclude_workers: npt.ArrayLike | None,
+    max_iter: int,
+    tol: float,
+    prior: ReliabilityPrior | None,
+) -> PairwiseResult:
+    """EM, or with ``prior`` None plain MAP Bradley-Terry (η fixed at 1: no E-step)."""
     check_iterations(max_iter, tol)
     job, keep = _prepare(answers, gold, exclude_workers)
     scores, precision, penalty = np.zeros(answers.n_items), np.ones(answers.n_items), 1.0
-    reliability = np.ones(answers.n_workers)
+    reliability = np.full(answers.n_workers, 1.0 if prior is None else prior.right / (prior.right + prior.wrong))
     honest = np.ones(len(job.outcomes))
     history: list[float] = []
     for _ in range(max_iter):
+        if prior is not None:
+            honest = _honesty(job, scores, reliability)
+            reliability = _reliability(job, honest, prior)
         scores, precision, penalty = _newton(job, _soft_outcomes(job, honest), scores, penalty)
         history.append(_log_likelihood(job, scores, reliability) - 0.5 * penalty * float(scores @ scores))
         if converged(history, tol):

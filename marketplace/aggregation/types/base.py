@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -78,36 +78,6 @@ class Consensus:
         ]
 
 
-class AnswerType(Protocol):
-    name: str
-    methods: tuple[str, ...]
-
-    def parse_schema(self, raw: Mapping[str, Any] | None) -> Any: ...
-
-    def clean(self, schema: Any, value: Any, *, item: Mapping[str, Any] | None = None) -> Any: ...
-
-    def grade(self, schema: Any, answer: Any, key: Any) -> Grade: ...
-
-    def aggregate(
-        self,
-        schema: Any,
-        tasks: Sequence[Hashable],
-        workers: Sequence[Hashable],
-        answers: Sequence[Any],
-        *,
-        gold: Mapping[Any, Any] | None = None,
-        exclude_workers: Iterable[Hashable] | None = None,
-        items: Mapping[Any, Mapping[str, Any]] | None = None,
-        method: str | None = None,
-        max_iter: int | None = None,
-        tol: float | None = None,
-    ) -> Consensus: ...
-
-    def decode(self, text: str) -> Any: ...
-
-    def item_of_task(self, task: str) -> Mapping[str, Any] | None: ...
-
-
 @dataclass(frozen=True, eq=False)
 class Keyed:
     """Task and worker keys coded by first appearance, with gold and exclusions translated to codes."""
@@ -127,6 +97,86 @@ class Keyed:
 
     def engine_options(self) -> dict[str, Any]:
         return {"gold": self.gold or None, "exclude_workers": self.excluded}
+
+
+@dataclass(frozen=True, eq=False)
+class Fit:
+    """What a type's engine found, in the type's terms, before the task and worker keys are put back."""
+
+    answers: list[Any]
+    confidence: FloatArray
+    worker_quality: FloatArray
+    model: object
+    items: KeyArray | None = None
+    item_scores: FloatArray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Job:
+    """One aggregation as a type's ``fit`` receives it: coded keys, cleaned answers, the method and its options."""
+
+    keys: Keyed
+    answers: list[Any]
+    method: str
+    options: dict[str, Any]
+    items: Mapping[Any, Mapping[str, Any]] | None
+
+
+class AnswerType:
+    """An answer type: ``parse_schema``, ``clean``, ``grade`` and ``fit`` (the engine call on coded keys) are its
+    own; the rest is shared: keys coded, the method chosen, the result as a :class:`Consensus`, JSON answers."""
+
+    name: str
+    methods: tuple[str, ...]
+
+    def parse_schema(self, raw: Mapping[str, Any] | None) -> Any:
+        raise NotImplementedError
+
+    def clean(self, schema: Any, value: Any, *, item: Mapping[str, Any] | None = None) -> Any:
+        raise NotImplementedError
+
+    def grade(self, schema: Any, answer: Any, key: Any) -> Grade:
+        raise NotImplementedError
+
+    def aggregate(
+        self,
+        schema: Any,
+        tasks: Sequence[Hashable],
+        workers: Sequence[Hashable],
+        answers: Sequence[Any],
+        *,
+        gold: Mapping[Any, Any] | None = None,
+        exclude_workers: Iterable[Hashable] | None = None,
+        items: Mapping[Any, Mapping[str, Any]] | None = None,
+        method: str | None = None,
+        max_iter: int | None = None,
+        tol: float | None = None,
+    ) -> Consensus:
+        keys = keyed(tasks, workers, gold, exclude_workers)
+        keys.crowd  # noqa: B018 -- validates the codes and refuses a worker answering a task twice, for every type
+        chosen = choose_method(self.methods, method)
+        fit = self.fit(schema, Job(keys, list(answers), chosen, iteration_options(max_iter, tol), items))
+        return Consensus(
+            tasks=keys.tasks,
+            answers=fit.answers,
+            confidence=fit.confidence,
+            workers=keys.workers,
+            worker_quality=fit.worker_quality,
+            model=fit.model,
+            gold_used=len(keys.gold),
+            gold_skipped=keys.gold_skipped,
+            items=fit.items,
+            item_scores=fit.item_scores,
+        )
+
+    def fit(self, schema: Any, job: Job) -> Fit:
+        raise NotImplementedError
+
+    def decode(self, text: str) -> Any:
+        return decode_json(text)
+
+    def item_of_task(self, task: str) -> Mapping[str, Any] | None:
+        return None
 
 
 def keyed(

@@ -6,7 +6,7 @@ kept within ``min_count`` .. ``max_count``."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,12 +15,10 @@ import numpy as np
 from marketplace.aggregation.binary_relevance import MultiLabelAnswers, multi_label_ds, per_class_majority
 from marketplace.aggregation.errors import InvalidAnswerError, InvalidSchemaError
 from marketplace.aggregation.types.base import (
-    Consensus,
+    AnswerType,
+    Fit,
     Grade,
-    choose_method,
-    decode_json,
-    iteration_options,
-    keyed,
+    Job,
     schema_choices,
     schema_fields,
     schema_fraction,
@@ -39,7 +37,7 @@ class MultiChoiceSchema:
     pass_threshold: float = 0.5
 
 
-class MultiChoice:
+class MultiChoice(AnswerType):
     name = "multi_choice"
     methods = ("ds", "mv")
 
@@ -85,22 +83,8 @@ class MultiChoice:
             score = common / len(given | wanted)
         return Grade(score=score, passed=score >= schema.pass_threshold)
 
-    def aggregate(
-        self,
-        schema: MultiChoiceSchema,
-        tasks: Sequence[Hashable],
-        workers: Sequence[Hashable],
-        answers: Sequence[list[str]],
-        *,
-        gold: Mapping[Any, list[str]] | None = None,
-        exclude_workers: Iterable[Hashable] | None = None,
-        items: Mapping[Any, Mapping[str, Any]] | None = None,
-        method: str | None = None,
-        max_iter: int | None = None,
-        tol: float | None = None,
-    ) -> Consensus:
-        chosen = choose_method(self.methods, method)
-        keys = keyed(tasks, workers, gold, exclude_workers)
+    def fit(self, schema: MultiChoiceSchema, job: Job) -> Fit:
+        keys, answers, method, options = job.keys, job.answers, job.method, job.options
         seen = {choice for answer in answers for choice in answer} | {c for key in keys.gold.values() for c in key}
         classes = list(schema.choices) if schema.choices is not None else sorted(seen)
         index = {choice: code for code, choice in enumerate(classes)}
@@ -116,33 +100,16 @@ class MultiChoice:
             ),
             n_classes=max(len(classes), 1),
         )
-        options = {
+        engine = {
             "gold": {task: [index[c] for c in key] for task, key in keys.gold.items()} or None,
             "exclude_workers": keys.excluded,
             "min_count": schema.min_count,
             "max_count": schema.max_count,
         }
-        if chosen == "ds":
-            result = multi_label_ds(coded, **options, **iteration_options(max_iter, tol))
-        else:
-            result = per_class_majority(coded, **options)
+        result = multi_label_ds(coded, **engine, **options) if method == "ds" else per_class_majority(coded, **engine)
         names = np.asarray(classes, dtype=object)
-        return Consensus(
-            tasks=keys.tasks,
-            answers=[names[row].tolist() for row in result.labels] if classes else [[] for _ in keys.tasks],
-            confidence=result.confidence,
-            workers=keys.workers,
-            worker_quality=result.worker_accuracy,
-            model=result,
-            gold_used=len(keys.gold),
-            gold_skipped=keys.gold_skipped,
-        )
-
-    def decode(self, text: str) -> Any:
-        return decode_json(text)
-
-    def item_of_task(self, task: str) -> Mapping[str, Any] | None:
-        return None
+        sets = [names[row].tolist() for row in result.labels] if classes else [[] for _ in keys.tasks]
+        return Fit(sets, result.confidence, result.worker_accuracy, result)
 
 
 def _ordered(schema: MultiChoiceSchema, value: list[str]) -> list[str]:

@@ -9,7 +9,7 @@ spread when the schema gives no tolerance and no step)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,16 +17,7 @@ import numpy as np
 
 from marketplace.aggregation.errors import InvalidAnswerError, InvalidSchemaError
 from marketplace.aggregation.numeric import NumericAnswers, bias_noise_em, numeric_mean, numeric_median
-from marketplace.aggregation.types.base import (
-    Consensus,
-    Grade,
-    choose_method,
-    decode_json,
-    iteration_options,
-    keyed,
-    schema_fields,
-    schema_number,
-)
+from marketplace.aggregation.types.base import AnswerType, Fit, Grade, Job, schema_fields, schema_number
 
 _GRID_SLACK = 1e-9
 
@@ -45,7 +36,7 @@ class NumberSchema:
         return self.step / 2 if self.step is not None else 0.0
 
 
-class Number:
+class Number(AnswerType):
     name = "number"
     methods = ("em", "mean", "median")
 
@@ -79,51 +70,24 @@ class Number:
         passed = abs(answer - key) <= schema.grading_tolerance + _GRID_SLACK * max(1.0, abs(key))
         return Grade(score=float(passed), passed=passed)
 
-    def aggregate(
-        self,
-        schema: NumberSchema,
-        tasks: Sequence[Hashable],
-        workers: Sequence[Hashable],
-        answers: Sequence[float],
-        *,
-        gold: Mapping[Any, float] | None = None,
-        exclude_workers: Iterable[Hashable] | None = None,
-        items: Mapping[Any, Mapping[str, Any]] | None = None,
-        method: str | None = None,
-        max_iter: int | None = None,
-        tol: float | None = None,
-    ) -> Consensus:
-        chosen = choose_method(self.methods, method)
-        keys = keyed(tasks, workers, gold, exclude_workers)
+    def fit(self, schema: NumberSchema, job: Job) -> Fit:
+        keys, answers, method, options = job.keys, job.answers, job.method, job.options
         coded = NumericAnswers(
             tasks=keys.task_codes,
             workers=keys.worker_codes,
             n_tasks=len(keys.tasks),
             n_workers=len(keys.workers),
-            values=np.asarray(list(answers), dtype=np.float64),
+            values=np.asarray(answers, dtype=np.float64),
         )
         tolerance = schema.tolerance if schema.tolerance is not None else (schema.step / 2 if schema.step else None)
-        options = {**keys.engine_options(), "tolerance": tolerance}
-        if chosen == "em":
-            result = bias_noise_em(coded, **options, **iteration_options(max_iter, tol))
+        engine = {**keys.engine_options(), "tolerance": tolerance}
+        if method == "em":
+            result = bias_noise_em(coded, **engine, **options)
         else:
-            result = (numeric_mean if chosen == "mean" else numeric_median)(coded, **options)
-        return Consensus(
-            tasks=keys.tasks,
-            answers=[float(value) for value in result.values.tolist()],
-            confidence=result.confidence,
-            workers=keys.workers,
-            worker_quality=result.worker_reliability,
-            model=result,
-            gold_used=len(keys.gold),
-            gold_skipped=keys.gold_skipped,
+            result = (numeric_mean if method == "mean" else numeric_median)(coded, **engine)
+        return Fit(
+            [float(value) for value in result.values.tolist()], result.confidence, result.worker_reliability, result
         )
-
-    def decode(self, text: str) -> Any:
-        return decode_json(text)
-
-    def item_of_task(self, task: str) -> Mapping[str, Any] | None:
-        return None
 
 
 NUMBER = Number()

@@ -7,7 +7,7 @@ side the scores put first, with the probability of that order as confidence, and
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,15 +15,7 @@ import numpy as np
 
 from marketplace.aggregation.bradley_terry import LEFT, RIGHT, TIE, PairwiseAnswers, bradley_terry, crowd_bradley_terry
 from marketplace.aggregation.errors import InvalidAnswerError, InvalidSchemaError
-from marketplace.aggregation.types.base import (
-    Consensus,
-    Grade,
-    choose_method,
-    decode_json,
-    iteration_options,
-    keyed,
-    schema_fields,
-)
+from marketplace.aggregation.types.base import AnswerType, Fit, Grade, Job, schema_fields
 
 SEPARATOR = "|"
 
@@ -33,7 +25,7 @@ class PairwiseSchema:
     allow_tie: bool = False
 
 
-class Pairwise:
+class Pairwise(AnswerType):
     name = "pairwise"
     methods = ("em", "bt")
 
@@ -62,59 +54,27 @@ class Pairwise:
             return Grade(score=1.0, passed=True)
         return Grade(score=0.5 if answer is None or key is None else 0.0, passed=False)
 
-    def aggregate(
-        self,
-        schema: PairwiseSchema,
-        tasks: Sequence[Hashable],
-        workers: Sequence[Hashable],
-        answers: Sequence[str | None],
-        *,
-        gold: Mapping[Any, str | None] | None = None,
-        exclude_workers: Iterable[Hashable] | None = None,
-        items: Mapping[Any, Mapping[str, Any]] | None = None,
-        method: str | None = None,
-        max_iter: int | None = None,
-        tol: float | None = None,
-    ) -> Consensus:
-        chosen = choose_method(self.methods, method)
-        keys = keyed(tasks, workers, gold, exclude_workers)
-        sides = [_sides(task, items) for task in keys.tasks.tolist()]
+    def fit(self, schema: PairwiseSchema, job: Job) -> Fit:
+        keys, answers, method, options = job.keys, job.answers, job.method, job.options
+        sides = [_sides(task, job.items) for task in keys.tasks.tolist()]
         names = sorted({side for pair in sides for side in pair})
         index = {name: code for code, name in enumerate(names)}
-        left = np.array([index[pair[0]] for pair in sides], dtype=np.int64)
-        right = np.array([index[pair[1]] for pair in sides], dtype=np.int64)
-        outcomes = _outcomes([sides[code] for code in keys.task_codes.tolist()], answers)
         coded = PairwiseAnswers(
             tasks=keys.task_codes,
             workers=keys.worker_codes,
             n_tasks=len(keys.tasks),
             n_workers=len(keys.workers),
-            task_left=left,
-            task_right=right,
-            outcomes=outcomes,
+            task_left=np.array([index[pair[0]] for pair in sides], dtype=np.int64),
+            task_right=np.array([index[pair[1]] for pair in sides], dtype=np.int64),
+            outcomes=_outcomes([sides[code] for code in keys.task_codes.tolist()], answers),
             n_items=len(names),
         )
         known = {task: int(_outcomes([sides[task]], [key])[0]) for task, key in keys.gold.items()} or None
-        fit = crowd_bradley_terry if chosen == "em" else bradley_terry
-        result = fit(coded, gold=known, exclude_workers=keys.excluded, **iteration_options(max_iter, tol))
-        winners = [
-            pair[0] if winner == LEFT else pair[1] for pair, winner in zip(sides, result.winners.tolist(), strict=True)
-        ]
-        return Consensus(
-            tasks=keys.tasks,
-            answers=winners,
-            confidence=result.confidence,
-            workers=keys.workers,
-            worker_quality=result.worker_reliability,
-            model=result,
-            gold_used=len(keys.gold),
-            gold_skipped=keys.gold_skipped,
-            items=np.asarray(names, dtype=object),
-            item_scores=result.scores,
-        )
-
-    def decode(self, text: str) -> Any:
-        return decode_json(text)
+        fitted = crowd_bradley_terry if method == "em" else bradley_terry
+        result = fitted(coded, gold=known, exclude_workers=keys.excluded, **options)
+        winners = [pair[0] if w == LEFT else pair[1] for pair, w in zip(sides, result.winners.tolist(), strict=True)]
+        names_array = np.asarray(names, dtype=object)
+        return Fit(winners, result.confidence, result.worker_reliability, result, names_array, result.scores)
 
     def item_of_task(self, task: str) -> Mapping[str, Any] | None:
         parts = task.split(SEPARATOR)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 import unicodedata
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -25,12 +25,10 @@ from marketplace.aggregation.alignment import Packed, distances
 from marketplace.aggregation.errors import InvalidAnswerError, InvalidSchemaError
 from marketplace.aggregation.text_consensus import TextAnswers, text_consensus, text_medoid
 from marketplace.aggregation.types.base import (
-    Consensus,
+    AnswerType,
+    Fit,
     Grade,
-    choose_method,
-    decode_json,
-    iteration_options,
-    keyed,
+    Job,
     schema_fields,
     schema_fraction,
     schema_int,
@@ -49,7 +47,7 @@ class TextSchema:
     pass_threshold: float = 0.9
 
 
-class Text:
+class Text(AnswerType):
     name = "text"
     methods = ("em", "medoid")
 
@@ -87,27 +85,11 @@ class Text:
         score = max(0.0, 1.0 - rate)
         return Grade(score=score, passed=score >= schema.pass_threshold)
 
-    def aggregate(
-        self,
-        schema: TextSchema,
-        tasks: Sequence[Hashable],
-        workers: Sequence[Hashable],
-        answers: Sequence[str],
-        *,
-        gold: Mapping[Any, str] | None = None,
-        exclude_workers: Iterable[Hashable] | None = None,
-        items: Mapping[Any, Mapping[str, Any]] | None = None,
-        method: str | None = None,
-        max_iter: int | None = None,
-        tol: float | None = None,
-    ) -> Consensus:
-        chosen = choose_method(self.methods, method)
-        keys = keyed(tasks, workers, gold, exclude_workers)
+    def fit(self, schema: TextSchema, job: Job) -> Fit:
+        keys, answers, method, options = job.keys, job.answers, job.method, job.options
         words = [normalise(answer, schema.normalize).split() for answer in answers]
         key_words = {task: normalise(key, schema.normalize).split() for task, key in keys.gold.items()}
-        vocabulary = sorted(
-            {word for answer in words for word in answer} | {w for key in key_words.values() for w in key}
-        )
+        vocabulary = sorted({w for answer in words for w in answer} | {w for key in key_words.values() for w in key})
         index = {word: code for code, word in enumerate(vocabulary)}
         packed = encode_words(words, index)
         coded = TextAnswers(
@@ -119,36 +101,15 @@ class Text:
             offsets=packed.offsets,
             n_vocabulary=max(len(vocabulary), 1),
         )
-        gold_codes = {task: [index[w] for w in key] for task, key in key_words.items()} or None
-        if chosen == "em":
-            result = text_consensus(
-                coded, gold=gold_codes, exclude_workers=keys.excluded, **iteration_options(max_iter, tol)
-            )
-            quality = result.worker_reliability
+        gold = {task: [index[w] for w in key] for task, key in key_words.items()} or None
+        if method == "em":
+            result = text_consensus(coded, gold=gold, exclude_workers=keys.excluded, **options)
         else:
-            result = text_medoid(coded, gold=gold_codes, exclude_workers=keys.excluded)
-            quality = np.full(len(keys.workers), np.nan)
+            result = text_medoid(coded, gold=gold, exclude_workers=keys.excluded)
         names = np.asarray(vocabulary + [""], dtype=object)
-        texts = [
-            " ".join(names[result.tokens[start:stop]].tolist())
-            for start, stop in zip(result.offsets[:-1].tolist(), result.offsets[1:].tolist(), strict=True)
-        ]
-        return Consensus(
-            tasks=keys.tasks,
-            answers=texts,
-            confidence=result.confidence,
-            workers=keys.workers,
-            worker_quality=quality,
-            model=result,
-            gold_used=len(keys.gold),
-            gold_skipped=keys.gold_skipped,
-        )
-
-    def decode(self, text: str) -> Any:
-        return decode_json(text)
-
-    def item_of_task(self, task: str) -> Mapping[str, Any] | None:
-        return None
+        bounds = zip(result.offsets[:-1].tolist(), result.offsets[1:].tolist(), strict=True)
+        texts = [" ".join(names[result.tokens[start:stop]].tolist()) for start, stop in bounds]
+        return Fit(texts, result.confidence, result.worker_reliability, result)
 
 
 def normalise(text: str, rules: frozenset[str]) -> str:
