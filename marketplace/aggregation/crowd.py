@@ -104,14 +104,6 @@ def weighted_sums(index: IntArray, weights: FloatArray, size: int) -> FloatArray
     return sums
 
 
-def agreement_quality(agree: FloatArray, workers: IntArray, n_workers: int, prior: tuple[float, float]) -> FloatArray:
-    """Per worker, the share of its answers in ``agree`` (0..1 each), smoothed by Beta ``prior`` pseudo-counts."""
-    hits, misses = prior
-    counts = np.bincount(workers, minlength=n_workers)
-    quality: FloatArray = (weighted_sums(workers, agree, n_workers) + hits) / (counts + hits + misses)
-    return quality
-
-
 def as_float_array(values: npt.ArrayLike, name: str) -> FloatArray:
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim != 1:
