@@ -27,3 +27,15 @@ class InvalidOptionError(AggregationError):
     """An option (tolerance, smoothing, initial posteriors...) is out of its domain."""
 
     code = "aggregation_invalid_option"
+
+
+class InvalidSchemaError(AggregationError):
+    """An answer type's schema (choices, limits, normalisation rules...) is malformed."""
+
+    code = "answer_type_invalid_schema"
+
+
+class InvalidAnswerError(AggregationError):
+    """One answer does not fit its type's schema; the message says what was expected."""
+
+    code = "answer_type_invalid_answer"

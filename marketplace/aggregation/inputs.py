@@ -43,12 +43,12 @@ class Answers:
         if self.n_tasks < 0 or self.n_workers < 0 or self.n_classes < 1:
             raise InvalidAnswersError("need n_tasks >= 0, n_workers >= 0 and n_classes >= 1")
         for name in ("tasks", "workers", "labels"):
-            object.__setattr__(self, name, _as_index_array(getattr(self, name), name))
+            object.__setattr__(self, name, as_index_array(getattr(self, name), name))
         if not len(self.tasks) == len(self.workers) == len(self.labels):
             raise InvalidAnswersError("tasks, workers and labels must have the same length")
-        _check_range(self.tasks, self.n_tasks, "tasks")
-        _check_range(self.workers, self.n_workers, "workers")
-        _check_range(self.labels, self.n_classes, "labels")
+        check_range(self.tasks, self.n_tasks, "tasks")
+        check_range(self.workers, self.n_workers, "workers")
+        check_range(self.labels, self.n_classes, "labels")
 
     @property
     def n_answers(self) -> int:
@@ -61,8 +61,8 @@ class Answers:
         """
         if exclude_workers is None:
             return self
-        excluded = _as_index_array(exclude_workers, "exclude_workers")
-        _check_range(excluded, self.n_workers, "exclude_workers")
+        excluded = as_index_array(exclude_workers, "exclude_workers")
+        check_range(excluded, self.n_workers, "exclude_workers")
         if excluded.size == 0:
             return self
         blocked = np.zeros(self.n_workers, dtype=bool)
@@ -107,12 +107,12 @@ def parse_gold(gold: GoldInput | None, *, n_tasks: int, n_classes: int) -> Gold 
     else:
         tasks_in, labels_in = gold
     try:
-        tasks = _as_index_array(tasks_in, "gold tasks").astype(np.int64)
-        labels = _as_index_array(labels_in, "gold labels").astype(np.int64)
+        tasks = as_index_array(tasks_in, "gold tasks").astype(np.int64)
+        labels = as_index_array(labels_in, "gold labels").astype(np.int64)
         if len(tasks) != len(labels):
             raise InvalidAnswersError("gold tasks and labels must have the same length")
-        _check_range(tasks, n_tasks, "gold tasks")
-        _check_range(labels, n_classes, "gold labels")
+        check_range(tasks, n_tasks, "gold tasks")
+        check_range(labels, n_classes, "gold labels")
     except InvalidAnswersError as exc:
         raise InvalidGoldError(str(exc)) from exc
     if tasks.size == 0:
@@ -151,7 +151,7 @@ def parse_init_posteriors(
     return post, known
 
 
-def _as_index_array(values: npt.ArrayLike, name: str) -> IntArray:
+def as_index_array(values: npt.ArrayLike, name: str) -> IntArray:
     arr = np.asarray(values)
     if arr.ndim != 1:
         raise InvalidAnswersError(f"{name} must be a 1-D array, got shape {arr.shape}")
@@ -162,6 +162,6 @@ def _as_index_array(values: npt.ArrayLike, name: str) -> IntArray:
     return arr
 
 
-def _check_range(values: IntArray, size: int, name: str) -> None:
+def check_range(values: IntArray, size: int, name: str) -> None:
     if values.size and (int(values.min()) < 0 or int(values.max()) >= size):
         raise InvalidAnswersError(f"{name} must lie in [0, {size}), got [{values.min()}, {values.max()}]")

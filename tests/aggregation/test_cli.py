@@ -129,7 +129,7 @@ def test_a_gold_file_without_a_label_column_is_refused(tmp_path: Path, capsys: p
     gold = _write(tmp_path / "gold.csv", "task,truth\nt1,no\n")
 
     assert main([str(answers), "--gold", str(gold), "--out", "-"]) == 2
-    assert "gold.csv line 1: missing column(s) 'label'" in capsys.readouterr().err
+    assert "gold.csv line 1: missing column(s) 'answer' or 'label'" in capsys.readouterr().err
 
 
 def test_its_csv_output_escapes_task_ids_and_labels_a_spreadsheet_would_run_as_formulas(tmp_path: Path) -> None:
@@ -146,3 +146,15 @@ def test_its_csv_output_escapes_task_ids_and_labels_a_spreadsheet_would_run_as_f
     assert [row["task"] for row in labels] == ["'" + task for task in formulas] + ["plain"]
     assert [row["label"] for row in labels] == ["'=1+1"] * 4 + ["'-1"]
     assert {row["confidence"] for row in labels} == {"1.000000"}
+
+
+def test_typed_output_escapes_task_ids_but_keeps_json_answers_exact(tmp_path: Path) -> None:
+    answers = tmp_path / "answers.csv"
+    with answers.open("w", newline="") as handle:
+        csv.writer(handle).writerows([("task", "worker", "answer"), ("=1+1", "w1", "-2.5"), ("=1+1", "w2", "-2.5")])
+    out = tmp_path / "out.csv"
+
+    assert main([str(answers), "--type", "number", "--out", str(out)]) == 0
+
+    [row] = _rows(out)
+    assert row["task"] == "'=1+1" and float(row["answer"]) == -2.5

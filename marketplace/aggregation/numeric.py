@@ -1,0 +1,322 @@
+"""Numeric answers (ratings, quantities): per-worker bias and noise, fitted by EM; mean and median as baselines.
+
+Model: task t has a true value ``μ_t``; worker w answers ``x = μ_t + b_w + ε`` with ``ε ~ t_ν(0, σ_w²)`` (a Student-t:
+a Gaussian whose variance is scaled per answer, so that an answer far off, a typo or a slip, costs its weight
+instead of dragging the estimate). Each iteration:
+
+1. **Consensus without the answer itself.** Each answer is compared with the precision-weighted estimate of its
+   task from the *other* answers (leave one out). Compared with the full estimate, a heavily weighted worker would
+   otherwise agree with itself and look ever more precise, and with ten answers per task that feedback decides
+   the weights.
+2. **Bias** ``b_w``: the worker's mean deviation, shrunk toward 0 by how much biases really vary across workers
+   compared with the noise of each worker's own mean (empirical Bayes, estimated from the data each iteration).
+   Without gold the biases are centred (the average worker is unbiased, as the mean assumes); gold anchors them.
+3. **Noise** ``σ_w²``: the worker's (t-weighted) mean squared deviation, shrunk toward the crowd's by ``k``
+   pseudo-answers, ``k`` again estimated from the data: from how much the workers' variances differ beyond what
+   their sample sizes explain. When workers are alike, ``k`` grows and the estimate tends to the plain mean.
+4. **Estimate** ``μ_t``: the precision-weighted mean of its answers minus their biases, with a weak prior (centred
+   on the mean estimate, as wide as the answers); its posterior variance gives the confidence.
+
+All in standardised units (answers minus their mean, over their spread), all vectorised: bincounts over answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy.special import ndtr
+
+from marketplace.aggregation.crowd import CrowdAnswers, as_float_array, check_iterations, gold_items, weighted_sums
+from marketplace.aggregation.errors import InvalidAnswersError, InvalidOptionError
+from marketplace.aggregation.inputs import FloatArray, IntArray
+
+#: No worker is taken as more precise than 3% of the answers' spread (standardised variance 1e-3): with a handful
+#: of answers per worker, biases can fit them exactly, and a variance let go to 0 makes one answer decide.
+_MIN_VARIANCE = 1e-3
+
+
+@dataclass(frozen=True, eq=False)
+class NumericAnswers(CrowdAnswers):
+    """Answer i is the number ``values[i]``."""
+
+    values: FloatArray
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "values", as_float_array(self.values, "values"))
+        if len(self.values) != self.n_answers:
+            raise InvalidAnswersError("values need one entry per answer")
+
+
+@dataclass(frozen=True, eq=False)
+class NumericResult:
+    """``values[t]`` the estimate, ``std[t]`` its posterior spread, ``confidence[t]`` = P(|truth − estimate| ≤
+    tolerance); per worker ``bias`` (answers minus truth, on average) and ``noise`` (the spread of its answers around
+    truth + bias), both in answer units, and ``worker_reliability`` = the share of the worker's answer variance
+    that is signal, ``τ² / (τ² + σ_w²)`` with τ² the spread of the true values."""
+
+    values: FloatArray
+    std: FloatArray
+    confidence: FloatArray
+    bias: FloatArray
+    noise: FloatArray
+    worker_reliability: FloatArray
+    answer_counts: npt.NDArray[np.int64]
+    worker_answer_counts: npt.NDArray[np.int64]
+    iterations: int
+    converged: bool
+
+
+@dataclass(frozen=True, eq=False)
+class _Job:
+    tasks: IntArray
+    workers: IntArray
+    values: FloatArray  # standardised
+    raw_values: FloatArray  # as answered
+    n_tasks: int
+    n_workers: int
+    gold_tasks: IntArray
+    gold_values: FloatArray  # standardised
+    raw_gold: FloatArray
+    location: float
+    scale: float
+
+    @property
+    def worker_counts(self) -> FloatArray:
+        return np.bincount(self.workers, minlength=self.n_workers).astype(np.float64)
+
+
+@dataclass
+class _State:
+    bias: FloatArray
+    variance: FloatArray
+    weights: FloatArray  # per answer: the Student-t scale factor
+    # The true values' prior: centred on the mean of the estimates (re-estimated, so that gold-anchored biases
+    # move it), as wide as the answers themselves (1 in standardised units): weak, it only steadies thin tasks.
+    prior_mean: float = 0.0
+    prior_variance: float = 1.0
+
+    def update_prior(self, job: _Job, mean: FloatArray) -> None:
+        informed = np.bincount(job.tasks, minlength=job.n_tasks) > 0
+        informed[job.gold_tasks] = True
+        if informed.any():
+            self.prior_mean = float(mean[informed].mean())
+
+
+def bias_noise_em(
+    answers: NumericAnswers,
+    *,
+    gold: Mapping[int, float] | None = None,
+    exclude_workers: npt.ArrayLike | None = None,
+    tolerance: float | None = None,
+    dof: float | None = 30.0,
+    bias: bool = True,
+    max_iter: int = 100,
+    tol: float = 1e-6,
+) -> NumericResult:
+    """Fit the model by EM. ``tolerance`` (answer units; default 5% of the answers' spread) defines the
+    confidence; ``dof`` is the noise's Student-t ν (``None``: Gaussian); ``bias=False`` fits the noise alone."""
+    check_iterations(max_iter, tol)
+    if dof is not None and not dof > 0:
+        raise InvalidOptionError("dof must be > 0 (or None for Gaussian noise)")
+    job = _prepare(answers, gold, exclude_workers)
+    state = _State(np.zeros(job.n_workers), np.ones(job.n_workers), np.ones(len(job.values)))
+    estimate = _estimate(job, state)[0]
+    iterations, done = 0, False
+    while iterations < max_iter and not done:
+        iterations += 1
+        deviations = job.values - _others(job, state)
+        if bias:
+            state.bias = _bias(job, state, deviations)
+        residuals = deviations - state.bias[job.workers]
+        state.variance, state.weights = _noise(job, state, residuals, dof)
+        state.update_prior(job, estimate)
+        previous = estimate
+        estimate = _estimate(job, state)[0]
+        done = bool(np.abs(estimate - previous).max(initial=0.0) <= tol)
+    return _result(job, state, tolerance, iterations, done)
+
+
+def numeric_mean(
+    answers: NumericAnswers,
+    *,
+    gold: Mapping[int, float] | None = None,
+    exclude_workers: npt.ArrayLike | None = None,
+    tolerance: float | None = None,
+) -> NumericResult:
+    """The baseline: each task's plain mean (every worker equal, no bias)."""
+    job = _prepare(answers, gold, exclude_workers)
+    counts = np.bincount(job.tasks, minlength=job.n_tasks)
+    means = weighted_sums(job.tasks, job.raw_values, job.n_tasks) / np.maximum(counts, 1)
+    means[counts == 0] = job.location
+    return _fixed(job, means, tolerance)
+
+
+def numeric_median(
+    answers: NumericAnswers,
+    *,
+    gold: Mapping[int, float] | None = None,
+    exclude_workers: npt.ArrayLike | None = None,
+    tolerance: float | None = None,
+) -> NumericResult:
+    """The robust baseline: each task's median (the mean of the two middle answers for an even count)."""
+    job = _prepare(answers, gold, exclude_workers)
+    order = np.lexsort((job.raw_values, job.tasks))
+    counts = np.bincount(job.tasks, minlength=job.n_tasks)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    answered = counts > 0
+    low = starts + np.maximum(counts - 1, 0) // 2
+    high = starts + counts // 2
+    sorted_values = job.raw_values[order]
+    medians = np.full(job.n_tasks, job.location)
+    medians[answered] = (sorted_values[low[answered]] + sorted_values[high[answered]]) / 2
+    return _fixed(job, medians, tolerance)
+
+
+def _fixed(job: _Job, estimates: FloatArray, tolerance: float | None) -> NumericResult:
+    """A baseline's result: its estimates (answer units) as they are, gold tasks at their key; its spread from the
+    pooled residual variance."""
+    estimates[job.gold_tasks] = job.raw_gold
+    residual_variance = _pooled_variance(job, (estimates - job.location) / job.scale)
+    state = _State(np.zeros(job.n_workers), np.full(job.n_workers, residual_variance), np.ones(len(job.values)))
+    result = _result(job, state, tolerance, 0, True)
+    return NumericResult(
+        estimates, result.std, result.confidence, result.bias, result.noise,
+        result.worker_reliability, result.answer_counts, result.worker_answer_counts, 0, True,
+    )  # fmt: skip
+
+
+def _prepare(answers: NumericAnswers, gold: Mapping[int, float] | None, exclude_workers: npt.ArrayLike | None) -> _Job:
+    keep = answers.kept(exclude_workers)
+    values = answers.values[keep]
+    location = float(values.mean()) if values.size else 0.0
+    spread = float(values.std()) if values.size else 0.0
+    scale = spread if spread > 0 else 1.0
+    items = gold_items(gold, n_tasks=answers.n_tasks)
+    gold_values = np.array([float(value) for _, value in items], dtype=np.float64)
+    return _Job(
+        tasks=answers.tasks[keep],
+        workers=answers.workers[keep],
+        values=(values - location) / scale,
+        raw_values=values,
+        n_tasks=answers.n_tasks,
+        n_workers=answers.n_workers,
+        gold_tasks=np.array([task for task, _ in items], dtype=np.int64),
+        gold_values=(gold_values - location) / scale,
+        raw_gold=gold_values,
+        location=location,
+        scale=scale,
+    )
+
+
+def _precisions(job: _Job, state: _State) -> FloatArray:
+    precision: FloatArray = state.weights / state.variance[job.workers]
+    return precision
+
+
+def _estimate(job: _Job, state: _State) -> tuple[FloatArray, FloatArray]:
+    """Posterior mean and variance of each task's value (standardised): the answers, minus their workers' biases,
+    weighted by precision, and the weak prior; gold tasks are their key."""
+    precision = _precisions(job, state)
+    prior = 1.0 / state.prior_variance
+    total = weighted_sums(job.tasks, precision, job.n_tasks) + prior
+    weighted = weighted_sums(job.tasks, precision * (job.values - state.bias[job.workers]), job.n_tasks)
+    mean = (weighted + prior * state.prior_mean) / total
+    variance = 1.0 / total
+    mean[job.gold_tasks] = job.gold_values
+    variance[job.gold_tasks] = 0.0
+    return mean, variance
+
+
+def _others(job: _Job, state: _State) -> FloatArray:
+    """Each answer's task estimated from the other answers (and the prior); a gold task's is its key."""
+    precision = _precisions(job, state)
+    debiased = job.values - state.bias[job.workers]
+    prior = 1.0 / state.prior_variance
+    total = weighted_sums(job.tasks, precision, job.n_tasks) + prior
+    weighted = weighted_sums(job.tasks, precision * debiased, job.n_tasks) + prior * state.prior_mean
+    others: FloatArray = (weighted[job.tasks] - precision * debiased) / (total[job.tasks] - precision)
+    is_gold = np.zeros(job.n_tasks, dtype=bool)
+    is_gold[job.gold_tasks] = True
+    key = np.zeros(job.n_tasks)
+    key[job.gold_tasks] = job.gold_values
+    return np.where(is_gold[job.tasks], key[job.tasks], others)
+
+
+def _bias(job: _Job, state: _State, deviations: FloatArray) -> FloatArray:
+    counts = weighted_sums(job.workers, state.weights, job.n_workers)
+    raw = weighted_sums(job.workers, state.weights * deviations, job.n_workers) / np.maximum(counts, 1e-12)
+    sampling = state.variance / np.maximum(counts, 1e-12)
+    answered = counts > 0
+    spread = (
+        float(np.average(raw[answered] ** 2 - sampling[answered], weights=counts[answered])) if answered.any() else 0.0
+    )
+    spread = max(spread, 1e-6)
+    shrunk: FloatArray = np.where(answered, raw * spread / (spread + sampling), 0.0)
+    if job.gold_tasks.size == 0 and answered.any():
+        shrunk[answered] -= np.average(shrunk[answered], weights=counts[answered])
+    return shrunk
+
+
+def _noise(job: _Job, state: _State, residuals: FloatArray, dof: float | None) -> tuple[FloatArray, FloatArray]:
+    squares = residuals**2
+    weights = np.ones(len(squares)) if dof is None else (dof + 1.0) / (dof + squares / state.variance[job.workers])
+    weighted = weights * squares
+    counts = job.worker_counts
+    pooled = float(weighted.mean()) if weighted.size else 1.0
+    pooled = max(pooled, _MIN_VARIANCE)
+    pseudo = _pseudo_answers(job, weighted, counts, pooled)
+    variance: FloatArray = (weighted_sums(job.workers, weighted, job.n_workers) + pseudo * pooled) / (counts + pseudo)
+    return np.maximum(variance, _MIN_VARIANCE), weights
+
+
+def _pseudo_answers(job: _Job, weighted: FloatArray, counts: FloatArray, pooled: float) -> float:
+    """How many pseudo-answers at the crowd's variance each worker's variance gets (method of moments).
+
+    With an inverse-gamma prior of shape α the workers' true variances have squared coefficient of variation
+    1 / (α − 2); the observed spread of their sample variances adds each one's sampling variance, estimated from
+    the fourth moments. The prior's weight is 2α pseudo-answers.
+    """
+    answered = counts > 0
+    if answered.sum() < 2:
+        return 2.0
+    n = counts[answered]
+    means = weighted_sums(job.workers, weighted, job.n_workers)[answered] / n
+    fourth = weighted_sums(job.workers, weighted**2, job.n_workers)[answered] / n
+    sampling = float(np.average((fourth - means**2) / n, weights=n))
+    spread = float(np.average((means - pooled) ** 2, weights=n)) - sampling
+    alpha = 2.0 + pooled**2 / max(spread, 1e-12)
+    return min(2.0 * alpha, 1e6)
+
+
+def _pooled_variance(job: _Job, estimates: FloatArray) -> float:
+    if not job.values.size:
+        return 1.0
+    return max(float(((job.values - estimates[job.tasks]) ** 2).mean()), _MIN_VARIANCE)
+
+
+def _result(job: _Job, state: _State, tolerance: float | None, iterations: int, done: bool) -> NumericResult:
+    mean, variance = _estimate(job, state)
+    if tolerance is None:
+        tolerance = 0.05 * job.scale
+    if tolerance < 0:
+        raise InvalidOptionError("tolerance must be >= 0")
+    std = np.sqrt(variance) * job.scale
+    confidence = np.where(std > 0, 2.0 * ndtr(tolerance / np.where(std > 0, std, 1.0)) - 1.0, 1.0)
+    signal = max(float(np.var(mean)), 1e-12)
+    counts = np.bincount(job.tasks, minlength=job.n_tasks)
+    return NumericResult(
+        values=mean * job.scale + job.location,
+        std=std,
+        confidence=confidence,
+        bias=state.bias * job.scale,
+        noise=np.sqrt(state.variance) * job.scale,
+        worker_reliability=signal / (signal + state.variance),
+        answer_counts=counts.astype(np.int64),
+        worker_answer_counts=job.worker_counts.astype(np.int64),
+        iterations=iterations,
+        converged=done,
+    )
