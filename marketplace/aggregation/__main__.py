@@ -38,6 +38,8 @@ from marketplace.aggregation.errors import AggregationError
 from marketplace.aggregation.inputs import Answers
 from marketplace.aggregation.majority import majority_vote
 from marketplace.aggregation.results import DawidSkeneResult, MajorityVoteResult
+from marketplace.aggregation.structured_cli import AGGREGATORS
+from marketplace.aggregation.structured_cli import run as run_structured
 
 EXIT_USAGE = 2
 
@@ -56,6 +58,8 @@ class _Job:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.type != "single_choice":
+        return run_structured(args)
     try:
         job = _load(args.answers, args.gold)
         started = time.perf_counter()
@@ -75,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("answers", type=Path, help="CSV with columns task,worker,label")
     parser.add_argument("--method", choices=["ds", "onecoin", "mv"], default="ds")
+    parser.add_argument(
+        "--type",
+        choices=["single_choice", *AGGREGATORS],
+        default="single_choice",
+        help="answer type; bbox and spans read task,worker,answer (see structured_cli.py)",
+    )
     parser.add_argument("--gold", type=Path, help="CSV with columns task,label (known true labels)")
     parser.add_argument("--max-iter", type=int, default=100, help="EM iteration cap (default 100)")
     parser.add_argument("--tol", type=float, default=1e-6, help="relative log-likelihood tolerance")
