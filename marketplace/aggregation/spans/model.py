@@ -43,12 +43,16 @@ class Problem:
 
     units: Units
     chains: Chains
+    # Every per-unit array below is in the chains' position-major order (see :mod:`.sequence`), so that
+    # forward-backward reads and writes them in place: row ``chains.index[u]`` is unit ``u``.
+    unit_task: Int64Array
+    task_rows: sp.csr_array  # (tasks, units): 1 where the unit is in the task
     first_pairs: sp.csr_array  # (units, W*K*K): column (w*K + previous)*K + tag
     rest_pairs: sp.csr_array
     responses: sp.csr_array  # (tasks, W): 1 per response
     rest_length: FloatArray  # length − 1 per unit
     inner: Int64Array  # inner(k) per state
-    gold_units: Int64Array
+    gold_units: Int64Array  # rows
     gold_tags: Int64Array
     allowed: BoolArray
     first: BoolArray
@@ -70,18 +74,28 @@ class Problem:
         inner = np.arange(k, dtype=np.int64)
         inner[1::2] += 1  # B-c -> I-c
         allowed, first = allowed_transitions(answers.n_classes)
+        chains = Chains.build(units.count)
+        row = chains.index
+        unit_task = np.empty_like(units.task)
+        unit_task[row] = units.task
+        rest_length = np.empty(units.n_units)
+        rest_length[row] = units.length - 1
         return cls(
             units=units,
-            chains=Chains.build(units.count),
-            first_pairs=_pair_matrix(pairs[0], k, shape),
-            rest_pairs=_pair_matrix(pairs[1], k, shape),
+            chains=chains,
+            unit_task=unit_task,
+            task_rows=sp.csr_array(
+                (np.ones(units.n_units), (unit_task, np.arange(units.n_units))), shape=(answers.n_tasks, units.n_units)
+            ),
+            first_pairs=_pair_matrix(pairs[0], row, k, shape),
+            rest_pairs=_pair_matrix(pairs[1], row, k, shape),
             responses=sp.csr_array(
                 (np.ones(answers.n_responses), (answers.tasks, answers.workers)),
                 shape=(answers.n_tasks, answers.n_workers),
             ),
-            rest_length=(units.length - 1).astype(np.float64),
+            rest_length=rest_length,
             inner=inner,
-            gold_units=gold[0],
+            gold_units=row[gold[0]],
             gold_tags=gold[1],
             allowed=allowed,
             first=first,
@@ -93,17 +107,22 @@ class Problem:
     def to_inner(self, posteriors: FloatArray) -> FloatArray:
         """Posterior mass of each unit's other positions per state: ``Σ_{k: inner(k) = j} P(z_u = k)``."""
         mass = np.zeros_like(posteriors)
-        np.add.at(mass.T, self.inner, posteriors.T)
+        mass[:, OUTSIDE] = posteriors[:, OUTSIDE]
+        mass[:, 2::2] = posteriors[:, 1::2] + posteriors[:, 2::2]  # B-c and I-c both continue as I-c
         return mass
 
     def task_sums(self, values: FloatArray) -> FloatArray:
-        n_tasks = self.responses.shape[0]
-        return np.stack([np.bincount(self.units.task, values[:, j], n_tasks) for j in range(values.shape[1])], axis=1)
+        return np.asarray(self.task_rows @ values)
+
+    @property
+    def first_rows(self) -> slice:
+        """The rows of every text's first unit."""
+        return self.chains.rows(0) if self.chains.longest else slice(0, 0)
 
 
-def _pair_matrix(pairs: Observations, k: int, shape: tuple[int, int]) -> sp.csr_array:
+def _pair_matrix(pairs: Observations, row: Int64Array, k: int, shape: tuple[int, int]) -> sp.csr_array:
     columns = (pairs.workers * k + pairs.previous) * k + pairs.tags
-    return sp.csr_array((pairs.weights.astype(np.float64), (pairs.units, columns)), shape=shape)
+    return sp.csr_array((pairs.weights.astype(np.float64), (row[pairs.units], columns)), shape=shape)
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,10 +134,10 @@ class Parameters:
 
 @dataclass(frozen=True, eq=False)
 class Estep:
-    posteriors: FloatArray  # (units, K), unit order
-    smoothed: Smoothed  # position-major
-    emissions: FloatArray  # position-major, scaled
-    log_emissions: FloatArray  # position-major, shifted by each row's maximum
+    posteriors: FloatArray  # (units, K), rows
+    smoothed: Smoothed
+    emissions: FloatArray  # scaled
+    log_emissions: FloatArray  # shifted by each row's maximum
     log_likelihood: float
 
 
@@ -128,7 +147,7 @@ def initial_posteriors(problem: Problem) -> FloatArray:
     coo = problem.first_pairs.tocoo()
     votes = np.bincount(coo.row * k + coo.col % k, weights=coo.data, minlength=problem.units.n_units * k)
     votes = votes.reshape(problem.units.n_units, k)
-    votes[:, OUTSIDE] += np.asarray(problem.responses.sum(axis=1)).reshape(-1)[problem.units.task]
+    votes[:, OUTSIDE] += np.asarray(problem.responses.sum(axis=1)).reshape(-1)[problem.unit_task]
     totals = votes.sum(axis=1, keepdims=True)
     shares = np.divide(votes, totals, out=np.full_like(votes, 1.0 / k), where=totals > 0)
     shares[problem.gold_units] = 0.0
@@ -160,24 +179,24 @@ def m_step(
 
 
 def e_step(problem: Problem, params: Parameters) -> Estep:
-    """Unit evidence, then forward-backward: posteriors in unit order, the rest position-major."""
+    """Unit evidence, then forward-backward."""
     log_evidence = _log_evidence(problem, params)
     if len(problem.gold_units):
         # A gold unit can only be in its gold state; its answers still count toward the likelihood.
         known = log_evidence[problem.gold_units, problem.gold_tags]
         log_evidence[problem.gold_units] = -np.inf
         log_evidence[problem.gold_units, problem.gold_tags] = known
-    shift = log_evidence.max(axis=1, initial=-np.inf)
-    shifted = np.empty_like(log_evidence)
-    shifted[problem.chains.index] = np.maximum(log_evidence - shift[:, None], _LOG_FLOOR)
+    shift = _row_max(log_evidence)
+    shifted = log_evidence
+    shifted -= shift[:, None]
+    np.maximum(shifted, _LOG_FLOOR, out=shifted)
     if len(problem.gold_units):
-        rows = problem.chains.index[problem.gold_units]
-        shifted[rows] = -np.inf
-        shifted[rows, problem.gold_tags] = 0.0
+        shifted[problem.gold_units] = -np.inf
+        shifted[problem.gold_units, problem.gold_tags] = 0.0
     emissions = np.exp(shifted)
     smoothed = forward_backward(problem.chains, emissions, np.exp(params.log_transitions), np.exp(params.log_start))
     return Estep(
-        posteriors=smoothed.posteriors[problem.chains.index],
+        posteriors=smoothed.posteriors,
         smoothed=smoothed,
         emissions=emissions,
         log_emissions=shifted,
@@ -185,11 +204,19 @@ def e_step(problem: Problem, params: Parameters) -> Estep:
     )
 
 
+def _row_max(values: FloatArray) -> FloatArray:
+    """Row maxima column by column (an axis=1 reduction over K entries per row is several times slower)."""
+    top = values[:, 0].copy()
+    for k in range(1, values.shape[1]):
+        np.maximum(top, values[:, k], out=top)
+    return top
+
+
 def _log_evidence(problem: Problem, params: Parameters) -> FloatArray:
     """``log p(answers on unit u, its inner transitions | z_u = k)``, ``(units, K)``."""
     k, w = problem.n_states, problem.n_workers
     table = params.log_confusion.reshape(w * k * k, k)
-    outside = np.asarray(problem.responses @ params.log_confusion[:, OUTSIDE, OUTSIDE, :])[problem.units.task]
+    outside = np.asarray(problem.responses @ params.log_confusion[:, OUTSIDE, OUTSIDE, :])[problem.unit_task]
     first = np.asarray(problem.first_pairs @ table) + outside
     rest = np.asarray(problem.rest_pairs @ table) + problem.rest_length[:, None] * outside
     states = np.arange(k)
@@ -210,8 +237,7 @@ def expected_transitions(problem: Problem, params: Parameters, estep: Estep) -> 
     np.add.at(counts, (states, problem.inner), once)
     again = np.maximum(problem.rest_length - 1.0, 0.0) @ problem.to_inner(posteriors)
     counts[states, states] += again
-    first_units = problem.units.first[problem.units.count > 0]
-    return counts, posteriors[first_units].sum(axis=0)
+    return counts, posteriors[problem.first_rows].sum(axis=0)
 
 
 def log_prior_density(problem: Problem, params: Parameters) -> float:
