@@ -39,10 +39,11 @@ class SpanCrowd:
 
 
 def _workers(n_tasks: int, per_task: int, n_workers: int, rng: np.random.Generator) -> tuple[Ints, Ints]:
-    """``per_task`` distinct workers per task, drawn at random."""
+    """``per_task`` distinct workers per task, drawn at random: random gaps that add up to less than the pool."""
     first = rng.integers(0, n_workers, n_tasks)
-    step = rng.integers(1, max(n_workers // per_task, 2), n_tasks)
-    workers = (first[:, None] + step[:, None] * np.arange(per_task)[None, :]) % n_workers
+    gaps = rng.integers(1, max(n_workers // per_task, 2), (n_tasks, per_task))
+    gaps[:, 0] = 0
+    workers = (first[:, None] + np.cumsum(gaps, axis=1)) % n_workers
     return np.repeat(np.arange(n_tasks), per_task), workers.reshape(-1).astype(np.int64)
 
 

@@ -32,7 +32,9 @@ def cluster_boxes(
 
     ``owners``: the worker of each box (two boxes of one owner never share an object); ``priority`` is added to
     the density when choosing centres (``inf`` for gold boxes)."""
-    order = np.argsort(tasks, kind="stable")
+    # Boxes by image, then by their corners: ties between equally dense boxes then go the same way whatever the
+    # order of the answers (the aggregate does not depend on it).
+    order = np.lexsort((corner_rows[:, 3], corner_rows[:, 2], corner_rows[:, 1], corner_rows[:, 0], tasks))
     sorted_tasks = tasks[order]
     first, second, overlap = overlapping_pairs(sorted_tasks, owners[order], corner_rows[order], threshold)
     sorted_owners, sorted_priority = owners[order], priority[order]

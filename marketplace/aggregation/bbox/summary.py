@@ -41,7 +41,7 @@ def summarise(
     rows = row_of_object[objects]
     box_object = np.full(len(answers.labels), -1, dtype=np.int64)
     box_object[kept_boxes] = rows
-    matched = (rows >= 0) & (kept.labels == labels[np.maximum(rows, 0)])
+    matched = (rows >= 0) & (kept.labels == np.append(labels, -1)[rows])  # row -1: not kept
     overlap = iou(corners(kept.boxes), fusion.boxes[objects]) if len(objects) else np.zeros(0)
     support = np.bincount(objects, minlength=len(object_task)).astype(np.int64)
     return BoxAggregationResult(

@@ -146,7 +146,7 @@ def initial_posteriors(problem: Problem) -> FloatArray:
     k = problem.n_states
     coo = problem.first_pairs.tocoo()
     votes = np.bincount(coo.row * k + coo.col % k, weights=coo.data, minlength=problem.units.n_units * k)
-    votes = votes.reshape(problem.units.n_units, k)
+    votes = votes.reshape(problem.units.n_units, k).astype(np.float64)  # an empty bincount is int
     votes[:, OUTSIDE] += np.asarray(problem.responses.sum(axis=1)).reshape(-1)[problem.unit_task]
     totals = votes.sum(axis=1, keepdims=True)
     shares = np.divide(votes, totals, out=np.full_like(votes, 1.0 / k), where=totals > 0)

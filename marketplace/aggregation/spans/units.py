@@ -86,11 +86,11 @@ def _keys(tasks: Int64Array, offsets: Int64Array) -> Int64Array:
 def flatten_overlaps(answers: SpanAnswers) -> Int64Array:
     """Indices of the spans kept once each response is made one flat labelling, in (response, start) order.
 
-    Rule: in start order (the longer first at equal start), a span that starts before the end of an earlier
-    span of the same response is dropped. The outer of two nested spans wins, as CoNLL annotates; of two
+    Rule: in start order (the longer first at equal start, then the lower label), a span that starts before the
+    end of an earlier span of the same response is dropped. The outer of two nested spans wins, as CoNLL annotates; of two
     crossing spans the one that starts first wins.
     """
-    order = np.lexsort((-answers.ends, answers.starts, answers.span_responses))
+    order = np.lexsort((answers.labels, -answers.ends, answers.starts, answers.span_responses))
     responses = answers.span_responses[order]
     ends = answers.ends[order]
     # Running maximum of the ends within a response: shift each response's ends above every earlier one's.
