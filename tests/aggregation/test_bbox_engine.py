@@ -160,7 +160,7 @@ def test_gold_images_come_back_exactly_and_gold_marks_a_worker_as_imprecise() ->
         responses += [(task, 0, [(100, 100, 50, 50, CAR)]), (task, 1, [(101, 99, 50, 51, CAR)])]
         responses += [(task, 2, [(110, 108, 45, 47, CAR)])]
     crowd = answers(responses)
-    gold = {task: truth for task in range(5)} | {5: []}
+    gold = dict.fromkeys(range(5), truth) | {5: []}
 
     result = box_aggregate(crowd, gold=gold)
 

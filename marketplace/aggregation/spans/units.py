@@ -87,8 +87,8 @@ def flatten_overlaps(answers: SpanAnswers) -> Int64Array:
     """Indices of the spans kept once each response is made one flat labelling, in (response, start) order.
 
     Rule: in start order (the longer first at equal start, then the lower label), a span that starts before the
-    end of an earlier span of the same response is dropped. The outer of two nested spans wins, as CoNLL annotates; of two
-    crossing spans the one that starts first wins.
+    end of an earlier span of the same response is dropped. The outer of two nested spans wins, as CoNLL
+    annotates; of two crossing spans the one that starts first wins.
     """
     order = np.lexsort((answers.labels, -answers.ends, answers.starts, answers.span_responses))
     responses = answers.span_responses[order]
