@@ -45,14 +45,14 @@ def count_issues(schema: Mapping[str, Any], low_key: str, high_key: str) -> list
 
 
 def count_limit_issues(
-    count: int, schema: Mapping[str, Any], low_key: str, high_key: str, what: str
+    count: int, schema: Mapping[str, Any], low_key: str, high_key: str, plural: str
 ) -> list[AnswerIssue]:
-    """An answer's number of items against the schema's limits."""
+    """An answer's number of items (``plural``: "boxes", "spans") against the schema's limits."""
     low, high = schema.get(low_key, 0), schema.get(high_key)
     if count < low:
-        return [AnswerIssue(None, None, f"at least {low} {what}(s) needed, got {count}")]
+        return [AnswerIssue(None, None, f"{count} {plural} given, at least {low} needed")]
     if high is not None and count > high:
-        return [AnswerIssue(None, None, f"at most {high} {what}(s) allowed, got {count}")]
+        return [AnswerIssue(None, None, f"{count} {plural} given, at most {high} allowed")]
     return []
 
 

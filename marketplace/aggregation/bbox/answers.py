@@ -66,7 +66,7 @@ def bbox_answer_issues(
     if not isinstance(answer, list):
         return [AnswerIssue(None, None, "a bbox answer is a list of [x, y, w, h, label] boxes")]
     issues = [issue for index, box in enumerate(answer) for issue in _box_issues(index, box, schema, image_size)]
-    return issues + count_limit_issues(len(answer), schema, "min_boxes", "max_boxes", "box")
+    return issues + count_limit_issues(len(answer), schema, "min_boxes", "max_boxes", "boxes")
 
 
 def parse_bbox_answer(answer: list[Any]) -> list[Box]:

@@ -56,7 +56,7 @@ def spans_answer_issues(answer: object, schema: Mapping[str, Any], *, length: in
     issues = [issue for index, span in enumerate(answer) for issue in _span_issues(index, span, schema, length)]
     if not issues and not schema.get("allow_overlap", False):
         issues += _overlap_issues(answer)
-    return issues + count_limit_issues(len(answer), schema, "min_spans", "max_spans", "span")
+    return issues + count_limit_issues(len(answer), schema, "min_spans", "max_spans", "spans")
 
 
 def parse_spans_answer(answer: list[Any]) -> list[Span]:
