@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev,bench]"
 	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret $(PY) bench/ingest.py
 	$(PY) bench/aggregate.py
+	$(PY) bench/spatial.py
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/claims.py
 
 clean:

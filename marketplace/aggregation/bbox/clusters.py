@@ -44,6 +44,16 @@ def cluster_boxes(
     while (left := np.flatnonzero(cluster < 0)).size:
         live = (cluster[first] < 0) & (cluster[second] < 0)
         first, second, overlap = first[live], second[live], overlap[live]
+        # A box that overlaps no unassigned box any more is an object of its own: settle them all at once
+        # rather than one per image and round (a spammer's scattered boxes would take a round each).
+        paired = np.zeros(len(order), dtype=bool)
+        paired[first] = paired[second] = True
+        alone = left[~paired[left]]
+        cluster[alone] = n_objects + np.arange(len(alone))
+        n_objects += len(alone)
+        centres.append(alone)
+        if not (left := left[paired[left]]).size:
+            break
         density = np.bincount(first, overlap, len(order)) + np.bincount(second, overlap, len(order))
         centre = _densest_per_group(left, sorted_tasks[left], density[left] + sorted_priority[left])
         cluster[centre] = n_objects + np.arange(len(centre))

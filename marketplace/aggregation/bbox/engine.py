@@ -42,7 +42,7 @@ def box_aggregate(
     min_objects: int = 0,
     max_objects: int | None = None,
     max_iter: int = 30,
-    tol: float = 0.02,
+    tol: float = 1e-3,
     prior: DirichletPrior | None = None,
 ) -> BoxAggregationResult:
     """Aggregate the workers' boxes of every image into a set of labelled boxes with confidences.
