@@ -41,3 +41,17 @@ def expand(first: Int64Array, size: Int64Array) -> tuple[Int64Array, Int64Array]
     group = np.repeat(np.arange(len(first)), size)
     step = np.arange(int(size.sum())) - np.repeat(np.cumsum(size) - size, size)
     return group, step
+
+
+def without_workers(
+    workers: Int64Array, n_workers: int, exclude_workers: npt.ArrayLike, item_responses: Int64Array
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], Int64Array]:
+    """For answers made of responses and items (boxes, spans) pointing at them: the responses kept, the items
+    kept, and the kept items' response indices renumbered among the kept responses."""
+    excluded = int64_array(exclude_workers, "exclude_workers")
+    check_range(excluded, n_workers, "exclude_workers")
+    blocked = np.zeros(n_workers, dtype=bool)
+    blocked[excluded] = True
+    keep = ~blocked[workers]
+    kept_items = keep[item_responses]
+    return keep, kept_items, (np.cumsum(keep) - 1)[item_responses[kept_items]]

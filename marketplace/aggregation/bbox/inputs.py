@@ -13,7 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from marketplace.aggregation.checks import Int64Array, check_range, check_unique_responses, int64_array
+from marketplace.aggregation.checks import (
+    Int64Array,
+    check_range,
+    check_unique_responses,
+    int64_array,
+    without_workers,
+)
 from marketplace.aggregation.errors import InvalidAnswersError, InvalidGoldError
 from marketplace.aggregation.inputs import FloatArray, IntArray
 
@@ -71,16 +77,11 @@ class BoxAnswers:
         """The same images without the responses (and boxes) of ``exclude_workers``; sizes unchanged."""
         if exclude_workers is None:
             return self
-        excluded = int64_array(exclude_workers, "exclude_workers")
-        check_range(excluded, self.n_workers, "exclude_workers")
-        blocked = np.zeros(self.n_workers, dtype=bool)
-        blocked[excluded] = True
-        keep = ~blocked[self.workers]
-        kept_boxes = keep[self.box_responses]
+        keep, kept_boxes, responses = without_workers(self.workers, self.n_workers, exclude_workers, self.box_responses)
         return BoxAnswers(
             tasks=self.tasks[keep],
             workers=self.workers[keep],
-            box_responses=(np.cumsum(keep) - 1)[self.box_responses[kept_boxes]],
+            box_responses=responses,
             boxes=self.boxes[kept_boxes],
             labels=self.labels[kept_boxes],
             n_tasks=self.n_tasks,

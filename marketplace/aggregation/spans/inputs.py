@@ -13,7 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from marketplace.aggregation.checks import Int64Array, check_range, check_unique_responses, int64_array
+from marketplace.aggregation.checks import (
+    Int64Array,
+    check_range,
+    check_unique_responses,
+    int64_array,
+    without_workers,
+)
 from marketplace.aggregation.errors import InvalidAnswersError, InvalidGoldError
 from marketplace.aggregation.inputs import IntArray
 
@@ -68,17 +74,13 @@ class SpanAnswers:
         """The same texts without the responses (and spans) of ``exclude_workers``; sizes unchanged."""
         if exclude_workers is None:
             return self
-        excluded = int64_array(exclude_workers, "exclude_workers")
-        check_range(excluded, self.n_workers, "exclude_workers")
-        blocked = np.zeros(self.n_workers, dtype=bool)
-        blocked[excluded] = True
-        keep = ~blocked[self.workers]
-        renumber = np.cumsum(keep) - 1
-        kept_spans = keep[self.span_responses]
+        keep, kept_spans, responses = without_workers(
+            self.workers, self.n_workers, exclude_workers, self.span_responses
+        )
         return SpanAnswers(
             tasks=self.tasks[keep],
             workers=self.workers[keep],
-            span_responses=renumber[self.span_responses[kept_spans]],
+            span_responses=responses,
             starts=self.starts[kept_spans],
             ends=self.ends[kept_spans],
             labels=self.labels[kept_spans],
