@@ -272,3 +272,25 @@ def test_forward_backward_and_viterbi_match_enumerating_every_path() -> None:
         assert [int(path[rows[offset + i]]) for i in range(n)] == list(top)
         offset += n
     np.testing.assert_allclose(counts, expected_counts, atol=1e-12)
+
+
+def test_an_empty_job_and_empty_texts_give_empty_results() -> None:
+    none = np.zeros(0, dtype=np.int64)
+    empty_job = SpanAnswers(
+        tasks=none,
+        workers=none,
+        span_responses=none,
+        starts=none,
+        ends=none,
+        labels=none,
+        lengths=[],
+        n_workers=0,
+        n_classes=1,
+    )
+    empty_text = answers([(0, 0, []), (1, 0, [(0, 2, PER)]), (1, 1, [(0, 2, PER)])], lengths=[0, 3])
+
+    assert len(span_aggregate(empty_job).task) == 0
+    result = span_aggregate(empty_text)
+    assert spans_of(result, 0) == []
+    assert spans_of(result, 1) == [(0, 2, PER)]
+    assert result.task_confidence[0] == 1.0

@@ -115,12 +115,13 @@ def build_units(answers: SpanAnswers, kept: Int64Array, gold: SpanGold | None) -
     keys = np.unique(_keys(np.concatenate(cut_tasks), np.concatenate(cut_offsets)))
     tasks, offsets = np.divmod(keys, 1 << 31)
     # Each cut but a text's last starts a unit; a text of length 0 has the single cut 0 and no unit.
-    opens = np.concatenate([tasks[1:] == tasks[:-1], [False]])
+    opens = np.zeros(len(keys), dtype=bool)
+    opens[:-1] = tasks[1:] == tasks[:-1]
     count = np.bincount(tasks[opens], minlength=n_tasks).astype(np.int64)
     return Units(
         task=tasks[opens],
         start=offsets[opens],
-        end=offsets[1:][opens[:-1]] if len(offsets) else offsets,
+        end=offsets[1:][opens[:-1]],
         first=np.cumsum(count) - count,
         count=count,
     )
