@@ -60,6 +60,7 @@ bench: install
 	DATABASE_URL=$(TEST_DATABASE_URL) SECRET_KEY=bench-only-secret $(PY) bench/ingest.py
 	$(PY) bench/aggregate.py
 	$(PY) bench/answer_types.py
+	$(PY) bench/spatial.py
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/claims.py
 
 clean:

@@ -44,6 +44,8 @@ from typing import Any, TextIO
 
 from marketplace.aggregation.errors import AggregationError
 from marketplace.aggregation.spreadsheets import csv_text
+from marketplace.aggregation.structured_cli import AGGREGATORS
+from marketplace.aggregation.structured_cli import run as run_structured
 from marketplace.aggregation.types import ANSWER_TYPES, AnswerType, Consensus, answer_type
 
 EXIT_USAGE = 2
@@ -66,6 +68,8 @@ class _Rows:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.type in AGGREGATORS:  # boxes and spans, until they join the registry of `types/`
+        return run_structured(args)
     try:
         kind = answer_type(args.type)
         schema = kind.parse_schema(_schema(args.schema))
@@ -97,7 +101,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("answers", type=Path, help="CSV with columns task,worker,answer (JSON)")
     parser.add_argument(
-        "--type", default="single_choice", choices=list(ANSWER_TYPES), help="answer type (default single_choice)"
+        "--type",
+        default="single_choice",
+        choices=[*ANSWER_TYPES, *AGGREGATORS],
+        help="answer type (default single_choice; bbox and spans: see structured_cli.py)",
     )
     methods = sorted({method for kind in ANSWER_TYPES.values() for method in kind.methods})
     parser.add_argument("--method", choices=methods, help="aggregation method of the type (default: its first)")
