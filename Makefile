@@ -9,7 +9,7 @@ TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/15)
 # `make run PORT=8001` when 8000 is taken.
 PORT ?= 8000
 
-.PHONY: install run test faults lint format bench clean demo fuzz
+.PHONY: install run test faults lint format bench clean demo fuzz chromium
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -38,8 +38,15 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only-secret \
+# The browser tests drive Debian's Chromium (Playwright's own browser download cannot work offline): installed here
+# when missing, as root through apt (CI and fresh machines), or point CHROMIUM_PATH at another Chromium.
+CHROMIUM_PATH ?= /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM_PATH) || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+test: lint chromium
+	CHROMIUM_PATH=$(CHROMIUM_PATH) DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only-secret \
 	CELERY_TASK_ALWAYS_EAGER=1 $(BIN)/pytest -m "not faults" $(PYTEST_ARGS)
 
 # The fault tests (tests/faults, marked `faults`): real processes started, stopped and killed by PID: private

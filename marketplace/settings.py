@@ -76,7 +76,8 @@ WSGI_APPLICATION = "marketplace.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The pages' templates come first, so that they also restyle allauth's (allauth/layouts/base.html).
+        "DIRS": [BASE_DIR / "marketplace" / "web" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -188,7 +189,7 @@ HEADLESS_CLIENTS = ("app", "browser")
 HEADLESS_FRONTEND_URLS: dict[str, str] = {}
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="crowdmarket@localhost")
-LOGIN_REDIRECT_URL = "/api/docs/"
+LOGIN_REDIRECT_URL = "/"
 
 # --- REST API ----------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -296,6 +297,7 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "marketplace" / "web" / "static"]  # the pages' CSS, scripts, vendored assets
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "static")
 # `collectstatic` writes every file under a content-hashed name, gzipped beside it, and WhiteNoise serves them from
 # STATIC_ROOT (hashed names cached for a year): the admin and Swagger UI work behind gunicorn alone.

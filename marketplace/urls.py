@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("health/", HealthCheckView.as_view(checks=settings.HEALTH_CHECKS), name="health"),
     path("metrics", metrics_view, name="metrics"),
+    path("", include("marketplace.web.urls")),  # the pages for people: /work/, /requester/, /staff/
     # Last, as the API's hot routes are matched in order: the landing page and the API root.
     path("api/v1/", ApiRootApi.as_view(), name="api-root"),
     path("", TemplateView.as_view(template_name="marketplace/landing.html"), name="landing"),

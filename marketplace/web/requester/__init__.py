@@ -1,0 +1,1 @@
+"""Pages for requesters (see `marketplace.web`)."""

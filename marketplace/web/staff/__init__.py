@@ -1,0 +1,1 @@
+"""Pages for staff (see `marketplace.web`)."""

@@ -1,0 +1,2 @@
+// Site-wide behaviour shared by the pages; each widget brings its own module.
+"use strict";
