@@ -62,6 +62,14 @@ class UploadRejected(MarketplaceError):
     default_message = "The file has errors; nothing from it was imported."
 
 
+class MediaRejected(MarketplaceError):
+    """Some media files were refused (`extra["errors"]`: file, field, message each); none of them was recorded."""
+
+    code = "invalid_media"
+    status_code = 400
+    default_message = "Some files were refused; none of them was kept."
+
+
 class NotEligible(MarketplaceError):
     """The worker may not work on this job (own job, no worker role, blocked, not qualified)."""
 

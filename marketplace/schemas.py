@@ -13,7 +13,14 @@ from django.core.exceptions import ValidationError
 from qualification.labels import LabelSchema, SchemaValueError, parse_label_schema
 from qualification.storable import MAX_INTEGER
 
-__all__ = ["ItemSchema", "LabelSchema", "SchemaValueError", "parse_item_schema", "parse_label_schema"]
+__all__ = [
+    "MEDIA_FIELD_KINDS",
+    "ItemSchema",
+    "LabelSchema",
+    "SchemaValueError",
+    "parse_item_schema",
+    "parse_label_schema",
+]
 
 FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 RESERVED_COLUMNS = frozenset({"external_id", "gold_label"})
@@ -70,12 +77,22 @@ def _to_url(value: Any) -> str:
     raise SchemaValueError("must be an http(s) URL")
 
 
+def _to_media_name(value: Any) -> str:
+    if isinstance(value, str) and 0 < len(value.strip()) <= 255:
+        return value.strip()
+    raise SchemaValueError("must name a media file uploaded to the job")
+
+
+# Media fields name one of the job's media files (services/media.py) of the given kind; workers fetch it through
+# their assignment, never by its name.
+MEDIA_FIELD_KINDS = {"image": "image", "audio": "audio", "text_file": "text"}
 FIELD_TYPES = {
     "string": _to_string,
     "integer": _to_integer,
     "number": _to_number,
     "boolean": _to_boolean,
     "url": _to_url,
+    **dict.fromkeys(MEDIA_FIELD_KINDS, _to_media_name),
 }
 
 
@@ -95,6 +112,11 @@ class ItemSchema:
     @property
     def names(self) -> list[str]:
         return [f.name for f in self.fields]
+
+    @property
+    def media_fields(self) -> dict[str, str]:
+        """The fields that name a media file, with the kind of file each must name."""
+        return {f.name: MEDIA_FIELD_KINDS[f.type] for f in self.fields if f.type in MEDIA_FIELD_KINDS}
 
     def clean_value(self, field: Field, raw: Any) -> Any:
         """Coerce one value; `None` or an empty CSV cell is a missing value."""

@@ -38,6 +38,7 @@ from marketplace.models import (
     JobAggregate,
     JobQualification,
     JobStatus,
+    MediaFile,
     MicroTask,
     Participation,
     ReviewStatus,
@@ -45,7 +46,7 @@ from marketplace.models import (
     posterior_by_class,
 )
 from marketplace.prepared import Param, PreparedQuery, attnames, loaded
-from marketplace.schemas import parse_label_schema
+from marketplace.schemas import parse_item_schema, parse_label_schema
 from payments.money import fee_split
 from payments.selectors import account_escrow_get, balance_list
 from qualification.selectors import live_grants
@@ -390,3 +391,54 @@ def finished_job_ids_with_escrow() -> list[int]:
 
 def job_assignment_list(*, job: Job) -> QuerySet[Assignment]:
     return Assignment.objects.filter(job=job).order_by("id")
+
+
+# --- Media: items' files, for their requester and for the worker holding them ---------------------------------------
+
+
+def media_kinds(*, job: Job) -> dict[str, str]:
+    """The job's media files by name, with their kind: what the ingest checks the items' media fields against."""
+    return dict(MediaFile.objects.filter(job=job).values_list("name", "kind"))
+
+
+def media_list(*, job: Job) -> QuerySet[MediaFile]:
+    return MediaFile.objects.filter(job=job).order_by("name")
+
+
+def media_get(*, requester: User, job_id: int, name: str) -> MediaFile:
+    """One of the requester's own jobs' media files; anyone else's is a 404, like a missing one."""
+    media = MediaFile.objects.filter(job__requester=requester, job_id=job_id, name=name).first()
+    if media is None:
+        raise NotFound("No such media file.")
+    return media
+
+
+def media_fields(job: Job) -> dict[str, str]:
+    """The job's media fields (item schema types image, audio, text_file), with their kind; cached on the job."""
+    fields = getattr(job, "_media_fields", None)
+    if fields is None:
+        fields = job._media_fields = parse_item_schema(job.item_schema).media_fields
+    return fields
+
+
+def assignment_media_get(*, worker: User, assignment_id: int, position: int, field: str) -> MediaFile:
+    """The media file in `field` of the item at `position` of the worker's own assignment, while it is open.
+
+    Gold and real items take the same steps here (one assignment read, one item read, one media read), and every
+    refusal is the same 404: the answer tells nothing about whose assignment it is or what the item is.
+    """
+    now = timezone.now()
+    assignment = (
+        Assignment.objects.select_related("job")
+        .filter(pk=assignment_id, worker=worker, status=AssignmentStatus.OPEN, expires_at__gt=now)
+        .first()
+    )
+    if assignment is None or not 0 <= position < len(assignment.item_ids):
+        raise NotFound("No such media.")
+    if field not in media_fields(assignment.job):
+        raise NotFound("No such media.")
+    name = Item.objects.filter(pk=assignment.item_ids[position]).values_list(f"payload__{field}", flat=True).first()
+    media = MediaFile.objects.filter(job_id=assignment.job_id, name=name).first() if name else None
+    if media is None:
+        raise NotFound("No such media.")
+    return media

@@ -291,6 +291,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 MEDIA_URL = "/media/"
+# Items' media: the largest file, and for a zip of them, the most files and the most bytes once unpacked.
+MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=20 * 1024 * 1024)
+MEDIA_ZIP_MAX_FILES = env.int("MEDIA_ZIP_MAX_FILES", default=10_000)
+MEDIA_ZIP_MAX_BYTES = env.int("MEDIA_ZIP_MAX_BYTES", default=2 * 1024 * 1024 * 1024)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -303,6 +307,12 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "static")
 # STATIC_ROOT (hashed names cached for a year): the admin and Swagger UI work behind gunicorn alone.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Items' media (images, audio, texts), content-addressed. S3-compatible object storage: install the `s3` extra,
+    # set MEDIA_STORAGE_BACKEND=storages.backends.s3.S3Storage and django-storages' AWS_* settings (env below).
+    "media": {
+        "BACKEND": env.str("MEDIA_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": env.json("MEDIA_STORAGE_OPTIONS", default={"location": str(Path(str(MEDIA_ROOT)) / "items")}),
+    },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 

@@ -23,6 +23,8 @@ def pytest_runtest_setup(item):
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+    media = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path / "items"}}
+    settings.STORAGES = {**settings.STORAGES, "media": media}
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from marketplace.api import accounts, blocks, disputes, jobs, results, reviews, uploads, webhooks, work
+from marketplace.api import accounts, blocks, disputes, jobs, media, results, reviews, uploads, webhooks, work
 
 # The worker's endpoints first: they serve most requests, and a URL is matched against the patterns in order.
 _work = [
@@ -10,6 +10,11 @@ _work = [
     path("assignments/", work.WorkAssignmentListApi.as_view(), name="work-assignment-list"),
     path("assignments/<int:assignment_id>/", work.WorkAssignmentDetailApi.as_view(), name="work-assignment"),
     path("assignments/<int:assignment_id>/submit/", work.WorkSubmitApi.as_view(), name="work-submit"),
+    path(
+        "assignments/<int:assignment_id>/media/<int:position>/<str:field>/",
+        media.WorkMediaApi.as_view(),
+        name="work-assignment-media",
+    ),
     path(
         "assignments/<int:assignment_id>/submit-and-claim/",
         work.WorkSubmitAndClaimApi.as_view(),
@@ -34,6 +39,8 @@ urlpatterns = [
     path("jobs/<int:job_id>/items/<int:item_id>/gold-review/", jobs.GoldReviewApi.as_view(), name="gold-review"),
     path("jobs/<int:job_id>/tasks/", jobs.JobTaskListApi.as_view(), name="job-tasks"),
     path("jobs/<int:job_id>/uploads/", uploads.JobUploadListCreateApi.as_view(), name="job-uploads"),
+    path("jobs/<int:job_id>/media/", media.JobMediaListCreateApi.as_view(), name="job-media"),
+    path("jobs/<int:job_id>/media/<path:name>", media.JobMediaFileApi.as_view(), name="job-media-file"),
     path("jobs/<int:job_id>/cost/", jobs.JobCostApi.as_view(), name="job-cost"),
     path("jobs/<int:job_id>/progress/", jobs.JobProgressApi.as_view(), name="job-progress"),
     path("jobs/<int:job_id>/assignments/", reviews.JobAssignmentListApi.as_view(), name="job-assignments"),

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from marketplace import selectors
 from marketplace.api.errors import ErrorSerializer, domain_error_body
+from marketplace.api.media import work_item_payloads
 from marketplace.api.permissions import IsWorker
 from marketplace.api.throttling import ClaimWindowRateThrottle, WindowRateThrottle
 from marketplace.models import Assignment, AssignmentStatus, Job, Participation, ReviewStatus
@@ -122,6 +123,7 @@ class WorkAssignmentSerializer(serializers.Serializer):
         payloads = getattr(assignment, "payloads", None)  # a claim or submit hands them over: no second read
         if payloads is None:
             payloads = [item.payload for item in selectors.assignment_items(assignment=assignment)]
+        payloads = work_item_payloads(assignment, payloads)
         return [{"position": position, "payload": payload} for position, payload in enumerate(payloads)]
 
     @extend_schema(responses=WorkAnswerSerializer(many=True))  # type: ignore[misc]

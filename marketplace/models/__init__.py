@@ -17,6 +17,7 @@ from marketplace.models.disputes import (
 )
 from marketplace.models.items import Item, MicroTask, Upload
 from marketplace.models.jobs import FINISHED_STATUSES, Job, JobQualification, JobStatus
+from marketplace.models.media import MediaFile, MediaKind
 from marketplace.models.results import ItemResult, JobAggregate, posterior_by_class
 from marketplace.models.webhooks import SUBSCRIBABLE_EVENTS, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -40,6 +41,8 @@ __all__ = [
     "JobAggregate",
     "JobQualification",
     "JobStatus",
+    "MediaFile",
+    "MediaKind",
     "MicroTask",
     "Participation",
     "ReviewStatus",

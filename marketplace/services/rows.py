@@ -8,7 +8,7 @@ physical line and the field.
 
 import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import IO, Any
 
@@ -154,11 +154,17 @@ class RowValidator:
     """
 
     def __init__(
-        self, item_schema: ItemSchema, label_schema: LabelSchema | None, fields: tuple[str, ...] | None = None
+        self,
+        item_schema: ItemSchema,
+        label_schema: LabelSchema | None,
+        fields: tuple[str, ...] | None = None,
+        media: Mapping[str, str] | None = None,
     ) -> None:
         self.item_schema = item_schema
         self.label_schema = label_schema  # set for gold uploads only
         self.fields = fields
+        self.media = media or {}  # the job's media files by name, with their kind (for media fields)
+        self.media_fields = item_schema.media_fields
 
     def __call__(self, row: int, line: int, record: dict[str, Any]) -> CleanRow:
         return CleanRow(
@@ -177,6 +183,10 @@ class RowValidator:
                 payload[field.name] = self.item_schema.clean_value(field, record.get(field.name))
             except SchemaValueError as exc:
                 raise RowError(RowProblem(row, line, field.name, f"{field.name} {exc}.")) from None
+            kind = self.media_fields.get(field.name)
+            if kind and payload[field.name] is not None and self.media.get(payload[field.name]) != kind:
+                message = f"{field.name} must name a file of kind {kind} uploaded to the job's media"
+                raise RowError(RowProblem(row, line, field.name, f"{message} (not {payload[field.name]!r})."))
         return payload
 
     def _same_fields(self, row: int, line: int, payload: dict[str, Any]) -> dict[str, Any]:
