@@ -26,6 +26,7 @@ from marketplace.models import (
     Job,
     JobAggregate,
     JobQualification,
+    MediaFile,
     MicroTask,
     Participation,
     Upload,
@@ -482,3 +483,13 @@ class BlockAdmin(admin.ModelAdmin):
         if getattr(request, "block_refused", False):
             return HttpResponseRedirect(request.path)
         return super().response_change(request, obj)
+
+
+@admin.register(MediaFile)
+class MediaFileAdmin(ReadOnlyAdmin):
+    """Items' media as uploaded (through the API: `POST /api/v1/jobs/{id}/media/`)."""
+
+    list_display = ["name", "job", "kind", "content_type", "size", "width", "height", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["name", "=job__id", "sha256"]
+    list_select_related = ["job"]

@@ -3,8 +3,10 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from rest_framework_api_key.models import APIKey
 
-from marketplace.accounts.models import Session, User
+from marketplace.accounts.models import ApiKey, Session, User
+from marketplace.accounts.services import api_key_revoke
 
 
 @admin.register(User)
@@ -33,3 +35,31 @@ class UserAdmin(DjangoUserAdmin):
     def end_sessions(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         ended, _ = Session.objects.filter(user__in=queryset).delete()
         self.message_user(request, f"Ended {ended} session(s).")
+
+
+# The library's own key model is unused here (keys are `ApiKey`, with a user and scopes): no page for it.
+admin.site.unregister(APIKey)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys are seen and revoked here, never created (a key is shown once, to its requester, by the API)."""
+
+    list_display = ["prefix", "name", "user", "scopes", "created", "last_used_at", "expiry_date", "revoked"]
+    list_filter = ["revoked"]
+    search_fields = ["prefix", "name", "user__email"]
+    fields = ["prefix", "name", "user", "scopes", "created", "last_used_at", "expiry_date", "revoked", "revoked_at"]
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for api_key in queryset.filter(revoked=False).select_related("user"):
+            api_key_revoke(user=api_key.user, prefix=api_key.prefix)
+        self.message_user(request, "Revoked.")

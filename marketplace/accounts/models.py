@@ -2,6 +2,7 @@ from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.db.models.functions import Lower
+from rest_framework_api_key.models import AbstractAPIKey
 
 
 class UserManager(BaseUserManager["User"]):
@@ -67,3 +68,36 @@ class Session(AbstractBaseSession):
         from marketplace.accounts.sessions import SessionStore
 
         return SessionStore
+
+
+class ApiKeyScope(models.TextChoices):
+    """What a key may change; every key may read what its user may read. See `marketplace.accounts.api_keys`."""
+
+    JOBS = "jobs", "Jobs and uploads: create, edit, upload, launch, pause, cancel; webhooks, blocks, qualifications"
+    MONEY = "money", "Money: deposit, review (approve or reject pays or refunds), bonuses"
+
+
+class ApiKey(AbstractAPIKey):
+    """A named, revocable key a requester's scripts send as `Authorization: Api-Key <prefix>.<secret>`.
+
+    Only a SHA-512 hash of the key is stored (djangorestframework-api-key): the key is shown once, at creation, and
+    its `prefix` identifies it afterwards. A key acts as its user, within its scopes (read-only without any).
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    scopes = models.JSONField(default=list, blank=True, help_text="Subset of ['jobs', 'money']; [] is read-only.")
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API key"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(revoked=False, revoked_at__isnull=True)
+                | models.Q(revoked=True, revoked_at__isnull=False),
+                name="api_key_revoked_when",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

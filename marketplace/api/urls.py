@@ -29,6 +29,8 @@ _work = [
 urlpatterns = [
     path("work/", include(_work)),
     path("me/", accounts.MeApi.as_view(), name="me"),
+    path("api-keys/", accounts.ApiKeyListCreateApi.as_view(), name="api-key-list"),
+    path("api-keys/<str:prefix>/revoke/", accounts.ApiKeyRevokeApi.as_view(), name="api-key-revoke"),
     path("jobs/", jobs.JobListCreateApi.as_view(), name="job-list"),
     path("jobs/<int:job_id>/", jobs.JobDetailApi.as_view(), name="job-detail"),
     path("jobs/<int:job_id>/launch/", jobs.JobLaunchApi.as_view(), name="job-launch"),

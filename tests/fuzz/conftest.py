@@ -4,6 +4,7 @@ The users sign in the way a script does (allauth headless login, `X-Session-Toke
 objects are handed to schemathesis as dictionaries, so fuzzed path ids often hit real rows instead of 404ing.
 """
 
+import io
 import json
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from django.db import connections
 from django.test import Client
+from PIL import Image
 from werkzeug.test import Client as WerkzeugClient
 
 from marketplace.accounts.models import User
@@ -88,11 +90,17 @@ def _token(email: str) -> str:
     return response.json()["meta"]["session_token"]
 
 
+def tiny_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (2, 2), (10, 20, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
 def seed_world() -> World:
     requester, outsider = RequesterFactory(), RequesterFactory()
     worker, other_worker = WorkerFactory(), WorkerFactory()
     staff = UserFactory(is_staff=True)
-    job = launched_job(requester, n_items=6, n_gold=2, items_per_task=2)
+    job = launched_job(requester, n_items=6, n_gold=2, items_per_task=2, photo=tiny_png())
     draft_job = JobFactory(requester=requester)
     qualification = qualification_create(
         owner=requester, name="Cats and dogs", label_schema=SCHEMA, questions=_questions(6), questions_per_attempt=3

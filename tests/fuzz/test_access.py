@@ -13,7 +13,7 @@ import pytest
 from django.http import HttpResponse
 from django.test import Client
 
-from marketplace.models import Assignment, Item, Job, Upload, WebhookEndpoint
+from marketplace.models import Assignment, Item, Job, MediaFile, Upload, WebhookEndpoint
 from payments.models import Transaction
 from qualification.models import Attempt, Grant, Qualification, Question
 from tests.fuzz.conftest import World, openapi_document, seed_world
@@ -56,6 +56,9 @@ def url(world: World, path: str) -> str:
         "assignment_id": world.assignment.pk,
         "attempt_id": world.attempt.pk,
         "worker_id": world.assignment.worker_id,
+        "name": "p.png",  # the job's media file
+        "position": 0,
+        "field": "photo",
     }
     return re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), path)
 
@@ -84,6 +87,7 @@ def snapshot(world: World) -> dict[str, Any]:
         "jobs": list(Job.objects.order_by("id").values()),
         "items": Item.objects.count(),
         "uploads": Upload.objects.count(),
+        "media": MediaFile.objects.count(),
         "webhooks": list(WebhookEndpoint.objects.order_by("id").values()),
         "qualifications": list(Qualification.objects.order_by("id").values()),
         "questions": Question.objects.count(),

@@ -39,20 +39,30 @@ def csv_rows(n: int, header: str = "external_id,image_url", start: int = 1) -> s
     return out.getvalue()
 
 
-def launched_job(requester, *, n_items: int, n_gold: int = 0, **fields) -> Job:
+def launched_job(requester, *, n_items: int, n_gold: int = 0, photo: bytes | None = None, **fields) -> Job:
     """A launched job whose items (image_url payloads) and gold (answer 'cat') went through the real ingest. Without
-    gold it has no gold ratio, unless one is given (a job whose assignments hold gold cannot launch without it)."""
+    gold it has no gold ratio, unless one is given (a job whose assignments hold gold cannot launch without it).
+    With `photo` (an image's bytes), every item also shows it, as a media file named p.png in the field `photo`."""
     from marketplace.services.jobs import job_transition
+    from marketplace.services.media import media_upload
     from marketplace.services.uploads import upload_receive
     from tests.factories import JobFactory
 
     if not n_gold:
         fields.setdefault("gold_ratio", 0)
+    if photo is not None:
+        fields["item_schema"] = {"fields": [{"name": "image_url", "type": "url"}, {"name": "photo", "type": "image"}]}
     job = JobFactory(requester=requester, **fields)
-    upload_receive(job=job, user=requester, file=csv_file(csv_rows(n_items)), kind="items")
+    items, photo_column = csv_rows(n_items), ""
+    if photo is not None:
+        media_upload(job=job, files=[file_of(photo, "p.png")])
+        items = items.replace(".jpg\n", ".jpg,p.png\n").replace("image_url\n", "image_url,photo\n")
+        photo_column = ",p.png"
+    upload_receive(job=job, user=requester, file=csv_file(items), kind="items")
     if n_gold:
-        gold = "image_url,gold_label\n" + "".join(f"https://example.com/g{i}.jpg,cat\n" for i in range(n_gold))
-        upload_receive(job=job, user=requester, file=csv_file(gold, "gold.csv"), kind="gold")
+        header = "image_url,gold_label" + (",photo" if photo is not None else "")
+        rows = "".join(f"https://example.com/g{i}.jpg,cat{photo_column}\n" for i in range(n_gold))
+        upload_receive(job=job, user=requester, file=csv_file(header + "\n" + rows, "gold.csv"), kind="gold")
     fund(job)
     return job_transition(job=job, action="launch")
 
