@@ -21,6 +21,7 @@ from marketplace.models import (
     DisputeDecision,
     DisputeStatus,
     GoldExposure,
+    HiddenRequester,
     Item,
     ItemResult,
     Job,
@@ -29,6 +30,7 @@ from marketplace.models import (
     MediaFile,
     MicroTask,
     Participation,
+    RequesterStanding,
     Upload,
     WebhookDelivery,
     WebhookEndpoint,
@@ -493,3 +495,19 @@ class MediaFileAdmin(ReadOnlyAdmin):
     list_filter = ["kind"]
     search_fields = ["name", "=job__id", "sha256"]
     list_select_related = ["job"]
+
+
+@admin.register(RequesterStanding)
+class RequesterStandingAdmin(ReadOnlyAdmin):
+    """What workers see of each requester (recomputed by beat from the review and appeal records)."""
+
+    list_display = ["requester", "reviews", "rejected", "review_hours_median", "pay_hours_median", "computed_at"]
+    search_fields = ["requester__email"]
+    list_select_related = ["requester"]
+
+
+@admin.register(HiddenRequester)
+class HiddenRequesterAdmin(ReadOnlyAdmin):
+    list_display = ["worker", "requester", "created_at"]
+    search_fields = ["worker__email", "requester__email"]
+    list_select_related = ["worker", "requester"]

@@ -33,6 +33,7 @@ from marketplace.models import (
     Dispute,
     DisputeStatus,
     GoldExposure,
+    HiddenRequester,
     Item,
     Job,
     JobAggregate,
@@ -155,15 +156,20 @@ _JOB_COLUMNS = len(attnames(Job))
 
 
 def work_job_list(*, worker: User) -> QuerySet[Job]:
-    """Eligible jobs with `assignments_available`: free slots left over all their tasks."""
+    """Eligible jobs with `assignments_available` (free slots left over all their tasks), their requester and the
+    requester's standing, except the requesters the worker hid."""
     free = (
         MicroTask.objects.filter(job=OuterRef("pk"), assigned_count__lt=F("overlap_target"))
         .values("job")
         .annotate(free=Sum(F("overlap_target") - F("assigned_count")))
         .values("free")
     )
-    return eligible_jobs(worker=worker).annotate(
-        assignments_available=Coalesce(Subquery(free, output_field=IntegerField()), 0)
+    hidden = HiddenRequester.objects.filter(worker=worker, requester=OuterRef("requester"))
+    return (
+        eligible_jobs(worker=worker)
+        .exclude(Exists(hidden))
+        .select_related("requester", "requester__standing")
+        .annotate(assignments_available=Coalesce(Subquery(free, output_field=IntegerField()), 0))
     )
 
 
@@ -442,3 +448,7 @@ def assignment_media_get(*, worker: User, assignment_id: int, position: int, fie
     if media is None:
         raise NotFound("No such media.")
     return media
+
+
+def hidden_requester_list(*, worker: User) -> QuerySet[HiddenRequester]:
+    return HiddenRequester.objects.filter(worker=worker).select_related("requester").order_by("-created_at")

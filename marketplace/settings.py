@@ -149,6 +149,7 @@ CELERY_BEAT_SCHEDULE = {
     "settle-finished-jobs": {"task": "marketplace.tasks.jobs_settle_task", "schedule": 3600.0},
     "fund-waiting-slots": {"task": "marketplace.tasks.jobs_slots_fund_waiting_task", "schedule": 300.0},
     "recompute-reputation": {"task": "marketplace.tasks.reputation_recompute_task", "schedule": 3600.0},
+    "recompute-requester-standing": {"task": "marketplace.tasks.requester_standing_recompute_task", "schedule": 900.0},
     "requeue-lost-webhooks": {"task": "marketplace.tasks.webhook_requeue_due_task", "schedule": 10.0},
     "resume-stuck-uploads": {"task": "marketplace.tasks.upload_resume_stuck_task", "schedule": 60.0},
     "resume-stuck-aggregations": {"task": "marketplace.tasks.aggregation_resume_stuck_task", "schedule": 60.0},
@@ -293,6 +294,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 MEDIA_URL = "/media/"
+# What workers see of a requester (rejections, time to review and to pay, appeals overturned) covers this many days.
+REQUESTER_STANDING_DAYS = env.int("REQUESTER_STANDING_DAYS", default=90)
 # Items' media: the largest file, and for a zip of them, the most files and the most bytes once unpacked.
 MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=20 * 1024 * 1024)
 MEDIA_ZIP_MAX_FILES = env.int("MEDIA_ZIP_MAX_FILES", default=10_000)

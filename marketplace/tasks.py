@@ -9,6 +9,7 @@ from marketplace.services.deadlines import jobs_expire_due
 from marketplace.services.funding import job_slots_fund_waiting, jobs_slots_fund_waiting
 from marketplace.services.reputation import reputation_recompute_all
 from marketplace.services.reviews import assignment_auto_approve_due, job_settle
+from marketplace.services.standing import requester_standings_recompute
 from marketplace.services.upload_recovery import upload_resume_stuck
 from marketplace.services.uploads import upload_ingest
 from marketplace.services.webhooks import webhook_deliver, webhook_deliveries_requeue
@@ -96,3 +97,9 @@ def job_slots_fund_waiting_task(job_id: int) -> int:
 def jobs_slots_fund_waiting_task() -> int:
     """Try every job with slots waiting for funds (run by beat every five minutes). Returns the slots opened."""
     return jobs_slots_fund_waiting()
+
+
+@shared_task(acks_late=True)
+def requester_standing_recompute_task() -> int:
+    """Recompute what workers see of each requester (rejections, time to review and pay, appeals) (beat, 15 min)."""
+    return requester_standings_recompute()

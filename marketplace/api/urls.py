@@ -24,6 +24,12 @@ _work = [
     path("assignments/<int:assignment_id>/appeal/", disputes.WorkAppealApi.as_view(), name="work-appeal"),
     path("disputes/", disputes.WorkDisputeListApi.as_view(), name="work-dispute-list"),
     path("blocks/", blocks.WorkBlockListApi.as_view(), name="work-block-list"),
+    path("hidden-requesters/", work.WorkHiddenRequesterListApi.as_view(), name="work-hidden-requester-list"),
+    path(
+        "hidden-requesters/<int:requester_id>/",
+        work.WorkHiddenRequesterApi.as_view(),
+        name="work-hidden-requester",
+    ),
 ]
 
 urlpatterns = [

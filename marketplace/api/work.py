@@ -10,29 +10,67 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace import selectors
+from marketplace.accounts.models import User
 from marketplace.api.errors import ErrorSerializer, domain_error_body
 from marketplace.api.media import work_item_payloads
 from marketplace.api.permissions import IsWorker
 from marketplace.api.throttling import ClaimWindowRateThrottle, WindowRateThrottle
-from marketplace.models import Assignment, AssignmentStatus, Job, Participation, ReviewStatus
+from marketplace.models import (
+    Assignment,
+    AssignmentStatus,
+    HiddenRequester,
+    Job,
+    Participation,
+    RequesterStanding,
+    ReviewStatus,
+)
 from marketplace.services.assignments import (
     assignment_claim,
     assignment_release,
     assignment_submit,
     assignment_submit_and_claim,
 )
+from marketplace.services.standing import requester_hide, requester_unhide
 from qualification.api.fields import JSONField
+
+
+class RequesterStandingSerializer(serializers.ModelSerializer):
+    """How the requester treats workers over the last REQUESTER_STANDING_DAYS days (README: Requester standing)."""
+
+    rejected_share = serializers.FloatField(allow_null=True)
+    overturned_share = serializers.FloatField(allow_null=True)
+
+    class Meta:
+        model = RequesterStanding
+        fields = [
+            "reviews",
+            "rejected_share",
+            "review_hours_median",
+            "pay_hours_median",
+            "appeals_decided",
+            "overturned_share",
+            "computed_at",
+        ]
+        read_only_fields = fields
+
+
+def requester_display_name(user: User) -> str:
+    """What workers see of a requester: their name if they gave one, never their e-mail address."""
+    return user.get_full_name() or f"Requester #{user.pk}"
 
 
 class WorkJobSerializer(serializers.ModelSerializer):
     assignment_duration_seconds = serializers.IntegerField(read_only=True)
+    requester = serializers.IntegerField(source="requester_id", read_only=True)
+    requester_name = serializers.SerializerMethodField()
+    requester_standing = serializers.SerializerMethodField()
     items_per_assignment = serializers.IntegerField(
         read_only=True,
         help_text="Items you answer per assignment, hidden gold included (the last tasks of a job may hold fewer). "
@@ -54,8 +92,19 @@ class WorkJobSerializer(serializers.ModelSerializer):
             "max_open_assignments",
             "deadline",
             "assignments_available",
+            "requester",
+            "requester_name",
+            "requester_standing",
         ]
         read_only_fields = fields
+
+    def get_requester_name(self, job: Job) -> str:
+        return requester_display_name(job.requester)
+
+    @extend_schema_field(RequesterStandingSerializer(allow_null=True))
+    def get_requester_standing(self, job: Job) -> dict | None:
+        standing = getattr(job.requester, "standing", None)  # None: nothing reviewed yet (a new requester)
+        return RequesterStandingSerializer(standing).data if standing else None
 
 
 class WorkJobListApi(generics.ListAPIView):
@@ -307,3 +356,46 @@ class WorkQualityListApi(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return Participation.objects.none()
         return selectors.worker_quality_list(worker=self.request.user)
+
+
+class HiddenRequesterSerializer(serializers.ModelSerializer):
+    requester = serializers.IntegerField(source="requester_id")
+    requester_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = HiddenRequester
+        fields = ["requester", "requester_name", "created_at"]
+        read_only_fields = ["requester_name", "created_at"]
+
+    def get_requester_name(self, hidden: HiddenRequester) -> str:
+        return requester_display_name(hidden.requester)
+
+
+class WorkHiddenRequesterListApi(generics.ListAPIView):
+    """Requesters whose jobs you hid from your list of work (`GET`); hide one more (`POST {"requester": id}`)."""
+
+    permission_classes = [IsWorker]
+    serializer_class = HiddenRequesterSerializer
+
+    def get_queryset(self) -> QuerySet[HiddenRequester]:
+        if getattr(self, "swagger_fake_view", False):
+            return HiddenRequester.objects.none()
+        return selectors.hidden_requester_list(worker=self.request.user)
+
+    @extend_schema(request=HiddenRequesterSerializer, responses={201: HiddenRequesterSerializer, 404: ErrorSerializer})
+    def post(self, request: Request) -> Response:
+        data = HiddenRequesterSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        hidden = requester_hide(worker=request.user, requester_id=data.validated_data["requester_id"])
+        return Response(HiddenRequesterSerializer(hidden).data, status=status.HTTP_201_CREATED)
+
+
+class WorkHiddenRequesterApi(APIView):
+    """Show a hidden requester's jobs again."""
+
+    permission_classes = [IsWorker]
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, requester_id: int) -> Response:
+        requester_unhide(worker=request.user, requester_id=requester_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

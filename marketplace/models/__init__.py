@@ -19,6 +19,7 @@ from marketplace.models.items import Item, MicroTask, Upload
 from marketplace.models.jobs import FINISHED_STATUSES, Job, JobQualification, JobStatus
 from marketplace.models.media import MediaFile, MediaKind
 from marketplace.models.results import ItemResult, JobAggregate, posterior_by_class
+from marketplace.models.standing import HiddenRequester, RequesterStanding
 from marketplace.models.webhooks import SUBSCRIBABLE_EVENTS, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "GoldExposure",
     "Item",
     "ItemResult",
+    "HiddenRequester",
     "Job",
     "JobAggregate",
     "JobQualification",
@@ -45,6 +47,7 @@ __all__ = [
     "MediaKind",
     "MicroTask",
     "Participation",
+    "RequesterStanding",
     "ReviewStatus",
     "Upload",
     "SUBSCRIBABLE_EVENTS",
