@@ -1,0 +1,121 @@
+"""The Python client (marketplace/client): its table of operations agrees with the served OpenAPI schema; a
+requester's script runs a whole job with it against a live server; the command line prints JSON and says errors in
+one line; it imports nothing of the server."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from marketplace.accounts.services import api_key_create
+from marketplace.client import ApiError, Client, http_client
+from marketplace.client.cli import main
+from marketplace.client.operations import OPERATIONS
+from marketplace.models import Job
+from tests.client.conftest import in_process
+from tests.factories import PASSWORD, WorkerFactory
+from tests.fuzz.conftest import LOGIN, openapi_document
+
+
+def test_every_operation_the_client_calls_is_in_the_schema_with_the_fields_it_sends(db):
+    paths = openapi_document()["paths"]
+    schemas = openapi_document()["components"]["schemas"]
+    for name, op in OPERATIONS.items():
+        assert op.path in paths, name
+        served = paths[op.path].get(op.method.lower())
+        assert served is not None, (name, op.method)
+        accepted = set()
+        for content in served.get("requestBody", {}).get("content", {}).values():
+            ref = content["schema"].get("$ref", "")
+            accepted |= set(schemas[ref.rsplit("/", 1)[-1]].get("properties", {})) if ref else set()
+        assert set(op.body) <= accepted, (name, sorted(set(op.body) - accepted))
+        parameters = {p["name"] for p in served.get("parameters", []) if p["in"] == "query"}
+        assert set(op.query) <= parameters, (name, sorted(set(op.query) - parameters))
+
+
+def test_the_client_refuses_a_field_its_table_does_not_list_before_sending():
+    client = Client(http=http_client("http://testserver", wsgi_app=lambda *a: None))
+
+    with pytest.raises(TypeError, match="jobs.create takes no \\['colour'\\]"):
+        client.create_job(title="x", colour="red")
+
+
+def _session_token(live_url: str, email: str) -> str:
+    with http_client(live_url) as http:
+        response = http.post(LOGIN, json={"email": email, "password": PASSWORD})
+    return response.json()["meta"]["session_token"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_requester_script_runs_a_job_end_to_end_against_a_live_server(live_server, requester, settings):
+    settings.ALLOWED_HOSTS = ["*"]
+    key = api_key_create(user=requester, name="pipeline", scopes=["jobs", "money"])[1]
+    client = Client(live_server.url, api_key=key)
+    schema = {"type": "single_choice", "classes": ["cat", "dog"]}
+    job = client.create_job(
+        title="Cats or dogs", label_schema=schema, reward_cents=10, items_per_task=2, overlap_min=2, overlap_max=2
+    )
+    client.upload_rows(job["id"], [{"image_url": f"https://example.com/{i}.jpg"} for i in range(4)])
+    client.upload_rows(
+        job["id"], [{"image_url": f"https://example.com/g{i}.jpg", "gold_label": "cat"} for i in range(6)], kind="gold"
+    )
+    deposited = client.deposit_shortfall(job["id"])
+    assert deposited == client.cost(job["id"])["total_cents"]
+    assert client.launch(job["id"])["status"] == "active"
+
+    for worker in (WorkerFactory(), WorkerFactory()):
+        crowd = Client(live_server.url, session_token=_session_token(live_server.url, worker.email))
+        while True:
+            try:
+                assignment = crowd.claim(job["id"])
+            except ApiError as refused:
+                assert refused.code in ("no_work_available", "not_eligible"), refused  # done, or the job is
+                break
+            crowd.submit(assignment["id"], ["cat"] * len(assignment["items"]))
+
+    finished = client.wait(job["id"], interval=0.2, timeout=30)
+    pending = [a["id"] for a in client.submissions(job["id"])]
+    client.review(job["id"], approve=pending)
+    results = list(client.results(job["id"]))
+
+    assert finished["status"] == "completed"
+    assert len(pending) == 4 and not list(client.submissions(job["id"]))
+    assert len(results) == 4 and {row["label"] for row in results} == {"cat"}
+    with pytest.raises(ApiError) as refused:
+        client.upload_rows(job["id"], [{"image_url": "not a url"}])
+    assert refused.value.status in (400, 409)
+
+
+def in_process_client(user) -> Client:
+    return in_process(api_key_create(user=user, name="cli", scopes=["jobs"])[1])
+
+
+def test_the_command_line_creates_a_job_and_prints_it_as_json(db, requester, capsys):
+    schema = json.dumps({"type": "single_choice", "classes": ["a", "b"]})
+
+    status = main(
+        ["jobs", "create", "--title", "From the shell", "--schema", schema, "--reward-cents", "5"],
+        client=in_process_client(requester),
+    )
+
+    printed = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert Job.objects.get(pk=printed["id"]).title == "From the shell"
+
+
+def test_the_command_line_says_an_api_error_in_one_line_and_exits_1(db, requester, capsys):
+    status = main(["jobs", "get", "999999"], client=in_process_client(requester))
+
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.count("\n") == 1 and "404 not_found" in err
+
+
+def test_the_client_imports_nothing_of_the_server():
+    server = "('django', 'rest_framework', 'celery', 'numpy')"
+    code = f"import sys, marketplace.client; print(sorted(m for m in sys.modules if m.split('.')[0] in {server}))"
+
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+    assert loaded.strip() == "[]"
