@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from workers.errors import WorkersError
-from workers.models import Ban, WorkerProfile
+from workers.models import Ban, Notification, NotificationSetting, WorkerProfile
 from workers.services import worker_ban, worker_unban
 
 
@@ -53,3 +53,26 @@ class BanAdmin(admin.ModelAdmin):
     def lift_bans(self, request: HttpRequest, queryset: QuerySet[Ban]) -> None:
         for ban in queryset.filter(lifted_at__isnull=True).select_related("worker"):
             worker_unban(worker=ban.worker, reason=f"Lifted in the admin by {request.user}", by=request.user)
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """What workers were told (sent by the services); read-only."""
+
+    list_display = ["worker", "kind", "title", "created_at", "read_at", "emailed_at"]
+    list_filter = ["kind"]
+    search_fields = ["worker__email", "title", "key"]
+    list_select_related = ["worker"]
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(NotificationSetting)
+class NotificationSettingAdmin(admin.ModelAdmin):
+    list_display = ["worker", "kind", "email"]
+    search_fields = ["worker__email"]
+    list_select_related = ["worker"]

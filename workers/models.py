@@ -51,3 +51,55 @@ class Ban(models.Model):
     def __str__(self) -> str:
         state = "lifted" if self.lifted_at else "standing"
         return f"ban of {self.worker_id} ({state})"
+
+
+class NotificationKind(models.TextChoices):
+    APPROVED = "approved", "Work approved"
+    REJECTED = "rejected", "Work rejected"
+    APPEAL_DECIDED = "appeal_decided", "Appeal decided"
+    QUALIFICATION_GRANTED = "qualification_granted", "Qualification granted"
+    QUALIFICATION_REVOKED = "qualification_revoked", "Qualification revoked"
+    BLOCKED = "blocked", "Blocked"
+    UNBLOCKED = "unblocked", "Unblocked"
+    PAYOUT_SENT = "payout_sent", "Payout sent"
+    PAYOUT_FAILED = "payout_failed", "Payout failed"
+
+
+# E-mailed unless the worker turns it off; approvals come in hundreds and are only in the inbox unless turned on.
+EMAILED_BY_DEFAULT = frozenset(NotificationKind.values) - {NotificationKind.APPROVED}
+
+
+class Notification(models.Model):
+    """News for a worker: in their inbox (API and pages), and e-mailed as their settings say. `key` makes sending
+    idempotent: one notification per event, however often the code that noticed it runs."""
+
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=32, choices=NotificationKind.choices)
+    key = models.CharField(max_length=100, help_text="The event, e.g. assignment:12:rejected.")
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["worker", "-id"], name="notification_inbox")]
+        constraints = [models.UniqueConstraint(fields=["worker", "key"], name="notification_once_per_event")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.worker_id}"
+
+
+class NotificationSetting(models.Model):
+    """A worker's choice to have one kind of notification e-mailed or not (no row: `EMAILED_BY_DEFAULT`)."""
+
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=32, choices=NotificationKind.choices)
+    email = models.BooleanField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["worker", "kind"], name="notification_setting_once")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} e-mail {'on' if self.email else 'off'} for {self.worker_id}"

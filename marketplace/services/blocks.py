@@ -39,6 +39,7 @@ from marketplace.models import (
 from marketplace.services.assignments import assignments_release_open
 from marketplace.services.funding import job_escrow_cover, job_slots_add, tasks_lock
 from marketplace.services.webhooks import webhook_assignment_data, webhook_emit
+from marketplace.services.worker_news import news_of_block, news_of_review, news_of_unblock
 
 MAX_REASON = 500
 
@@ -76,6 +77,7 @@ def participation_block(
         block = Block.objects.create(
             worker_id=worker_id, requester_id=job.requester_id, job=job, source=source, reason=reason, created_by=by
         )
+        news_of_block(block)
         _reject(block, [a for a in held if a.status == AssignmentStatus.SUBMITTED], now)
         job_slots_add(job=job, add=Counter(submitted))
     return True
@@ -125,6 +127,7 @@ def job_worker_unblock(*, job: Job, worker_id: int, reason: str, by: User) -> Bl
         job_escrow_cover(job=job)
         block.lifted_at, block.lifted_by, block.lift_reason = now, by, text
         block.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
+        news_of_unblock(block)
     return block
 
 
@@ -145,6 +148,7 @@ def _reject(block: Block, pending: list[Assignment], now: datetime) -> None:
     for assignment in pending:
         assignment.review_status, assignment.reject_reason = ReviewStatus.REJECTED, block.reason
         webhook_emit(job=block.job_id, event="assignment.rejected", data=partial(_rejected_data, assignment, block))
+        news_of_review(assignment)
 
 
 def _rejected_data(assignment: Assignment, block: Block) -> dict[str, object]:
@@ -193,6 +197,7 @@ def requester_block(*, requester: User, worker_id: int, reason: str, by: User) -
                 )
         except IntegrityError:
             raise AlreadyBlocked(block=_standing(job=None, worker_id=worker_id, requester_id=requester.pk).pk) from None
+        news_of_block(block)
         jobs = Job.objects.filter(
             Exists(Assignment.objects.filter(job=OuterRef("pk"), worker=worker, status=AssignmentStatus.OPEN)),
             requester=requester,
@@ -216,6 +221,7 @@ def requester_unblock(*, requester: User, worker_id: int, reason: str, by: User)
             raise NotBlocked()
         block.lifted_at, block.lifted_by, block.lift_reason = timezone.now(), by, text
         block.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
+        news_of_unblock(block)
     return block
 
 

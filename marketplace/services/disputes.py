@@ -53,6 +53,7 @@ from marketplace.models import (
 from marketplace.services.appeals import AppealEvidence, appeal_evidence
 from marketplace.services.reputation import reputation_recompute
 from marketplace.services.reviews import assignment_overturn, assignment_review_emit, job_settle
+from marketplace.services.worker_news import news_of_appeal
 from payments.errors import PaymentsError
 
 MAX_TEXT = 5000
@@ -285,6 +286,7 @@ def _close(dispute: Dispute, *, decision: str, note: str, by: User | None) -> No
     dispute.resolved_by, dispute.resolved_at, dispute.pending_reason = by, timezone.now(), ""
     dispute.full_clean()
     dispute.save()
+    news_of_appeal(dispute)
 
 
 def _lock_dispute(dispute_id: int) -> Dispute:

@@ -30,6 +30,7 @@ from marketplace.models import (
 from marketplace.selectors import assignment_price, job_fee_rate, job_slots_owed
 from marketplace.services.reputation import reputation_recompute
 from marketplace.services.webhooks import webhook_assignment_data, webhook_emit
+from marketplace.services.worker_news import news_of_review
 from payments.errors import PaymentsError
 from payments.models import Transaction
 from payments.money import fee_split
@@ -200,6 +201,7 @@ def assignment_review_emit(*, assignment: Assignment, **extra: Any) -> None:
         return {**webhook_assignment_data(assignment), **review, **extra}
 
     webhook_emit(job=assignment.job_id, event=f"assignment.{assignment.review_status}", data=data)
+    news_of_review(assignment)
 
 
 def _lock_submitted(assignment_id: int) -> Assignment:

@@ -17,6 +17,7 @@ a countdown task held by a worker, which a broker restart loses. The provider ca
 lease; one that outlives it only costs a second call with the same key.
 """
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -38,6 +39,9 @@ from payments.services.ledger import (
     ledger_lock,
     ledger_post,
 )
+from payments.signals import payout_finished
+
+logger = logging.getLogger(__name__)
 
 
 def payout_minimum() -> int:
@@ -225,6 +229,9 @@ def payout_record_outcome(*, payout_id: int, result: ProviderResult) -> Payout:
             payout.status, payout.last_error = PayoutStatus.FAILED, (result.error or "refused")[:500]
         payout.finished_at = timezone.now()
         payout.save(update_fields=["status", "provider_reference", "last_error", "finished_at", "updated_at"])
+    for receiver, error in payout_finished.send_robust(sender=Payout, payout=payout):
+        if error is not None:
+            logger.error("payout_finished receiver %r failed", receiver, exc_info=error)
     return payout
 
 

@@ -20,6 +20,8 @@ from django.utils import timezone
 from qualification.errors import GrantConflict, NotAWorker, NotEligible
 from qualification.models import Attempt, Grant, Qualification
 from qualification.services.qualifications import ensure_can_manage
+from workers.models import NotificationKind
+from workers.notifications import notify
 
 SUPERSEDED = "superseded"
 TEST_REASON = "passed the test"
@@ -96,6 +98,13 @@ def grant_revoke(*, grant: Grant, reason: str, by: AbstractBaseUser) -> Grant:
     reason = _reason(reason)
     if locked.revoked_at is None:
         _close(locked, reason=reason, by=by)
+        notify(
+            worker_id=locked.worker_id,
+            kind=NotificationKind.QUALIFICATION_REVOKED,
+            key=f"grant:{locked.pk}:revoked",
+            title=f"Qualification revoked: {locked.qualification.name}",
+            body=f"Reason: {reason}",
+        )
     return locked
 
 
@@ -118,6 +127,13 @@ def _install(grant: Grant, *, replaces: Callable[[Grant], bool], by: AbstractBas
                 grant.save()
         except IntegrityError:
             continue  # a concurrent first grant won: lock it and decide again
+        notify(
+            worker_id=grant.worker_id,
+            kind=NotificationKind.QUALIFICATION_GRANTED,
+            key=f"grant:{grant.pk}",
+            title=f"Qualification granted: {grant.qualification.name}",
+            body=f"Score {grant.score:.0%}. The jobs that require it are now open to you.",
+        )
         return grant
     raise GrantConflict()
 

@@ -240,3 +240,24 @@ def test_pending_and_sent_accounts_are_per_worker(earning):
     assert account_payouts_pending(user=earning, currency="USD").owner == earning
     assert account_external_payouts(user=earning, currency="USD").balance == 700
     assert payable(earning).balance == 300
+
+
+def test_the_worker_is_told_when_a_payout_is_sent_and_when_one_comes_back(
+    earning, sandbox, mailoutbox, django_capture_on_commit_callbacks
+):
+    from workers.models import Notification
+
+    sent = payout_request(worker=earning, amount=300, currency="USD", idempotency_key="a")
+    failed = payout_request(worker=earning, amount=300, currency="USD", idempotency_key="b")
+    with django_capture_on_commit_callbacks(execute=True):
+        payout_send(payout_id=sent.pk)
+        sandbox.fail_next("payout", error="account_closed")
+        payout_send(payout_id=failed.pk)
+        payout_send(payout_id=failed.pk)  # recorded already: no second notification
+
+    told = list(Notification.objects.filter(worker=earning).order_by("id").values_list("kind", "title"))
+    assert told == [("payout_sent", "Payout of 3.00 USD sent"), ("payout_failed", "Payout of 3.00 USD failed")]
+    assert [m.subject for m in mailoutbox] == [
+        "[crowdmarket] Payout of 3.00 USD sent",
+        "[crowdmarket] Payout of 3.00 USD failed",
+    ]
