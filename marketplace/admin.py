@@ -30,6 +30,7 @@ from marketplace.models import (
     MediaFile,
     MicroTask,
     Participation,
+    Prediction,
     RequesterStanding,
     Upload,
     WebhookDelivery,
@@ -511,3 +512,14 @@ class HiddenRequesterAdmin(ReadOnlyAdmin):
     list_display = ["worker", "requester", "created_at"]
     search_fields = ["worker__email", "requester__email"]
     list_select_related = ["worker", "requester"]
+
+
+@admin.register(Prediction)
+class PredictionAdmin(ReadOnlyAdmin):
+    """Models' answers on items (sent through `POST /api/v1/jobs/{id}/predictions/`)."""
+
+    list_display = ["item", "model", "answer", "score", "updated_at"]
+    list_filter = ["model"]
+    search_fields = ["=job__id", "model"]
+    raw_id_fields = ["item"]
+    show_full_result_count = False

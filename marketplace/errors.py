@@ -70,6 +70,14 @@ class MediaRejected(MarketplaceError):
     default_message = "Some files were refused; none of them was kept."
 
 
+class PredictionsRejected(MarketplaceError):
+    """Some predictions were refused (`extra["errors"]`: index, field, message each); none was kept."""
+
+    code = "invalid_predictions"
+    status_code = 400
+    default_message = "Some predictions were refused; none was kept."
+
+
 class NotEligible(MarketplaceError):
     """The worker may not work on this job (own job, no worker role, blocked, not qualified)."""
 

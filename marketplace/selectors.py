@@ -42,6 +42,7 @@ from marketplace.models import (
     MediaFile,
     MicroTask,
     Participation,
+    Prediction,
     ReviewStatus,
     Upload,
     posterior_by_class,
@@ -452,3 +453,20 @@ def assignment_media_get(*, worker: User, assignment_id: int, position: int, fie
 
 def hidden_requester_list(*, worker: User) -> QuerySet[HiddenRequester]:
     return HiddenRequester.objects.filter(worker=worker).select_related("requester").order_by("-created_at")
+
+
+def prediction_list(*, job: Job) -> QuerySet[Prediction]:
+    return Prediction.objects.filter(job=job).order_by("item_id", "model")
+
+
+def assignment_prelabels(*, assignment: Assignment) -> list[dict[str, Any] | None]:
+    """The job's pre-label model's prediction on each item of the assignment, in order (None where there is none;
+    a launched job has one on every item)."""
+    model = assignment.job.prelabel_model
+    found = {
+        item_id: {"answer": answer, "score": score}
+        for item_id, answer, score in Prediction.objects.filter(
+            item_id__in=assignment.item_ids, model=model
+        ).values_list("item_id", "answer", "score")
+    }
+    return [found.get(item_id) for item_id in assignment.item_ids]

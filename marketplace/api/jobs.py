@@ -72,6 +72,7 @@ class JobSerializer(serializers.ModelSerializer):
             "gold_block_threshold",
             "min_seconds_per_item",
             "fast_answer_action",
+            "prelabel_model",
             "status",
             "created_at",
             "updated_at",
@@ -106,6 +107,7 @@ class JobInputSerializer(serializers.Serializer):
     gold_block_threshold = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
     min_seconds_per_item = serializers.FloatField(min_value=0.0, max_value=3600.0, required=False)
     fast_answer_action = serializers.ChoiceField(choices=["flag", "block"], required=False)
+    prelabel_model = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
     def to_service_fields(self) -> dict[str, Any]:
         fields = dict(self.validated_data)

@@ -1,6 +1,18 @@
 from django.urls import include, path
 
-from marketplace.api import accounts, blocks, disputes, jobs, media, results, reviews, uploads, webhooks, work
+from marketplace.api import (
+    accounts,
+    blocks,
+    disputes,
+    jobs,
+    media,
+    predictions,
+    results,
+    reviews,
+    uploads,
+    webhooks,
+    work,
+)
 
 # The worker's endpoints first: they serve most requests, and a URL is matched against the patterns in order.
 _work = [
@@ -48,6 +60,7 @@ urlpatterns = [
     path("jobs/<int:job_id>/tasks/", jobs.JobTaskListApi.as_view(), name="job-tasks"),
     path("jobs/<int:job_id>/uploads/", uploads.JobUploadListCreateApi.as_view(), name="job-uploads"),
     path("jobs/<int:job_id>/media/", media.JobMediaListCreateApi.as_view(), name="job-media"),
+    path("jobs/<int:job_id>/predictions/", predictions.JobPredictionListCreateApi.as_view(), name="job-predictions"),
     path("jobs/<int:job_id>/media/<path:name>", media.JobMediaFileApi.as_view(), name="job-media-file"),
     path("jobs/<int:job_id>/cost/", jobs.JobCostApi.as_view(), name="job-cost"),
     path("jobs/<int:job_id>/progress/", jobs.JobProgressApi.as_view(), name="job-progress"),

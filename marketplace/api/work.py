@@ -173,7 +173,11 @@ class WorkAssignmentSerializer(serializers.Serializer):
         if payloads is None:
             payloads = [item.payload for item in selectors.assignment_items(assignment=assignment)]
         payloads = work_item_payloads(assignment, payloads)
-        return [{"position": position, "payload": payload} for position, payload in enumerate(payloads)]
+        items = [{"position": position, "payload": payload} for position, payload in enumerate(payloads)]
+        if assignment.job.prelabel_model:  # every item gets the key, gold or not: its presence tells nothing
+            for item, prelabel in zip(items, selectors.assignment_prelabels(assignment=assignment), strict=True):
+                item["prelabel"] = prelabel
+        return items
 
     @extend_schema(responses=WorkAnswerSerializer(many=True))  # type: ignore[misc]
     def get_answers(self, assignment: Assignment) -> list[dict]:

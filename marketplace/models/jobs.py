@@ -60,6 +60,11 @@ class Job(models.Model):
         default=1, validators=[MinValueValidator(1)], help_text="Open assignments a worker may hold on this job."
     )
     deadline = models.DateTimeField(null=True, blank=True)
+    prelabel_model = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Show workers this model version's prediction on every item as a starting point (empty: none).",
+    )
     confidence_target = models.FloatField(
         default=0.95,
         validators=[MinValueValidator(0.5), MaxValueValidator(0.9999)],

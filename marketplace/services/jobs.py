@@ -12,6 +12,7 @@ from marketplace.errors import Forbidden, InvalidTransition, JobNotEditable, Job
 from marketplace.models import FINISHED_STATUSES, Job, JobQualification, JobStatus, MicroTask
 from marketplace.prepared import Param, PreparedQuery, attnames
 from marketplace.schemas import parse_item_schema, parse_label_schema
+from marketplace.services.predictions import prelabels_missing
 from marketplace.services.reviews import job_fund_escrow, job_settle
 from marketplace.services.webhooks import webhook_emit, webhook_job_data
 from payments.errors import InvalidCurrency
@@ -53,6 +54,7 @@ EDITABLE_FIELDS: dict[str, frozenset[str]] = {
             "confidence_target",
             *("required_qualifications", "min_reputation"),
             *("min_gold", "gold_block_threshold", "min_seconds_per_item", "fast_answer_action"),
+            "prelabel_model",
         }
     ),
     JobStatus.ACTIVE: frozenset({"title", "instructions", "deadline"}),
@@ -183,6 +185,13 @@ def _check_launchable(job: Job) -> None:
             f"Every assignment holds {job.gold_per_assignment} gold items (gold_ratio {job.gold_ratio}): upload at "
             f"least that many gold items (the job has {usable_gold}), or set gold_ratio to 0.",
             field="gold_ratio",
+        )
+    missing = prelabels_missing(job=job)
+    if missing:
+        raise JobNotLaunchable(
+            f"Workers see {job.prelabel_model}'s prediction on every item, gold included (so that none stands out): "
+            f"{missing} items have none yet. Send them, or clear prelabel_model.",
+            field="prelabel_model",
         )
 
 
