@@ -1,3 +1,27 @@
-from django.urls import URLPattern, URLResolver
+"""Pages for requesters (see `marketplace.web`)."""
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from django.urls import URLPattern, URLResolver, path
+
+from marketplace.web.requester import dashboard, jobs
+
+app_name = "requester"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", jobs.job_list, name="jobs"),
+    path("jobs/new/", jobs.job_new, name="job-new"),
+    path("jobs/preview/", jobs.instructions_preview, name="instructions-preview"),
+    path("jobs/<int:job_id>/", jobs.job_detail, name="job"),
+    path("jobs/<int:job_id>/upload/", jobs.job_upload, name="upload"),
+    path("jobs/<int:job_id>/deposit/", jobs.deposit, name="deposit"),
+    *(
+        path(f"jobs/<int:job_id>/{action}/", jobs.job_action, {"action": action}, name=f"job-{action}")
+        for action in ("launch", "pause", "resume", "cancel")
+    ),
+    path("jobs/<int:job_id>/dashboard/", dashboard.dashboard, name="dashboard"),
+    *(
+        path(f"jobs/<int:job_id>/workers/{action}/", dashboard.worker_block, {"action": action}, name=action)
+        for action in ("block", "unblock")
+    ),
+    path("jobs/<int:job_id>/results/", dashboard.results, name="results"),
+    path("jobs/<int:job_id>/review/", dashboard.review, name="review"),
+]

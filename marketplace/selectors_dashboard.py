@@ -1,0 +1,97 @@
+"""What a requester's job dashboard shows, read in a fixed, small number of queries whatever the job's size.
+
+Every figure comes from a row the writes already maintain or from an indexed aggregate: progress from the tasks'
+counters (`selectors.job_progress`), confidence from `ItemResult` through its (job, confidence) index, labels from
+the same rows, money from the escrow account's cached balance, workers from `Participation`. Nothing re-reads the
+answers table row by row (a 1M-answer job: bench/dashboard.py)."""
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
+
+from marketplace.models import Answer, Assignment, ItemResult, Job, Participation, ReviewStatus
+from marketplace.schemas import parse_label_schema
+from marketplace.selectors import assignment_price, job_progress
+from payments.selectors import account_escrow_get
+
+CONFIDENCE_BINS = 10  # 0.0-0.1, ..., 0.9-1.0 (the last one closed)
+
+
+@dataclass(frozen=True)
+class Spend:
+    currency: str
+    in_escrow: int  # what the escrow holds now (minor units)
+    paid: int  # approved assignments x (reward + fee)
+    approved: int
+
+
+def confidence_histogram(*, job: Job) -> list[int]:
+    """How many of the job's aggregated items fall in each tenth of confidence: one indexed aggregate query."""
+    edges = [i / CONFIDENCE_BINS for i in range(CONFIDENCE_BINS + 1)]
+    bins = {
+        f"b{i}": Count("pk", filter=Q(confidence__gte=edges[i]) & _below(edges[i + 1], last=i == CONFIDENCE_BINS - 1))
+        for i in range(CONFIDENCE_BINS)
+    }
+    counts = ItemResult.objects.filter(job=job, answer_count__gt=0).aggregate(**bins)
+    return [counts[f"b{i}"] for i in range(CONFIDENCE_BINS)]
+
+
+def _below(edge: float, *, last: bool) -> Q:
+    return Q(confidence__lte=edge) if last else Q(confidence__lt=edge)
+
+
+def label_counts(*, job: Job) -> list[tuple[str, int]]:
+    """Each class of the label schema with how many items the aggregation gave it, in schema order."""
+    classes = parse_label_schema(job.label_schema).classes
+    grouped = (
+        ItemResult.objects.filter(job=job, answer_count__gt=0)
+        .values_list("label")
+        .annotate(n=Count("pk"))
+        .values_list("label", "n")
+    )
+    rows = {label: n for label, n in grouped if isinstance(label, str)}
+    return [(name, rows.get(name, 0)) for name in classes]
+
+
+def job_spend(*, job: Job) -> Spend:
+    reward, fee = assignment_price(job)
+    approved = Assignment.objects.filter(job=job, review_status=ReviewStatus.APPROVED, submitted_at__isnull=False)
+    n_approved = approved.count()
+    escrow = account_escrow_get(job_id=job.pk, currency=job.currency)
+    return Spend(
+        currency=job.currency,
+        in_escrow=escrow.balance if escrow is not None else 0,
+        paid=n_approved * (reward + fee),
+        approved=n_approved,
+    )
+
+
+def job_dashboard_workers(*, job: Job) -> QuerySet[Participation]:
+    """The job's workers, the least accurate first (the ones to look at), with their email in the same query."""
+    return (
+        Participation.objects.filter(job=job)
+        .select_related("worker")
+        .order_by("estimated_accuracy", "id")
+        .only(
+            *("id", "worker_id", "worker__email", "submitted_assignments", "gold_answered", "gold_correct"),
+            *("estimated_accuracy", "blocked_at", "block_reason"),
+        )
+    )
+
+
+def job_dashboard(*, job: Job) -> dict:
+    return {
+        "progress": job_progress(job=job),
+        "confidence": confidence_histogram(job=job),
+        "labels": label_counts(job=job),
+        "spend": job_spend(job=job),
+    }
+
+
+def item_answers(*, item_ids: list[int]) -> dict[int, list[tuple[int, object]]]:
+    """Every answer to these items as (worker id, value), oldest first: one query for a page of results."""
+    grouped: dict[int, list[tuple[int, object]]] = {}
+    rows = Answer.objects.filter(item_id__in=item_ids).order_by("id").values_list("item_id", "worker_id", "value")
+    for item_id, worker_id, value in rows:
+        grouped.setdefault(item_id, []).append((worker_id, value))
+    return grouped

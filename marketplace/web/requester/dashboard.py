@@ -1,0 +1,124 @@
+"""A job's dashboard (progress, money, confidence, labels, workers with block/unblock), its results and its review."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from marketplace import selectors
+from marketplace.errors import MarketplaceError
+from marketplace.models import AssignmentStatus, ReviewStatus
+from marketplace.selectors_dashboard import CONFIDENCE_BINS, item_answers, job_dashboard, job_dashboard_workers
+from marketplace.services.blocks import job_worker_block, job_worker_unblock
+from marketplace.services.reviews import assignments_review
+from marketplace.web.charts import bar_chart
+from marketplace.web.requester.access import own_job, requester_required
+from marketplace.web.requester.forms import BlockForm, ReviewForm
+from payments.errors import PaymentsError
+from payments.money import format_amount
+
+
+@requester_required
+def dashboard(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = own_job(request, job_id)
+    data = job_dashboard(job=job)
+    progress, spend = data["progress"], data["spend"]
+    tenths = [f"{i / CONFIDENCE_BINS:.1f}" for i in range(CONFIDENCE_BINS)]
+    charts = [
+        bar_chart(
+            "Progress",
+            [
+                ("items done", progress["items_complete"]),
+                ("items", progress["items_total"]),
+                ("answers", progress["answers_collected"]),
+                ("open", progress["assignments_open"]),
+            ],
+        ),
+        bar_chart("Confidence of the labels", list(zip(tenths, data["confidence"], strict=True))),
+        bar_chart("Items per label", data["labels"]),
+        bar_chart(f"Money ({spend.currency}, minor units)", [("paid", spend.paid), ("in escrow", spend.in_escrow)]),
+    ]
+    context = {
+        "job": job,
+        "progress": progress,
+        "spend": {
+            "paid": format_amount(spend.paid, spend.currency),
+            "escrow": format_amount(spend.in_escrow, spend.currency),
+        },
+        "charts": charts,
+        "workers": job_dashboard_workers(job=job),
+        "block_form": BlockForm(),
+    }
+    return render(request, "web/requester/dashboard.html", context)
+
+
+@requester_required
+@require_POST
+def worker_block(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
+    """Block a worker from the job, or lift the block, with a reason (services.blocks: the same rules as the API)."""
+    job = own_job(request, job_id)
+    form = BlockForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give a reason for blocking or unblocking a worker.")
+        return redirect("web:requester:dashboard", job_id=job.pk)
+    service = job_worker_block if action == "block" else job_worker_unblock
+    try:
+        service(job=job, worker_id=form.cleaned_data["worker"], reason=form.cleaned_data["reason"], by=request.user)
+    except (MarketplaceError, PaymentsError) as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Worker #{form.cleaned_data['worker']} {action}ed.")
+    return redirect("web:requester:dashboard", job_id=job.pk)
+
+
+@requester_required
+def results(request: HttpRequest, job_id: int) -> HttpResponse:
+    """The job's items with their label and confidence, filtered by label, confidence below a bound, or a worker."""
+    job = own_job(request, job_id)
+    items = selectors.result_list(job=job)
+    label, below, worker = request.GET.get("label"), request.GET.get("below"), request.GET.get("worker")
+    if label:
+        items = items.filter(result__label=label)
+    if below:
+        try:
+            items = items.filter(result__confidence__lt=float(below))
+        except ValueError:
+            messages.error(request, "The confidence bound must be a number between 0 and 1.")
+    if worker and worker.isdigit():
+        items = items.filter(answers__worker_id=int(worker)).distinct()
+    page = Paginator(items, 50).get_page(request.GET.get("page"))
+    answers = item_answers(item_ids=[item.pk for item in page])
+    rows = [(item, answers.get(item.pk, [])) for item in page]
+    context = {"job": job, "page": page, "rows": rows, "filters": {"label": label, "below": below, "worker": worker}}
+    return render(request, "web/requester/results.html", context)
+
+
+@requester_required
+def review(request: HttpRequest, job_id: int) -> HttpResponse:
+    """The job's submissions pending review; approve or reject the ticked ones (bulk, keyboard: space ticks)."""
+    job = own_job(request, job_id)
+    pending = (
+        selectors.job_assignment_list(job=job)
+        .filter(status=AssignmentStatus.SUBMITTED, review_status=ReviewStatus.PENDING)
+        .select_related("worker")
+    )
+    form = ReviewForm(request.POST or None, pending=[a.pk for a in pending])
+    if request.method == "POST" and form.is_valid():
+        ids, reason = form.cleaned_data["assignments"], form.cleaned_data["reason"]
+        approve = ids if form.cleaned_data["action"] == "approve" else []
+        reject = [(i, reason) for i in ids] if form.cleaned_data["action"] == "reject" else []
+        done = assignments_review(job=job, approve=approve, reject=reject, by=request.user)
+        for refused in done["refused"]:
+            messages.error(request, f"#{refused['id']}: {refused['message']}")
+        messages.success(request, f"{len(done['approved'])} approved, {len(done['rejected'])} rejected.")
+        return redirect("web:requester:review", job_id=job.pk)
+    recent = (
+        selectors.job_assignment_list(job=job)
+        .exclude(review_status=ReviewStatus.PENDING)
+        .select_related("worker")
+        .prefetch_related("appeals")
+        .order_by("-reviewed_at")[:50]
+    )
+    context = {"job": job, "pending": pending, "form": form, "recent": recent}
+    return render(request, "web/requester/review.html", context, status=400 if form.errors else 200)
