@@ -29,9 +29,9 @@ class JobForm(forms.Form):
         max_length=500,
         help_text="The columns each item row carries (names separated by commas), all text.",
     )
-    overlap_min = forms.IntegerField(min_value=1, max_value=50, initial=3, help_text="Answers per item.")
+    overlap_min = forms.IntegerField(min_value=1, max_value=50, initial=3, label="Answers per item")
     overlap_max = forms.IntegerField(
-        min_value=1, max_value=50, initial=3, help_text="At most this many, when the answers disagree (adaptive)."
+        min_value=1, max_value=50, initial=3, label="At most, when answers disagree", help_text="Adaptive overlap."
     )
     items_per_task = forms.IntegerField(min_value=1, max_value=100, initial=10)
     reward_cents = forms.IntegerField(
@@ -71,7 +71,7 @@ FIELD_OF_ERROR = {"label_schema": "classes", "item_schema": "item_fields"}
 
 class UploadForm(forms.Form):
     file = forms.FileField(help_text="CSV with a header row, or JSONL (one object per line).")
-    kind = forms.ChoiceField(choices=Upload.Kind.choices, initial=Upload.Kind.ITEMS, label="The file holds")
+    kind = forms.ChoiceField(choices=Upload.Kind.choices, initial=Upload.Kind.ITEMS, label="Rows are")
 
 
 class DepositForm(forms.Form):
