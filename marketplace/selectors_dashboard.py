@@ -25,32 +25,26 @@ class Spend:
     approved: int
 
 
-def confidence_histogram(*, job: Job) -> list[int]:
-    """How many of the job's aggregated items fall in each tenth of confidence: one indexed aggregate query."""
+def result_distribution(*, job: Job) -> tuple[list[int], list[tuple[str, int]]]:
+    """How many of the job's aggregated items fall in each tenth of confidence, and how many got each class of the
+    label schema (in schema order): both from one scan of the job's results, grouped by label."""
     edges = [i / CONFIDENCE_BINS for i in range(CONFIDENCE_BINS + 1)]
     bins = {
         f"b{i}": Count("pk", filter=Q(confidence__gte=edges[i]) & _below(edges[i + 1], last=i == CONFIDENCE_BINS - 1))
         for i in range(CONFIDENCE_BINS)
     }
-    counts = ItemResult.objects.filter(job=job, answer_count__gt=0).aggregate(**bins)
-    return [counts[f"b{i}"] for i in range(CONFIDENCE_BINS)]
+    rows = ItemResult.objects.filter(job=job, answer_count__gt=0).values_list("label").annotate(**bins)
+    histogram, per_label = [0] * CONFIDENCE_BINS, {}
+    for label, *counts in rows.values_list("label", *bins):
+        histogram = [h + c for h, c in zip(histogram, counts, strict=True)]
+        if isinstance(label, str):  # a single-choice label; other types' labels are not classes
+            per_label[label] = sum(counts)
+    classes = parse_label_schema(job.label_schema).classes
+    return histogram, [(name, per_label.get(name, 0)) for name in classes]
 
 
 def _below(edge: float, *, last: bool) -> Q:
     return Q(confidence__lte=edge) if last else Q(confidence__lt=edge)
-
-
-def label_counts(*, job: Job) -> list[tuple[str, int]]:
-    """Each class of the label schema with how many items the aggregation gave it, in schema order."""
-    classes = parse_label_schema(job.label_schema).classes
-    grouped = (
-        ItemResult.objects.filter(job=job, answer_count__gt=0)
-        .values_list("label")
-        .annotate(n=Count("pk"))
-        .values_list("label", "n")
-    )
-    rows = {label: n for label, n in grouped if isinstance(label, str)}
-    return [(name, rows.get(name, 0)) for name in classes]
 
 
 def job_spend(*, job: Job) -> Spend:
@@ -80,10 +74,11 @@ def job_dashboard_workers(*, job: Job) -> QuerySet[Participation]:
 
 
 def job_dashboard(*, job: Job) -> dict:
+    confidence, labels = result_distribution(job=job)
     return {
         "progress": job_progress(job=job),
-        "confidence": confidence_histogram(job=job),
-        "labels": label_counts(job=job),
+        "confidence": confidence,
+        "labels": labels,
         "spend": job_spend(job=job),
     }
 

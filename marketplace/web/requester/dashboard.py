@@ -18,6 +18,10 @@ from marketplace.web.requester.forms import BlockForm, ReviewForm
 from payments.errors import PaymentsError
 from payments.money import format_amount
 
+# A page shows this many rows at most: the dashboard's least accurate workers, the oldest pending submissions.
+WORKERS_SHOWN = 100
+PENDING_SHOWN = 100
+
 
 @requester_required
 def dashboard(request: HttpRequest, job_id: int) -> HttpResponse:
@@ -47,7 +51,8 @@ def dashboard(request: HttpRequest, job_id: int) -> HttpResponse:
             "escrow": format_amount(spend.in_escrow, spend.currency),
         },
         "charts": charts,
-        "workers": job_dashboard_workers(job=job),
+        "workers": job_dashboard_workers(job=job)[:WORKERS_SHOWN],
+        "workers_shown": WORKERS_SHOWN,
         "block_form": BlockForm(),
     }
     return render(request, "web/requester/dashboard.html", context)
@@ -98,11 +103,10 @@ def results(request: HttpRequest, job_id: int) -> HttpResponse:
 def review(request: HttpRequest, job_id: int) -> HttpResponse:
     """The job's submissions pending review; approve or reject the ticked ones (bulk, keyboard: space ticks)."""
     job = own_job(request, job_id)
-    pending = (
-        selectors.job_assignment_list(job=job)
-        .filter(status=AssignmentStatus.SUBMITTED, review_status=ReviewStatus.PENDING)
-        .select_related("worker")
+    pending_all = selectors.job_assignment_list(job=job).filter(
+        status=AssignmentStatus.SUBMITTED, review_status=ReviewStatus.PENDING
     )
+    pending = list(pending_all.select_related("worker")[:PENDING_SHOWN])  # the oldest first: the next to auto-approve
     form = ReviewForm(request.POST or None, pending=[a.pk for a in pending])
     if request.method == "POST" and form.is_valid():
         ids, reason = form.cleaned_data["assignments"], form.cleaned_data["reason"]
@@ -120,5 +124,7 @@ def review(request: HttpRequest, job_id: int) -> HttpResponse:
         .prefetch_related("appeals")
         .order_by("-reviewed_at")[:50]
     )
-    context = {"job": job, "pending": pending, "form": form, "recent": recent}
+    context = {"job": job, "pending": pending, "form": form, "recent": recent, "shown": PENDING_SHOWN}
+    if len(pending) == PENDING_SHOWN:
+        context["pending_total"] = pending_all.count()
     return render(request, "web/requester/review.html", context, status=400 if form.errors else 200)
