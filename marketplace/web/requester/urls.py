@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from marketplace.web.requester import dashboard, jobs
+from marketplace.web.requester import account, dashboard, jobs
 
 app_name = "requester"
 
@@ -24,4 +24,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path("jobs/<int:job_id>/results/", dashboard.results, name="results"),
     path("jobs/<int:job_id>/review/", dashboard.review, name="review"),
+    path("balance/", account.balance, name="balance"),
+    path("webhooks/", account.webhooks, name="webhooks"),
+    path("webhooks/<int:endpoint_id>/", account.webhook_detail, name="webhook"),
+    path("webhooks/<int:endpoint_id>/test/", account.webhook_test, name="webhook-test"),
+    path("webhooks/<int:endpoint_id>/rotate-secret/", account.webhook_rotate, name="webhook-rotate"),
 ]
