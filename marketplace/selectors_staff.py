@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
@@ -96,11 +96,7 @@ def flagged_gold_list(*, limit: int = 100) -> QuerySet[Item]:
 
 def block_list(*, limit: int = 100) -> QuerySet[Block]:
     """Blocks and bans, standing ones first, newest first."""
-    return (
-        Block.objects.select_related("worker", "requester", "job", "created_by")
-        .order_by("lifted_at", "-id")
-        .prefetch_related(Prefetch("rejected"))[:limit]
-    )
+    return Block.objects.select_related("worker", "requester", "job", "created_by").order_by("lifted_at", "-id")[:limit]
 
 
 def platform_figures() -> dict[str, Any]:

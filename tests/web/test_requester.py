@@ -320,3 +320,26 @@ def test_job_create_is_the_same_service_the_api_uses(requester) -> None:
         requester=requester, title="t", label_schema={"type": "single_choice", "classes": ["a", "b"]}, reward_cents=5
     )
     assert job.status == JobStatus.DRAFT
+
+
+# Each page's queries, pinned: session, user, the job, then the page's own reads (a fixed number however many rows).
+PAGE_QUERIES = {
+    "jobs": 4,
+    "job-new": 2,
+    "job": 7,
+    "dashboard": 11,
+    "results": 7,
+    "review": 6,
+    "balance": 5,
+    "webhooks": 3,
+}
+
+
+@pytest.mark.parametrize(("name", "exactly"), PAGE_QUERIES.items())
+def test_each_requester_page_costs_a_pinned_number_of_queries(
+    browser: Client, worked_job, name: str, exactly: int, django_assert_num_queries
+) -> None:
+    job, _, _ = worked_job
+    target = url(name, job.pk) if name in JOB_PAGES else url(name)
+    with django_assert_num_queries(exactly):
+        assert browser.get(target).status_code == 200

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from marketplace.models import Assignment, Dispute, DisputeStatus, ReviewStatus
+from marketplace.services.blocks import job_worker_block
 from marketplace.services.disputes import appeal_file
 from marketplace.services.reviews import assignment_reject
 from tests.factories import RequesterFactory, UserFactory, WorkerFactory
@@ -149,6 +150,26 @@ def test_the_figures_page_plots_the_last_24_hours_of_answers(admin: Client, djan
     assert re.search(r"<title>\d\d: 2</title>", html)  # the hour the two answers came in
 
 
-def test_blocks_and_flagged_gold_pages_render_for_staff(admin: Client) -> None:
-    assert admin.get(url("blocks")).status_code == 200
+def test_the_blocks_page_lists_each_block_with_its_reason_escaped(
+    admin: Client, django_capture_on_commit_callbacks
+) -> None:
+    dispute = appeal(django_capture_on_commit_callbacks)
+    job_worker_block(job=dispute.job, worker_id=dispute.worker_id, reason="<b>spam</b>", by=dispute.job.requester)
+
+    html = admin.get(url("blocks")).content.decode()
+
+    assert "&lt;b&gt;spam&lt;/b&gt;" in html and "<b>spam</b>" not in html
+    assert f"Job #{dispute.job_id}" in html and "Standing" in html
+
+
+def test_the_flagged_gold_page_renders_for_staff(admin: Client) -> None:
     assert admin.get(url("gold")).status_code == 200
+
+
+@pytest.mark.parametrize(("name", "exactly"), {"disputes": 5, "gold": 3, "blocks": 3, "figures": 7}.items())
+def test_each_staff_page_costs_a_pinned_number_of_queries(
+    admin: Client, django_capture_on_commit_callbacks, django_assert_num_queries, name: str, exactly: int
+) -> None:
+    appeal(django_capture_on_commit_callbacks)
+    with django_assert_num_queries(exactly):
+        assert admin.get(url(name)).status_code == 200
