@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
 
-from marketplace.models import Answer, Assignment, ItemResult, Job, Participation, ReviewStatus
+from marketplace.models import Answer, Assignment, Dispute, Item, ItemResult, Job, Participation, ReviewStatus
 from marketplace.schemas import parse_label_schema
 from marketplace.selectors import assignment_price, job_progress
 from payments.selectors import account_escrow_get
@@ -68,7 +68,7 @@ def job_dashboard_workers(*, job: Job) -> QuerySet[Participation]:
         .order_by("estimated_accuracy", "id")
         .only(
             *("id", "worker_id", "worker__email", "submitted_assignments", "gold_answered", "gold_correct"),
-            *("estimated_accuracy", "blocked_at", "block_reason"),
+            *("estimated_accuracy", "confusion", "blocked_at", "block_reason"),
         )
     )
 
@@ -90,3 +90,14 @@ def item_answers(*, item_ids: list[int]) -> dict[int, list[tuple[int, object]]]:
     for item_id, worker_id, value in rows:
         grouped.setdefault(item_id, []).append((worker_id, value))
     return grouped
+
+
+def job_flagged_gold(*, job: Job, limit: int = 50) -> QuerySet[Item]:
+    """The job's gold keys its trusted workers contradicted, waiting for the requester (the partial index
+    `item_gold_flagged_idx`)."""
+    return Item.objects.filter(job=job, is_gold=True, gold_flagged_at__isnull=False).order_by("gold_flagged_at")[:limit]
+
+
+def job_disputes(*, job: Job, limit: int = 50) -> QuerySet[Dispute]:
+    """Appeals of the job's rejections and the requester's complaints, newest first, with their state."""
+    return Dispute.objects.filter(job=job).select_related("worker").order_by("-id")[:limit]

@@ -9,6 +9,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from marketplace.models import Assignment, Item, Job, JobStatus, Participation, ReviewStatus
 from marketplace.services.jobs import job_create
@@ -20,7 +21,7 @@ from tests.marketplace.helpers import csv_file, csv_rows, launched_job, work_on
 pytestmark = pytest.mark.django_db
 
 JOB_PAGES = ("job", "dashboard", "results", "review")
-JOB_POSTS = ("upload", "deposit", "job-launch", "block", "unblock")
+JOB_POSTS = ("upload", "deposit", "job-launch", "block", "unblock", "gold-review", "complain")
 
 
 def url(name: str, *args: int) -> str:
@@ -322,14 +323,65 @@ def test_job_create_is_the_same_service_the_api_uses(requester) -> None:
     assert job.status == JobStatus.DRAFT
 
 
+def test_a_flagged_gold_key_is_listed_and_corrected_from_the_dashboard(browser: Client, requester) -> None:
+    job = JobFactory(requester=requester)
+    gold = "image_url,gold_label\nhttps://example.com/g.jpg,cat\n"
+    upload_receive(job=job, user=requester, file=csv_file(gold, "gold.csv"), kind="gold")
+    item = Item.objects.get(job=job, is_gold=True)
+    Item.objects.filter(pk=item.pk).update(gold_flagged_at=timezone.now())
+
+    listed = browser.get(url("dashboard", job.pk))
+    browser.post(url("gold-review", job.pk), {"item": item.pk, "gold_answer": "dog"})
+
+    assert [i.pk for i in listed.context["flagged_gold"]] == [item.pk]
+    item.refresh_from_db()
+    assert (item.gold_answer, item.gold_flagged_at) == ("dog", None)
+    assert item.gold_reviewed_at is not None
+
+
+def test_a_gold_answer_outside_the_classes_is_refused_with_a_message(browser: Client, requester) -> None:
+    job = JobFactory(requester=requester)
+    upload_receive(
+        job=job, user=requester, file=csv_file("image_url,gold_label\nhttps://e.com/g.jpg,cat\n"), kind="gold"
+    )
+    item = Item.objects.get(job=job, is_gold=True)
+
+    response = browser.post(url("gold-review", job.pk), {"item": item.pk, "gold_answer": "wolf"}, follow=True)
+
+    item.refresh_from_db()
+    assert item.gold_answer == "cat"
+    assert any(m.level_tag == "error" for m in response.context["messages"])
+
+
+def test_a_complaint_is_filed_and_listed_with_its_state(browser: Client, worked_job) -> None:
+    job, _, spammer = worked_job
+
+    browser.post(url("complain", job.pk), {"worker": spammer.pk, "message": "Always <dog>"})
+    page = browser.get(url("review", job.pk))
+
+    [complaint] = page.context["disputes"]
+    assert (complaint.kind, complaint.status, complaint.worker_id) == ("complaint", "open", spammer.pk)
+    assert "Open" in page.content.decode()
+
+
+def test_the_workers_table_shows_each_confusion_matrix_in_percent(browser: Client, worked_job) -> None:
+    job, good, _ = worked_job
+    Participation.objects.filter(job=job, worker=good).update(confusion=[[0.9, 0.1, 0], [0.25, 0.75, 0], [0, 0.5, 0.5]])
+
+    html = browser.get(url("dashboard", job.pk)).content.decode()
+
+    table = re.search(rf'<table class="heatmap" aria-label="Confusion of worker #{good.pk}">.*?</table>', html, re.S)
+    assert re.findall(r"<td[^>]*>(\d+) %</td>", table.group(0)) == ["90", "10", "0", "25", "75", "0", "0", "50", "50"]
+
+
 # Each page's queries, pinned: session, user, the job, then the page's own reads (a fixed number however many rows).
 PAGE_QUERIES = {
     "jobs": 4,
     "job-new": 2,
     "job": 7,
-    "dashboard": 11,
+    "dashboard": 12,
     "results": 7,
-    "review": 6,
+    "review": 7,
     "balance": 5,
     "webhooks": 3,
 }

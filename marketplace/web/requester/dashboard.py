@@ -1,6 +1,9 @@
 """A job's dashboard (progress, money, confidence, labels, workers with block/unblock), its results and its review."""
 
+from collections.abc import Iterable
+
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -8,13 +11,23 @@ from django.views.decorators.http import require_POST
 
 from marketplace import selectors
 from marketplace.errors import MarketplaceError
-from marketplace.models import AssignmentStatus, ReviewStatus
-from marketplace.selectors_dashboard import CONFIDENCE_BINS, item_answers, job_dashboard, job_dashboard_workers
+from marketplace.models import AssignmentStatus, Job, Participation, ReviewStatus
+from marketplace.schemas import parse_label_schema
+from marketplace.selectors_dashboard import (
+    CONFIDENCE_BINS,
+    item_answers,
+    job_dashboard,
+    job_dashboard_workers,
+    job_disputes,
+    job_flagged_gold,
+)
 from marketplace.services.blocks import job_worker_block, job_worker_unblock
+from marketplace.services.disputes import complaint_file
+from marketplace.services.quality import gold_review
 from marketplace.services.reviews import assignments_review
 from marketplace.web.charts import bar_chart
 from marketplace.web.requester.access import own_job, requester_required
-from marketplace.web.requester.forms import BlockForm, ReviewForm
+from marketplace.web.requester.forms import BlockForm, ComplaintForm, GoldReviewForm, ReviewForm
 from payments.errors import PaymentsError
 from payments.money import format_amount
 
@@ -51,11 +64,67 @@ def dashboard(request: HttpRequest, job_id: int) -> HttpResponse:
             "escrow": format_amount(spend.in_escrow, spend.currency),
         },
         "charts": charts,
-        "workers": job_dashboard_workers(job=job)[:WORKERS_SHOWN],
+        "workers": _with_confusion(job_dashboard_workers(job=job)[:WORKERS_SHOWN], job),
+        "classes": parse_label_schema(job.label_schema).classes,
+        "flagged_gold": job_flagged_gold(job=job),
         "workers_shown": WORKERS_SHOWN,
         "block_form": BlockForm(),
     }
     return render(request, "web/requester/dashboard.html", context)
+
+
+def _with_confusion(workers: Iterable[Participation], job: Job) -> list[Participation]:
+    """Each worker's confusion matrix as rows of (true class, [(share, percent)]) for the heatmap table."""
+    classes = parse_label_schema(job.label_schema).classes
+    shown = list(workers)
+    for p in shown:
+        matrix = p.confusion if p.confusion and len(p.confusion) == len(classes) else None
+        p.confusion_rows = (
+            [(name, [(round(v, 2), round(v * 100)) for v in row]) for name, row in zip(classes, matrix, strict=True)]
+            if matrix
+            else []
+        )
+    return shown
+
+
+@requester_required
+@require_POST
+def gold_settle(request: HttpRequest, job_id: int) -> HttpResponse:
+    """Keep or correct a flagged gold key (services.quality.gold_review, as the API's gold-review)."""
+    job = own_job(request, job_id)
+    form = GoldReviewForm(request.POST)
+    if form.is_valid():
+        try:
+            gold_review(job=job, item_id=form.cleaned_data["item"], gold_answer=form.cleaned_data["gold_answer"])
+        except ValidationError as exc:
+            messages.error(request, "; ".join(exc.messages))
+        except MarketplaceError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Gold item #{form.cleaned_data['item']} settled.")
+    else:
+        messages.error(request, "Choose the right answer for the gold item.")
+    return redirect("web:requester:dashboard", job_id=job.pk)
+
+
+@requester_required
+@require_POST
+def complain(request: HttpRequest, job_id: int) -> HttpResponse:
+    """Complain about a worker of the job, for an admin to decide (services.disputes.complaint_file)."""
+    job = own_job(request, job_id)
+    form = ComplaintForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Name the worker and say what is wrong.")
+        return redirect("web:requester:review", job_id=job.pk)
+    try:
+        complaint_file(
+            job=job, worker_id=form.cleaned_data["worker"], message=form.cleaned_data["message"], by=request.user
+        )
+    except MarketplaceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Complaint about worker #{form.cleaned_data['worker']} filed.")
+    return redirect("web:requester:review", job_id=job.pk)
 
 
 @requester_required
@@ -124,7 +193,15 @@ def review(request: HttpRequest, job_id: int) -> HttpResponse:
         .prefetch_related("appeals")
         .order_by("-reviewed_at")[:50]
     )
-    context = {"job": job, "pending": pending, "form": form, "recent": recent, "shown": PENDING_SHOWN}
+    context = {
+        "job": job,
+        "pending": pending,
+        "form": form,
+        "recent": recent,
+        "shown": PENDING_SHOWN,
+        "disputes": job_disputes(job=job),
+        "complaint_form": ComplaintForm(),
+    }
     if len(pending) == PENDING_SHOWN:
         context["pending_total"] = pending_all.count()
     return render(request, "web/requester/review.html", context, status=400 if form.errors else 200)

@@ -106,3 +106,13 @@ class ReviewForm(forms.Form):
         if data.get("action") == "reject" and not (data.get("reason") or "").strip():
             self.add_error("reason", "Say why you reject them: the workers read it.")
         return data
+
+
+class ComplaintForm(forms.Form):
+    worker = forms.IntegerField(min_value=1, label="Worker #")
+    message = forms.CharField(max_length=5000, label="What is wrong", widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class GoldReviewForm(forms.Form):
+    item = forms.IntegerField(widget=forms.HiddenInput)
+    gold_answer = forms.CharField(max_length=200, label="Right answer")

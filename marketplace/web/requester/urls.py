@@ -22,6 +22,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
         path(f"jobs/<int:job_id>/workers/{action}/", dashboard.worker_block, {"action": action}, name=action)
         for action in ("block", "unblock")
     ),
+    path("jobs/<int:job_id>/gold-review/", dashboard.gold_settle, name="gold-review"),
+    path("jobs/<int:job_id>/complaints/", dashboard.complain, name="complain"),
     path("jobs/<int:job_id>/results/", dashboard.results, name="results"),
     path("jobs/<int:job_id>/review/", dashboard.review, name="review"),
     path("balance/", account.balance, name="balance"),
