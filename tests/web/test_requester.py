@@ -28,17 +28,6 @@ def url(name: str, *args: int) -> str:
     return reverse(f"web:requester:{name}", args=args)
 
 
-@pytest.fixture
-def requester():
-    return RequesterFactory()
-
-
-@pytest.fixture
-def browser(client: Client, requester) -> Client:
-    client.force_login(requester)
-    return client
-
-
 def job_form(**overrides: object) -> dict[str, object]:
     return {
         "title": "Cats or dogs",

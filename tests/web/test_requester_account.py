@@ -18,17 +18,6 @@ def url(name: str, *args: int) -> str:
     return reverse(f"web:requester:{name}", args=args)
 
 
-@pytest.fixture
-def requester():
-    return RequesterFactory()
-
-
-@pytest.fixture
-def browser(client: Client, requester) -> Client:
-    client.force_login(requester)
-    return client
-
-
 def test_a_worker_cannot_open_the_balance_or_webhooks_pages(client: Client) -> None:
     client.force_login(WorkerFactory())
     for name in ("balance", "webhooks"):

@@ -22,8 +22,9 @@ from marketplace.services.webhooks import (
     webhook_endpoint_rotate_secret,
     webhook_send_test,
 )
+from marketplace.web.actions import run_service
 from marketplace.web.requester.access import requester_required
-from payments.errors import InvalidCurrency, PaymentsError
+from payments.errors import InvalidCurrency
 from payments.money import currency_clean, format_amount, to_decimal
 from payments.selectors import balance_list, transaction_list
 from payments.services.deposits import deposit_create
@@ -61,14 +62,13 @@ def balance(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         amount = int(data["amount"] / to_decimal(1, data["currency"]))
-        try:
-            deposit_create(
+        run_service(
+            request,
+            lambda: deposit_create(
                 user=request.user, amount=amount, currency=data["currency"], idempotency_key=data["idempotency_key"]
-            )
-        except PaymentsError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, f"Deposited {format_amount(amount, data['currency'])}.")
+            ),
+            success=lambda _: f"Deposited {format_amount(amount, data['currency'])}.",
+        )
         return redirect("web:requester:balance")
     balances = [
         (b.currency, format_amount(b.available, b.currency), format_amount(b.in_escrow, b.currency))

@@ -3,14 +3,12 @@
 from collections.abc import Iterable
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from marketplace import selectors
-from marketplace.errors import MarketplaceError
 from marketplace.models import AssignmentStatus, Job, Participation, ReviewStatus
 from marketplace.schemas import parse_label_schema
 from marketplace.selectors_dashboard import (
@@ -25,10 +23,10 @@ from marketplace.services.blocks import job_worker_block, job_worker_unblock
 from marketplace.services.disputes import complaint_file
 from marketplace.services.quality import gold_review
 from marketplace.services.reviews import assignments_review
+from marketplace.web.actions import run_service
 from marketplace.web.charts import bar_chart
 from marketplace.web.requester.access import own_job, requester_required
 from marketplace.web.requester.forms import BlockForm, ComplaintForm, GoldReviewForm, ReviewForm
-from payments.errors import PaymentsError
 from payments.money import format_amount
 
 # A page shows this many rows at most: the dashboard's least accurate workers, the oldest pending submissions.
@@ -94,14 +92,12 @@ def gold_settle(request: HttpRequest, job_id: int) -> HttpResponse:
     job = own_job(request, job_id)
     form = GoldReviewForm(request.POST)
     if form.is_valid():
-        try:
-            gold_review(job=job, item_id=form.cleaned_data["item"], gold_answer=form.cleaned_data["gold_answer"])
-        except ValidationError as exc:
-            messages.error(request, "; ".join(exc.messages))
-        except MarketplaceError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, f"Gold item #{form.cleaned_data['item']} settled.")
+        data = form.cleaned_data
+        run_service(
+            request,
+            lambda: gold_review(job=job, item_id=data["item"], gold_answer=data["gold_answer"]),
+            success=lambda item: f"Gold item #{item.pk} settled: {item.gold_answer}.",
+        )
     else:
         messages.error(request, "Choose the right answer for the gold item.")
     return redirect("web:requester:dashboard", job_id=job.pk)
@@ -116,14 +112,12 @@ def complain(request: HttpRequest, job_id: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Name the worker and say what is wrong.")
         return redirect("web:requester:review", job_id=job.pk)
-    try:
-        complaint_file(
-            job=job, worker_id=form.cleaned_data["worker"], message=form.cleaned_data["message"], by=request.user
-        )
-    except MarketplaceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Complaint about worker #{form.cleaned_data['worker']} filed.")
+    data = form.cleaned_data
+    run_service(
+        request,
+        lambda: complaint_file(job=job, worker_id=data["worker"], message=data["message"], by=request.user),
+        success=lambda complaint: f"Complaint #{complaint.pk} about worker #{complaint.worker_id} filed.",
+    )
     return redirect("web:requester:review", job_id=job.pk)
 
 
@@ -136,13 +130,12 @@ def worker_block(request: HttpRequest, job_id: int, action: str) -> HttpResponse
     if not form.is_valid():
         messages.error(request, "Give a reason for blocking or unblocking a worker.")
         return redirect("web:requester:dashboard", job_id=job.pk)
-    service = job_worker_block if action == "block" else job_worker_unblock
-    try:
-        service(job=job, worker_id=form.cleaned_data["worker"], reason=form.cleaned_data["reason"], by=request.user)
-    except (MarketplaceError, PaymentsError) as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Worker #{form.cleaned_data['worker']} {action}ed.")
+    service, data = (job_worker_block if action == "block" else job_worker_unblock), form.cleaned_data
+    run_service(
+        request,
+        lambda: service(job=job, worker_id=data["worker"], reason=data["reason"], by=request.user),
+        success=lambda block: f"Worker #{data['worker']} {action}ed.",
+    )
     return redirect("web:requester:dashboard", job_id=job.pk)
 
 

@@ -17,6 +17,7 @@ from marketplace.models import Job
 from marketplace.services.jobs import job_create, job_transition
 from marketplace.services.reviews import job_cost_quote
 from marketplace.services.uploads import upload_receive
+from marketplace.web.actions import run_service
 from marketplace.web.markdown import markdown_html
 from marketplace.web.requester.access import own_job, requester_required
 from marketplace.web.requester.forms import FIELD_OF_ERROR, PACES_SECONDS, DepositForm, JobForm, UploadForm
@@ -144,10 +145,7 @@ def deposit(request: HttpRequest, job_id: int) -> HttpResponse:
 @require_POST
 def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
     job = own_job(request, job_id)
-    try:
-        job = job_transition(job=job, action=action)
-    except (MarketplaceError, PaymentsError) as exc:
-        messages.error(request, exc.message)
-        return redirect("web:requester:job", job_id=job.pk)
-    messages.success(request, f"The job is {job.status}.")
-    return redirect("web:requester:dashboard", job_id=job.pk)
+    moved = run_service(
+        request, lambda: job_transition(job=job, action=action), success=lambda job: f"The job is {job.status}."
+    )
+    return redirect("web:requester:dashboard" if moved else "web:requester:job", job_id=job.pk)

@@ -2,18 +2,12 @@
 blocks and bans, and the platform's figures with a plot. Staff only; the decisions go through
 `services.disputes.dispute_resolve`, the API's service."""
 
-from collections.abc import Callable
-from functools import wraps
-
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from marketplace.errors import MarketplaceError
 from marketplace.models import DisputeDecision
 from marketplace.selectors_staff import (
     block_list,
@@ -24,24 +18,12 @@ from marketplace.selectors_staff import (
     recent_decision_list,
 )
 from marketplace.services.disputes import dispute_resolve
+from marketplace.web.access import role_required
+from marketplace.web.actions import run_service
 from marketplace.web.charts import bar_chart
-from payments.errors import PaymentsError
 from payments.money import format_amount
 
-View = Callable[..., HttpResponse]
-
-
-def staff_required(view: View) -> View:
-    """Log in first; then anyone who is not staff gets a 403."""
-
-    @login_required
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if not request.user.is_staff:
-            raise PermissionDenied("This page is for staff.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
+staff_required = role_required(lambda user: user.is_staff, "This page is for staff.")
 
 
 class DecisionForm(forms.Form):
@@ -64,12 +46,11 @@ def dispute_decide(request: HttpRequest, dispute_id: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, f"Dispute #{dispute_id}: choose a decision and write a note.")
         return redirect("web:staff:disputes")
-    try:
-        dispute = dispute_resolve(dispute_id=dispute_id, by=request.user, **form.cleaned_data)
-    except (MarketplaceError, PaymentsError) as exc:
-        messages.error(request, f"Dispute #{dispute_id}: {exc.message}")
-    else:
-        messages.success(request, f"Dispute #{dispute.pk}: {dispute.get_decision_display()}.")
+    run_service(
+        request,
+        lambda: dispute_resolve(dispute_id=dispute_id, by=request.user, **form.cleaned_data),
+        success=lambda dispute: f"Dispute #{dispute.pk}: {dispute.get_decision_display()}.",
+    )
     return redirect("web:staff:disputes")
 
 
