@@ -1,17 +1,28 @@
 """What a requester's job dashboard shows, read in a fixed, small number of queries whatever the job's size.
 
-Every figure comes from a row the writes already maintain or from an indexed aggregate: progress from the tasks'
-counters (`selectors.job_progress`), confidence from `ItemResult` through its (job, confidence) index, labels from
-the same rows, money from the escrow account's cached balance, workers from `Participation`. Nothing re-reads the
-answers table row by row (a 1M-answer job: bench/dashboard.py)."""
+Every figure is an aggregate over an indexed slice or a row the writes already maintain: progress from the tasks'
+counters (`selectors.job_progress`, the API's), submissions per hour from the job's submitted assignments, the
+confidence tenths and the labels from one scan of the job's `ItemResult` rows, money from the escrow account's
+cached balance, workers from `Participation`. No answer is read one by one (a 1M-answer job: bench/dashboard.py)."""
 
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
 
-from marketplace.models import Answer, Assignment, Dispute, Item, ItemResult, Job, Participation, ReviewStatus
+from marketplace.models import (
+    Answer,
+    Assignment,
+    AssignmentStatus,
+    Dispute,
+    Item,
+    ItemResult,
+    Job,
+    Participation,
+    ReviewStatus,
+)
 from marketplace.schemas import parse_label_schema
 from marketplace.selectors import assignment_price, job_progress
+from marketplace.selectors_staff import per_hour
 from payments.selectors import account_escrow_get
 
 CONFIDENCE_BINS = 10  # 0.0-0.1, ..., 0.9-1.0 (the last one closed)
@@ -75,7 +86,9 @@ def job_dashboard_workers(*, job: Job) -> QuerySet[Participation]:
 
 def job_dashboard(*, job: Job) -> dict:
     confidence, labels = result_distribution(job=job)
+    submitted = Assignment.objects.filter(job=job, status=AssignmentStatus.SUBMITTED)
     return {
+        "submissions_per_hour": per_hour(submitted, "submitted_at"),
         "progress": job_progress(job=job),
         "confidence": confidence,
         "labels": labels,

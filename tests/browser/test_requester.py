@@ -77,8 +77,9 @@ def test_a_requester_posts_funds_and_launches_a_job_then_reviews_blocks_and_expo
         label_through_the_api(job, worker, answer)
 
     page.reload()
-    expect(page.locator("svg[role=img]")).to_have_count(4)
-    for name, marks in (("Progress", 4), ("Confidence of the labels", 10), ("Items per label", 2), ("Money", 2)):
+    expect(page.locator("svg[role=img]")).to_have_count(5)
+    plots = (("Progress", 4), ("Submissions per hour", 24), ("Confidence", 10), ("Items per label", 2), ("Money", 2))
+    for name, marks in plots:
         expect(page.locator(f'svg[aria-label^="{name}"] .mark')).to_have_count(marks)
     expect(page.get_by_role("table", name="Workers")).to_contain_text("spammer@example.com")
     shot(page, "requester-04-dashboard")

@@ -203,9 +203,16 @@ def test_the_dashboard_draws_each_plot_with_one_mark_per_bar(browser: Client, wo
     html = browser.get(url("dashboard", job.pk)).content.decode()
 
     svgs = re.findall(r'<svg role="img" aria-label="([^"]+)".*?</svg>', html, re.S)
-    assert svgs == ["Progress", "Confidence of the labels", "Items per label", "Money (USD, minor units)"]
+    assert svgs == [
+        "Progress",
+        "Submissions per hour, last 24 hours",
+        "Confidence of the labels",
+        "Items per label",
+        "Money (USD, minor units)",
+    ]
     marks = [len(re.findall(r'class="mark"', s)) for s in re.findall(r"<svg.*?</svg>", html, re.S)]
-    assert marks == [4, 10, 3, 2]
+    assert marks == [4, 24, 10, 3, 2]
+    assert re.search(r"<title>\d\d: 4</title>", html)  # this hour's four submissions
     assert "&lt;i&gt;spam&lt;/i&gt;@example.com" in html
 
 
@@ -368,7 +375,7 @@ PAGE_QUERIES = {
     "jobs": 4,
     "job-new": 2,
     "job": 7,
-    "dashboard": 12,
+    "dashboard": 13,
     "results": 7,
     "review": 7,
     "balance": 5,
