@@ -5,10 +5,12 @@ the review (approve, reject one with a reason), blocking a spammer, and the expo
 import re
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect
 from rest_framework.test import APIClient
 
 from marketplace.models import Job, JobStatus
+from tests.browser.axe import assert_accessible
 from tests.browser.conftest import shot
 from tests.factories import WorkerFactory
 
@@ -47,6 +49,7 @@ def test_a_requester_posts_funds_and_launches_a_job_then_reviews_blocks_and_expo
     page.get_by_label("Items per task").fill("2")
     page.get_by_label("Gold ratio").fill("0")
     shot(page, "requester-01-job-form")
+    assert_accessible(page)
     page.get_by_role("button", name="Save the draft").click()
     expect(page.get_by_role("heading", name="Cat or dog <3")).to_be_visible()
 
@@ -57,6 +60,7 @@ def test_a_requester_posts_funds_and_launches_a_job_then_reviews_blocks_and_expo
     errors = page.get_by_role("table", name="Errors in the file")
     expect(errors).to_contain_text("text")
     shot(page, "requester-02-upload-refused")
+    assert_accessible(page)
     bad.write_text("external_id,text\nok-1,A purring animal\nok-2,A barking animal\nok-3,Meow\nok-4,Woof\n")
     page.get_by_label("File:", exact=True).set_input_files(str(bad))
     page.get_by_role("button", name="Upload").click()
@@ -65,6 +69,7 @@ def test_a_requester_posts_funds_and_launches_a_job_then_reviews_blocks_and_expo
     cost = page.get_by_role("table", name="Cost")
     expect(cost).to_contain_text("Shortfall to deposit")
     shot(page, "requester-03-cost")
+    assert_accessible(page)
     page.get_by_role("button", name="Deposit").click()
     expect(page.get_by_role("status").first).to_contain_text("Deposited")
     page.get_by_role("button", name="Launch the job").click()
@@ -83,6 +88,7 @@ def test_a_requester_posts_funds_and_launches_a_job_then_reviews_blocks_and_expo
         expect(page.locator(f'svg[aria-label^="{name}"] .mark')).to_have_count(marks)
     expect(page.get_by_role("table", name="Workers")).to_contain_text("spammer@example.com")
     shot(page, "requester-04-dashboard")
+    assert_accessible(page)
 
     page.get_by_role("link", name="Review").click()
     page.get_by_label(re.compile(f"by worker #{good.pk}$")).first.check()
@@ -94,6 +100,7 @@ def test_a_requester_posts_funds_and_launches_a_job_then_reviews_blocks_and_expo
     page.get_by_role("button", name="Reject the ticked").click()
     expect(page.get_by_role("table", name="Reviewed submissions")).to_contain_text("Every answer is dog")
     shot(page, "requester-05-review")
+    assert_accessible(page)
 
     page.get_by_role("link", name="Dashboard").click()
     page.get_by_label(f"Reason for #{spammer.pk}").fill("Answers dog to everything")
@@ -108,3 +115,12 @@ def test_a_requester_posts_funds_and_launches_a_job_then_reviews_blocks_and_expo
     assert exported.splitlines()[0].startswith("item_id,")
     assert len(exported.splitlines()) == 5
     shot(page, "requester-06-results")
+    assert_accessible(page)
+
+
+def test_the_accessibility_check_fails_on_an_unlabelled_field(page: Page, transactional_db) -> None:
+    page.goto("/")
+    page.set_content("<html lang=en><head><title>t</title></head><body><main><input type=text></main></body></html>")
+
+    with pytest.raises(AssertionError, match="label"):
+        assert_accessible(page)

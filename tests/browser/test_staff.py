@@ -6,6 +6,7 @@ from marketplace.models import Assignment, ReviewStatus
 from marketplace.services.assignments import assignment_claim, assignment_submit
 from marketplace.services.disputes import appeal_file
 from marketplace.services.reviews import assignment_reject
+from tests.browser.axe import assert_accessible
 from tests.browser.conftest import log_in, shot
 from tests.factories import PASSWORD, RequesterFactory, UserFactory, WorkerFactory
 from tests.marketplace.helpers import answers_for, launched_job
@@ -27,6 +28,7 @@ def test_an_admin_reads_the_evidence_and_overturns_an_appeal_with_a_note(page: P
     expect(evidence).to_contain_text("dog")
     expect(page.get_by_text("Not a dog in sight")).to_be_visible()
     shot(page, "staff-01-disputes")
+    assert_accessible(page)
 
     page.get_by_label(f"Note on dispute #{dispute.pk}").fill("The pictures do show dogs")
     page.get_by_role("button", name=f"Overturn and pay #{dispute.pk}").click()
@@ -37,3 +39,4 @@ def test_an_admin_reads_the_evidence_and_overturns_an_appeal_with_a_note(page: P
     page.get_by_role("link", name="Figures").click()
     expect(page.locator('svg[aria-label^="Answers per hour"] .mark')).to_have_count(24)
     shot(page, "staff-02-figures")
+    assert_accessible(page)
