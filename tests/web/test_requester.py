@@ -370,6 +370,26 @@ def test_the_workers_table_shows_each_confusion_matrix_in_percent(browser: Clien
     assert re.findall(r"<td[^>]*>(\d+) %</td>", table.group(0)) == ["90", "10", "0", "25", "75", "0", "0", "50", "50"]
 
 
+def test_the_dashboard_offers_the_moves_the_status_allows_and_pausing_works(browser: Client, requester) -> None:
+    job = launched_job(requester, n_items=2, items_per_task=2)
+
+    offered = browser.get(url("dashboard", job.pk)).context["actions"]
+    browser.post(url("job-pause", job.pk))
+    job.refresh_from_db()
+
+    assert offered == ["pause", "cancel"]
+    assert job.status == JobStatus.PAUSED
+    assert browser.get(url("dashboard", job.pk)).context["actions"] == ["resume", "cancel"]
+
+
+def test_the_results_pager_keeps_every_filter(browser: Client, requester) -> None:
+    job = launched_job(requester, n_items=60, items_per_task=10)
+
+    page = browser.get(url("results", job.pk), {"below": "0.9", "worker": "7", "label": "a&b"})
+
+    assert page.context["query"] == "label=a%26b&below=0.9&worker=7"
+
+
 # Each page's queries, pinned: session, user, the job, then the page's own reads (a fixed number however many rows).
 PAGE_QUERIES = {
     "jobs": 4,

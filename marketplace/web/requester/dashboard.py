@@ -1,6 +1,7 @@
 """A job's dashboard (progress, money, confidence, labels, workers with block/unblock), its results and its review."""
 
 from collections.abc import Iterable
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -21,6 +22,7 @@ from marketplace.selectors_dashboard import (
 )
 from marketplace.services.blocks import job_worker_block, job_worker_unblock
 from marketplace.services.disputes import complaint_file
+from marketplace.services.jobs import job_can
 from marketplace.services.quality import gold_review
 from marketplace.services.reviews import assignments_review
 from marketplace.web.actions import run_service
@@ -68,6 +70,7 @@ def dashboard(request: HttpRequest, job_id: int) -> HttpResponse:
         "flagged_gold": job_flagged_gold(job=job),
         "workers_shown": WORKERS_SHOWN,
         "block_form": BlockForm(),
+        "actions": [action for action in ("pause", "resume", "cancel") if job_can(job, action)],
     }
     return render(request, "web/requester/dashboard.html", context)
 
@@ -158,7 +161,9 @@ def results(request: HttpRequest, job_id: int) -> HttpResponse:
     page = Paginator(items, 50).get_page(request.GET.get("page"))
     answers = item_answers(item_ids=[item.pk for item in page])
     rows = [(item, answers.get(item.pk, [])) for item in page]
-    context = {"job": job, "page": page, "rows": rows, "filters": {"label": label, "below": below, "worker": worker}}
+    filters = {"label": label, "below": below, "worker": worker}
+    query = urlencode({name: value for name, value in filters.items() if value})
+    context = {"job": job, "page": page, "rows": rows, "filters": filters, "query": query}
     return render(request, "web/requester/results.html", context)
 
 
