@@ -68,6 +68,11 @@ EDITABLE_FIELDS: dict[str, frozenset[str]] = {
 }
 
 
+def job_can(job: Job, action: str) -> bool:
+    """Whether the job's status lets `action` (one of `TRANSITIONS`) move it: what a page offers as a button."""
+    return job.status in TRANSITIONS[action][0]
+
+
 def job_editable_fields(job: Job) -> frozenset[str]:
     """What the job's status lets anyone (the requester through the API, an admin in the admin) change."""
     return EDITABLE_FIELDS.get(job.status, frozenset())

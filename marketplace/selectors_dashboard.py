@@ -1,0 +1,116 @@
+"""What a requester's job dashboard shows, read in a fixed, small number of queries whatever the job's size.
+
+Every figure is an aggregate over an indexed slice or a row the writes already maintain: progress from the tasks'
+counters (`selectors.job_progress`, the API's), submissions per hour from the job's submitted assignments, the
+confidence tenths and the labels from one scan of the job's `ItemResult` rows, money from the escrow account's
+cached balance, workers from `Participation`. No answer is read one by one (a 1M-answer job: bench/dashboard.py)."""
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
+
+from marketplace.models import (
+    Answer,
+    Assignment,
+    AssignmentStatus,
+    Dispute,
+    Item,
+    ItemResult,
+    Job,
+    Participation,
+    ReviewStatus,
+)
+from marketplace.schemas import parse_label_schema
+from marketplace.selectors import assignment_price, job_progress
+from marketplace.selectors_staff import per_hour
+from payments.selectors import account_escrow_get
+
+CONFIDENCE_BINS = 10  # 0.0-0.1, ..., 0.9-1.0 (the last one closed)
+
+
+@dataclass(frozen=True)
+class Spend:
+    currency: str
+    in_escrow: int  # what the escrow holds now (minor units)
+    paid: int  # approved assignments x (reward + fee)
+    approved: int
+
+
+def result_distribution(*, job: Job) -> tuple[list[int], list[tuple[str, int]]]:
+    """How many of the job's aggregated items fall in each tenth of confidence, and how many got each class of the
+    label schema (in schema order): both from one scan of the job's results, grouped by label."""
+    edges = [i / CONFIDENCE_BINS for i in range(CONFIDENCE_BINS + 1)]
+    bins = {
+        f"b{i}": Count("pk", filter=Q(confidence__gte=edges[i]) & _below(edges[i + 1], last=i == CONFIDENCE_BINS - 1))
+        for i in range(CONFIDENCE_BINS)
+    }
+    rows = ItemResult.objects.filter(job=job, answer_count__gt=0).values_list("label").annotate(**bins)
+    histogram, per_label = [0] * CONFIDENCE_BINS, {}
+    for label, *counts in rows.values_list("label", *bins):
+        histogram = [h + c for h, c in zip(histogram, counts, strict=True)]
+        if isinstance(label, str):  # a single-choice label; other types' labels are not classes
+            per_label[label] = sum(counts)
+    classes = parse_label_schema(job.label_schema).classes
+    return histogram, [(name, per_label.get(name, 0)) for name in classes]
+
+
+def _below(edge: float, *, last: bool) -> Q:
+    return Q(confidence__lte=edge) if last else Q(confidence__lt=edge)
+
+
+def job_spend(*, job: Job) -> Spend:
+    reward, fee = assignment_price(job)
+    approved = Assignment.objects.filter(job=job, review_status=ReviewStatus.APPROVED, submitted_at__isnull=False)
+    n_approved = approved.count()
+    escrow = account_escrow_get(job_id=job.pk, currency=job.currency)
+    return Spend(
+        currency=job.currency,
+        in_escrow=escrow.balance if escrow is not None else 0,
+        paid=n_approved * (reward + fee),
+        approved=n_approved,
+    )
+
+
+def job_dashboard_workers(*, job: Job) -> QuerySet[Participation]:
+    """The job's workers, the least accurate first (the ones to look at), with their email in the same query."""
+    return (
+        Participation.objects.filter(job=job)
+        .select_related("worker")
+        .order_by("estimated_accuracy", "id")
+        .only(
+            *("id", "worker_id", "worker__email", "submitted_assignments", "gold_answered", "gold_correct"),
+            *("estimated_accuracy", "confusion", "blocked_at", "block_reason"),
+        )
+    )
+
+
+def job_dashboard(*, job: Job) -> dict:
+    confidence, labels = result_distribution(job=job)
+    submitted = Assignment.objects.filter(job=job, status=AssignmentStatus.SUBMITTED)
+    return {
+        "submissions_per_hour": per_hour(submitted, "submitted_at"),
+        "progress": job_progress(job=job),
+        "confidence": confidence,
+        "labels": labels,
+        "spend": job_spend(job=job),
+    }
+
+
+def item_answers(*, item_ids: list[int]) -> dict[int, list[tuple[int, object]]]:
+    """Every answer to these items as (worker id, value), oldest first: one query for a page of results."""
+    grouped: dict[int, list[tuple[int, object]]] = {}
+    rows = Answer.objects.filter(item_id__in=item_ids).order_by("id").values_list("item_id", "worker_id", "value")
+    for item_id, worker_id, value in rows:
+        grouped.setdefault(item_id, []).append((worker_id, value))
+    return grouped
+
+
+def job_flagged_gold(*, job: Job, limit: int = 50) -> QuerySet[Item]:
+    """The job's gold keys its trusted workers contradicted, waiting for the requester (the partial index
+    `item_gold_flagged_idx`)."""
+    return Item.objects.filter(job=job, is_gold=True, gold_flagged_at__isnull=False).order_by("gold_flagged_at")[:limit]
+
+
+def job_disputes(*, job: Job, limit: int = 50) -> QuerySet[Dispute]:
+    """Appeals of the job's rejections and the requester's complaints, newest first, with their state."""
+    return Dispute.objects.filter(job=job).select_related("worker").order_by("-id")[:limit]
