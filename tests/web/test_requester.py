@@ -15,7 +15,7 @@ from marketplace.models import Assignment, Item, Job, JobStatus, Participation, 
 from marketplace.services.jobs import job_create
 from marketplace.services.uploads import upload_receive
 from payments.selectors import balance_list
-from tests.factories import JobFactory, RequesterFactory, WorkerFactory
+from tests.factories import JobFactory, QualificationFactory, RequesterFactory, WorkerFactory
 from tests.marketplace.helpers import csv_file, csv_rows, launched_job, work_on
 
 pytestmark = pytest.mark.django_db
@@ -42,6 +42,7 @@ def job_form(**overrides: object) -> dict[str, object]:
         "min_gold": 3,
         "gold_block_threshold": 0.6,
         "deadline": "",
+        "confidence_target": 0.95,
         **overrides,
     }
 
@@ -390,10 +391,24 @@ def test_the_results_pager_keeps_every_filter(browser: Client, requester) -> Non
     assert page.context["query"] == "label=a%26b&below=0.9&worker=7"
 
 
+def test_the_form_requires_the_qualifications_ticked_and_offers_only_usable_ones(browser: Client, requester) -> None:
+    mine, foreign = QualificationFactory(owner=requester), QualificationFactory()
+
+    offered = browser.get(url("job-new")).context["form"].fields["qualifications"].queryset
+    browser.post(url("job-new"), job_form(qualifications=[mine.pk], confidence_target=0.9, min_reputation=0.5))
+    refused = browser.post(url("job-new"), job_form(title="other", qualifications=[foreign.pk]))
+
+    job = Job.objects.get(requester=requester)
+    assert set(offered) == {mine}
+    assert [r.qualification_id for r in job.requirements.all()] == [mine.pk]
+    assert (job.confidence_target, job.min_reputation) == (0.9, 0.5)
+    assert refused.status_code == 400 and "qualifications" in refused.context["form"].errors
+
+
 # Each page's queries, pinned: session, user, the job, then the page's own reads (a fixed number however many rows).
 PAGE_QUERIES = {
     "jobs": 4,
-    "job-new": 2,
+    "job-new": 3,
     "job": 7,
     "dashboard": 13,
     "results": 7,
