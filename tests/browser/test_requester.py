@@ -82,8 +82,9 @@ def test_a_requester_posts_funds_and_launches_a_job_then_reviews_blocks_and_expo
         label_through_the_api(job, worker, answer)
 
     page.reload()
-    expect(page.locator("svg[role=img]")).to_have_count(5)
-    plots = (("Progress", 4), ("Submissions per hour", 24), ("Confidence", 10), ("Items per label", 2), ("Money", 2))
+    expect(page.locator("svg[role=img]")).to_have_count(6)
+    plots = (("Progress", 4), ("Submissions per hour", 24), ("Confidence", 10), ("Items per label", 2))
+    plots += (("Mean confidence per label", 2), ("Money", 2))
     for name, marks in plots:
         expect(page.locator(f'svg[aria-label^="{name}"] .mark')).to_have_count(marks)
     expect(page.get_by_role("table", name="Workers")).to_contain_text("spammer@example.com")
