@@ -92,9 +92,13 @@ def test_a_requester_posts_funds_and_launches_a_job_then_reviews_blocks_and_expo
     assert_accessible(page)
 
     page.get_by_role("link", name="Review").click()
-    page.get_by_label("Tick all").press("Space")  # every box ticked, then the spammer's cleared
-    for box in page.get_by_label(re.compile(f"by worker #{spammer.pk}$")).all():
+    tick_all, spams = page.get_by_label("Tick all"), page.get_by_label(re.compile(f"by worker #{spammer.pk}$"))
+    expect(tick_all).to_be_visible()  # its script has run
+    tick_all.press("Space")  # every box ticked, then the spammer's cleared
+    expect(spams.first).to_be_checked()
+    for box in spams.all():
         box.press("Space")
+    expect(spams.last).not_to_be_checked()
     page.get_by_role("button", name="Approve the ticked").click()
     expect(page.get_by_role("status").first).to_contain_text("2 approved, 0 rejected")
     page.get_by_label(re.compile(f"by worker #{spammer.pk}$")).first.press("Space")

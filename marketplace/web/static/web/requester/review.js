@@ -4,7 +4,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const all = document.getElementById("tick-all");
   if (!all) return;
   const boxes = () => document.querySelectorAll('input[name="assignments"]');
-  all.hidden = false;
-  all.closest("label").hidden = false;
   all.addEventListener("change", () => boxes().forEach((box) => { box.checked = all.checked; }));
+  all.hidden = false;  // shown only once it works
+  all.closest("label").hidden = false;
 });
