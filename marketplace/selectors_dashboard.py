@@ -7,7 +7,7 @@ cached balance, workers from `Participation`. No answer is read one by one (a 1M
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Avg, Count, Q, QuerySet
 
 from marketplace.models import (
     Answer,
@@ -36,22 +36,37 @@ class Spend:
     approved: int
 
 
-def result_distribution(*, job: Job) -> tuple[list[int], list[tuple[str, int]]]:
-    """How many of the job's aggregated items fall in each tenth of confidence, and how many got each class of the
-    label schema (in schema order): both from one scan of the job's results, grouped by label."""
+@dataclass(frozen=True)
+class ResultDistribution:
+    confidence: list[int]  # items per tenth of confidence
+    labels: list[tuple[str, int]]  # items per class, in schema order
+    agreement: list[tuple[str, float]]  # mean confidence of the items given each class (0 where none)
+
+
+def result_distribution(*, job: Job) -> ResultDistribution:
+    """How many of the job's aggregated items fall in each tenth of confidence, how many got each class of the
+    label schema, and how sure the labels of each class are: all from one scan of the job's results, by label."""
     edges = [i / CONFIDENCE_BINS for i in range(CONFIDENCE_BINS + 1)]
     bins = {
         f"b{i}": Count("pk", filter=Q(confidence__gte=edges[i]) & _below(edges[i + 1], last=i == CONFIDENCE_BINS - 1))
         for i in range(CONFIDENCE_BINS)
     }
-    rows = ItemResult.objects.filter(job=job, answer_count__gt=0).values_list("label").annotate(**bins)
-    histogram, per_label = [0] * CONFIDENCE_BINS, {}
-    for label, *counts in rows.values_list("label", *bins):
+    rows = (
+        ItemResult.objects.filter(job=job, answer_count__gt=0)
+        .values_list("label")
+        .annotate(**bins, mean=Avg("confidence"))
+    )
+    histogram, per_label, mean = [0] * CONFIDENCE_BINS, {}, {}
+    for label, *counts, sure in rows.values_list("label", *bins, "mean"):
         histogram = [h + c for h, c in zip(histogram, counts, strict=True)]
         if isinstance(label, str):  # a single-choice label; other types' labels are not classes
-            per_label[label] = sum(counts)
+            per_label[label], mean[label] = sum(counts), sure
     classes = parse_label_schema(job.label_schema).classes
-    return histogram, [(name, per_label.get(name, 0)) for name in classes]
+    return ResultDistribution(
+        confidence=histogram,
+        labels=[(name, per_label.get(name, 0)) for name in classes],
+        agreement=[(name, round(mean.get(name) or 0.0, 2)) for name in classes],
+    )
 
 
 def _below(edge: float, *, last: bool) -> Q:
@@ -85,13 +100,14 @@ def job_dashboard_workers(*, job: Job) -> QuerySet[Participation]:
 
 
 def job_dashboard(*, job: Job) -> dict:
-    confidence, labels = result_distribution(job=job)
+    results = result_distribution(job=job)
     submitted = Assignment.objects.filter(job=job, status=AssignmentStatus.SUBMITTED)
     return {
         "submissions_per_hour": per_hour(submitted, "submitted_at"),
         "progress": job_progress(job=job),
-        "confidence": confidence,
-        "labels": labels,
+        "confidence": results.confidence,
+        "labels": results.labels,
+        "agreement": results.agreement,
         "spend": job_spend(job=job),
     }
 

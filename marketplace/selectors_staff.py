@@ -21,6 +21,7 @@ from marketplace.models import (
     JobStatus,
 )
 from payments.models import Account, AccountKind, Payout, PayoutStatus
+from workers.models import Ban
 
 FIGURE_HOURS = 24
 
@@ -97,6 +98,11 @@ def flagged_gold_list(*, limit: int = 100) -> QuerySet[Item]:
 def block_list(*, limit: int = 100) -> QuerySet[Block]:
     """Blocks and bans, standing ones first, newest first."""
     return Block.objects.select_related("worker", "requester", "job", "created_by").order_by("lifted_at", "-id")[:limit]
+
+
+def ban_list(*, limit: int = 100) -> QuerySet[Ban]:
+    """Platform-wide bans, standing ones first, newest first."""
+    return Ban.objects.select_related("worker", "created_by", "lifted_by").order_by("lifted_at", "-id")[:limit]
 
 
 def platform_figures() -> dict[str, Any]:

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 
 from marketplace.errors import MarketplaceError
 from payments.errors import PaymentsError
+from workers.errors import WorkersError
 
 T = TypeVar("T")
 
@@ -18,7 +19,7 @@ def run_service(request: HttpRequest, call: Callable[[], T], *, success: Callabl
     message, when the service refuses (a domain error or a `ValidationError`: a 4xx in the API, never a 500)."""
     try:
         result = call()
-    except (MarketplaceError, PaymentsError) as exc:
+    except (MarketplaceError, PaymentsError, WorkersError) as exc:
         messages.error(request, exc.message)
         return None
     except ValidationError as exc:

@@ -82,8 +82,9 @@ def test_a_requester_posts_funds_and_launches_a_job_then_reviews_blocks_and_expo
         label_through_the_api(job, worker, answer)
 
     page.reload()
-    expect(page.locator("svg[role=img]")).to_have_count(5)
-    plots = (("Progress", 4), ("Submissions per hour", 24), ("Confidence", 10), ("Items per label", 2), ("Money", 2))
+    expect(page.locator("svg[role=img]")).to_have_count(6)
+    plots = (("Progress", 4), ("Submissions per hour", 24), ("Confidence", 10), ("Items per label", 2))
+    plots += (("Mean confidence per label", 2), ("Money", 2))
     for name, marks in plots:
         expect(page.locator(f'svg[aria-label^="{name}"] .mark')).to_have_count(marks)
     expect(page.get_by_role("table", name="Workers")).to_contain_text("spammer@example.com")
@@ -91,8 +92,13 @@ def test_a_requester_posts_funds_and_launches_a_job_then_reviews_blocks_and_expo
     assert_accessible(page)
 
     page.get_by_role("link", name="Review").click()
-    page.get_by_label(re.compile(f"by worker #{good.pk}$")).first.check()
-    page.get_by_label(re.compile(f"by worker #{good.pk}$")).last.check()
+    tick_all, spams = page.get_by_label("Tick all"), page.get_by_label(re.compile(f"by worker #{spammer.pk}$"))
+    expect(tick_all).to_be_visible()  # its script has run
+    tick_all.press("Space")  # every box ticked, then the spammer's cleared
+    expect(spams.first).to_be_checked()
+    for box in spams.all():
+        box.press("Space")
+    expect(spams.last).not_to_be_checked()
     page.get_by_role("button", name="Approve the ticked").click()
     expect(page.get_by_role("status").first).to_contain_text("2 approved, 0 rejected")
     page.get_by_label(re.compile(f"by worker #{spammer.pk}$")).first.press("Space")

@@ -11,11 +11,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from marketplace.models import Assignment, Item, Job, JobStatus, Participation, ReviewStatus
+from marketplace.models import Assignment, Item, ItemResult, Job, JobStatus, Participation, ReviewStatus
 from marketplace.services.jobs import job_create
 from marketplace.services.uploads import upload_receive
 from payments.selectors import balance_list
-from tests.factories import JobFactory, RequesterFactory, WorkerFactory
+from tests.factories import JobFactory, QualificationFactory, RequesterFactory, WorkerFactory
 from tests.marketplace.helpers import csv_file, csv_rows, launched_job, work_on
 
 pytestmark = pytest.mark.django_db
@@ -42,6 +42,7 @@ def job_form(**overrides: object) -> dict[str, object]:
         "min_gold": 3,
         "gold_block_threshold": 0.6,
         "deadline": "",
+        "confidence_target": 0.95,
         **overrides,
     }
 
@@ -208,10 +209,11 @@ def test_the_dashboard_draws_each_plot_with_one_mark_per_bar(browser: Client, wo
         "Submissions per hour, last 24 hours",
         "Confidence of the labels",
         "Items per label",
+        "Mean confidence per label",
         "Money (USD, minor units)",
     ]
     marks = [len(re.findall(r'class="mark"', s)) for s in re.findall(r"<svg.*?</svg>", html, re.S)]
-    assert marks == [4, 24, 10, 3, 2]
+    assert marks == [4, 24, 10, 3, 3, 2]
     assert re.search(r"<title>\d\d: 4</title>", html)  # this hour's four submissions
     assert "&lt;i&gt;spam&lt;/i&gt;@example.com" in html
 
@@ -390,10 +392,37 @@ def test_the_results_pager_keeps_every_filter(browser: Client, requester) -> Non
     assert page.context["query"] == "label=a%26b&below=0.9&worker=7"
 
 
+def test_the_form_requires_the_qualifications_ticked_and_offers_only_usable_ones(browser: Client, requester) -> None:
+    mine, foreign = QualificationFactory(owner=requester), QualificationFactory()
+
+    offered = browser.get(url("job-new")).context["form"].fields["qualifications"].queryset
+    browser.post(url("job-new"), job_form(qualifications=[mine.pk], confidence_target=0.9, min_reputation=0.5))
+    refused = browser.post(url("job-new"), job_form(title="other", qualifications=[foreign.pk]))
+
+    job = Job.objects.get(requester=requester)
+    assert set(offered) == {mine}
+    assert [r.qualification_id for r in job.requirements.all()] == [mine.pk]
+    assert (job.confidence_target, job.min_reputation) == (0.9, 0.5)
+    assert refused.status_code == 400 and "qualifications" in refused.context["form"].errors
+
+
+def test_the_mean_confidence_per_label_is_the_average_over_the_items_given_that_label(
+    browser: Client, worked_job
+) -> None:
+    job, _, _ = worked_job
+    ItemResult.objects.filter(job=job).update(label="cat", confidence=0.6)
+    ItemResult.objects.filter(pk=ItemResult.objects.filter(job=job).order_by("pk")[0].pk).update(confidence=1.0)
+
+    charts = browser.get(url("dashboard", job.pk)).context["charts"]
+
+    agreement = next(c for c in charts if c.name == "Mean confidence per label")
+    assert [(b.label, b.value) for b in agreement.bars] == [("cat", 0.7), ("dog", 0.0), ("bird", 0.0)]
+
+
 # Each page's queries, pinned: session, user, the job, then the page's own reads (a fixed number however many rows).
 PAGE_QUERIES = {
     "jobs": 4,
-    "job-new": 2,
+    "job-new": 3,
     "job": 7,
     "dashboard": 13,
     "results": 7,

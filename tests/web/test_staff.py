@@ -15,6 +15,7 @@ from marketplace.services.disputes import appeal_file
 from marketplace.services.reviews import assignment_reject
 from tests.factories import RequesterFactory, UserFactory, WorkerFactory
 from tests.marketplace.helpers import launched_job, work_on
+from workers.models import Ban
 
 pytestmark = pytest.mark.django_db
 
@@ -162,11 +163,43 @@ def test_the_blocks_page_lists_each_block_with_its_reason_escaped(
     assert f"Job #{dispute.job_id}" in html and "Standing" in html
 
 
+def test_staff_ban_a_worker_and_lift_the_ban_with_reasons_on_record(admin: Client) -> None:
+    worker = WorkerFactory()
+
+    admin.post(url("blocks"), {"worker": worker.pk, "reason": "Bots", "action": "ban"})
+    banned = admin.get(url("blocks"))
+    admin.post(url("blocks"), {"worker": worker.pk, "reason": "Appeal upheld", "action": "unban"})
+
+    [ban] = Ban.objects.filter(worker=worker)
+    assert [b.pk for b in banned.context["bans"]] == [ban.pk] and "Standing" in banned.content.decode()
+    assert (ban.reason, ban.lift_reason) == ("Bots", "Appeal upheld") and ban.lifted_at is not None
+
+
+def test_a_second_ban_or_a_ban_without_a_reason_is_refused_with_a_message(admin: Client) -> None:
+    worker = WorkerFactory()
+    admin.post(url("blocks"), {"worker": worker.pk, "reason": "Bots", "action": "ban"})
+
+    again = admin.post(url("blocks"), {"worker": worker.pk, "reason": "Again", "action": "ban"}, follow=True)
+    blank = admin.post(url("blocks"), {"worker": worker.pk, "reason": "", "action": "unban"})
+
+    assert any("already banned" in str(m) for m in again.context["messages"])
+    assert blank.status_code == 400
+    assert Ban.objects.filter(worker=worker, lifted_at__isnull=True).count() == 1
+
+
+def test_a_requester_cannot_ban(client: Client) -> None:
+    worker = WorkerFactory()
+    client.force_login(RequesterFactory())
+
+    assert client.post(url("blocks"), {"worker": worker.pk, "reason": "x", "action": "ban"}).status_code == 403
+    assert not Ban.objects.exists()
+
+
 def test_the_flagged_gold_page_renders_for_staff(admin: Client) -> None:
     assert admin.get(url("gold")).status_code == 200
 
 
-@pytest.mark.parametrize(("name", "exactly"), {"disputes": 5, "gold": 3, "blocks": 3, "figures": 7}.items())
+@pytest.mark.parametrize(("name", "exactly"), {"disputes": 5, "gold": 3, "blocks": 4, "figures": 7}.items())
 def test_each_staff_page_costs_a_pinned_number_of_queries(
     admin: Client, django_capture_on_commit_callbacks, django_assert_num_queries, name: str, exactly: int
 ) -> None:

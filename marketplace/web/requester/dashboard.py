@@ -55,6 +55,7 @@ def dashboard(request: HttpRequest, job_id: int) -> HttpResponse:
         bar_chart("Submissions per hour, last 24 hours", data["submissions_per_hour"]),
         bar_chart("Confidence of the labels", list(zip(tenths, data["confidence"], strict=True))),
         bar_chart("Items per label", data["labels"]),
+        bar_chart("Mean confidence per label", data["agreement"], fmt="{:.2f}"),
         bar_chart(f"Money ({spend.currency}, minor units)", [("paid", spend.paid), ("in escrow", spend.in_escrow)]),
     ]
     context = {

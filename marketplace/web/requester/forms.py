@@ -8,6 +8,8 @@ from django import forms
 
 from marketplace.models import Upload
 from payments.money import MAX_AMOUNT
+from qualification.models import Qualification
+from qualification.selectors import qualification_list
 
 # The paces at which the job page says what a reward means per hour (seconds a worker spends on one item).
 PACES_SECONDS = (5, 15, 60)
@@ -48,9 +50,28 @@ class JobForm(forms.Form):
     gold_block_threshold = forms.FloatField(
         min_value=0.0, max_value=1.0, initial=0.6, help_text="Block a worker whose gold accuracy falls below this."
     )
+    confidence_target = forms.FloatField(
+        min_value=0.5,
+        max_value=0.9999,
+        initial=0.95,
+        help_text="Adaptive overlap: an item gets no more answers once its label is this sure.",
+    )
+    qualifications = forms.ModelMultipleChoiceField(
+        queryset=Qualification.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Only workers who passed these tests see the job.",
+    )
+    min_reputation = forms.FloatField(
+        min_value=0.0, max_value=1.0, required=False, help_text="Optional: the least platform reputation (0 to 1)."
+    )
     deadline = forms.DateTimeField(
         required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), help_text="Optional."
     )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["qualifications"].queryset = qualification_list(user=user)
 
     def clean_classes(self) -> list[str]:
         return [line.strip() for line in self.cleaned_data["classes"].splitlines() if line.strip()]
@@ -62,6 +83,9 @@ class JobForm(forms.Form):
         data = dict(self.cleaned_data)
         data["label_schema"] = {"type": "single_choice", "classes": data.pop("classes")}
         data["item_schema"] = {"fields": [{"name": name, "type": "string"} for name in data.pop("item_fields")]}
+        data["required_qualifications"] = [
+            {"qualification": q.pk, "min_score": 0.0} for q in data.pop("qualifications")
+        ]
         return data
 
 

@@ -34,7 +34,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 @requester_required
 def job_new(request: HttpRequest) -> HttpResponse:
-    form = JobForm(request.POST or None)
+    form = JobForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             job = job_create(requester=request.user, **form.to_service_fields())

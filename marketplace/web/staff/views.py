@@ -4,12 +4,14 @@ blocks and bans, and the platform's figures with a plot. Staff only; the decisio
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from marketplace.models import DisputeDecision
 from marketplace.selectors_staff import (
+    ban_list,
     block_list,
     dispute_evidence,
     flagged_gold_list,
@@ -22,8 +24,15 @@ from marketplace.web.access import role_required
 from marketplace.web.actions import run_service
 from marketplace.web.charts import bar_chart
 from payments.money import format_amount
+from workers.services import worker_ban, worker_unban
 
 staff_required = role_required(lambda user: user.is_staff, "This page is for staff.")
+
+
+class BanForm(forms.Form):
+    worker = forms.IntegerField(min_value=1, label="Worker #")
+    reason = forms.CharField(max_length=500, label="Reason")
+    action = forms.ChoiceField(choices=[("ban", "Ban"), ("unban", "Lift the ban")])
 
 
 class DecisionForm(forms.Form):
@@ -61,7 +70,24 @@ def gold(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def blocks(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/staff/blocks.html", {"blocks": block_list()})
+    """Blocks (one requester's jobs) and bans (the whole platform); staff ban or lift a ban with a reason
+    (workers.services, as the API's ban endpoints)."""
+    form = BanForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        worker = get_user_model().objects.filter(pk=data["worker"], is_worker=True).first()
+        if worker is None:
+            messages.error(request, f"No worker #{data['worker']}.")
+        else:
+            service = worker_ban if data["action"] == "ban" else worker_unban
+            run_service(
+                request,
+                lambda: service(worker=worker, reason=data["reason"], by=request.user),
+                success=lambda ban: f"Worker #{worker.pk}: {'ban lifted' if ban.lifted_at else 'banned'}.",
+            )
+        return redirect("web:staff:blocks")
+    context = {"blocks": block_list(), "bans": ban_list(), "form": form}
+    return render(request, "web/staff/blocks.html", context, status=400 if form.errors else 200)
 
 
 @staff_required
