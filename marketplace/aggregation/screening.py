@@ -107,13 +107,18 @@ def _mean_below(alpha: np.ndarray, beta: np.ndarray, threshold: float) -> float:
 Counts = tuple[np.ndarray, np.ndarray]  # (answered, right) per true class
 
 
-def agreement_counts(answers: Answers, result: DawidSkeneResult, gold: np.ndarray) -> tuple[Counts, Counts]:
+def agreement_counts(
+    answers: Answers, result: DawidSkeneResult, gold: np.ndarray, left_out: np.ndarray | None = None
+) -> tuple[Counts, Counts]:
     """Per worker and true class, soft counts `(answered, right)`, each `(n_workers, K)`, of the answers the
     aggregation kept, against the truth as the *other* answers on each item say it (see `leave_one_out`): on gold
     items (`gold[t]`; clamped, so these are the exact gold counts) and on real items with `MIN_OTHERS` other
-    answers, returned apart: `(gold_counts, real_counts)`."""
+    answers, returned apart: `(gold_counts, real_counts)`. Tasks where `left_out[t]` (e.g. a flagged gold key)
+    count for no one."""
     tasks, workers, labels = answers.tasks, answers.workers, answers.labels
     kept = result.worker_answer_counts[workers] > 0
+    if left_out is not None:
+        kept &= ~left_out[tasks]
     q = leave_one_out(result.posteriors[tasks], result.confusions[workers, :, labels])
     real = ~gold[tasks] & (result.answer_counts[tasks] > MIN_OTHERS) & (q.max(axis=1) >= SURE)
     on_gold, on_real = kept & gold[tasks], kept & real

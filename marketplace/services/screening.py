@@ -59,19 +59,8 @@ def screen_after_aggregation(
     fails (`answers`, `gold`: the run's snapshot, whose task t is item `item_ids[t]` and worker w is
     `worker_ids[w]`; `result`: its Dawid-Skene fit). Answers on gold items whose key is flagged are left out.
     Returns the workers blocked. Each block is its own transaction (`participation_block`)."""
-    flagged = np.isin(
-        item_ids, list(Item.objects.filter(job=job, gold_flagged_at__isnull=False).values_list("pk", flat=True))
-    )
-    kept = ~flagged[answers.tasks]
-    answers = Answers(
-        tasks=answers.tasks[kept],
-        workers=answers.workers[kept],
-        labels=answers.labels[kept],
-        n_tasks=answers.n_tasks,
-        n_workers=answers.n_workers,
-        n_classes=answers.n_classes,
-    )
-    on_gold, on_real = agreement_counts(answers, result, gold)
+    flagged = Item.objects.filter(job=job, gold_flagged_at__isnull=False).values_list("pk", flat=True)
+    on_gold, on_real = agreement_counts(answers, result, gold, left_out=np.isin(item_ids, list(flagged)))
     index = {worker_id: w for w, worker_id in enumerate(worker_ids.tolist())}
     judged = Participation.objects.filter(
         job=job, blocked_at__isnull=True, gold_answered__gte=job.min_gold, worker_id__in=list(index)

@@ -103,6 +103,9 @@ def test_gold_answers_count_exactly_and_real_items_need_enough_other_answers():
     assert real_answered[0].sum() == pytest.approx(1.0)
     # Worker 1 answered items 1 and 2: only item 1 counts.
     assert real_answered[1].sum() == pytest.approx(1.0) and gold_answered[1].sum() == 0
+    # A flagged gold key counts for no one.
+    (flagged_gold, _), _ = agreement_counts(answers, result, gold, left_out=np.array([True, False, False]))
+    assert flagged_gold[0].sum() == 0
 
 
 def test_the_one_worker_form_agrees_with_the_whole_crowd_form():
