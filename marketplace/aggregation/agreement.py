@@ -17,6 +17,7 @@ A statistic that is undefined (no pairable item, or no expected disagreement: ev
 is its interval. Pure: NumPy only.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,7 +119,10 @@ def _resampling(n_items: int, samples: int) -> np.ndarray:
     return np.vstack([np.ones((1, n_items)), draws]).astype(float)
 
 
-def _estimate(statistic, data: np.ndarray, weights: np.ndarray) -> Estimate:  # type: ignore[no-untyped-def]
+Statistic = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (per-item data, resampling weights) -> per resample
+
+
+def _estimate(statistic: Statistic, data: np.ndarray, weights: np.ndarray) -> Estimate:
     if len(data) == 0:
         return Estimate(float("nan"), float("nan"), float("nan"), 0)
     values = statistic(data, weights)

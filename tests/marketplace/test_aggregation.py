@@ -199,8 +199,11 @@ class TestResultsApi:
         assert summary["method"] == "ds" and summary["n_items"] == 9 and summary["converged"] is True
         assert rerun.status_code == 202
 
-    def test_the_requester_reads_the_crowds_agreement_computed_from_the_real_answers(self, requester_api, done_job):
-        body = requester_api.get(f"/api/v1/jobs/{done_job.pk}/agreement/").json()
+    def test_the_requester_reads_the_crowds_agreement_computed_from_the_real_answers(
+        self, requester_api, done_job, django_assert_max_num_queries
+    ):
+        with django_assert_max_num_queries(3):  # the requester, the job, the answers (blocked workers a subquery)
+            body = requester_api.get(f"/api/v1/jobs/{done_job.pk}/agreement/").json()
         rows = Answer.objects.filter(job=done_job, is_gold=False).values_list("item_id", "worker_id", "value")
         items, workers = sorted({r[0] for r in rows}), sorted({r[1] for r in rows})
         data = np.full((len(workers), len(items)), np.nan)
