@@ -17,8 +17,10 @@ the job's `min_gold` gold items:
   caught once enough of them exist, while a good worker's real answers speak for them after unlucky gold.
 """
 
+from typing import Any
+
 import numpy as np
-from django.db.models import Count, IntegerField, Q
+from django.db.models import Count, IntegerField, Q, QuerySet
 
 from marketplace.aggregation import Answers, DawidSkeneResult
 from marketplace.aggregation.screening import (
@@ -118,17 +120,18 @@ def _real_counts(job: Job, worker_id: int, classes: tuple[str, ...]) -> Counts:
     return worker_agreement_counts(posteriors=posteriors, labels=labels, confusion=np.array(confusion, dtype=float))
 
 
+def _answers_of_the_worker(**filters: Any) -> QuerySet[Answer]:
+    """The worker's answers on the job, with the prepared queries' `job` and `worker` parameters."""
+    return Answer.objects.filter(
+        job_id=Param("job", IntegerField()), worker_id=Param("worker", IntegerField()), **filters
+    ).order_by()
+
+
 # Run on screened submits: prepared once per process (see marketplace.prepared). One row per gold key: the key,
 # the worker's answers to gold items with that key, and how many of them were right.
 _GOLD_BY_CLASS = PreparedQuery(
     lambda: (
-        Answer.objects.filter(
-            job_id=Param("job", IntegerField()),
-            worker_id=Param("worker", IntegerField()),
-            is_gold=True,
-            item__gold_flagged_at__isnull=True,
-        )
-        .order_by()
+        _answers_of_the_worker(is_gold=True, item__gold_flagged_at__isnull=True)
         .values("item__gold_answer")
         .annotate(answered=Count("id"), right=Count("id", filter=Q(is_correct=True)))
         .values_list("item__gold_answer", "answered", "right")
@@ -138,15 +141,9 @@ _GOLD_BY_CLASS = PreparedQuery(
 # The worker's answers on real items that the latest aggregation saw (id up to its last answer), with their item's
 # stored posterior, on items with enough answers for the others to say something.
 _REAL_SEEN = PreparedQuery(
-    lambda: (
-        Answer.objects.filter(
-            job_id=Param("job", IntegerField()),
-            worker_id=Param("worker", IntegerField()),
-            is_gold=False,
-            id__lte=Param("seen", IntegerField()),
-            item__result__answer_count__gte=Param("others", IntegerField()),
-        )
-        .order_by()
-        .values_list("value", "item__result__posterior")
-    )
+    lambda: _answers_of_the_worker(
+        is_gold=False,
+        id__lte=Param("seen", IntegerField()),
+        item__result__answer_count__gte=Param("others", IntegerField()),
+    ).values_list("value", "item__result__posterior")
 )
