@@ -84,7 +84,7 @@ def job_aggregate(*, job_id: int) -> JobAggregate:
     # Blocks release assignments, and assignments enqueue aggregations: imported here, not at the top.
     from marketplace.services.screening import screen_after_aggregation  # noqa: PLC0415
 
-    screen_after_aggregation(
+    blocked = screen_after_aggregation(
         job=job,
         answers=snapshot.answers,
         item_ids=snapshot.item_ids,
@@ -92,6 +92,8 @@ def job_aggregate(*, job_id: int) -> JobAggregate:
         gold=_gold_mask(snapshot),
         result=result,
     )
+    if blocked:  # their answers leave the results, as a block promises: once more, without them
+        aggregation_enqueue(job_id=job.pk)
     appeals_auto_resolve(job_id=job.pk)  # after the commit: paying an appeal never holds the JobAggregate lock
     JobAggregate.objects.filter(job=job, requested_at__lte=snapshot_at).update(requested_at=None, request_attempts=0)
     return state

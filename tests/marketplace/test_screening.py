@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from marketplace.models import Assignment, Block, BlockSource, Participation, ReviewStatus
+from marketplace.models import Assignment, Block, BlockSource, JobAggregate, Participation, ReviewStatus
 from marketplace.services.screening import worker_screen
 from tests.marketplace.test_aggregation import CLASSES, crowd_job, honest, run_crowd, truth_of
 
@@ -36,6 +36,7 @@ def test_a_worker_who_passes_gold_but_guesses_real_items_is_blocked_by_the_aggre
     rejected = Assignment.objects.filter(job=job, worker_id=spotter.worker_id, review_status=ReviewStatus.REJECTED)
     assert rejected.exists()
     assert not Participation.objects.filter(job=job, blocked_at__isnull=False).exclude(pk=spotter.pk).exists()
+    assert JobAggregate.objects.get(job=job).excluded_workers == 1  # aggregated again without their answers
 
 
 def test_honest_workers_pass_the_screen_on_both_sources(job):
