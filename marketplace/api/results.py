@@ -26,6 +26,7 @@ from marketplace.api.permissions import IsRequester
 from marketplace.models import Item, Job, JobAggregate, Participation, posterior_by_class
 from marketplace.schemas import parse_label_schema
 from marketplace.services.aggregation import aggregation_enqueue
+from marketplace.services.agreement import job_agreement
 
 
 class ResultSerializer(serializers.ModelSerializer):
@@ -190,6 +191,37 @@ class JobAggregationApi(APIView):
         job = selectors.job_get(requester=request.user, job_id=job_id)
         aggregation_enqueue(job_id=job.pk)
         return Response(status=202)
+
+
+class EstimateSerializer(serializers.Serializer):
+    value = serializers.FloatField(allow_null=True)
+    low = serializers.FloatField(allow_null=True, help_text="95% bootstrap interval over the items (fixed seed).")
+    high = serializers.FloatField(allow_null=True)
+    items = serializers.IntegerField(help_text="Items with at least two answers: those the statistic is computed on.")
+
+
+class ClassAgreementSerializer(serializers.Serializer):
+    krippendorff_alpha = EstimateSerializer()
+    fleiss_kappa = EstimateSerializer()
+
+
+class AgreementSerializer(serializers.Serializer):
+    krippendorff_alpha = EstimateSerializer(help_text="Nominal alpha; null where undefined (e.g. one answer each).")
+    fleiss_kappa = EstimateSerializer()
+    per_class = serializers.DictField(child=ClassAgreementSerializer(), help_text="Class c against the rest.")
+    answers = serializers.IntegerField()
+
+
+class JobAgreementApi(APIView):
+    """How much the job's workers agree: Krippendorff's alpha and Fleiss' kappa over the real items (blocked
+    workers left out), overall and per class, each with a 95% bootstrap confidence interval."""
+
+    permission_classes = [IsRequester]
+
+    @extend_schema(responses={200: AgreementSerializer, 404: ErrorSerializer}, summary="Inter-annotator agreement")
+    def get(self, request: Request, job_id: int) -> Response:
+        job = selectors.job_get(requester=request.user, job_id=job_id)
+        return Response(AgreementSerializer(job_agreement(job=job)).data)
 
 
 class JobWorkerSerializer(serializers.ModelSerializer):

@@ -79,6 +79,7 @@ class Report:
     results: list[dict[str, Any]] = field(default_factory=list)
     export: list[dict[str, Any]] = field(default_factory=list)
     workers: list[dict[str, Any]] = field(default_factory=list)
+    agreement: dict[str, Any] = field(default_factory=dict)  # the job's agreement endpoint
     balances: list[dict[str, Any]] = field(default_factory=list)
     transactions: list[dict[str, Any]] = field(default_factory=list)
     ledger: dict[str, int] | None = None
@@ -209,6 +210,7 @@ class Report:
             "blocked": sorted(w.name for w in self.crowd if self._blocked(w)),
             "failed_test": sorted(w.name for w in self.crowd if w.qualified is False),
             "estimate_error": self.estimate_error(),
+            "agreement": self.agreement,
             "money": self.money(),
             "review": self._review_summary(),
             "dispute": self.dispute_decision,
@@ -254,6 +256,7 @@ class Report:
             f"(all answers) | {s['mv_accuracy_without_blocked']:.2%} (blocked workers left out)",
             f"  aggregation: {agg.get('n_answers')} answers, {agg.get('iterations')} EM iterations, converged "
             f"{agg.get('converged')}, {agg.get('excluded_workers')} workers left out",
+            f"  agreement (blocked workers left out): {self.agreement_line()}",
             f"  failed the test: {', '.join(s['failed_test']) or 'none'}",
             f"  blocked by gold: {', '.join(s['blocked']) or 'none'}; every spammer kept out: {ok}",
             f"  spammers: {'; '.join(f'{name} {outcome}' for name, outcome in s['spammers'].items()) or 'none'}",
@@ -264,6 +267,16 @@ class Report:
             f"  review: {self._review_line()}",
             f"  dispute: {self.dispute}",
         ]
+
+    def agreement_line(self) -> str:
+        a = self.agreement
+        if not a:
+            return "not read"
+        per_class = ", ".join(f"{c} {_estimate(e['krippendorff_alpha'])}" for c, e in a["per_class"].items())
+        return (
+            f"Krippendorff's alpha {_estimate(a['krippendorff_alpha'])}, Fleiss' kappa {_estimate(a['fleiss_kappa'])}"
+            f" (95% bootstrap intervals, {a['krippendorff_alpha']['items']} items); alpha per class: {per_class}"
+        )
 
     def real_blocked_line(self) -> str:
         return (
@@ -347,6 +360,12 @@ def render_quality_by_seed(reports: list["Report"]) -> str:
     met = sum(r.spammers_kept_out() and len(r.good_blocked()) <= 1 for r in reports)
     lines.append(f"  target met on {met} of {len(reports)} seeds")
     return "\n".join(lines)
+
+
+def _estimate(e: dict[str, Any]) -> str:
+    if e["value"] is None:
+        return "undefined"
+    return f"{e['value']:.3f} [{e['low']:.3f}, {e['high']:.3f}]"
 
 
 def _pct(value: float | None) -> str:

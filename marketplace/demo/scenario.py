@@ -406,6 +406,7 @@ class Simulation:
         export = self.requester.call("GET", f"{job}/results/export/?file_format=jsonl&answers=true").body
         self.report.export = [json.loads(line) for line in export.decode().splitlines() if line]
         self.report.workers = list(self.requester.pages(f"{job}/workers/"))
+        self.report.agreement = self.requester.get(f"{job}/agreement/")
         self.report.balances = self.requester.get(f"{API}/payments/balances/")
         self.report.transactions = list(self.requester.pages(f"{API}/payments/transactions/"))
         self.report.ledger = self.hooks.ledger_totals()

@@ -81,6 +81,19 @@ def job_aggregate(*, job_id: int) -> JobAggregate:
         if job.overlap_min < job.overlap_max:
             _adapt(job)
     reputation_recompute(worker_ids=snapshot.worker_ids.tolist())
+    # Blocks release assignments, and assignments enqueue aggregations: imported here, not at the top.
+    from marketplace.services.screening import screen_after_aggregation  # noqa: PLC0415
+
+    blocked = screen_after_aggregation(
+        job=job,
+        answers=snapshot.answers,
+        item_ids=snapshot.item_ids,
+        worker_ids=snapshot.worker_ids,
+        gold=_gold_mask(snapshot),
+        result=result,
+    )
+    if blocked:  # their answers leave the results, as a block promises: once more, without them
+        aggregation_enqueue(job_id=job.pk)
     appeals_auto_resolve(job_id=job.pk)  # after the commit: paying an appeal never holds the JobAggregate lock
     JobAggregate.objects.filter(job=job, requested_at__lte=snapshot_at).update(requested_at=None, request_attempts=0)
     return state

@@ -4,10 +4,11 @@ Runs after a submit commits (its own short transactions), so the submit's locks 
 workers' rows are read, and the assignment engine's lock order (assignment, task, participation) is kept.
 
 Who is blocked: once a worker has answered the job's `min_gold` gold items, their gold answers are counted per true
-class (the gold key) and screened by `marketplace.aggregation.screening`: a worker is blocked when their
-class-balanced accuracy (the mean of their per-class recalls) is below the job's `gold_block_threshold` with a
-posterior probability of at least 3/4. Raw accuracy would let a constant answerer through on a two-class job; the
-balanced one is 1/K for anyone who answers without looking, and a block needs evidence, not a few unlucky misses.
+class (the gold key), their real answers add their agreement with the other workers (`marketplace.services.
+screening`), and `marketplace.aggregation.screening` judges: a worker is blocked when their class-balanced accuracy
+(the mean of their per-class recalls) is below the job's `gold_block_threshold` with a posterior probability of at
+least 3/4. Raw accuracy would let a constant answerer through on a two-class job; the balanced one is 1/K for anyone
+who answers without looking, and a block needs evidence, not a few unlucky misses.
 
 The smoothed gold accuracy, the posterior mean under a Beta(2, 1) prior, (right + 2) / (answered + 3), only picks
 the trusted workers whose answers can contradict a gold key (gold hygiene, below).
@@ -15,15 +16,14 @@ the trusted workers whose answers can contradict a gold key (gold hygiene, below
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, IntegerField, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from marketplace.aggregation.screening import GoldScreen, gold_screen
 from marketplace.errors import NotFound
 from marketplace.models import Answer, Assignment, Item, Job, Participation
-from marketplace.prepared import Param, PreparedQuery
 from marketplace.schemas import SchemaValueError, parse_label_schema
 from marketplace.services.blocks import participation_block
+from marketplace.services.screening import block_reason, worker_screen
 
 PRIOR_RIGHT, PRIOR_WRONG = 2.0, 1.0
 TRUSTED_ACCURACY = 0.8  # gold hygiene: whose answers can overturn a gold key
@@ -38,14 +38,15 @@ def quality_after_submit(
     *, assignment: Assignment, missed_gold: list[int], record: tuple[int, int] | None = None
 ) -> None:
     """Apply the job's rules after a graded submit committed (`assignment` as submitted, with its job, and the gold
-    items it got wrong): block a fast or failing worker, flag contradicted gold.
+        items it got wrong): block a fast or failing worker, flag contradicted gold.
 
-    `record` is the worker's gold record on the job, `(right, answered)`, as the submit's counters left it, when no
-    gold key of the job was flagged (else None). It spares most submits the screening's query: below `min_gold`
-    answers no one is screened, and a submit whose gold answers were all right cannot fail a worker who was past
-    `min_gold` before it (a right answer only raises a class's posterior, so the probability of being below the
-    threshold only falls since the last screen, which passed). A threshold raised while the job is paused therefore
-    applies from each worker's next missed gold item. The screening itself reads the answers, flagged keys left out.
+        `record` is the worker's gold record on the job, `(right, answered)`, as the submit's counters left it, when no
+        gold key of the job was flagged (else None). It spares most submits the screening's query: below `min_gold`
+        answers no one is screened, and a submit whose gold answers were all right cannot fail a worker who was past
+        `min_gold` before it (a right answer only raises a class's posterior, so the probability of being below the
+        threshold only falls since the last screen, which passed; an aggregation in between screens every worker itself,
+    on its new evidence). A threshold raised while the job is paused therefore
+        applies from each worker's next missed gold item. The screening itself reads the answers, flagged keys left out.
     """
     job, worker_id = assignment.job, assignment.worker_id
     if assignment.is_fast and job.fast_answer_action == "block":
@@ -57,46 +58,9 @@ def quality_after_submit(
             before = record[1] - assignment.gold_total
             if record[1] < job.min_gold or (not missed_gold and before >= job.min_gold):
                 return
-        screen = gold_screen_worker(job=job, worker_id=worker_id)
+        screen = worker_screen(job=job, worker_id=worker_id)
         if screen.fails:
-            participation_block(job=job, worker_id=worker_id, reason=_block_reason(job, screen))
-
-
-def gold_screen_worker(*, job: Job, worker_id: int) -> GoldScreen:
-    """The worker's gold answers on the job, counted per gold key (flagged keys left out), screened against the
-    job's threshold; never failing before `min_gold` answers."""
-    rows = _GOLD_BY_CLASS.rows(job=job.pk, worker=worker_id)
-    answered, right = [n for _, n, _ in rows], [k for _, _, k in rows]
-    screen = gold_screen(answered=answered, right=right, threshold=job.gold_block_threshold)
-    if screen.fails and sum(answered) < job.min_gold:
-        return GoldScreen(screen.answered, screen.right, screen.balanced_accuracy, screen.below_threshold, False)
-    return screen
-
-
-def _block_reason(job: Job, screen: GoldScreen) -> str:
-    per_class = ", ".join(f"{k}/{n}" for n, k in zip(screen.answered, screen.right, strict=True))
-    return (
-        f"Gold accuracy per true class {per_class}: balanced accuracy {screen.balanced_accuracy:.0%}, below the "
-        f"job's threshold of {job.gold_block_threshold:.0%} with probability {screen.below_threshold:.0%}."
-    )
-
-
-# Run after graded submits: prepared once per process (see marketplace.prepared). One row per gold key: the key,
-# the worker's answers to gold items with that key, and how many of them were right.
-_GOLD_BY_CLASS = PreparedQuery(
-    lambda: (
-        Answer.objects.filter(
-            job_id=Param("job", IntegerField()),
-            worker_id=Param("worker", IntegerField()),
-            is_gold=True,
-            item__gold_flagged_at__isnull=True,
-        )
-        .order_by()
-        .values("item__gold_answer")
-        .annotate(answered=Count("id"), right=Count("id", filter=Q(is_correct=True)))
-        .values_list("item__gold_answer", "answered", "right")
-    )
-)
+            participation_block(job=job, worker_id=worker_id, reason=block_reason(job, screen))
 
 
 def gold_flag_contradicted(*, job: Job, missed: list[int]) -> list[int]:

@@ -83,7 +83,9 @@ def answers_for(assignment, label: str = "cat") -> list[dict]:
 
 def issue_job(requester) -> Job:
     """The job of issue #16's black-box test: four single-item tasks at overlap 1, gold ratio 0.5 (one gold item
-    per claim, keys "cat"), blocked below 0.6 after two gold answers, reward 40: launching put 4 x 48 in escrow."""
+    per claim, keys "cat"), screened from two gold answers, reward 40: launching put 4 x 48 in escrow. Its threshold,
+    0.7, lets two wrong gold answers block (P(balanced accuracy < 0.7) = 0.92 after 0 of 2; below 0.6 it is 0.82,
+    short of the screen's 0.9), as the issue's spammer was blocked on their second submit."""
     from decimal import Decimal
 
     return launched_job(
@@ -95,6 +97,7 @@ def issue_job(requester) -> Job:
         overlap_max=1,
         gold_ratio=Decimal("0.5"),
         min_gold=2,
+        gold_block_threshold=0.7,
         reward_cents=40,
     )
 

@@ -7,11 +7,13 @@ import json
 import random
 from decimal import Decimal
 
+import krippendorff
+import numpy as np
 import pytest
 from django.db.models import F
 
 from marketplace.errors import NotEligible, NoWorkAvailable
-from marketplace.models import ItemResult, Job, JobAggregate, JobStatus, MicroTask, Participation
+from marketplace.models import Answer, ItemResult, Job, JobAggregate, JobStatus, MicroTask, Participation
 from marketplace.selectors import assignment_items
 from marketplace.services.assignments import assignment_claim, assignment_submit
 from marketplace.services.jobs import job_transition
@@ -197,7 +199,32 @@ class TestResultsApi:
         assert summary["method"] == "ds" and summary["n_items"] == 9 and summary["converged"] is True
         assert rerun.status_code == 202
 
-    @pytest.mark.parametrize("path", ["results/", "results/export/", "workers/", "aggregation/"])
+    def test_the_requester_reads_the_crowds_agreement_computed_from_the_real_answers(
+        self, requester_api, done_job, django_assert_max_num_queries
+    ):
+        with django_assert_max_num_queries(3):  # the requester, the job, the answers (blocked workers a subquery)
+            body = requester_api.get(f"/api/v1/jobs/{done_job.pk}/agreement/").json()
+        rows = Answer.objects.filter(job=done_job, is_gold=False).values_list("item_id", "worker_id", "value")
+        items, workers = sorted({r[0] for r in rows}), sorted({r[1] for r in rows})
+        data = np.full((len(workers), len(items)), np.nan)
+        for item, worker, value in rows:
+            data[workers.index(worker), items.index(item)] = CLASSES.index(value)
+
+        alpha = body["krippendorff_alpha"]
+        assert alpha["value"] == pytest.approx(
+            krippendorff.alpha(reliability_data=data, level_of_measurement="nominal")
+        )
+        assert alpha["low"] <= alpha["value"] <= alpha["high"] and alpha["items"] == 9
+        assert body["answers"] == len(rows) == 27
+        assert set(body["per_class"]) == set(CLASSES) and body["fleiss_kappa"]["value"] is not None
+
+    def test_neither_a_worker_of_the_job_nor_an_anonymous_client_reads_the_agreement(self, api, done_job):
+        worker = Participation.objects.filter(job=done_job).first().worker
+
+        assert api.as_user(worker).get(f"/api/v1/jobs/{done_job.pk}/agreement/").status_code == 403
+        assert api.get(f"/api/v1/jobs/{done_job.pk}/agreement/").status_code == 401
+
+    @pytest.mark.parametrize("path", ["results/", "results/export/", "workers/", "aggregation/", "agreement/"])
     def test_another_requester_sees_none_of_it(self, outsider_api, done_job, path):
         assert outsider_api.get(f"/api/v1/jobs/{done_job.pk}/{path}").status_code == 404
 
