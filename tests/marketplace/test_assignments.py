@@ -122,6 +122,7 @@ class TestClaim:
         assert len(allowed) == 8 and set(drawn) == allowed
         assert all(380 < n < 620 for n in drawn.values()), drawn  # 500 each; 5.7 standard deviations apart
 
+    @pytest.mark.postgresql_only("reads PostgreSQL's plan (EXPLAIN ANALYZE)")
     def test_the_gold_draw_reads_a_few_rows_however_much_gold_the_job_has(self, requester, worker):
         """It used to shuffle all of the job's gold against all that the worker had seen: 1.5 ms per claim at 1,000
         gold items and 65 seen, and growing with both."""
