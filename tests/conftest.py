@@ -20,10 +20,33 @@ def pytest_runtest_setup(item):
         raise
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--database-tests-only",
+        action="store_true",
+        help="run only the tests that use the test database (`make test-sqlite`: the others ran on PostgreSQL)",
+    )
+
+
+DATABASE_FIXTURES = {"db", "transactional_db", "live_server", "django_db_setup"}
+
+
+def _uses_database(item: pytest.Item) -> bool:
+    return item.get_closest_marker("django_db") is not None or bool(DATABASE_FIXTURES & set(item.fixturenames))
+
+
 def pytest_collection_modifyitems(config, items):
     """`make test` runs the suite on PostgreSQL and on SQLite (the embedded default of `make run` and `make demo`).
     A test marked `postgresql_only("why")` needs PostgreSQL by nature (row-lock races, triggers, COPY, SKIP LOCKED):
-    on SQLite it is skipped with its reason, never silently."""
+    on SQLite it is skipped with its reason, never silently. With `--database-tests-only` (the second run of
+    `make test`) the tests that never touch the test database (the pure engine, scripts on a SQLite file of their
+    own, static checks) are deselected: they gave their answer in the first run, and would give the same one."""
+    if config.getoption("--database-tests-only"):
+        uses_database = [
+            i for i in items if i.get_closest_marker("django_db") or DATABASE_FIXTURES & set(i.fixturenames)
+        ]
+        config.hook.pytest_deselected(items=[i for i in items if i not in uses_database])
+        items[:] = uses_database
     if connection.vendor == "postgresql":
         return
     for item in items:
