@@ -80,4 +80,4 @@ bench: install
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/claims.py
 
 clean:
-	rm -rf $(VENV) db.sqlite3 test-db.sqlite3* var .pytest_cache .ruff_cache
+	rm -rf $(VENV) db.sqlite3* var .pytest_cache .ruff_cache
