@@ -21,8 +21,8 @@ from marketplace.services.reviews import assignment_approve
 from payments.selectors import account_escrow_get
 from tests.factories import WorkerFactory
 from tests.marketplace.helpers import answers_for, launched_job
-from tests.marketplace.test_assignments_concurrency import run_in_threads
 from tests.payments.invariants import ledger_invariant_violations
+from tests.threads import run_in_threads
 
 ROOT = Path(__file__).resolve().parents[2]
 PRICE = 30  # the factory's reward 25 + 20% fee
