@@ -293,7 +293,7 @@ def raw_insert(conn: Any) -> str:
 def gunicorn(workers: int, threads: int) -> Iterator[tuple[int, subprocess.Popen]]:
     """Serve the app on a free loopback port; the server's process group is stopped on the way out, always."""
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+        probe.bind(("127.0.0.1", int(os.environ.get("BENCH_PORT", "0"))))  # BENCH_PORT: a port of your own
         port = probe.getsockname()[1]
     kind = ["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else ["--worker-class", "sync"]
     command = [str(Path(sys.executable).parent / "gunicorn"), "marketplace.wsgi", "-b", f"127.0.0.1:{port}"]

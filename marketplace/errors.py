@@ -4,18 +4,11 @@ The API's exception handler (`marketplace.api.errors`) turns them into `{"code",
 class's `status_code`; services never raise DRF exceptions.
 """
 
-from typing import Any
+from payments.errors import DomainError
 
 
-class MarketplaceError(Exception):
+class MarketplaceError(DomainError):
     code = "marketplace_error"
-    status_code = 400
-    default_message = "The request could not be carried out."
-
-    def __init__(self, message: str | None = None, **extra: Any) -> None:
-        self.message = message or self.default_message
-        self.extra = extra
-        super().__init__(self.message)
 
 
 class NotFound(MarketplaceError):

@@ -101,6 +101,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # The test suite's database is a file too, as `make run`'s is, next to it (db.sqlite3-test): threads then each get
+    # their own connection that waits on a busy lock (Django's in-memory test database shares one cache, which fails
+    # at once instead), and a test run on another SQLite file (a test's own) never touches this run's.
+    if DATABASES["default"]["NAME"] not in ("", ":memory:"):
+        DATABASES["default"]["TEST"] = {"NAME": f"{DATABASES['default']['NAME']}-test"}
 else:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # Django's, with a cheaper health check
         DATABASES["default"]["ENGINE"] = "marketplace.db.postgresql"

@@ -8,16 +8,24 @@ are final for that request.
 from typing import Any
 
 
-class PaymentsError(Exception):
-    code = "payments_error"
+class DomainError(Exception):
+    """The base of every app's own errors (here, in the lowest app, which every other may import): a stable `code`,
+    an HTTP `status_code`, a message and `extra` fields, which the API's exception handler turns into one JSON shape."""
+
+    code = "domain_error"
     status_code = 400
-    default_message = "The payment could not be carried out."
-    transient = False
+    default_message = "The request could not be carried out."
 
     def __init__(self, message: str | None = None, **extra: Any) -> None:
         self.message = message or self.default_message
         self.extra = extra
         super().__init__(self.message)
+
+
+class PaymentsError(DomainError):
+    code = "payments_error"
+    default_message = "The payment could not be carried out."
+    transient = False
 
 
 class NotFound(PaymentsError):

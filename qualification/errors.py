@@ -4,18 +4,11 @@ Same shape as `marketplace.errors.MarketplaceError`: the API's one exception han
 `{"code", "message", "extra"}` with the class's `status_code`. Services never raise DRF exceptions.
 """
 
-from typing import Any
+from payments.errors import DomainError
 
 
-class QualificationError(Exception):
+class QualificationError(DomainError):
     code = "qualification_error"
-    status_code = 400
-    default_message = "The request could not be carried out."
-
-    def __init__(self, message: str | None = None, **extra: Any) -> None:
-        self.message = message or self.default_message
-        self.extra = extra
-        super().__init__(self.message)
 
 
 class NotFound(QualificationError):

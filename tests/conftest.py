@@ -1,6 +1,6 @@
 import pytest
 from django.core.cache import cache
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from rest_framework.test import APIClient
 
 from marketplace.accounts.models import User
@@ -18,6 +18,42 @@ def pytest_runtest_setup(item):
         if isinstance(error.__cause__, DatabaseUnreachable):
             pytest.exit(str(error), returncode=3)
         raise
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--database-tests-only",
+        action="store_true",
+        help="run only the tests that use the test database (`make test-sqlite`: the others ran on PostgreSQL)",
+    )
+
+
+DATABASE_FIXTURES = {"db", "transactional_db", "live_server", "django_db_setup"}
+
+
+def _uses_database(item: pytest.Item) -> bool:
+    return item.get_closest_marker("django_db") is not None or bool(DATABASE_FIXTURES & set(item.fixturenames))
+
+
+def pytest_collection_modifyitems(config, items):
+    """`make test` runs the suite on PostgreSQL and on SQLite (the embedded default of `make run` and `make demo`).
+    A test marked `postgresql_only("why")` needs PostgreSQL by nature (row-lock races, triggers, COPY, SKIP LOCKED):
+    on SQLite it is skipped with its reason, never silently. With `--database-tests-only` (the second run of
+    `make test`) the tests that never touch the test database (the pure engine, scripts on a SQLite file of their
+    own, static checks) are deselected: they gave their answer in the first run, and would give the same one."""
+    if config.getoption("--database-tests-only"):
+        uses_database = [
+            i for i in items if i.get_closest_marker("django_db") or DATABASE_FIXTURES & set(i.fixturenames)
+        ]
+        config.hook.pytest_deselected(items=[i for i in items if i not in uses_database])
+        items[:] = uses_database
+    if connection.vendor == "postgresql":
+        return
+    for item in items:
+        marker = item.get_closest_marker("postgresql_only")
+        if marker is not None:
+            reason = marker.args[0] if marker.args else marker.kwargs["reason"]
+            item.add_marker(pytest.mark.skip(reason=f"PostgreSQL only: {reason}"))
 
 
 @pytest.fixture(autouse=True)

@@ -1,17 +1,10 @@
 """Errors of the workers app: each has a stable `code` and the HTTP status the API answers with."""
 
-from typing import Any
+from payments.errors import DomainError
 
 
-class WorkersError(Exception):
+class WorkersError(DomainError):
     code = "workers_error"
-    status_code = 400
-    default_message = "The request could not be carried out."
-
-    def __init__(self, message: str | None = None, **extra: Any) -> None:
-        self.message = message or self.default_message
-        self.extra = extra
-        super().__init__(self.message)
 
 
 class AlreadyBanned(WorkersError):

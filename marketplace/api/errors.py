@@ -17,12 +17,9 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from marketplace.errors import MarketplaceError
-from payments.errors import PaymentsError
-from qualification.errors import QualificationError
-from workers.errors import WorkersError
+from payments.errors import DomainError
 
-DOMAIN_ERRORS: tuple[type[Exception], ...] = (MarketplaceError, QualificationError, WorkersError, PaymentsError)
+DOMAIN_ERRORS: tuple[type[Exception], ...] = (DomainError,)  # each app's errors derive from it
 
 
 class ErrorSerializer(serializers.Serializer):

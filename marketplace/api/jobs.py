@@ -123,7 +123,8 @@ class JobInputSerializer(serializers.Serializer):
 
 class JobFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=JobStatus.choices)
-    title = django_filters.CharFilter(lookup_expr="icontains")
+    # No longer than a title can be: it could match nothing, and SQLite refuses a LIKE pattern over 50,000 bytes.
+    title = django_filters.CharFilter(lookup_expr="icontains", max_length=Job._meta.get_field("title").max_length)
 
     class Meta:
         model = Job

@@ -132,7 +132,7 @@ class Item(models.Model):
     is_gold = models.BooleanField(default=False)
     gold_answer = models.JSONField(null=True, blank=True)
     # Gold items are numbered within their job, from 1 to `Job.gold_count`: a claim draws gold by random numbers,
-    # a few index probes, instead of shuffling all of the job's gold (see services.assignments._draw_gold).
+    # a few index probes, instead of shuffling all of the job's gold (see services.assignment_gold.draw_gold).
     gold_number = models.PositiveIntegerField(null=True, blank=True, editable=False)
     # Gold hygiene: a key the job's trusted workers keep contradicting is flagged for the requester's review;
     # while flagged, the item is neither shown nor used to block anyone.

@@ -36,7 +36,7 @@ from marketplace.models import (
     Participation,
     ReviewStatus,
 )
-from marketplace.services.assignments import assignments_release_open
+from marketplace.services.assignment_release import assignments_release_open
 from marketplace.services.funding import job_escrow_cover, job_slots_add, tasks_lock
 from marketplace.services.webhooks import webhook_assignment_data, webhook_emit
 from marketplace.services.worker_news import news_of_block, news_of_review, news_of_unblock

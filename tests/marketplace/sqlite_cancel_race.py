@@ -29,19 +29,22 @@ from tests.factories import RequesterFactory, WorkerFactory  # noqa: E402
 from tests.marketplace.helpers import answers_for, launched_job  # noqa: E402
 from tests.payments.invariants import ledger_invariant_violations  # noqa: E402
 
+CANCEL_AFTER = 10  # submits: the cancel lands mid-way through the job's 200 slots, never after its end
+
 
 def main() -> None:
     assert connection.vendor == "sqlite"
     call_command("migrate", verbosity=0)
     job = launched_job(RequesterFactory(), n_items=100, items_per_task=1, overlap_min=2, overlap_max=2, gold_ratio="0")
     workers = WorkerFactory.create_batch(8)
-    submits, cancelled = [0], threading.Event()
+    submits, cancelling, cancelled = [0], threading.Event(), threading.Event()
 
     def work(i: int) -> None:
         try:
             if i == len(workers):
-                while submits[0] < 10:
+                while submits[0] < CANCEL_AFTER:
                     time.sleep(0.001)
+                cancelling.set()  # the workers go on: the cancel races their claims and submits
                 job_transition(job=Job.objects.get(pk=job.pk), action="cancel")
                 cancelled.set()
                 return
@@ -57,6 +60,8 @@ def main() -> None:
                     continue
                 assignment_submit(assignment_id=held.pk, worker=workers[i], answers=answers_for(held))
                 submits[0] += 1
+                if submits[0] >= CANCEL_AFTER:  # on a loaded machine the workers could finish the job first
+                    cancelling.wait()
                 time.sleep(0.002)  # let the requester's thread in: the cancel must land mid-way, not after the end
         finally:
             connections.close_all()

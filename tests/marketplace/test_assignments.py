@@ -20,8 +20,8 @@ from marketplace.errors import (
     TooManyOpenAssignments,
 )
 from marketplace.models import Answer, Assignment, AssignmentStatus, Item, JobStatus, MicroTask
+from marketplace.services.assignment_gold import draw_gold
 from marketplace.services.assignments import (
-    _draw_gold,
     assignment_claim,
     assignment_release,
     assignment_submit,
@@ -117,11 +117,12 @@ class TestClaim:
         rng = random.Random(3)
 
         # The claim's draw, read only (no claim is made): 12 numbers of 40 are tried, 8 of which may be drawn.
-        drawn = Counter(item_id for _ in range(4000) for item_id, _ in _draw_gold(job, worker, 1, rng))
+        drawn = Counter(item_id for _ in range(4000) for item_id, _ in draw_gold(job, worker, 1, rng))
 
         assert len(allowed) == 8 and set(drawn) == allowed
         assert all(380 < n < 620 for n in drawn.values()), drawn  # 500 each; 5.7 standard deviations apart
 
+    @pytest.mark.postgresql_only("reads PostgreSQL's plan (EXPLAIN ANALYZE)")
     def test_the_gold_draw_reads_a_few_rows_however_much_gold_the_job_has(self, requester, worker):
         """It used to shuffle all of the job's gold against all that the worker had seen: 1.5 ms per claim at 1,000
         gold items and 65 seen, and growing with both."""
@@ -136,7 +137,7 @@ class TestClaim:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")  # as autovacuum keeps the statistics of a live database
         with CaptureQueriesContext(connection) as queries:
-            assert len(_draw_gold(job, worker, 1, random.Random(5))) == 1
+            assert len(draw_gold(job, worker, 1, random.Random(5))) == 1
         with connection.cursor() as cursor:
             cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + queries.captured_queries[0]["sql"])
             plan = cursor.fetchone()[0][0]["Plan"]

@@ -1,15 +1,11 @@
-"""Real concurrent clients on PostgreSQL: threads, each with its own database connection, racing the engine."""
+"""Real concurrent clients, on PostgreSQL and SQLite: threads, each with its own connection, racing the engine."""
 
 import random
-import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections
 from django.utils import timezone
 
 from marketplace.errors import AssignmentClosed, NotEligible, NoWorkAvailable, TooManyOpenAssignments
@@ -24,27 +20,12 @@ from marketplace.services.assignments import (
 from tests.factories import WorkerFactory
 from tests.marketplace.helpers import answers_for, launched_job
 from tests.marketplace.invariants import assignment_invariant_violations
+from tests.threads import run_in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def run_in_threads(n: int, target: Callable[[int], object]) -> list[object]:
-    """Start `n` threads at the same instant; each closes its own connection when done."""
-    barrier = threading.Barrier(n)
-
-    def run(i: int) -> object:
-        try:
-            barrier.wait()
-            return target(i)
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(run, range(n)))
-
-
 def test_fifty_workers_racing_on_two_hundred_items_fill_every_slot_exactly_once(requester):
-    assert connection.vendor == "postgresql"
     job = launched_job(requester, n_items=200, n_gold=20, items_per_task=2, overlap_min=3, overlap_max=3)
     workers = WorkerFactory.create_batch(50)
 

@@ -6,7 +6,10 @@ import psycopg
 import pytest
 from django.db import connection
 
-pytestmark = pytest.mark.django_db(transaction=True)  # autocommit: between requests a connection is idle
+pytestmark = [
+    pytest.mark.django_db(transaction=True),  # autocommit: between requests a connection is idle
+    pytest.mark.postgresql_only("the health check of marketplace.db.postgresql, seen from pg_stat_activity"),
+]
 
 
 def _other_connection() -> psycopg.Connection:

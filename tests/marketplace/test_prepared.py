@@ -150,26 +150,40 @@ def test_insert_stores_what_bulk_create_stores_and_sets_primary_keys():
     assert stored.created_at == ours.created_at
 
 
-def test_several_rows_insert_as_bulk_create_does_with_one_statement_for_any_number_of_rows():
+VALUES, GRADES = ["cat", {"box": [1, 2]}, [3]], [None, True, False]
+
+
+@pytest.fixture
+def answers():
+    """`answers(n)`: n unsaved answers to the items of one assignment, of several value shapes, gold and not."""
     job = launched_job(RequesterFactory(), n_items=3, items_per_task=3)
     worker = WorkerFactory()
     task, expires = job.tasks.get(), timezone.now()
     assignment = insert([Assignment(job=job, task=task, worker=worker, item_ids=[], expires_at=expires)])[0]
     items = list(job.items.order_by("id"))
-    values, grades = ["cat", {"box": [1, 2]}, [3]], [None, True, False]
 
-    def answers(n: int) -> list[Answer]:
+    def make(n: int) -> list[Answer]:
         return [
             Answer(
                 assignment=assignment, item=item, worker=worker, job=job, value=v, is_gold=g is not None, is_correct=g
             )
-            for item, v, g in zip(items[:n], values, grades, strict=False)
+            for item, v, g in zip(items[:n], VALUES, GRADES, strict=False)
         ]
 
-    stored = insert(answers(3))
+    make.items = items  # type: ignore[attr-defined]
+    return make
 
-    assert insert_statement(answers(2))[0] == insert_statement(answers(3))[0]
+
+def test_several_rows_insert_as_bulk_create_does_with_one_statement(answers, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        stored = insert(answers(3))
+
     assert [a.pk for a in stored] == list(Answer.objects.order_by("pk").values_list("pk", flat=True))
     assert list(Answer.objects.order_by("pk").values_list("item_id", "value", "is_gold", "is_correct")) == [
-        (item.pk, v, g is not None, g) for item, v, g in zip(items, values, grades, strict=True)
+        (item.pk, v, g is not None, g) for item, v, g in zip(answers.items, VALUES, GRADES, strict=True)
     ]
+
+
+@pytest.mark.postgresql_only("UNNEST of arrays, as Django's PostgreSQL bulk_create")
+def test_on_postgresql_one_statement_text_inserts_any_number_of_rows(answers):
+    assert insert_statement(answers(2))[0] == insert_statement(answers(3))[0]

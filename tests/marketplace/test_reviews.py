@@ -17,8 +17,8 @@ from payments.selectors import account_escrow_get, balance_list
 from payments.services.deposits import deposit_create
 from tests.factories import JobFactory, WorkerFactory
 from tests.marketplace.helpers import answers_for, csv_file, csv_rows, launched_job
-from tests.marketplace.test_assignments_concurrency import run_in_threads
 from tests.payments.invariants import ledger_invariant_violations
+from tests.threads import run_in_threads
 
 pytestmark = pytest.mark.django_db
 REWARD, FEE = 25, 5  # the factory's reward at the default 20% fee

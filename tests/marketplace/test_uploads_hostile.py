@@ -1,13 +1,10 @@
 """Hostile files: every value the database cannot store is a 400 naming the row, line and field, with nothing kept,
 whether the file is ingested in the request or by the Celery task; and what it can store is kept exactly.
 
-The same tests run on embedded SQLite (the last test runs this module there)."""
+They run on embedded SQLite too, in `make test-sqlite`."""
 
 import json
 import logging
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -181,18 +178,3 @@ def test_an_unexpected_error_in_the_task_ends_the_upload_failed_with_a_generic_e
     logged = [r for r in caplog.records if r.levelno == logging.ERROR and str(upload.pk) in r.getMessage()]
     assert logged and "hunter2" in str(logged[0].exc_info[1])
     assert_nothing_kept(job)
-
-
-def test_the_same_files_get_the_same_answers_on_embedded_sqlite(tmp_path):
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'hostile.sqlite3'}",
-        "REDIS_URL": "",
-        "CELERY_TASK_ALWAYS_EAGER": "1",
-    }
-    command = [sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider", "-k", "not embedded_sqlite"]
-
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
-
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert " passed" in done.stdout and "failed" not in done.stdout

@@ -1,17 +1,14 @@
 """Builders and a thread runner shared by the payments tests."""
 
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from itertools import count
-
-from django.db import connections
 
 from marketplace.accounts.models import User
 from payments.models import Account, Transaction
 from payments.services.deposits import deposit_create
 from payments.services.escrow import escrow_fund
 from payments.services.ledger import account_requester_available, account_worker_payable
+from tests.threads import run_in_threads as run_in_threads_raising
 
 _keys = count(1)
 
@@ -40,19 +37,5 @@ def payable(user: User, currency: str = "USD") -> Account:
     return account_worker_payable(user=user, currency=currency)
 
 
-def run_in_threads(n: int, target: Callable[[int], object]) -> list[object]:
-    """Start `n` threads at the same instant, each with its own connection; returns each result or the exception
-    it raised (so one thread's error cannot hide the others' outcomes)."""
-    barrier = threading.Barrier(n)
-
-    def run(i: int) -> object:
-        try:
-            barrier.wait()
-            return target(i)
-        except Exception as exc:  # noqa: BLE001 -- the tests count outcomes, errors included
-            return exc
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(run, range(n)))
+# The payments race tests count outcomes, errors included.
+run_in_threads = partial(run_in_threads_raising, errors_as_results=True)

@@ -1,4 +1,5 @@
-"""Real concurrent callers on PostgreSQL: threads, each with its own connection, racing the money services."""
+"""Real concurrent callers, on PostgreSQL and on SQLite: threads, each with its own connection, racing the money
+services."""
 
 import logging
 import random
@@ -19,10 +20,7 @@ from tests.factories import RequesterFactory, WorkerFactory
 from tests.payments.helpers import available, funded_job, key, payable, run_in_threads
 from tests.payments.invariants import ledger_invariant_violations
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks are PostgreSQL's"),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def pay(job_id: int, worker, gross: int, idempotency_key: str):
@@ -165,6 +163,7 @@ def test_a_crowd_of_mixed_operations_on_shared_accounts_keeps_every_invariant(sa
     assert ledger_invariant_violations() == []
 
 
+@pytest.mark.postgresql_only("PostgreSQL's lock_timeout")
 def test_a_writer_that_waits_longer_than_the_lock_timeout_gives_up_with_ledger_busy(requester, settings):
     settings.PAYMENTS_LOCK_TIMEOUT_MS = 100
     deposit_create(user=requester, amount=500, currency="USD", idempotency_key="d")
@@ -191,6 +190,7 @@ def test_a_writer_that_waits_longer_than_the_lock_timeout_gives_up_with_ledger_b
     assert available(requester).balance == 500
 
 
+@pytest.mark.postgresql_only("PostgreSQL's lock_timeout")
 def test_the_lock_timeout_does_not_outlive_the_ledgers_own_lock(requester):
     deposit_create(user=requester, amount=500, currency="USD", idempotency_key="d")
 

@@ -10,7 +10,7 @@ from tests.payments.invariants import ledger_invariant_violations
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="the triggers are PostgreSQL's"),
+    pytest.mark.postgresql_only("the ledger's rules at commit are PostgreSQL triggers"),
 ]
 
 

@@ -82,9 +82,7 @@ def test_another_operating_system_process_gets_the_first_result_for_the_key(work
         f"p = SandboxProvider(); r = p.send_payout(idempotency_key='payout:9:x', user=User.objects.get(pk={worker.pk}),"
         " amount=250, currency='USD'); print(r.reference, r.ok, p.executed['payout'])"
     )
-    settings_dict = connection.settings_dict
-    url = f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/{settings_dict['NAME']}"
-    env = {**os.environ, "DATABASE_URL": url}
+    env = {**os.environ, "DATABASE_URL": _url_of_the_test_database()}
 
     done = subprocess.run(
         [sys.executable, "manage.py", "shell", "--no-imports", "-c", script],
@@ -110,3 +108,11 @@ def test_ten_instances_racing_on_one_key_move_the_money_once(worker):
 
     assert len(set(results)) == 1
     assert sum(instance.executed["payout"] for instance in instances) == 1
+
+
+def _url_of_the_test_database() -> str:
+    """The test database as another process reaches it: the PostgreSQL test database, or SQLite's test file."""
+    settings_dict = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings_dict['NAME']}"
+    return f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/{settings_dict['NAME']}"

@@ -1,37 +1,17 @@
 """Real concurrent clients on PostgreSQL: starts, submits and grants racing on one worker and qualification."""
 
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-from django.db import connection, connections
 
 from qualification.models import Attempt, Grant
 from qualification.services.attempts import attempt_start, attempt_submit
 from qualification.services.grants import grant_manual
 from tests.qualification.conftest import answers, make_qualification
+from tests.threads import run_in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def run_in_threads(n: int, target: Callable[[int], object]) -> list[object]:
-    """Start `n` threads at the same instant; each closes its own connection when done."""
-    barrier = threading.Barrier(n)
-
-    def run(i: int) -> object:
-        try:
-            barrier.wait()
-            return target(i)
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(run, range(n)))
-
-
 def test_simultaneous_starts_give_the_worker_one_attempt(requester, worker):
-    assert connection.vendor == "postgresql"
     qualification = make_qualification(requester)
 
     results = run_in_threads(8, lambda i: attempt_start(qualification_id=qualification.pk, worker=worker))

@@ -30,7 +30,7 @@ from marketplace.demo.http import InProcessTransport, Transport, UrlTransport
 from marketplace.demo.report import Report, render_quality_by_seed
 from marketplace.demo.scenario import Bar, Options, Simulation
 from marketplace.models import Assignment, AssignmentStatus
-from marketplace.services import assignments
+from marketplace.services import assignment_claims
 from payments.selectors import ledger_totals
 from qualification.services import attempts
 
@@ -148,7 +148,7 @@ def _in_process_server(*, enabled: bool, seed: int) -> Iterator[None]:
 @contextmanager
 def _seeded_server(seed: int) -> Iterator[None]:
     """Make the in-process server's own random draws follow the seed, so that a run repeats exactly: which hidden
-    gold items a claim mixes in and where (`assignments._random`; the database's RANDOM(), `order_by("?")`, when a
+    gold items a claim mixes in and where (`assignment_claims._random`; the database's RANDOM(), `order_by("?")`, when a
     claim shuffles all the gold a worker has left), and the order of a test's questions (`attempts._random`). These
     are the server's internals, seeded for the demo only; a real server (`--base-url`) draws as it always does, and
     its runs differ a little from one another."""
@@ -156,9 +156,9 @@ def _seeded_server(seed: int) -> Iterator[None]:
     pg_seed = sql.uniform(-1, 1)  # fixed: seeding twice (a new connection, then here) must not shift the sequence
     seed_sql = partial(_seed_sql_random, draw=sql.random, pg_seed=pg_seed)
 
-    saved = assignments._random, attempts._random
+    saved = assignment_claims._random, attempts._random
     # A seeded generator in place of the modules' SystemRandom, for this run only.
-    assignments._random = random.Random(seed)  # type: ignore[assignment]  # noqa: S311
+    assignment_claims._random = random.Random(seed)  # type: ignore[assignment]  # noqa: S311
     attempts._random = random.Random(seed + 1)  # type: ignore[assignment]  # noqa: S311
     connection_created.connect(seed_sql)
     connection.ensure_connection()
@@ -167,7 +167,7 @@ def _seeded_server(seed: int) -> Iterator[None]:
         yield
     finally:
         connection_created.disconnect(seed_sql)
-        assignments._random, attempts._random = saved
+        assignment_claims._random, attempts._random = saved
         _seed_sql_random(connection=connection, draw=random.random, pg_seed=random.SystemRandom().uniform(-1, 1))
 
 
