@@ -67,6 +67,9 @@ def gold_screen_worker(*, job: Job, worker_id: int) -> GoldScreen:
     job's threshold; never failing before `min_gold` answers."""
     rows = _GOLD_BY_CLASS.rows(job=job.pk, worker=worker_id)
     answered, right = [n for _, n, _ in rows], [k for _, _, k in rows]
+    if parse_label_schema(job.label_schema).type != "single_choice":
+        # Keys of other types are not classes (every transcription is its own): one pool, plain gold accuracy.
+        answered, right = [sum(answered)], [sum(right)]
     screen = gold_screen(answered=answered, right=right, threshold=job.gold_block_threshold)
     if screen.fails and sum(answered) < job.min_gold:
         return GoldScreen(screen.answered, screen.right, screen.balanced_accuracy, screen.below_threshold, False)
