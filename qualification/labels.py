@@ -1,15 +1,20 @@
 """What workers answer: label schemas, shared by jobs (marketplace) and qualification tests.
 
 A label schema is plain JSON on a job or a qualification (`{"type": "single_choice", "classes": [...]}`); parsing it
-here, once, gives an object that validates and grades answers. A new task type (multi-label, free text) is one more
-class in `LABEL_SCHEMA_TYPES`.
+here, once, gives an object that validates and grades answers. Single choice is defined here; multi-label, free text
+and numbers are the pure engine's answer types (`marketplace.aggregation.types`), adapted by `EngineSchema`: a new
+engine type is one more entry in `LABEL_SCHEMA_TYPES`.
 """
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
+
+from marketplace.aggregation.errors import InvalidAnswerError, InvalidSchemaError
+from marketplace.aggregation.types import answer_type
 
 MAX_CLASSES = 100
 
@@ -51,9 +56,64 @@ class SingleChoice:
     def label_index(self, answer: str) -> int:
         return self.classes.index(answer)
 
+    def clean_key(self, value: Any) -> str:
+        """A gold key as an upload gives it (a CSV cell, a JSONL value)."""
+        return self.clean_answer(value)
 
-LabelSchema = SingleChoice
-LABEL_SCHEMA_TYPES: dict[str, type[LabelSchema]] = {SingleChoice.type: SingleChoice}
+
+@dataclass(frozen=True)
+class EngineSchema:
+    """An answer type of the pure engine (`marketplace.aggregation.types`: multi_choice, text, number), with the
+    interface the marketplace uses for every type: parse, clean an answer, grade it against a gold key. Each type's
+    rules (schema fields, answer encoding, grading measure) are the engine module's own."""
+
+    type: str
+    raw: Mapping[str, Any]
+    schema: Any
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> "EngineSchema":
+        kind = answer_type(str(data.get("type")))
+        options = {key: value for key, value in data.items() if key != "type"}
+        try:
+            schema = kind.parse_schema(options)
+        except InvalidSchemaError as error:
+            raise ValidationError({"label_schema": str(error)}) from None
+        return cls(type=kind.name, raw={"type": kind.name, **options}, schema=schema)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The classes of a choice type (a multi-label's choices); none for text and numbers."""
+        return tuple(getattr(self.schema, "choices", None) or ())
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.raw)
+
+    def clean_answer(self, value: Any) -> Any:
+        try:
+            return answer_type(self.type).clean(self.schema, value)
+        except InvalidAnswerError as error:
+            raise SchemaValueError(str(error)) from None
+
+    def clean_key(self, value: Any) -> Any:
+        """A gold key as an upload gives it: a CSV cell holds JSON for a structured answer (`["a", "b"]`, `3`)."""
+        if isinstance(value, str) and self.type != "text":
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise SchemaValueError(f"{value!r} is not JSON (e.g. {EXAMPLES[self.type]}).") from None
+        return self.clean_answer(value)
+
+    def is_correct(self, answer: Any, key: Any) -> bool:
+        return answer_type(self.type).grade(self.schema, answer, key).passed
+
+
+EXAMPLES = {"multi_choice": '["a", "b"]', "number": "3.5"}
+LabelSchema = SingleChoice | EngineSchema
+LABEL_SCHEMA_TYPES: dict[str, type[SingleChoice] | type[EngineSchema]] = {
+    SingleChoice.type: SingleChoice,
+    **dict.fromkeys(("multi_choice", "text", "number"), EngineSchema),
+}
 
 
 def parse_label_schema(data: Any) -> LabelSchema:

@@ -11,7 +11,7 @@ worker's confusion matrix; workers blocked from the job are left out. Results ar
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 import numpy as np
@@ -24,6 +24,7 @@ from marketplace.aggregation import Answers, DawidSkeneResult, dawid_skene
 from marketplace.cache import cache_count
 from marketplace.models import Answer, Item, ItemResult, Job, JobAggregate, JobStatus, Participation
 from marketplace.schemas import parse_label_schema
+from marketplace.services.aggregation_typed import job_aggregate_typed
 from marketplace.services.commit import after_commit
 from marketplace.services.disputes import appeals_auto_resolve
 from marketplace.services.jobs import job_complete_if_done
@@ -59,6 +60,8 @@ def job_aggregate(*, job_id: int) -> JobAggregate:
     before its snapshot (`JobAggregate.requested_at`); a run that dies on the way leaves them for the sweeper."""
     job = Job.objects.get(pk=job_id)
     snapshot_at = timezone.now()
+    if parse_label_schema(job.label_schema).type != "single_choice":
+        return _after_run(job, snapshot_at, *job_aggregate_typed(job=job, snapshot_at=snapshot_at))
     snapshot = _snapshot(job)
     started = time.perf_counter()
     result = dawid_skene(
@@ -80,7 +83,6 @@ def job_aggregate(*, job_id: int) -> JobAggregate:
         webhook_emit(job=job, event="results.updated", data=partial(_results_event, state, snapshot, result, since))
         if job.overlap_min < job.overlap_max:
             _adapt(job)
-    reputation_recompute(worker_ids=snapshot.worker_ids.tolist())
     # Blocks release assignments, and assignments enqueue aggregations: imported here, not at the top.
     from marketplace.services.screening import screen_after_aggregation  # noqa: PLC0415
 
@@ -94,6 +96,15 @@ def job_aggregate(*, job_id: int) -> JobAggregate:
     )
     if blocked:  # their answers leave the results, as a block promises: once more, without them
         aggregation_enqueue(job_id=job.pk)
+    return _after_run(job, snapshot_at, state, snapshot.worker_ids.tolist())
+
+
+def _after_run(job: Job, snapshot_at: datetime, state: JobAggregate, worker_ids: list[int]) -> JobAggregate:
+    """After a run's commit: reputations, appeals the answers now decide, and the requests it served."""
+    if worker_ids and job.overlap_min < job.overlap_max and state.method != "ds":
+        with transaction.atomic():
+            _adapt(job)
+    reputation_recompute(worker_ids=worker_ids)
     appeals_auto_resolve(job_id=job.pk)  # after the commit: paying an appeal never holds the JobAggregate lock
     JobAggregate.objects.filter(job=job, requested_at__lte=snapshot_at).update(requested_at=None, request_attempts=0)
     return state

@@ -49,8 +49,8 @@ def appeal_evidence(*, assignment: Assignment) -> AppealEvidence | None:
     """The evidence for the appealed `assignment` (gold left out), or None before the job's first aggregation (no
     worker model yet). Four queries, whatever the size of the job."""
     model = JobAggregate.objects.filter(job_id=assignment.job_id, computed_at__isnull=False).first()
-    if model is None:
-        return None
+    if model is None or parse_label_schema(assignment.job.label_schema).type != "single_choice":
+        return None  # other answer types: no automatic decision yet, the appeal waits for an admin
     mine = dict(Answer.objects.filter(assignment=assignment, is_gold=False).values_list("item_id", "value"))
     classes = parse_label_schema(assignment.job.label_schema).classes
     blocked = Participation.objects.filter(job_id=assignment.job_id, blocked_at__isnull=False).values("worker_id")

@@ -216,6 +216,6 @@ class RowValidator:
         if value is None or value == "":
             raise RowError(RowProblem(row, line, "gold_label", "gold_label is required for a gold item."))
         try:
-            return self.label_schema.clean_answer(value)
+            return self.label_schema.clean_key(value)
         except SchemaValueError as exc:
             raise RowError(RowProblem(row, line, "gold_label", f"gold_label {exc}")) from None

@@ -40,9 +40,15 @@ from marketplace.services.blocks import participation_block
 def worker_screen(*, job: Job, worker_id: int) -> GoldScreen:
     """The worker's gold answers on the job and their real answers the latest aggregation saw, screened against the
     job's threshold; never failing before `min_gold` gold answers."""
-    classes = parse_label_schema(job.label_schema).classes
-    gold = _gold_counts(job, worker_id, classes)
-    screen = screen_evidence(gold=gold, real=_real_counts(job, worker_id, classes), threshold=job.gold_block_threshold)
+    schema = parse_label_schema(job.label_schema)
+    if schema.type == "single_choice":
+        gold = _gold_counts(job, worker_id, schema.classes)
+        real = _real_counts(job, worker_id, schema.classes)
+    else:  # keys of other types are not classes (each transcription is its own): one pool, plain gold accuracy
+        rows = _GOLD_BY_CLASS.rows(job=job.pk, worker=worker_id)
+        gold = np.array([sum(n for _, n, _ in rows)], dtype=float), np.array([sum(k for _, _, k in rows)], dtype=float)
+        real = np.zeros(1), np.zeros(1)
+    screen = screen_evidence(gold=gold, real=real, threshold=job.gold_block_threshold)
     if screen.fails and gold[0].sum() < job.min_gold:
         return GoldScreen(screen.answered, screen.right, screen.balanced_accuracy, screen.below_threshold, False)
     return screen

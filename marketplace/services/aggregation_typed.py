@@ -1,0 +1,101 @@
+"""Aggregation of the engine's other answer types (multi_choice, text, number): the job's answers through the type's
+own method in the pure engine (`marketplace.aggregation.types`), one answer and a confidence per item, a quality per
+worker. Single-choice jobs keep their Dawid-Skene path (`services/aggregation.py`), which calls this for the rest."""
+
+import time
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from marketplace.aggregation.types import Consensus, answer_type
+from marketplace.models import Answer, Item, ItemResult, Job, JobAggregate, Participation
+from marketplace.schemas import parse_label_schema
+from marketplace.services.webhooks import webhook_emit, webhook_results_data
+
+
+def job_aggregate_typed(*, job: Job, snapshot_at: datetime) -> tuple[JobAggregate, list[int]]:
+    """Aggregate and store; returns the state and the workers seen (for their reputation)."""
+    schema = parse_label_schema(job.label_schema)
+    rows = list(Answer.objects.filter(job=job).order_by("id").values_list("id", "item_id", "worker_id", "value"))
+    gold = dict(Item.objects.filter(job=job, is_gold=True).values_list("id", "gold_answer"))
+    answered = {item_id for _, item_id, _, _ in rows}
+    blocked = Participation.objects.filter(job=job, blocked_at__isnull=False).values_list("worker_id", flat=True)
+    started = time.perf_counter()
+    consensus = (
+        answer_type(schema.type).aggregate(
+            schema.schema,
+            [item_id for _, item_id, _, _ in rows],
+            [worker_id for _, _, worker_id, _ in rows],
+            [value for _, _, _, value in rows],
+            gold={item_id: key for item_id, key in gold.items() if item_id in answered} or None,
+            exclude_workers=list(blocked),
+        )
+        if rows
+        else None
+    )
+    elapsed_ms = int((time.perf_counter() - started) * 1000)
+    last_answer_id = rows[-1][0] if rows else 0
+    with transaction.atomic(durable=True):
+        JobAggregate.objects.get_or_create(job=job)
+        state = JobAggregate.objects.select_for_update().get(job=job)
+        if state.last_answer_id > last_answer_id:
+            return state, []
+        since = state.last_answer_id
+        if consensus is not None:
+            _store(job, consensus, set(gold))
+        state.method = schema.type
+        state.last_answer_id, state.n_answers = last_answer_id, len(rows)
+        state.n_items = len(answered - set(gold))
+        state.iterations, state.converged, state.log_likelihood, state.class_priors = 0, True, None, {}
+        state.duration_ms, state.computed_at = elapsed_ms, timezone.now()
+        state.save()
+        updated = sorted({item_id for answer_id, item_id, _, _ in rows if answer_id > since} - set(gold))
+        webhook_emit(job=job, event="results.updated", data=partial(_event, state, updated))
+    workers = consensus.workers.tolist() if consensus is not None else []
+    return state, workers
+
+
+def _store(job: Job, consensus: Consensus, gold: set[int]) -> None:
+    counts: dict[int, int] = {}
+    for item_id in Answer.objects.filter(job=job).values_list("item_id", flat=True):
+        counts[item_id] = counts.get(item_id, 0) + 1
+    rows = [
+        ItemResult(
+            item_id=int(item_id),
+            job=job,
+            label=answer,
+            confidence=round(float(confidence), 6),
+            posterior=[],
+            answer_count=counts.get(int(item_id), 0),
+        )
+        for item_id, answer, confidence in zip(
+            consensus.tasks.tolist(), consensus.answers, consensus.confidence.tolist(), strict=True
+        )
+        if int(item_id) not in gold
+    ]
+    ItemResult.objects.bulk_create(
+        rows,
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["item"],
+        update_fields=["label", "confidence", "posterior", "answer_count", "updated_at"],
+    )
+    quality = dict(zip(consensus.workers.tolist(), consensus.worker_quality.tolist(), strict=True))
+    changed = list(Participation.objects.filter(job=job, worker_id__in=list(quality)))
+    for participation in changed:
+        participation.estimated_accuracy = round(float(quality[participation.worker_id]), 6)
+    Participation.objects.bulk_update(changed, ["estimated_accuracy"], batch_size=500)
+
+
+def _event(state: JobAggregate, updated: list[int]) -> dict[str, Any]:
+    shown = updated[: settings.WEBHOOK_RESULTS_MAX_ITEMS]
+    results = ItemResult.objects.filter(item_id__in=shown).select_related("item")
+    items = [
+        {"item": r.item_id, "external_id": r.item.external_id, "label": r.label, "confidence": r.confidence}
+        for r in results.order_by("item_id")
+    ]
+    return {**webhook_results_data(state), "updated_items": items, "updated_items_total": len(updated)}

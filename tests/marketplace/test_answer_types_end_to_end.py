@@ -1,0 +1,151 @@
+"""Answer types beyond single choice, end to end through the HTTP API: a multi-label, a transcription and a rating
+job are created, get items and gold (keys in the type's encoding), launch; several workers claim and submit, a
+spammer is blocked by gold graded with the type's own measure; the aggregation gives each item an answer and a
+confidence; the results API and the export serve them in the type's encoding; an appeal is filed."""
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from marketplace.models import Participation
+from marketplace.services.aggregation import job_aggregate
+from tests.factories import RequesterFactory, WorkerFactory
+
+pytestmark = pytest.mark.django_db
+
+N_ITEMS, N_GOLD = 6, 8
+
+
+@dataclass(frozen=True)
+class Case:
+    schema: dict[str, Any]
+    truth: list[Any]  # per item, then per gold item
+    wrong: Any  # what the spammer always answers
+    bad: Any  # an answer of the wrong shape
+
+
+CASES = {
+    "multi_choice": Case(
+        {"type": "multi_choice", "choices": ["red", "green", "blue"], "min_count": 1},
+        [["red"], ["red", "blue"], ["green"], ["blue"], ["red", "green"], ["green", "blue"]]
+        + [["red"], ["blue"], ["red", "blue"]] * 3,  # gold keys: a spammer always saying "green" matches none
+        ["green"],
+        "red",
+    ),
+    "text": Case(
+        {"type": "text", "max_length": 200},
+        [f"the cat sat on mat {i}" for i in range(N_ITEMS + N_GOLD)],
+        "lorem ipsum dolor",
+        12,
+    ),
+    "number": Case(
+        {"type": "number", "min": 1, "max": 5, "step": 1},
+        [1 + (i % 5) for i in range(N_ITEMS + N_GOLD)],
+        5,
+        "five",
+    ),
+}
+
+
+def approx(value: Any) -> Any:
+    return pytest.approx(value, abs=0.01) if isinstance(value, int | float) else value
+
+
+def upload(client, job_id: int, kind: str, rows: list[dict]) -> None:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    file = io.BytesIO(text.getvalue().encode())
+    file.name = f"{kind}.csv"
+    response = client.post(f"/api/v1/jobs/{job_id}/uploads/", {"file": file, "kind": kind}, format="multipart")
+    assert response.status_code == 201, response.content
+
+
+def cell(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_a_job_of_this_type_runs_from_upload_to_results_export_and_appeal(
+    api, name, django_capture_on_commit_callbacks
+):
+    case = CASES[name]
+    requester = RequesterFactory()
+    client = api.as_user(requester)
+    job = client.post(
+        "/api/v1/jobs/",
+        {
+            "title": f"A {name} job",
+            "label_schema": case.schema,
+            "item_schema": {"fields": [{"name": "n", "type": "integer"}]},
+            "items_per_task": 2,
+            "overlap_min": 3,
+            "overlap_max": 3,
+            "gold_ratio": "0.5",
+            "min_gold": 2,
+            "reward_cents": 10,
+        },
+    )
+    assert job.status_code == 201, job.content
+    job_id = job.json()["id"]
+    upload(client, job_id, "items", [{"external_id": f"i{i}", "n": i} for i in range(N_ITEMS)])
+    gold = [{"n": 100 + g, "gold_label": cell(case.truth[N_ITEMS + g])} for g in range(N_GOLD)]
+    upload(client, job_id, "gold", gold)
+    cost = client.get(f"/api/v1/jobs/{job_id}/cost/").json()
+    client.post(
+        "/api/v1/payments/deposits/", {"amount": cost["total_cents"], "currency": "USD", "idempotency_key": "d"}
+    )
+    assert client.post(f"/api/v1/jobs/{job_id}/launch/").status_code == 200
+
+    def truth_of(item: dict) -> Any:
+        n = item["payload"]["n"]
+        return case.truth[n] if n < 100 else case.truth[N_ITEMS + n - 100]
+
+    def work(worker, answer_of) -> list[int]:
+        done, worker_api = [], api.as_user(worker)
+        while True:
+            claim = worker_api.post(f"/api/v1/work/jobs/{job_id}/claim/")
+            if claim.status_code != 201:
+                return done
+            items = claim.json()["items"]
+            if not done:  # a wrong-shaped answer is a 400 naming the position
+                bad = [{"position": i["position"], "answer": case.bad} for i in items]
+                refused = worker_api.post(f"/api/v1/work/assignments/{claim.json()['id']}/submit/", {"answers": bad})
+                assert refused.status_code == 400
+                assert {e["position"] for e in refused.json()["extra"]["errors"]} == {0, 1, 2, 3}
+            answers = [{"position": i["position"], "answer": answer_of(i)} for i in items]
+            with django_capture_on_commit_callbacks(execute=True):  # quality control runs after the commit
+                submitted = worker_api.post(
+                    f"/api/v1/work/assignments/{claim.json()['id']}/submit/", {"answers": answers}
+                )
+            assert submitted.status_code == 200, submitted.content
+            done.append(claim.json()["id"])
+
+    spammer = WorkerFactory()
+    work(spammer, lambda item: case.wrong)
+    honest = [WorkerFactory() for _ in range(3)]
+    for worker in honest:
+        work(worker, truth_of)
+
+    assert Participation.objects.get(job_id=job_id, worker=spammer).blocked_at is not None
+    job_aggregate(job_id=job_id)
+    results = {r["external_id"]: r for r in client.get(f"/api/v1/jobs/{job_id}/results/").json()["results"]}
+    labels = {key: r["label"] for key, r in results.items()}
+    assert labels == {f"i{i}": approx(case.truth[i]) for i in range(N_ITEMS)}  # numbers: the estimated true value
+    assert all(0.5 <= r["confidence"] <= 1 for r in results.values())
+    export = client.get(f"/api/v1/jobs/{job_id}/results/export/?file_format=jsonl")
+    lines = [json.loads(line) for line in b"".join(export.streaming_content).decode().splitlines() if line]
+    assert {row["external_id"]: row["label"] for row in lines} == labels
+
+    rejected = client.get(f"/api/v1/jobs/{job_id}/assignments/?worker={spammer.pk}").json()["results"]
+    assert rejected and all(a["review_status"] == "rejected" for a in rejected)
+    appeal = api.as_user(spammer).post(
+        f"/api/v1/work/assignments/{rejected[0]['id']}/appeal/", {"message": "I was right."}
+    )
+    assert appeal.status_code == 201, appeal.content
+    assert appeal.json()["status"] == "open"  # decided by an admin for this type (no automatic decision yet)
