@@ -166,6 +166,29 @@ def work_job_list(*, worker: User) -> QuerySet[Job]:
     )
 
 
+def work_job_search(
+    *, worker: User, text: str = "", min_reward_cents: int | None = None, answer_type: str = ""
+) -> QuerySet[Job]:
+    """`work_job_list` narrowed as the worker's find-work page asks (title or instructions containing `text`, at
+    least `min_reward_cents` per task, a label schema of `answer_type`), with the requester loaded, best paid first."""
+    jobs = work_job_list(worker=worker).select_related("requester")
+    if text:
+        jobs = jobs.filter(Q(title__icontains=text) | Q(instructions__icontains=text))
+    if min_reward_cents is not None:
+        jobs = jobs.filter(reward_cents__gte=min_reward_cents)
+    if answer_type:
+        jobs = jobs.filter(label_schema__type=answer_type)
+    return jobs.order_by("-reward_cents", "pk")
+
+
+def worker_open_assignment_list(*, worker: User, job_id: int | None = None) -> QuerySet[Assignment]:
+    """The worker's open assignments not yet overdue, oldest first: what a reloaded page or a return brings back."""
+    found = worker_assignment_list(worker=worker).filter(status=AssignmentStatus.OPEN, expires_at__gt=timezone.now())
+    if job_id is not None:
+        found = found.filter(job_id=job_id)
+    return found.order_by("created_at", "pk")
+
+
 def work_job_get(*, job_id: int) -> Job:
     """A job a worker may ask to claim on; drafts are invisible. Whether they may claim is the service's call."""
     job = Job.objects.exclude(status=JobStatus.DRAFT).filter(pk=job_id).first()

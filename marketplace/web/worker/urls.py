@@ -1,3 +1,16 @@
-from django.urls import URLPattern, URLResolver
+"""The worker's pages under /work/."""
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from django.urls import path
+
+from marketplace.web.worker import views
+
+app_name = "worker"
+
+urlpatterns = [
+    path("", views.job_list, name="jobs"),
+    path("jobs/<int:job_id>/", views.job_detail, name="job"),
+    path("jobs/<int:job_id>/claim/", views.job_claim, name="claim"),
+    path("tasks/<int:assignment_id>/", views.assignment_detail, name="assignment"),
+    path("tasks/<int:assignment_id>/submit/", views.assignment_submit, name="submit"),
+    path("tasks/<int:assignment_id>/skip/", views.assignment_skip, name="skip"),
+]

@@ -1,0 +1,45 @@
+"""The worker pages' forms: they validate what a browser sends and hand the services their usual arguments."""
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+
+from qualification.labels import LABEL_SCHEMA_TYPES
+
+
+class WorkSearchForm(forms.Form):
+    q = forms.CharField(label="Search", required=False, max_length=100)
+    min_reward = forms.DecimalField(
+        label="Minimum reward per task", required=False, min_value=Decimal(0), max_digits=9, decimal_places=2
+    )
+    type = forms.ChoiceField(label="Answer type", required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["type"].choices = [("", "Any"), *((name, name.replace("_", " ")) for name in LABEL_SCHEMA_TYPES)]
+
+    def search_arguments(self) -> dict[str, Any]:
+        """`work_job_search`'s filters (minor units: a reward in major units times 100)."""
+        data = self.cleaned_data
+        reward = data.get("min_reward")
+        return {
+            "text": data.get("q") or "",
+            "min_reward_cents": int(reward * 100) if reward is not None else None,
+            "answer_type": data.get("type") or "",
+        }
+
+
+class AnswersForm(forms.Form):
+    """One field per item of the assignment, `answer_<position>`; the answer type's rules are the service's."""
+
+    def __init__(self, *args: Any, positions: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for position in range(positions):
+            self.fields[f"answer_{position}"] = forms.CharField(label=f"Item {position + 1}", max_length=10_000)
+
+    def answers(self) -> list[dict[str, Any]]:
+        return [
+            {"position": int(name.removeprefix("answer_")), "answer": value}
+            for name, value in self.cleaned_data.items()
+        ]
