@@ -1,0 +1,64 @@
+"""A worker's day in a real browser: sign up, find a job, label with the keyboard only, see what they earned."""
+
+import re
+import time
+
+from playwright.sync_api import Page, expect
+
+from marketplace.models import Answer, Assignment, AssignmentStatus
+from tests.browser.conftest import shot
+from tests.factories import RequesterFactory
+from tests.marketplace.helpers import launched_job
+
+NEXT_TASK_BUDGET_S = 0.3
+
+
+def test_a_new_worker_signs_up_finds_a_job_and_labels_ten_tasks_with_the_keyboard(page: Page, transactional_db) -> None:
+    job = launched_job(
+        RequesterFactory(first_name="Ada", last_name="Lab"),
+        n_items=10,
+        items_per_task=1,
+        overlap_min=1,
+        overlap_max=1,
+        title="Spot the cats",
+        reward_cents=12,
+    )
+
+    page.goto("/accounts/signup/")
+    page.get_by_label("Email").fill("new.worker@example.com")
+    page.get_by_label("Password").first.fill("a-long-test-password-1")
+    page.get_by_label("Worker").check()
+    page.get_by_label("Worker").press("Enter")
+    page.get_by_role("link", name="Find work").click()
+    expect(page.get_by_role("row", name=re.compile("Spot the cats.*Ada Lab.*0.12 USD"))).to_be_visible()
+    shot(page, "worker-find-work")
+
+    page.get_by_role("link", name="Spot the cats").click()
+    expect(page.get_by_role("heading", name="Instructions")).to_be_visible()
+    shot(page, "worker-job")
+    page.get_by_role("button", name="Start working").press("Enter")
+
+    timings: list[float] = []
+    for done in range(10):
+        expect(page.get_by_text("Item 1 of 1")).to_be_visible()
+        expect(page.locator("#countdown")).to_have_text(re.compile(r"^(29|30):\d\d$"))
+        if done == 0:
+            page.keyboard.press("?")
+            expect(page.get_by_text("Pick the animal you see.")).to_be_visible()
+            shot(page, "worker-task")
+            page.keyboard.press("?")
+        before = page.url
+        page.keyboard.press("1")
+        started = time.perf_counter()
+        page.keyboard.press("Enter")
+        page.wait_for_url(lambda url, before=before: url != before)
+        page.wait_for_load_state("domcontentloaded")
+        timings.append(time.perf_counter() - started)
+
+    expect(page.get_by_text("Submitted.")).to_be_visible()
+    submitted = Assignment.objects.filter(worker__email="new.worker@example.com", status=AssignmentStatus.SUBMITTED)
+    assert submitted.count() == 10
+    assert set(Answer.objects.filter(assignment__in=submitted).values_list("value", flat=True)) == {"cat"}
+    assert job.tasks.filter(assigned_count=1).count() == 10
+    print("next task after the keypress (ms):", [round(t * 1000) for t in timings])
+    assert sorted(timings)[len(timings) // 2] < NEXT_TASK_BUDGET_S, timings
