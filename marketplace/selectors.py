@@ -19,7 +19,7 @@ from django.db.models import (
     Subquery,
     Sum,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from marketplace.accounts.models import User
@@ -187,6 +187,33 @@ def worker_open_assignment_list(*, worker: User, job_id: int | None = None) -> Q
     if job_id is not None:
         found = found.filter(job_id=job_id)
     return found.order_by("created_at", "pk")
+
+
+def worker_earnings_by_job_day(*, worker: User) -> QuerySet[Assignment]:
+    """The worker's submitted work per job and day (UTC), newest first: tasks submitted, approved, rejected, and the
+    reward of the approved ones (approval pays the job's `reward_cents` per assignment, `services.reviews`)."""
+    approved = Q(review_status=ReviewStatus.APPROVED)
+    return (
+        Assignment.objects.filter(worker=worker, status=AssignmentStatus.SUBMITTED)
+        .annotate(day=TruncDate("submitted_at"))
+        .values("day", "job_id", "job__title", "job__currency")
+        .annotate(
+            submitted=Count("pk"),
+            approved=Count("pk", filter=approved),
+            rejected=Count("pk", filter=Q(review_status=ReviewStatus.REJECTED)),
+            earned=Coalesce(Sum("job__reward_cents", filter=approved), 0),
+        )
+        .order_by("-day", "job_id")
+    )
+
+
+def worker_rejection_list(*, worker: User) -> QuerySet[Assignment]:
+    """The worker's rejected work with its reason, newest first."""
+    return (
+        worker_assignment_list(worker=worker)
+        .filter(review_status=ReviewStatus.REJECTED)
+        .order_by("-submitted_at", "-pk")
+    )
 
 
 def work_job_get(*, job_id: int) -> Job:

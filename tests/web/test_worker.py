@@ -9,9 +9,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from marketplace.models import Assignment, AssignmentStatus, Item
-from marketplace.services.assignments import assignment_claim
+from marketplace.services.assignments import assignment_claim, assignment_submit
+from marketplace.services.reviews import assignment_approve, assignment_reject
 from tests.factories import RequesterFactory, WorkerFactory
-from tests.marketplace.helpers import launched_job
+from tests.marketplace.helpers import answers_for, launched_job
 
 pytestmark = pytest.mark.django_db
 
@@ -218,3 +219,32 @@ def test_each_page_runs_a_fixed_number_of_queries_however_many_jobs(
     # the assignment with its job, its items
     with django_assert_num_queries(4):
         worker_client.get(reverse("web:worker:assignment", args=[held.pk]))
+
+
+def test_earnings_show_the_balance_work_per_job_and_day_and_rejections_with_their_reason(
+    worker_client, worker, job, django_assert_num_queries
+) -> None:
+    first = assignment_claim(job_id=job.pk, worker=worker)
+    assignment_submit(assignment_id=first.pk, worker=worker, answers=answers_for(first))
+    second = assignment_claim(job_id=job.pk, worker=worker)
+    assignment_submit(assignment_id=second.pk, worker=worker, answers=answers_for(second))
+    assignment_approve(assignment_id=first.pk)
+    assignment_reject(assignment_id=second.pk, by=job.requester, reason="<b>Too fast</b>")
+
+    # session, user, balances, the per-day rows, payouts, rejections, blocks
+    with django_assert_num_queries(7):
+        page = worker_client.get(reverse("web:worker:earnings")).content.decode()
+
+    assert "Earned, ready to pay out: <strong>0.30 USD</strong>" in page
+    assert "<td>Spot the cats</td><td>2</td><td>1</td><td>1</td><td>0.30 USD</td>" in page
+    assert "&lt;b&gt;Too fast&lt;/b&gt;" in page
+
+
+def test_earnings_never_show_another_workers_work(worker_client, job) -> None:
+    other = WorkerFactory()
+    theirs = assignment_claim(job_id=job.pk, worker=other)
+    assignment_submit(assignment_id=theirs.pk, worker=other, answers=answers_for(theirs))
+
+    page = worker_client.get(reverse("web:worker:earnings")).content.decode()
+
+    assert "No work submitted yet." in page

@@ -13,4 +13,5 @@ urlpatterns = [
     path("tasks/<int:assignment_id>/", views.assignment_detail, name="assignment"),
     path("tasks/<int:assignment_id>/submit/", views.assignment_submit, name="submit"),
     path("tasks/<int:assignment_id>/skip/", views.assignment_skip, name="skip"),
+    path("earnings/", views.earnings, name="earnings"),
 ]

@@ -23,6 +23,7 @@ from marketplace.models import Assignment, AssignmentStatus, Job
 from marketplace.services.assignments import assignment_claim, assignment_release, assignment_submit_and_claim
 from marketplace.web.worker.forms import AnswersForm, WorkSearchForm
 from payments.money import format_amount
+from payments.selectors import balance_list, payout_list
 
 
 def worker_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -166,3 +167,24 @@ def _kind(job: Job, name: str) -> str:
         if field["name"] == name:
             return str(field.get("type", "string"))
     return "string"
+
+
+@require_GET
+@worker_required
+def earnings(request: HttpRequest) -> HttpResponse:
+    """Balance, earnings per job and day, payouts, rejected work with its reason, blocks with theirs."""
+    worker = request.user
+    days = [
+        {**row, "earned_display": format_amount(row["earned"], row["job__currency"])}
+        for row in selectors.worker_earnings_by_job_day(worker=worker)[:200]
+    ]
+    balances = [format_amount(balance.payable, balance.currency) for balance in balance_list(user=worker)]
+    payouts = [(payout, format_amount(payout.amount, payout.currency)) for payout in payout_list(worker=worker)[:50]]
+    context = {
+        "balances": balances,
+        "days": days,
+        "payouts": payouts,
+        "rejections": selectors.worker_rejection_list(worker=worker)[:50],
+        "blocks": selectors.worker_block_list(worker=worker).prefetch_related(None)[:50],
+    }
+    return render(request, "web/worker/earnings.html", context)
