@@ -6,6 +6,7 @@ import time
 from playwright.sync_api import Page, expect
 
 from marketplace.models import Answer, Assignment, AssignmentStatus
+from marketplace.services.reviews import assignment_approve
 from tests.browser.conftest import shot
 from tests.factories import RequesterFactory
 from tests.marketplace.helpers import launched_job
@@ -13,7 +14,9 @@ from tests.marketplace.helpers import launched_job
 NEXT_TASK_BUDGET_S = 0.3
 
 
-def test_a_new_worker_signs_up_finds_a_job_and_labels_ten_tasks_with_the_keyboard(page: Page, transactional_db) -> None:
+def test_a_new_worker_signs_up_labels_ten_tasks_with_the_keyboard_and_sees_the_earnings(
+    page: Page, transactional_db
+) -> None:
     job = launched_job(
         RequesterFactory(first_name="Ada", last_name="Lab"),
         n_items=10,
@@ -60,5 +63,11 @@ def test_a_new_worker_signs_up_finds_a_job_and_labels_ten_tasks_with_the_keyboar
     assert submitted.count() == 10
     assert set(Answer.objects.filter(assignment__in=submitted).values_list("value", flat=True)) == {"cat"}
     assert job.tasks.filter(assigned_count=1).count() == 10
+    for assignment in submitted[:4]:
+        assignment_approve(assignment_id=assignment.pk)
+    page.get_by_role("link", name="Earnings").click()
+    expect(page.get_by_text("Earned, ready to pay out: 0.48 USD")).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile("Spot the cats 10 4 0 0.48 USD"))).to_be_visible()
+    shot(page, "worker-earnings")
     print("next task after the keypress (ms):", [round(t * 1000) for t in timings])
     assert sorted(timings)[len(timings) // 2] < NEXT_TASK_BUDGET_S, timings
