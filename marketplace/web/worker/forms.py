@@ -43,3 +43,16 @@ class AnswersForm(forms.Form):
             {"position": int(name.removeprefix("answer_")), "answer": value}
             for name, value in self.cleaned_data.items()
         ]
+
+    def add_position_errors(self, errors: list[dict[str, Any]]) -> None:
+        """A service's `InvalidAnswers` errors (`{"position", "message"}`), each on its item's field."""
+        for problem in errors:
+            name = f"answer_{problem['position']}"
+            self.add_error(name if name in self.fields else None, problem["message"])
+
+    def entries(self, values: list[list[tuple[str, Any, str]]]) -> list[dict[str, Any]]:
+        """What `_answer_items.html` renders: per position, its field and its (name, value, kind) triples."""
+        return [
+            {"position": position, "field": self[f"answer_{position}"], "values": shown}
+            for position, shown in enumerate(values)
+        ]

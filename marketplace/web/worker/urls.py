@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from marketplace.web.worker import views
+from marketplace.web.worker import qualify, views
 
 app_name = "worker"
 
@@ -14,4 +14,8 @@ urlpatterns = [
     path("tasks/<int:assignment_id>/submit/", views.assignment_submit, name="submit"),
     path("tasks/<int:assignment_id>/skip/", views.assignment_skip, name="skip"),
     path("earnings/", views.earnings, name="earnings"),
+    path("qualifications/", qualify.qualification_list, name="qualifications"),
+    path("qualifications/<int:qualification_id>/start/", qualify.qualification_start, name="qualification-start"),
+    path("tests/<int:attempt_id>/", qualify.attempt_detail, name="attempt"),
+    path("tests/<int:attempt_id>/submit/", qualify.attempt_answer, name="attempt-submit"),
 ]

@@ -110,9 +110,7 @@ def assignment_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
             assignment_id=assignment.pk, worker=request.user, answers=form.answers()
         )
     except InvalidAnswers as error:
-        for problem in error.extra.get("errors", []):
-            name = f"answer_{problem['position']}"
-            form.add_error(name if name in form.fields else None, problem["message"])
+        form.add_position_errors(error.extra.get("errors", []))
         return _task_page(request, assignment, form, status=400)
     except MarketplaceError as error:
         messages.warning(request, str(error))
@@ -148,14 +146,7 @@ def _task_page(request: HttpRequest, assignment: Assignment, form: AnswersForm, 
     job = assignment.job
     items = selectors.assignment_items(assignment=assignment)
     fields = [field["name"] for field in (job.item_schema or {}).get("fields", [])]
-    positions = [
-        {
-            "position": position,
-            "field": form[f"answer_{position}"],
-            "values": [(name, item.payload.get(name), _kind(job, name)) for name in fields],
-        }
-        for position, item in enumerate(items)
-    ]
+    positions = form.entries([[(name, item.payload.get(name), _kind(job, name)) for name in fields] for item in items])
     context = {"assignment": assignment, "job": job, "form": form, "positions": positions, "row": _row(job)}
     context["widget"] = f"web/widgets/{job.label_schema['type']}.html"
     context["classes"] = job.label_schema.get("classes", [])

@@ -23,11 +23,11 @@
 
   document.addEventListener("keydown", (event) => {
     if (event.target.matches("textarea, input[type=text], input[type=number]")) return;
-    if (event.key === "?") {
+    if (event.key === "?" && document.getElementById("instructions")) {
       const details = document.getElementById("instructions");
       details.open = !details.open;
       event.preventDefault();
-    } else if (event.key === "S" && event.shiftKey) {
+    } else if (event.key === "S" && event.shiftKey && document.getElementById("skip-form")) {
       document.getElementById("skip-form").requestSubmit();
       event.preventDefault();
     }
