@@ -5,11 +5,13 @@ import time
 
 from playwright.sync_api import Page, expect
 
-from marketplace.models import Answer, Assignment, AssignmentStatus
+from marketplace.models import Answer, Assignment, AssignmentStatus, JobQualification
 from marketplace.services.reviews import assignment_approve
-from tests.browser.conftest import shot
-from tests.factories import RequesterFactory
+from qualification.models import Attempt, Question
+from tests.browser.conftest import log_in, shot
+from tests.factories import PASSWORD, RequesterFactory, WorkerFactory
 from tests.marketplace.helpers import launched_job
+from tests.qualification.conftest import make_qualification
 
 NEXT_TASK_BUDGET_S = 0.3
 
@@ -71,3 +73,34 @@ def test_a_new_worker_signs_up_labels_ten_tasks_with_the_keyboard_and_sees_the_e
     shot(page, "worker-earnings")
     print("next task after the keypress (ms):", [round(t * 1000) for t in timings])
     assert sorted(timings)[len(timings) // 2] < NEXT_TASK_BUDGET_S, timings
+
+
+def test_a_worker_passes_a_qualification_test_with_the_keyboard_and_the_gated_job_opens(
+    page: Page, transactional_db
+) -> None:
+    requester = RequesterFactory()
+    qualification = make_qualification(requester, name="Cats and dogs")
+    job = launched_job(requester, n_items=2, overlap_min=1, overlap_max=1, title="Gated cats")
+    JobQualification.objects.create(job=job, qualification=qualification, min_score=0.8)
+    worker = WorkerFactory()
+    log_in(page, worker.email, PASSWORD)
+
+    page.get_by_role("link", name="Find work").click()
+    expect(page.get_by_text("No job open to you matches.")).to_be_visible()
+    page.get_by_role("link", name="Qualifications").click()
+    page.get_by_role("button", name="Take the test Cats and dogs").press("Enter")
+    expect(page.get_by_text("Item 5 of 5")).to_be_visible()
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"^(19|20):\d\d$"))
+    shot(page, "worker-qualification-test")
+    attempt = Attempt.objects.get(worker=worker)
+    keys = Question.objects.in_bulk(attempt.question_ids)
+    classes = qualification.label_schema["classes"]
+    for question_id in attempt.question_ids:
+        page.keyboard.press(str(classes.index(keys[question_id].answer_key) + 1))
+    page.keyboard.press("Enter")
+
+    expect(page.get_by_text("Passed: 100% correct on Cats and dogs.")).to_be_visible()
+    expect(page.get_by_text("Qualified (score 1.00)")).to_be_visible()
+    shot(page, "worker-qualification-result")
+    page.get_by_role("link", name="Find work").click()
+    expect(page.get_by_role("link", name="Gated cats")).to_be_visible()
