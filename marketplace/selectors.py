@@ -208,10 +208,11 @@ def worker_earnings_by_job_day(*, worker: User) -> QuerySet[Assignment]:
 
 
 def worker_rejection_list(*, worker: User) -> QuerySet[Assignment]:
-    """The worker's rejected work with its reason, newest first."""
+    """The worker's rejected work with its reason and its appeal (`appeals`, none or one), newest first."""
     return (
         worker_assignment_list(worker=worker)
         .filter(review_status=ReviewStatus.REJECTED)
+        .prefetch_related("appeals")
         .order_by("-submitted_at", "-pk")
     )
 

@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from marketplace.models import Assignment, AssignmentStatus, Item
+from marketplace.models import Assignment, AssignmentStatus, Dispute, Item
 from marketplace.services.assignments import assignment_claim, assignment_submit
 from marketplace.services.reviews import assignment_approve, assignment_reject
 from tests.factories import RequesterFactory, WorkerFactory
@@ -231,8 +231,8 @@ def test_earnings_show_the_balance_work_per_job_and_day_and_rejections_with_thei
     assignment_approve(assignment_id=first.pk)
     assignment_reject(assignment_id=second.pk, by=job.requester, reason="<b>Too fast</b>")
 
-    # session, user, balances, the per-day rows, payouts, rejections, blocks
-    with django_assert_num_queries(7):
+    # session, user, balances, the per-day rows, payouts, rejections, their appeals, blocks
+    with django_assert_num_queries(8):
         page = worker_client.get(reverse("web:worker:earnings")).content.decode()
 
     assert "Earned, ready to pay out: <strong>0.30 USD</strong>" in page
@@ -248,3 +248,52 @@ def test_earnings_never_show_another_workers_work(worker_client, job) -> None:
     page = worker_client.get(reverse("web:worker:earnings")).content.decode()
 
     assert "No work submitted yet." in page
+
+
+def _rejected(job, worker) -> Assignment:
+    held = assignment_claim(job_id=job.pk, worker=worker)
+    assignment_submit(assignment_id=held.pk, worker=worker, answers=answers_for(held))
+    return assignment_reject(assignment_id=held.pk, by=job.requester, reason="Too fast")
+
+
+def test_a_worker_appeals_a_rejection_once_and_sees_the_appeal_instead_of_the_button(
+    worker_client, worker, job
+) -> None:
+    rejected = _rejected(job, worker)
+    url = reverse("web:worker:appeal", args=[rejected.pk])
+
+    first = worker_client.post(url, {"message": "Every answer was right."}, follow=True)
+    second = worker_client.post(url, {"message": "Again."}, follow=True)
+
+    assert Dispute.objects.filter(assignment=rejected).count() == 1
+    assert "Appeal filed" in first.content.decode()
+    assert "Appeal: " in second.content.decode()
+    assert url not in second.content.decode()
+
+
+def test_an_appeal_without_a_message_files_nothing(worker_client, worker, job) -> None:
+    rejected = _rejected(job, worker)
+
+    worker_client.post(reverse("web:worker:appeal", args=[rejected.pk]), {"message": ""})
+
+    assert not Dispute.objects.exists()
+
+
+def test_a_worker_cannot_appeal_another_workers_rejection(worker_client, job) -> None:
+    theirs = _rejected(job, WorkerFactory())
+
+    response = worker_client.post(reverse("web:worker:appeal", args=[theirs.pk]), {"message": "Mine now."})
+
+    assert response.status_code == 404
+    assert not Dispute.objects.exists()
+
+
+def test_the_appeal_form_needs_its_csrf_token(worker, job) -> None:
+    rejected = _rejected(job, worker)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(worker)
+
+    response = client.post(reverse("web:worker:appeal", args=[rejected.pk]), {"message": "Right."})
+
+    assert response.status_code == 403
+    assert not Dispute.objects.exists()

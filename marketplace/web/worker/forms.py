@@ -30,6 +30,12 @@ class WorkSearchForm(forms.Form):
         }
 
 
+class AppealForm(forms.Form):
+    message = forms.CharField(
+        label="Why the rejection is wrong", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
 class AnswersForm(forms.Form):
     """One field per item of the assignment, `answer_<position>`; the answer type's rules are the service's."""
 

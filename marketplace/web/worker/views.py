@@ -21,7 +21,8 @@ from marketplace import selectors
 from marketplace.errors import InvalidAnswers, MarketplaceError, NotFound
 from marketplace.models import Assignment, AssignmentStatus, Job
 from marketplace.services.assignments import assignment_claim, assignment_release, assignment_submit_and_claim
-from marketplace.web.worker.forms import AnswersForm, WorkSearchForm
+from marketplace.services.disputes import appeal_file
+from marketplace.web.worker.forms import AnswersForm, AppealForm, WorkSearchForm
 from payments.money import format_amount
 from payments.selectors import balance_list, payout_list
 
@@ -179,3 +180,21 @@ def earnings(request: HttpRequest) -> HttpResponse:
         "blocks": selectors.worker_block_list(worker=worker).prefetch_related(None)[:50],
     }
     return render(request, "web/worker/earnings.html", context)
+
+
+@require_POST
+@worker_required
+def assignment_appeal(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    form = AppealForm(request.POST)
+    if not form.is_valid():
+        messages.warning(request, "Say why the rejection is wrong.")
+        return redirect("web:worker:earnings")
+    try:
+        appeal = appeal_file(assignment_id=assignment_id, worker=request.user, message=form.cleaned_data["message"])
+    except NotFound:
+        raise Http404("No such assignment.") from None
+    except MarketplaceError as error:
+        messages.warning(request, str(error))
+        return redirect("web:worker:earnings")
+    messages.success(request, f"Appeal filed: {appeal.get_status_display().lower()}.")
+    return redirect("web:worker:earnings")
