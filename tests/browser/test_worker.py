@@ -5,12 +5,13 @@ import time
 
 from playwright.sync_api import Page, expect
 
-from marketplace.models import Answer, Assignment, AssignmentStatus, JobQualification
-from marketplace.services.reviews import assignment_approve
+from marketplace.models import Answer, Assignment, AssignmentStatus, Dispute, JobQualification
+from marketplace.services.assignments import assignment_claim, assignment_submit
+from marketplace.services.reviews import assignment_approve, assignment_reject
 from qualification.models import Attempt, Question
 from tests.browser.conftest import log_in, shot
 from tests.factories import PASSWORD, RequesterFactory, WorkerFactory
-from tests.marketplace.helpers import launched_job
+from tests.marketplace.helpers import answers_for, launched_job
 from tests.qualification.conftest import make_qualification
 
 NEXT_TASK_BUDGET_S = 0.3
@@ -104,3 +105,23 @@ def test_a_worker_passes_a_qualification_test_with_the_keyboard_and_the_gated_jo
     shot(page, "worker-qualification-result")
     page.get_by_role("link", name="Find work").click()
     expect(page.get_by_role("link", name="Gated cats")).to_be_visible()
+
+
+def test_a_worker_appeals_a_rejection_from_the_earnings_page(page: Page, transactional_db) -> None:
+    job = launched_job(RequesterFactory(), n_items=2, overlap_min=1, overlap_max=1, title="Spot the cats")
+    worker = WorkerFactory()
+    held = assignment_claim(job_id=job.pk, worker=worker)
+    assignment_submit(assignment_id=held.pk, worker=worker, answers=answers_for(held))
+    assignment_reject(assignment_id=held.pk, by=job.requester, reason="Answered too fast")
+    log_in(page, worker.email, PASSWORD)
+
+    page.get_by_role("link", name="Earnings").click()
+    expect(page.get_by_text("Answered too fast")).to_be_visible()
+    page.get_by_label(f"Why the rejection of task #{held.pk} is wrong").fill("I read every item; cats throughout.")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+
+    expect(page.get_by_text(re.compile(r"^Appeal filed"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Appeal: "))).to_be_visible()
+    expect(page.get_by_role("button", name="Appeal")).to_have_count(0)
+    assert Dispute.objects.get(assignment=held).message == "I read every item; cats throughout."
