@@ -1,5 +1,7 @@
 """The worker's pages without a browser: who may open what, CSRF, escaping, and each page's query count."""
 
+import re
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -11,6 +13,7 @@ from django.utils import timezone
 from marketplace.models import Assignment, AssignmentStatus, Dispute, Item
 from marketplace.services.assignments import assignment_claim, assignment_submit
 from marketplace.services.reviews import assignment_approve, assignment_reject
+from payments.models import Payout
 from tests.factories import RequesterFactory, WorkerFactory
 from tests.marketplace.helpers import answers_for, launched_job
 
@@ -297,3 +300,43 @@ def test_the_appeal_form_needs_its_csrf_token(worker, job) -> None:
 
     assert response.status_code == 403
     assert not Dispute.objects.exists()
+
+
+def test_a_payout_request_pays_out_everything_payable_once_however_often_it_is_sent(
+    worker_client, worker, job, settings
+) -> None:
+    settings.PAYOUT_MINIMUM_CENTS = 10
+    held = assignment_claim(job_id=job.pk, worker=worker)
+    assignment_submit(assignment_id=held.pk, worker=worker, answers=answers_for(held))
+    assignment_approve(assignment_id=held.pk)
+    page = worker_client.get(reverse("web:worker:earnings")).content.decode()
+    key = re.search(r'name="idempotency_key" value="([0-9a-f-]+)"', page).group(1)
+
+    for _ in range(2):
+        response = worker_client.post(reverse("web:worker:payout"), {"currency": "USD", "idempotency_key": key})
+
+    assert response["Location"] == reverse("web:worker:earnings")
+    payout = Payout.objects.get(worker=worker)
+    assert (payout.amount, payout.currency) == (30, "USD")
+    assert "Payout of 0.30 USD requested." in worker_client.get(response["Location"]).content.decode()
+
+
+def test_a_payout_request_without_its_key_is_a_400(worker_client) -> None:
+    response = worker_client.post(reverse("web:worker:payout"), {"currency": "USD"})
+
+    assert response.status_code == 400
+    assert not Payout.objects.exists()
+
+
+def test_a_payout_below_the_minimum_is_refused_with_a_message(worker_client, worker, job) -> None:
+    held = assignment_claim(job_id=job.pk, worker=worker)
+    assignment_submit(assignment_id=held.pk, worker=worker, answers=answers_for(held))
+    assignment_approve(assignment_id=held.pk)
+
+    response = worker_client.post(
+        reverse("web:worker:payout"), {"currency": "USD", "idempotency_key": str(uuid.uuid4())}, follow=True
+    )
+
+    assert not Payout.objects.exists()
+    assert "Payout of" not in response.content.decode()
+    assert list(response.context["messages"])[0].level_tag == "warning"

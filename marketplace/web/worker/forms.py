@@ -1,5 +1,6 @@
 """The worker pages' forms: they validate what a browser sends and hand the services their usual arguments."""
 
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +29,13 @@ class WorkSearchForm(forms.Form):
             "min_reward_cents": int(reward * 100) if reward is not None else None,
             "answer_type": data.get("type") or "",
         }
+
+
+class PayoutForm(forms.Form):
+    """Pay out everything payable in a currency. The key is drawn when the page renders: a double click pays once."""
+
+    currency = forms.CharField(max_length=3, widget=forms.HiddenInput)
+    idempotency_key = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
 
 
 class AppealForm(forms.Form):

@@ -14,6 +14,7 @@ urlpatterns = [
     path("tasks/<int:assignment_id>/submit/", views.assignment_submit, name="submit"),
     path("tasks/<int:assignment_id>/skip/", views.assignment_skip, name="skip"),
     path("earnings/", views.earnings, name="earnings"),
+    path("payouts/", views.payout_create, name="payout"),
     path("tasks/<int:assignment_id>/appeal/", views.assignment_appeal, name="appeal"),
     path("qualifications/", qualify.qualification_list, name="qualifications"),
     path("qualifications/<int:qualification_id>/start/", qualify.qualification_start, name="qualification-start"),

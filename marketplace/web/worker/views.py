@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -22,9 +22,11 @@ from marketplace.errors import InvalidAnswers, MarketplaceError, NotFound
 from marketplace.models import Assignment, AssignmentStatus, Job
 from marketplace.services.assignments import assignment_claim, assignment_release, assignment_submit_and_claim
 from marketplace.services.disputes import appeal_file
-from marketplace.web.worker.forms import AnswersForm, AppealForm, WorkSearchForm
+from marketplace.web.worker.forms import AnswersForm, AppealForm, PayoutForm, WorkSearchForm
+from payments.errors import PaymentsError
 from payments.money import format_amount
 from payments.selectors import balance_list, payout_list
+from payments.services.payouts import payout_request
 
 
 def worker_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -170,7 +172,10 @@ def earnings(request: HttpRequest) -> HttpResponse:
         {**row, "earned_display": format_amount(row["earned"], row["job__currency"])}
         for row in selectors.worker_earnings_by_job_day(worker=worker)[:200]
     ]
-    balances = [format_amount(balance.payable, balance.currency) for balance in balance_list(user=worker)]
+    balances = [
+        (format_amount(balance.payable, balance.currency), PayoutForm(initial={"currency": balance.currency}))
+        for balance in balance_list(user=worker)
+    ]
     payouts = [(payout, format_amount(payout.amount, payout.currency)) for payout in payout_list(worker=worker)[:50]]
     context = {
         "balances": balances,
@@ -197,4 +202,23 @@ def assignment_appeal(request: HttpRequest, assignment_id: int) -> HttpResponse:
         messages.warning(request, str(error))
         return redirect("web:worker:earnings")
     messages.success(request, f"Appeal filed: {appeal.get_status_display().lower()}.")
+    return redirect("web:worker:earnings")
+
+
+@require_POST
+@worker_required
+def payout_create(request: HttpRequest) -> HttpResponse:
+    form = PayoutForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest("A payout needs its currency and key.")
+    try:
+        payout = payout_request(
+            worker=request.user,
+            currency=form.cleaned_data["currency"],
+            idempotency_key=f"web-{form.cleaned_data['idempotency_key']}",
+        )
+    except PaymentsError as error:
+        messages.warning(request, str(error))
+    else:
+        messages.success(request, f"Payout of {format_amount(payout.amount, payout.currency)} requested.")
     return redirect("web:worker:earnings")
