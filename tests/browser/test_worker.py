@@ -2,6 +2,7 @@
 
 import re
 import time
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
@@ -15,6 +16,17 @@ from tests.marketplace.helpers import answers_for, launched_job
 from tests.qualification.conftest import make_qualification
 
 NEXT_TASK_BUDGET_S = 0.3
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+
+
+def assert_accessible(page: Page) -> None:
+    """axe-core's WCAG 2 A/AA rules find nothing on the page as it stands."""
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """async () => (await axe.run(document, {runOnly: ["wcag2a", "wcag2aa"]})).violations
+            .map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(" ")).join(", ")}`)"""
+    )
+    assert found == [], found
 
 
 def test_a_new_worker_signs_up_labels_ten_tasks_with_the_keyboard_and_sees_the_earnings(
@@ -37,6 +49,7 @@ def test_a_new_worker_signs_up_labels_ten_tasks_with_the_keyboard_and_sees_the_e
     page.get_by_label("Worker").press("Enter")
     page.get_by_role("link", name="Find work").click()
     expect(page.get_by_role("row", name=re.compile("Spot the cats.*Ada Lab.*0.12 USD"))).to_be_visible()
+    assert_accessible(page)
     shot(page, "worker-find-work")
 
     page.get_by_role("link", name="Spot the cats").click()
@@ -52,6 +65,7 @@ def test_a_new_worker_signs_up_labels_ten_tasks_with_the_keyboard_and_sees_the_e
             page.keyboard.press("?")
             expect(page.get_by_text("Pick the animal you see.")).to_be_visible()
             shot(page, "worker-task")
+            assert_accessible(page)
             page.keyboard.press("?")
         before = page.url
         page.keyboard.press("1")
@@ -71,6 +85,7 @@ def test_a_new_worker_signs_up_labels_ten_tasks_with_the_keyboard_and_sees_the_e
     page.get_by_role("link", name="Earnings").click()
     expect(page.get_by_text("Earned, ready to pay out: 0.48 USD")).to_be_visible()
     expect(page.get_by_role("row", name=re.compile("Spot the cats 10 4 0 0.48 USD"))).to_be_visible()
+    assert_accessible(page)
     shot(page, "worker-earnings")
     print("next task after the keypress (ms):", [round(t * 1000) for t in timings])
     assert sorted(timings)[len(timings) // 2] < NEXT_TASK_BUDGET_S, timings
@@ -92,6 +107,7 @@ def test_a_worker_passes_a_qualification_test_with_the_keyboard_and_the_gated_jo
     page.get_by_role("button", name="Take the test Cats and dogs").press("Enter")
     expect(page.get_by_text("Item 5 of 5")).to_be_visible()
     expect(page.locator("#countdown")).to_have_text(re.compile(r"^(19|20):\d\d$"))
+    assert_accessible(page)
     shot(page, "worker-qualification-test")
     attempt = Attempt.objects.get(worker=worker)
     keys = Question.objects.in_bulk(attempt.question_ids)
