@@ -234,13 +234,14 @@ def test_earnings_show_the_balance_work_per_job_and_day_and_rejections_with_thei
     assignment_approve(assignment_id=first.pk)
     assignment_reject(assignment_id=second.pk, by=job.requester, reason="<b>Too fast</b>")
 
-    # session, user, balances, the per-day rows, payouts, rejections, their appeals, blocks
-    with django_assert_num_queries(8):
+    # session, user, balances, the per-day rows, payouts, rejections, their appeals, quality, blocks
+    with django_assert_num_queries(9):
         page = worker_client.get(reverse("web:worker:earnings")).content.decode()
 
     assert "Earned, ready to pay out: <strong>0.30 USD</strong>" in page
     assert "<td>Spot the cats</td><td>2</td><td>1</td><td>1</td><td>0.30 USD</td>" in page
     assert "&lt;b&gt;Too fast&lt;/b&gt;" in page
+    assert "<td>Spot the cats</td><td>2</td><td>0 of 0</td>" in page
 
 
 def test_earnings_never_show_another_workers_work(worker_client, job) -> None:

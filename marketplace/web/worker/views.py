@@ -166,7 +166,8 @@ def _kind(job: Job, name: str) -> str:
 @require_GET
 @worker_required
 def earnings(request: HttpRequest) -> HttpResponse:
-    """Balance, earnings per job and day, payouts, rejected work with its reason, blocks with theirs."""
+    """Balance, earnings per job and day, payouts, own quality per job (gold answered and right, never which items),
+    rejected work with its reason and appeal, blocks with their reason."""
     worker = request.user
     days = [
         {**row, "earned_display": format_amount(row["earned"], row["job__currency"])}
@@ -182,6 +183,7 @@ def earnings(request: HttpRequest) -> HttpResponse:
         "days": days,
         "payouts": payouts,
         "rejections": selectors.worker_rejection_list(worker=worker)[:50],
+        "quality": selectors.worker_quality_list(worker=worker)[:50],
         "blocks": selectors.worker_block_list(worker=worker).prefetch_related(None)[:50],
     }
     return render(request, "web/worker/earnings.html", context)
