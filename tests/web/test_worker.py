@@ -222,6 +222,9 @@ def test_each_page_runs_a_fixed_number_of_queries_however_many_jobs(
     # the assignment with its job, its items
     with django_assert_num_queries(4):
         worker_client.get(reverse("web:worker:assignment", args=[held.pk]))
+    # the API's submit-and-claim (12 with session and user) and the ownership read before the form is built
+    with django_assert_num_queries(13):
+        worker_client.post(reverse("web:worker:submit", args=[held.pk]), _answers(held))
 
 
 def test_earnings_show_the_balance_work_per_job_and_day_and_rejections_with_their_reason(
