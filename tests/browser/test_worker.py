@@ -67,6 +67,16 @@ def test_a_new_worker_signs_up_labels_ten_tasks_with_the_keyboard_and_sees_the_e
             shot(page, "worker-task")
             assert_accessible(page)
             page.keyboard.press("?")
+        if done == 1:  # a phone's width: the choices fit, nothing scrolls sideways
+            page.set_viewport_size({"width": 375, "height": 740})
+            shot(page, "worker-task-phone")
+            wide = page.evaluate(
+                "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth)"
+                ".map(e => e.tagName + '.' + e.className).slice(0, 8)"
+            )
+            assert wide == [], wide
+            expect(page.get_by_role("radio", name="3 bird")).to_be_in_viewport()
+            page.set_viewport_size({"width": 1280, "height": 800})
         before = page.url
         page.keyboard.press("1")
         started = time.perf_counter()
