@@ -63,7 +63,7 @@ def test_the_job_list_shows_pay_time_tasks_left_and_filters(worker_client, job, 
     assert "Spot the cats" in filtered and "Cheap dogs" not in filtered
 
 
-def test_a_bad_filter_gets_a_400_free_message_naming_the_field_not_a_500(worker_client, job) -> None:
+def test_a_bad_filter_shows_the_error_on_its_field_and_never_a_500(worker_client, job) -> None:
     response = worker_client.get(reverse("web:worker:jobs"), {"min_reward": "lots"})
 
     assert response.status_code == 200
