@@ -19,7 +19,7 @@ from django.db.models import (
     Subquery,
     Sum,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from marketplace.accounts.models import User
@@ -171,6 +171,57 @@ def work_job_list(*, worker: User) -> QuerySet[Job]:
         .exclude(Exists(hidden))
         .select_related("requester", "requester__standing")
         .annotate(assignments_available=Coalesce(Subquery(free, output_field=IntegerField()), 0))
+    )
+
+
+def work_job_search(
+    *, worker: User, text: str = "", min_reward_cents: int | None = None, answer_type: str = ""
+) -> QuerySet[Job]:
+    """`work_job_list` narrowed as the worker's find-work page asks (title or instructions containing `text`, at
+    least `min_reward_cents` per task, a label schema of `answer_type`), with the requester loaded, best paid first."""
+    jobs = work_job_list(worker=worker).select_related("requester")
+    if text:
+        jobs = jobs.filter(Q(title__icontains=text) | Q(instructions__icontains=text))
+    if min_reward_cents is not None:
+        jobs = jobs.filter(reward_cents__gte=min_reward_cents)
+    if answer_type:
+        jobs = jobs.filter(label_schema__type=answer_type)
+    return jobs.order_by("-reward_cents", "pk")
+
+
+def worker_open_assignment_list(*, worker: User, job_id: int | None = None) -> QuerySet[Assignment]:
+    """The worker's open assignments not yet overdue, oldest first: what a reloaded page or a return brings back."""
+    found = worker_assignment_list(worker=worker).filter(status=AssignmentStatus.OPEN, expires_at__gt=timezone.now())
+    if job_id is not None:
+        found = found.filter(job_id=job_id)
+    return found.order_by("created_at", "pk")
+
+
+def worker_earnings_by_job_day(*, worker: User) -> QuerySet[Assignment]:
+    """The worker's submitted work per job and day (UTC), newest first: tasks submitted, approved, rejected, and the
+    reward of the approved ones (approval pays the job's `reward_cents` per assignment, `services.reviews`)."""
+    approved = Q(review_status=ReviewStatus.APPROVED)
+    return (
+        Assignment.objects.filter(worker=worker, status=AssignmentStatus.SUBMITTED)
+        .annotate(day=TruncDate("submitted_at"))
+        .values("day", "job_id", "job__title", "job__currency")
+        .annotate(
+            submitted=Count("pk"),
+            approved=Count("pk", filter=approved),
+            rejected=Count("pk", filter=Q(review_status=ReviewStatus.REJECTED)),
+            earned=Coalesce(Sum("job__reward_cents", filter=approved), 0),
+        )
+        .order_by("-day", "job_id")
+    )
+
+
+def worker_rejection_list(*, worker: User) -> QuerySet[Assignment]:
+    """The worker's rejected work with its reason and its appeal (`appeals`, none or one), newest first."""
+    return (
+        worker_assignment_list(worker=worker)
+        .filter(review_status=ReviewStatus.REJECTED)
+        .prefetch_related("appeals")
+        .order_by("-submitted_at", "-pk")
     )
 
 

@@ -1,0 +1,72 @@
+"""The worker pages' forms: they validate what a browser sends and hand the services their usual arguments."""
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+
+from qualification.labels import LABEL_SCHEMA_TYPES
+
+
+class WorkSearchForm(forms.Form):
+    q = forms.CharField(label="Search", required=False, max_length=100)
+    min_reward = forms.DecimalField(
+        label="Minimum reward per task", required=False, min_value=Decimal(0), max_digits=9, decimal_places=2
+    )
+    type = forms.ChoiceField(label="Answer type", required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["type"].choices = [("", "Any"), *((name, name.replace("_", " ")) for name in LABEL_SCHEMA_TYPES)]
+
+    def search_arguments(self) -> dict[str, Any]:
+        """`work_job_search`'s filters (minor units: a reward in major units times 100)."""
+        data = self.cleaned_data
+        reward = data.get("min_reward")
+        return {
+            "text": data.get("q") or "",
+            "min_reward_cents": int(reward * 100) if reward is not None else None,
+            "answer_type": data.get("type") or "",
+        }
+
+
+class PayoutForm(forms.Form):
+    """Pay out everything payable in a currency. The key is drawn when the page renders: a double click pays once."""
+
+    currency = forms.CharField(max_length=3, widget=forms.HiddenInput)
+    idempotency_key = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+
+
+class AppealForm(forms.Form):
+    message = forms.CharField(
+        label="Why the rejection is wrong", max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class AnswersForm(forms.Form):
+    """One field per item of the assignment, `answer_<position>`; the answer type's rules are the service's."""
+
+    def __init__(self, *args: Any, positions: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for position in range(positions):
+            self.fields[f"answer_{position}"] = forms.CharField(label=f"Item {position + 1}", max_length=10_000)
+
+    def answers(self) -> list[dict[str, Any]]:
+        return [
+            {"position": int(name.removeprefix("answer_")), "answer": value}
+            for name, value in self.cleaned_data.items()
+        ]
+
+    def add_position_errors(self, errors: list[dict[str, Any]]) -> None:
+        """A service's `InvalidAnswers` errors (`{"position", "message"}`), each on its item's field."""
+        for problem in errors:
+            name = f"answer_{problem['position']}"
+            self.add_error(name if name in self.fields else None, problem["message"])
+
+    def entries(self, values: list[list[tuple[str, Any, str]]]) -> list[dict[str, Any]]:
+        """What `_answer_items.html` renders: per position, its field and its (name, value, kind) triples."""
+        return [
+            {"position": position, "field": self[f"answer_{position}"], "values": shown}
+            for position, shown in enumerate(values)
+        ]

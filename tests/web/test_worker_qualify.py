@@ -1,0 +1,121 @@
+"""A worker's qualification tests as pages: take one, see the result and when a retake is allowed."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from qualification.models import Attempt, Grant, Question
+from tests.factories import WorkerFactory
+from tests.qualification.conftest import make_qualification
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def qualification(requester):
+    return make_qualification(requester, name="Cats and <i>dogs</i>")
+
+
+@pytest.fixture
+def worker_client(worker) -> Client:
+    client = Client()
+    client.force_login(worker)
+    return client
+
+
+def _start(client: Client, qualification) -> Attempt:
+    client.post(reverse("web:worker:qualification-start", args=[qualification.pk]))
+    return Attempt.objects.get(qualification=qualification)
+
+
+def _form(attempt: Attempt, *, right: int) -> dict[str, str]:
+    keys = Question.objects.in_bulk(attempt.question_ids)
+    return {
+        f"answer_{p}": keys[qid].answer_key if p < right else ("dog" if keys[qid].answer_key == "cat" else "cat")
+        for p, qid in enumerate(attempt.question_ids)
+    }
+
+
+def test_a_worker_passes_the_test_and_is_qualified(worker_client, worker, qualification) -> None:
+    attempt = _start(worker_client, qualification)
+    page = worker_client.get(reverse("web:worker:attempt", args=[attempt.pk])).content.decode()
+    assert page.count('<fieldset class="item"') == 5
+
+    response = worker_client.post(reverse("web:worker:attempt-submit", args=[attempt.pk]), _form(attempt, right=5))
+
+    attempt.refresh_from_db()
+    assert response["Location"] == reverse("web:worker:qualifications")
+    assert attempt.passed is True
+    assert Grant.objects.filter(worker=worker, qualification=qualification).exists()
+    listing = worker_client.get(response["Location"]).content.decode()
+    assert "Passed: 100% correct" in listing and "Qualified (score 1.00)" in listing
+
+
+def test_a_failed_attempt_shows_the_result_and_when_a_retake_is_allowed(worker_client, qualification) -> None:
+    attempt = _start(worker_client, qualification)
+
+    response = worker_client.post(
+        reverse("web:worker:attempt-submit", args=[attempt.pk]), _form(attempt, right=1), follow=True
+    )
+
+    page = response.content.decode()
+    assert "Not passed: 20% correct" in page
+    assert "retake allowed from" in page and "2 left" in page
+    assert "Take the test" not in page
+
+
+def test_the_attempt_page_never_shows_the_answer_keys_and_escapes_names(worker_client, qualification) -> None:
+    attempt = _start(worker_client, qualification)
+
+    page = worker_client.get(reverse("web:worker:attempt", args=[attempt.pk])).content.decode()
+
+    assert "answer_key" not in page
+    assert "Cats and &lt;i&gt;dogs&lt;/i&gt;" in page
+
+
+def test_a_worker_cannot_open_or_submit_another_workers_attempt(worker_client, qualification) -> None:
+    other = Client()
+    other.force_login(WorkerFactory())
+    theirs = _start(other, qualification)
+
+    assert worker_client.get(reverse("web:worker:attempt", args=[theirs.pk])).status_code == 404
+    response = worker_client.post(reverse("web:worker:attempt-submit", args=[theirs.pk]), _form(theirs, right=5))
+    assert response.status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.status == Attempt.Status.STARTED
+
+
+def test_a_missing_answer_gets_the_test_again_with_a_400(worker_client, qualification) -> None:
+    attempt = _start(worker_client, qualification)
+
+    response = worker_client.post(reverse("web:worker:attempt-submit", args=[attempt.pk]), {"answer_0": "cat"})
+
+    assert response.status_code == 400
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.Status.STARTED
+
+
+@pytest.mark.parametrize("name", ["qualification-start", "attempt-submit"])
+def test_the_test_forms_need_their_csrf_token(worker, qualification, name) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(worker)
+
+    target = qualification.pk if name == "qualification-start" else 1
+    response = client.post(reverse(f"web:worker:{name}", args=[target]), {})
+
+    assert response.status_code == 403
+    assert not Attempt.objects.exists()
+
+
+def test_the_test_pages_query_counts_are_pinned(
+    worker_client, requester, qualification, django_assert_num_queries
+) -> None:
+    make_qualification(requester, name="Another")
+    attempt = _start(worker_client, qualification)
+
+    # session, user, the tests with the worker's standing (one query however many)
+    with django_assert_num_queries(3):
+        worker_client.get(reverse("web:worker:qualifications"))
+    # session, user, the attempt with its test, its questions
+    with django_assert_num_queries(4):
+        worker_client.get(reverse("web:worker:attempt", args=[attempt.pk]))
