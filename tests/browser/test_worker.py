@@ -2,7 +2,6 @@
 
 import re
 import time
-from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
@@ -10,23 +9,13 @@ from marketplace.models import Answer, Assignment, AssignmentStatus, Dispute, Jo
 from marketplace.services.assignments import assignment_claim, assignment_submit
 from marketplace.services.reviews import assignment_approve, assignment_reject
 from qualification.models import Attempt, Question
+from tests.browser.axe import assert_accessible
 from tests.browser.conftest import log_in, shot
 from tests.factories import PASSWORD, RequesterFactory, WorkerFactory
 from tests.marketplace.helpers import answers_for, launched_job
 from tests.qualification.conftest import make_qualification
 
 NEXT_TASK_BUDGET_S = 0.3
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
-
-
-def assert_accessible(page: Page) -> None:
-    """axe-core's WCAG 2 A/AA rules find nothing on the page as it stands."""
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate(
-        """async () => (await axe.run(document, {runOnly: ["wcag2a", "wcag2aa"]})).violations
-            .map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(" ")).join(", ")}`)"""
-    )
-    assert found == [], found
 
 
 def test_a_new_worker_signs_up_labels_ten_tasks_with_the_keyboard_and_sees_the_earnings(
