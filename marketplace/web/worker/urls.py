@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from marketplace.web.worker import qualify, views
+from marketplace.web.worker import inbox, qualify, views
 
 app_name = "worker"
 
@@ -16,6 +16,7 @@ urlpatterns = [
     path("earnings/", views.earnings, name="earnings"),
     path("payouts/", views.payout_create, name="payout"),
     path("tasks/<int:assignment_id>/appeal/", views.assignment_appeal, name="appeal"),
+    path("notifications/", inbox.notifications, name="notifications"),
     path("qualifications/", qualify.qualification_list, name="qualifications"),
     path("qualifications/<int:qualification_id>/start/", qualify.qualification_start, name="qualification-start"),
     path("tests/<int:attempt_id>/", qualify.attempt_detail, name="attempt"),

@@ -5,14 +5,9 @@ assignment's page shows its items by position only, with the same markup for eve
 its URLs or its requests tells gold from real items.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
-from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -22,23 +17,14 @@ from marketplace.errors import InvalidAnswers, MarketplaceError, NotFound
 from marketplace.models import Assignment, AssignmentStatus, Job
 from marketplace.services.assignments import assignment_claim, assignment_release, assignment_submit_and_claim
 from marketplace.services.disputes import appeal_file
+from marketplace.web.access import role_required
 from marketplace.web.worker.forms import AnswersForm, AppealForm, PayoutForm, WorkSearchForm
 from payments.errors import PaymentsError
 from payments.money import format_amount
 from payments.selectors import balance_list, payout_list
 from payments.services.payouts import payout_request
 
-
-def worker_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Logged in (else the login page) and a worker (else 403): every page of the area."""
-
-    @wraps(view)
-    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_worker:
-            raise PermissionDenied("Only workers may open the work pages.")
-        return view(request, *args, **kwargs)
-
-    return login_required(guarded)
+worker_required = role_required(lambda user: user.is_worker, "Only workers may open the work pages.")
 
 
 @dataclass(frozen=True)
