@@ -7,7 +7,8 @@ answers that come from the framework are added here, from what each view declare
   under session authentication);
 - 404 when the path names an object (missing, someone else's, or an id that is not a number), and on paginated
   lists (a page past the end);
-- 400 when the operation takes a body or filters (validation);
+- 400 when the operation takes a body or filters (validation), and 415 when it takes a body (sent in a media
+  type the operation does not read, e.g. `multipart/mixed`);
 - 429 when the view is rate-limited.
 
 All of them carry the one error shape, `{"code", "message", "extra"}` (`marketplace.api.errors`).
@@ -52,6 +53,8 @@ class AutoSchema(openapi.AutoSchema):
         filtered = getattr(self.view, "filterset_class", None) or getattr(self.view, "filterset_fields", None)
         if "requestBody" in operation or (self.method == "GET" and filtered):
             codes.append("400")
+        if "requestBody" in operation:
+            codes.append("415")
         if self.view.get_throttles():
             codes.append("429")
         return codes

@@ -92,3 +92,12 @@ def test_the_schema_documents_the_framework_answers_of_every_operation():
     assert all("429" in operations[op]["responses"] for op in throttled)
     error = {"$ref": "#/components/schemas/Error"}
     assert operations[("get", "/api/v1/me/")]["responses"]["401"]["content"]["application/json"]["schema"] == error
+
+
+def test_a_body_in_a_media_type_no_parser_reads_is_a_documented_415(world):
+    unban = f"/api/v1/admin/workers/{world.worker.pk}/unban/"
+
+    response = as_(world, "staff").generic("POST", unban, b"--x\r\n\r\nreason\r\n--x--", content_type="multipart/mixed")
+
+    assert_error_shape(response, 415, "unsupported_media_type")
+    assert "415" in openapi_document()["paths"]["/api/v1/admin/workers/{user_id}/unban/"]["post"]["responses"]
