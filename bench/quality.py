@@ -1,7 +1,7 @@
 """Benchmark: how good and how trustworthy each method's labels are on the real single-choice sets. Run by hand:
 
     .venv/bin/pip install -e '.[bench]'        # crowd-kit 1.4.x
-    .venv/bin/python bench/quality.py [--sets bluebirds,snow_temp] [--skip-crowdkit]
+    .venv/bin/python bench/quality.py [--sets bluebirds,snow_temp] [--skip-crowdkit] [--datasets /work/shared/datasets]
 
 For every folder at the top level of shared/datasets with answers.csv and truth.csv (single choice), each method at
 its default configuration, the same for every set (no per-set tuning), on the tasks that have a truth label:
@@ -144,9 +144,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", default="", help="comma-separated folder names (default: all single-choice sets)")
     parser.add_argument("--skip-crowdkit", action="store_true")
+    parser.add_argument("--datasets", type=Path, default=DATASETS, help="folder of sets (default: ../shared/datasets)")
     args = parser.parse_args()
     wanted = {name for name in args.sets.split(",") if name}
-    for folder in single_choice_sets():
+    for folder in single_choice_sets(args.datasets):
         if wanted and folder.name not in wanted:
             continue
         print_table(folder, bench_set(folder, not args.skip_crowdkit))
