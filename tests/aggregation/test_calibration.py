@@ -7,7 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from marketplace.aggregation.calibration import auroc, expected_calibration_error
+from marketplace.aggregation import Answers, dawid_skene
+from marketplace.aggregation.calibration import (
+    auroc,
+    expected_calibration_error,
+    held_out_temperature,
+    tempered_posteriors,
+)
 from marketplace.aggregation.errors import InvalidOptionError
 
 
@@ -69,3 +75,47 @@ def test_the_measures_refuse_a_confidence_outside_zero_to_one_or_mismatched_leng
         expected_calibration_error([1.2], [1])
     with pytest.raises(InvalidOptionError):
         auroc([0.5, 0.6], [1])
+
+
+def _correlated_crowd(seed: int) -> tuple[Answers, np.ndarray]:
+    """Five workers 75% right on easy items; on hard items (a third) they share one wrong label 60% of the time."""
+    rng = np.random.default_rng(seed)
+    n_tasks, n_workers = 600, 5
+    truth = rng.integers(0, 2, n_tasks)
+    hard = rng.random(n_tasks) < 1 / 3
+    tasks = np.repeat(np.arange(n_tasks), n_workers)
+    workers = np.tile(np.arange(n_workers), n_tasks)
+    right_rate = np.where(hard[tasks], 0.4, 0.9)
+    labels = np.where(rng.random(tasks.size) < right_rate, truth[tasks], 1 - truth[tasks])
+    answers = Answers(tasks=tasks, workers=workers, labels=labels, n_tasks=n_tasks, n_workers=n_workers, n_classes=2)
+    return answers, truth
+
+
+def test_tempering_keeps_every_label_and_lowers_the_overconfidence_of_ds_on_a_crowd_with_hard_items() -> None:
+    answers, truth = _correlated_crowd(5)
+    fit = dawid_skene(answers)
+    posteriors, tau = tempered_posteriors(answers, fit)
+    correct = fit.labels == truth
+    assert tau > 1.0
+    assert (posteriors.argmax(axis=1) == fit.labels).all()
+    before = expected_calibration_error(fit.confidence, correct)
+    after = expected_calibration_error(posteriors.max(axis=1), correct)
+    assert after < before
+
+
+def test_a_crowd_that_fits_ds_exactly_is_left_nearly_untempered() -> None:
+    rng = np.random.default_rng(8)
+    n_tasks, n_workers = 2000, 5
+    truth = rng.integers(0, 2, n_tasks)
+    tasks = np.repeat(np.arange(n_tasks), n_workers)
+    workers = np.tile(np.arange(n_workers), n_tasks)
+    labels = np.where(rng.random(tasks.size) < 0.75, truth[tasks], 1 - truth[tasks])
+    answers = Answers(tasks=tasks, workers=workers, labels=labels, n_tasks=n_tasks, n_workers=n_workers, n_classes=2)
+    assert held_out_temperature(answers, dawid_skene(answers)) < 1.3
+
+
+def test_a_gold_task_keeps_its_certain_row_after_tempering() -> None:
+    answers, truth = _correlated_crowd(6)
+    fit = dawid_skene(answers, gold={0: int(truth[0])})
+    posteriors, _ = tempered_posteriors(answers, fit)
+    assert posteriors[0, truth[0]] == 1.0
