@@ -9,7 +9,8 @@ its default configuration, the same for every set (no per-set tuning), on the ta
 - ECE: expected calibration error of the confidence (the posterior of the chosen label), 10 equal-count bins;
 - AUROC of confidence against correctness (does a higher confidence mean a likelier right label?);
 - "tempered": the same fit, its log posterior divided by the temperature that best predicts held-out answers
-  (marketplace.aggregation.calibration.tempered_posteriors: no truth used, labels unchanged);
+  (marketplace.aggregation.calibration.tempered_posteriors: no truth used, labels unchanged); "chosen": the model
+  marketplace.aggregation.model_choice.choose_model picks by 5-fold cross-validation over answers, tempered;
 - seconds, end to end from the encoded answers (ours) or from a prepared DataFrame (crowd-kit).
 ECE and AUROC are marketplace.aggregation.calibration's, tested in tests/aggregation/test_calibration.py.
 A crowd-kit method without probabilities would get confidence 1 (none of the seven listed lacks them).
@@ -37,6 +38,7 @@ from marketplace.aggregation import (
     one_coin_dawid_skene,
 )
 from marketplace.aggregation.calibration import auroc, expected_calibration_error, tempered_posteriors
+from marketplace.aggregation.model_choice import MODELS, choose_model
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = REPO.parent / "shared" / "datasets"
@@ -82,11 +84,18 @@ class _Tempered:
     labels: npt.NDArray[np.int64]
     confidence: npt.NDArray[np.float64]
     temperature: float
+    model: str = ""
 
 
 def _tempered(answers: Any, fit: Any) -> _Tempered:
     posteriors, tau = tempered_posteriors(answers, fit)
     return _Tempered(fit.labels, posteriors.max(axis=1), tau)
+
+
+def _chosen(answers: Any) -> _Tempered:
+    choice = choose_model(answers)
+    tempered = _tempered(answers, MODELS[choice.model](answers))
+    return _Tempered(tempered.labels, tempered.confidence, tempered.temperature, choice.model)
 
 
 def _ours(columns: dict[str, list[str]], truth_rows: list[dict[str, str]]) -> tuple[list[Row], Codebook, Any]:
@@ -101,13 +110,14 @@ def _ours(columns: dict[str, list[str]], truth_rows: list[dict[str, str]]) -> tu
         "ours DS": lambda: dawid_skene(answers),
         "ours one-coin DS tempered": lambda: _tempered(answers, one_coin_dawid_skene(answers)),
         "ours DS tempered": lambda: _tempered(answers, dawid_skene(answers)),
+        "ours chosen, tempered": lambda: _chosen(answers),
     }
     rows = []
     for name, run in methods.items():
         start = time.perf_counter()
         result = run()
         seconds = time.perf_counter() - start
-        label = f"{name} (tau {result.temperature:.2f})" if isinstance(result, _Tempered) else name
+        label = f"{name} ({result.model or 'tau'} {result.temperature:.2f})" if isinstance(result, _Tempered) else name
         rows.append(_score(label, seconds, result.labels, result.confidence, truth))
     return rows, codebook, truth
 
@@ -156,9 +166,9 @@ def print_table(folder: Path, rows: list[Row]) -> None:
     )
     header = f"\n{folder.name}" + (f"  (best crowd-kit accuracy {best:.2f}%)" if best is not None else "")
     print(header)
-    print(f"  {'method':<38} {'acc %':>7} {'ECE':>7} {'AUROC':>7} {'s':>8}")
+    print(f"  {'method':<42} {'acc %':>7} {'ECE':>7} {'AUROC':>7} {'s':>8}")
     for row in rows:
-        print(f"  {row.method:<38} {row.accuracy:>7.2f} {row.ece:>7.3f} {row.auroc:>7.3f} {row.seconds:>8.3f}")
+        print(f"  {row.method:<42} {row.accuracy:>7.2f} {row.ece:>7.3f} {row.auroc:>7.3f} {row.seconds:>8.3f}")
 
 
 def main() -> None:
