@@ -41,17 +41,6 @@ class ModelChoice:
         return f"best mean log-probability of held-out answers ({scores})"
 
 
-def _subset(answers: Answers, keep: np.ndarray) -> Answers:
-    return Answers(
-        tasks=answers.tasks[keep],
-        workers=answers.workers[keep],
-        labels=answers.labels[keep],
-        n_tasks=answers.n_tasks,
-        n_workers=answers.n_workers,
-        n_classes=answers.n_classes,
-    )
-
-
 def choose_model(answers: Answers, *, folds: int = 5, seed: int = 0) -> ModelChoice:
     """Cross-validate every model of :data:`MODELS` on ``answers``; the best wins (ties: the simpler, listed first).
 
@@ -67,7 +56,7 @@ def choose_model(answers: Answers, *, folds: int = 5, seed: int = 0) -> ModelCho
         total = 0.0
         for fold in range(folds):
             held = fold_of == fold
-            result = fit(_subset(answers, ~held))
+            result = fit(answers.subset(~held))
             tasks, workers, labels = answers.tasks[held], answers.workers[held], answers.labels[held]
             predicted = np.einsum("nk,nk->n", result.posteriors[tasks], result.confusions[workers, :, labels])
             total += float(np.log(np.maximum(predicted, 1e-12)).sum())
