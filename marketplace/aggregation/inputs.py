@@ -67,7 +67,10 @@ class Answers:
             return self
         blocked = np.zeros(self.n_workers, dtype=bool)
         blocked[excluded] = True
-        keep = ~blocked[self.workers]
+        return self.subset(~blocked[self.workers])
+
+    def subset(self, keep: BoolArray) -> Answers:
+        """The answers where ``keep`` (one flag per answer) is true; sizes unchanged, so every index keeps its row."""
         return Answers(
             tasks=self.tasks[keep],
             workers=self.workers[keep],

@@ -16,17 +16,6 @@ from marketplace.aggregation import (
 from tests.aggregation.simulate import crowd, noisy, random_truth, spammer, swapper
 
 
-def _subset(answers: Answers, keep: np.ndarray) -> Answers:
-    return Answers(
-        tasks=answers.tasks[keep],
-        workers=answers.workers[keep],
-        labels=answers.labels[keep],
-        n_tasks=answers.n_tasks,
-        n_workers=answers.n_workers,
-        n_classes=answers.n_classes,
-    )
-
-
 def test_gold_unmasks_a_majority_that_is_consistently_wrong() -> None:
     # Two workers who swap classes 0 and 1 outvote one honest worker: without gold, the swap looks like the
     # truth to DS as much as to majority vote. Gold on one task in ten tells them apart.
@@ -104,7 +93,7 @@ def test_excluded_workers_are_ignored_as_if_their_answers_were_never_given() -> 
     blocked = [2, 3]
 
     excluded = dawid_skene(answers, exclude_workers=blocked)
-    removed = dawid_skene(_subset(answers, ~np.isin(answers.workers, blocked)))
+    removed = dawid_skene(answers.subset(~np.isin(answers.workers, blocked)))
 
     np.testing.assert_allclose(excluded.posteriors, removed.posteriors)
     np.testing.assert_array_equal(excluded.worker_answer_counts[blocked], [0, 0])
@@ -126,7 +115,7 @@ def _growing_job() -> tuple[Answers, Answers]:
     truth = random_truth(2000, 3, seed=2)
     who = [np.sort(rng.choice(2000, 300, replace=False)) for _ in range(30)]
     full = crowd([noisy(3, p) for p in rng.uniform(0.5, 0.9, 30)], truth, seed=2, who=who)
-    earlier = _subset(full, rng.random(full.n_answers) < 0.9)
+    earlier = full.subset(rng.random(full.n_answers) < 0.9)
     return earlier, full
 
 

@@ -1,0 +1,65 @@
+"""Which worker model fits a job: cross-validation over its answers.
+
+Each candidate (one-coin Dawid-Skene, full Dawid-Skene) is fitted ``folds`` times, each time without one fold of
+the answers (folds drawn at random, fixed seed); every held-out answer (worker w, task t, label l) is then predicted
+from the posterior of t given the answers the fit saw, ``P(l) = Σ_k T[t, k] π[w, k, l]``. The candidate with the
+highest mean log-probability of held-out answers wins. Unlike the fit's own likelihood, this does not reward a
+model for having more parameters: a full confusion matrix per worker wins only where the job has answers enough to
+estimate it. A worker or task that the fit did not see is predicted from the prior mean / class priors, as DS rates
+them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from marketplace.aggregation.em import dawid_skene, one_coin_dawid_skene
+from marketplace.aggregation.errors import InvalidOptionError
+from marketplace.aggregation.inputs import Answers
+from marketplace.aggregation.results import DawidSkeneResult
+
+MODELS: dict[str, Callable[[Answers], DawidSkeneResult]] = {
+    "one_coin": lambda answers: one_coin_dawid_skene(answers),
+    "dawid_skene": lambda answers: dawid_skene(answers),
+}
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """``model``: the name in :data:`MODELS` chosen; ``held_out_log_likelihood``: each candidate's mean
+    log-probability per held-out answer (the evidence for the choice, higher is better)."""
+
+    model: str
+    held_out_log_likelihood: dict[str, float]
+
+    @property
+    def reason(self) -> str:
+        scores = ", ".join(f"{name} {score:.4f}" for name, score in self.held_out_log_likelihood.items())
+        return f"best mean log-probability of held-out answers ({scores})"
+
+
+def choose_model(answers: Answers, *, folds: int = 5, seed: int = 0) -> ModelChoice:
+    """Cross-validate every model of :data:`MODELS` on ``answers``; the best wins (ties: the simpler, listed first).
+
+    A job with fewer answers than folds gets one-coin, the model with fewest parameters, and NaN scores.
+    """
+    if folds < 2:
+        raise InvalidOptionError("folds must be at least 2")
+    if answers.tasks.size < folds:
+        return ModelChoice("one_coin", {name: float("nan") for name in MODELS})
+    fold_of = np.random.default_rng(seed).permutation(answers.tasks.size) % folds
+    scores: dict[str, float] = {}
+    for name, fit in MODELS.items():
+        total = 0.0
+        for fold in range(folds):
+            held = fold_of == fold
+            result = fit(answers.subset(~held))
+            tasks, workers, labels = answers.tasks[held], answers.workers[held], answers.labels[held]
+            predicted = np.einsum("nk,nk->n", result.posteriors[tasks], result.confusions[workers, :, labels])
+            total += float(np.log(np.maximum(predicted, 1e-12)).sum())
+        scores[name] = total / answers.tasks.size
+    best = max(scores, key=lambda name: scores[name])
+    return ModelChoice(best, scores)
