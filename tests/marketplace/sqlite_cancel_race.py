@@ -30,6 +30,7 @@ from tests.marketplace.helpers import answers_for, launched_job  # noqa: E402
 from tests.payments.invariants import ledger_invariant_violations  # noqa: E402
 
 CANCEL_AFTER = 10  # submits: the cancel lands mid-way through the job's 200 slots, never after its end
+RACE_WINDOW = 40  # submits the workers may make while the cancel is under way; then they wait for it to land
 
 
 def main() -> None:
@@ -45,8 +46,10 @@ def main() -> None:
                 while submits[0] < CANCEL_AFTER:
                     time.sleep(0.001)
                 cancelling.set()  # the workers go on: the cancel races their claims and submits
-                job_transition(job=Job.objects.get(pk=job.pk), action="cancel")
-                cancelled.set()
+                try:
+                    job_transition(job=Job.objects.get(pk=job.pk), action="cancel")
+                finally:
+                    cancelled.set()  # also if it failed: no worker waits for it forever (the checks below fail)
                 return
             rng = random.Random(i)
             while True:
@@ -62,6 +65,8 @@ def main() -> None:
                 submits[0] += 1
                 if submits[0] >= CANCEL_AFTER:  # on a loaded machine the workers could finish the job first
                     cancelling.wait()
+                if submits[0] >= CANCEL_AFTER + RACE_WINDOW:  # SQLite's write lock is not fair: a cancel waiting
+                    cancelled.wait()  # for it could watch the workers take all 200 slots; they race it for 40
                 time.sleep(0.002)  # let the requester's thread in: the cancel must land mid-way, not after the end
         finally:
             connections.close_all()
