@@ -1,12 +1,21 @@
 """The worker pages' forms: they validate what a browser sends and hand the services their usual arguments."""
 
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from django import forms
 
 from qualification.labels import LABEL_SCHEMA_TYPES
+
+
+def _answer_field(answer_type: str, classes: Sequence[str], *, label: str) -> forms.Field:
+    if answer_type == "multi_choice":  # the service checks the set's size (min_count, max_count)
+        return forms.MultipleChoiceField(label=label, choices=[(c, c) for c in classes], required=False)
+    if answer_type == "number":
+        return forms.FloatField(label=label)
+    return forms.CharField(label=label, max_length=10_000, strip=answer_type != "text")
 
 
 class WorkSearchForm(forms.Form):
@@ -45,12 +54,15 @@ class AppealForm(forms.Form):
 
 
 class AnswersForm(forms.Form):
-    """One field per item of the assignment, `answer_<position>`; the answer type's rules are the service's."""
+    """One field per item of the assignment, `answer_<position>`, of the shape the answer type takes (a string, a
+    set of classes, a number); the answer type's rules are the service's."""
 
-    def __init__(self, *args: Any, positions: int, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, positions: int, answer_type: str = "single_choice", classes: Sequence[str] = (), **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         for position in range(positions):
-            self.fields[f"answer_{position}"] = forms.CharField(label=f"Item {position + 1}", max_length=10_000)
+            self.fields[f"answer_{position}"] = _answer_field(answer_type, classes, label=f"Item {position + 1}")
 
     def answers(self) -> list[dict[str, Any]]:
         return [

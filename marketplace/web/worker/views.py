@@ -6,15 +6,18 @@ its URLs or its requests tells gold from real items.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from marketplace import selectors
 from marketplace.errors import InvalidAnswers, MarketplaceError, NotFound
 from marketplace.models import Assignment, AssignmentStatus, Job
+from marketplace.schemas import parse_label_schema
 from marketplace.services.assignments import assignment_claim, assignment_release, assignment_submit_and_claim
 from marketplace.services.disputes import appeal_file
 from marketplace.web.access import role_required
@@ -84,14 +87,14 @@ def assignment_detail(request: HttpRequest, assignment_id: int) -> HttpResponse:
     if assignment.status != AssignmentStatus.OPEN:
         messages.info(request, f"That task is {assignment.get_status_display().lower()}.")
         return redirect("web:worker:jobs")
-    return _task_page(request, assignment, AnswersForm(positions=len(assignment.item_ids)))
+    return _task_page(request, assignment, _answers_form(assignment.job, positions=len(assignment.item_ids)))
 
 
 @require_POST
 @worker_required
 def assignment_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
     assignment = _own(request, assignment_id)
-    form = AnswersForm(request.POST, positions=len(assignment.item_ids))
+    form = _answers_form(assignment.job, request.POST, positions=len(assignment.item_ids))
     if not form.is_valid():
         return _task_page(request, assignment, form, status=400)
     try:
@@ -135,11 +138,28 @@ def _task_page(request: HttpRequest, assignment: Assignment, form: AnswersForm, 
     job = assignment.job
     items = selectors.assignment_items(assignment=assignment)
     fields = [field["name"] for field in (job.item_schema or {}).get("fields", [])]
-    positions = form.entries([[(name, item.payload.get(name), _kind(job, name)) for name in fields] for item in items])
+    media = selectors.media_fields(job)  # a worker sees a media file through the assignment, never its name
+    values = [
+        [(name, _shown(assignment, position, name, item.payload.get(name), media), _kind(job, name)) for name in fields]
+        for position, item in enumerate(items)
+    ]
+    positions = form.entries(values)
     context = {"assignment": assignment, "job": job, "form": form, "positions": positions, "row": _row(job)}
     context["widget"] = f"web/widgets/{job.label_schema['type']}.html"
-    context["classes"] = job.label_schema.get("classes", [])
+    context["classes"] = parse_label_schema(job.label_schema).classes
     return render(request, "web/worker/assignment.html", context, status=status)
+
+
+def _answers_form(job: Job, *args: Any, positions: int) -> AnswersForm:
+    schema = parse_label_schema(job.label_schema)
+    return AnswersForm(*args, positions=positions, answer_type=schema.type, classes=schema.classes)
+
+
+def _shown(assignment: Assignment, position: int, name: str, value: Any, media: dict[str, str]) -> Any:
+    if name not in media or value is None:
+        return value
+    where = {"assignment_id": assignment.pk, "position": position, "field": name}
+    return reverse("work-assignment-media", kwargs=where)
 
 
 def _kind(job: Job, name: str) -> str:
