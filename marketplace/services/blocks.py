@@ -147,6 +147,7 @@ def _reject(block: Block, pending: list[Assignment], now: datetime) -> None:
     block.rejected.add(*pending)
     for assignment in pending:
         assignment.review_status, assignment.reject_reason = ReviewStatus.REJECTED, block.reason
+        assignment.job = block.job  # the news names the job: read once, not once per assignment
         webhook_emit(job=block.job_id, event="assignment.rejected", data=partial(_rejected_data, assignment, block))
         news_of_review(assignment)
 

@@ -40,8 +40,12 @@ def news_of_appeal(dispute: Dispute) -> None:
     )
 
 
+def _where(block: Block) -> str:
+    return f"the job “{block.job.title}”" if block.job_id else "every job of this requester"
+
+
 def news_of_block(block: Block) -> None:
-    where = f"the job “{block.job.title}”" if block.job_id else "every job of this requester"
+    where = _where(block)
     notify(
         worker_id=block.worker_id,
         kind=NotificationKind.BLOCKED,
@@ -52,7 +56,7 @@ def news_of_block(block: Block) -> None:
 
 
 def news_of_unblock(block: Block) -> None:
-    where = f"the job “{block.job.title}”" if block.job_id else "every job of this requester"
+    where = _where(block)
     notify(
         worker_id=block.worker_id,
         kind=NotificationKind.UNBLOCKED,
