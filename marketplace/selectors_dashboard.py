@@ -87,13 +87,13 @@ def job_spend(*, job: Job) -> Spend:
 
 
 def job_dashboard_workers(*, job: Job) -> QuerySet[Participation]:
-    """The job's workers, the least accurate first (the ones to look at), with their email in the same query."""
+    """The job's workers, the least accurate first (the ones to look at). A requester knows a worker by number only,
+    as in the API: never their e-mail address."""
     return (
         Participation.objects.filter(job=job)
-        .select_related("worker")
         .order_by("estimated_accuracy", "id")
         .only(
-            *("id", "worker_id", "worker__email", "submitted_assignments", "gold_answered", "gold_correct"),
+            *("id", "worker_id", "submitted_assignments", "gold_answered", "gold_correct"),
             *("estimated_accuracy", "confusion", "blocked_at", "block_reason"),
         )
     )

@@ -215,7 +215,17 @@ def test_the_dashboard_draws_each_plot_with_one_mark_per_bar(browser: Client, wo
     marks = [len(re.findall(r'class="mark"', s)) for s in re.findall(r"<svg.*?</svg>", html, re.S)]
     assert marks == [4, 24, 10, 3, 3, 2]
     assert re.search(r"<title>\d\d: 4</title>", html)  # this hour's four submissions
-    assert "&lt;i&gt;spam&lt;/i&gt;@example.com" in html
+    assert f"Worker #{spammer.pk}" in html
+    assert spammer.email not in html and "spam&lt;/i&gt;@" not in html  # by number, as in the API: never by e-mail
+
+
+def test_the_review_page_names_workers_by_number_never_by_e_mail(browser: Client, worked_job) -> None:
+    job, good, spammer = worked_job
+
+    html = browser.get(url("review", job.pk)).content.decode()
+
+    assert f"Worker #{good.pk}" in html and f"Worker #{spammer.pk}" in html
+    assert good.email not in html and "spam&lt;/i&gt;@" not in html
 
 
 def test_the_dashboard_costs_the_same_queries_for_two_workers_or_twelve(browser: Client, worked_job) -> None:

@@ -175,7 +175,7 @@ def review(request: HttpRequest, job_id: int) -> HttpResponse:
     pending_all = selectors.job_assignment_list(job=job).filter(
         status=AssignmentStatus.SUBMITTED, review_status=ReviewStatus.PENDING
     )
-    pending = list(pending_all.select_related("worker")[:PENDING_SHOWN])  # the oldest first: the next to auto-approve
+    pending = list(pending_all[:PENDING_SHOWN])  # the oldest first: the next to auto-approve
     form = ReviewForm(request.POST or None, pending=[a.pk for a in pending])
     if request.method == "POST" and form.is_valid():
         ids, reason = form.cleaned_data["assignments"], form.cleaned_data["reason"]
@@ -189,7 +189,6 @@ def review(request: HttpRequest, job_id: int) -> HttpResponse:
     recent = (
         selectors.job_assignment_list(job=job)
         .exclude(review_status=ReviewStatus.PENDING)
-        .select_related("worker")
         .prefetch_related("appeals")
         .order_by("-reviewed_at")[:50]
     )
