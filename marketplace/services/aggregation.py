@@ -61,7 +61,7 @@ def job_aggregate(*, job_id: int) -> JobAggregate:
     job = Job.objects.get(pk=job_id)
     snapshot_at = timezone.now()
     if parse_label_schema(job.label_schema).type != "single_choice":
-        return _after_run(job, snapshot_at, *job_aggregate_typed(job=job, snapshot_at=snapshot_at))
+        return _after_run(job, snapshot_at, *job_aggregate_typed(job=job, adapt=_adapt))
     snapshot = _snapshot(job)
     started = time.perf_counter()
     result = dawid_skene(
@@ -101,9 +101,6 @@ def job_aggregate(*, job_id: int) -> JobAggregate:
 
 def _after_run(job: Job, snapshot_at: datetime, state: JobAggregate, worker_ids: list[int]) -> JobAggregate:
     """After a run's commit: reputations, appeals the answers now decide, and the requests it served."""
-    if worker_ids and job.overlap_min < job.overlap_max and state.method != "ds":
-        with transaction.atomic():
-            _adapt(job)
     reputation_recompute(worker_ids=worker_ids)
     appeals_auto_resolve(job_id=job.pk)  # after the commit: paying an appeal never holds the JobAggregate lock
     JobAggregate.objects.filter(job=job, requested_at__lte=snapshot_at).update(requested_at=None, request_attempts=0)

@@ -3,7 +3,8 @@ own method in the pure engine (`marketplace.aggregation.types`), one answer and 
 worker. Single-choice jobs keep their Dawid-Skene path (`services/aggregation.py`), which calls this for the rest."""
 
 import time
-from datetime import datetime
+from collections import Counter
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -17,8 +18,9 @@ from marketplace.schemas import parse_label_schema
 from marketplace.services.webhooks import webhook_emit, webhook_results_data
 
 
-def job_aggregate_typed(*, job: Job, snapshot_at: datetime) -> tuple[JobAggregate, list[int]]:
-    """Aggregate and store; returns the state and the workers seen (for their reputation)."""
+def job_aggregate_typed(*, job: Job, adapt: Callable[[Job], None]) -> tuple[JobAggregate, list[int]]:
+    """Aggregate and store, then (with adaptive overlap) `adapt` the job in the same transaction, as the
+    single-choice path does; returns the state and the workers seen (for their reputation)."""
     schema = parse_label_schema(job.label_schema)
     rows = list(Answer.objects.filter(job=job).order_by("id").values_list("id", "item_id", "worker_id", "value"))
     gold = dict(Item.objects.filter(job=job, is_gold=True).values_list("id", "gold_answer"))
@@ -46,7 +48,8 @@ def job_aggregate_typed(*, job: Job, snapshot_at: datetime) -> tuple[JobAggregat
             return state, []
         since = state.last_answer_id
         if consensus is not None:
-            _store(job, consensus, set(gold))
+            counts = Counter(item_id for _, item_id, _, _ in rows)
+            _store(job, consensus, set(gold), counts)
         state.method = schema.type
         state.last_answer_id, state.n_answers = last_answer_id, len(rows)
         state.n_items = len(answered - set(gold))
@@ -55,14 +58,13 @@ def job_aggregate_typed(*, job: Job, snapshot_at: datetime) -> tuple[JobAggregat
         state.save()
         updated = sorted({item_id for answer_id, item_id, _, _ in rows if answer_id > since} - set(gold))
         webhook_emit(job=job, event="results.updated", data=partial(_event, state, updated))
+        if consensus is not None and job.overlap_min < job.overlap_max:
+            adapt(job)
     workers = consensus.workers.tolist() if consensus is not None else []
     return state, workers
 
 
-def _store(job: Job, consensus: Consensus, gold: set[int]) -> None:
-    counts: dict[int, int] = {}
-    for item_id in Answer.objects.filter(job=job).values_list("item_id", flat=True):
-        counts[item_id] = counts.get(item_id, 0) + 1
+def _store(job: Job, consensus: Consensus, gold: set[int], counts: Counter[int]) -> None:
     rows = [
         ItemResult(
             item_id=int(item_id),
