@@ -3,12 +3,13 @@
 A requester sends files (multipart, or one zip of them) to a job that still accepts items. Each file is checked by
 its content, not its name (`filetype` reads the magic bytes; Pillow opens images, refuses decompression bombs and
 measures them), stored once per content under its SHA-256 in the media storage (`STORAGES["media"]`: the local
-filesystem by default, any django-storages backend otherwise), and recorded under its name for the job. A whole
-request is one transaction: one bad file and no record is kept (bytes already stored are content-addressed and
+filesystem by default, any django-storages backend otherwise), and recorded under its name for the job. The bytes
+are stored before the records' transaction, so no storage I/O (S3: the network) holds the job's lock; the records
+are one transaction: one bad file and no record is kept (bytes stored without a record are content-addressed and
 harmless: the same content uploaded again reuses them).
 
 Items refer to files by name in their media fields (item schema types `image`, `audio`, `text_file`); the ingest
-checks that each named file exists and is of that kind (`media_kinds`).
+checks that each named file exists and is of that kind (`selectors.media_kinds`).
 """
 
 import hashlib
@@ -66,7 +67,15 @@ def media_upload(*, job: Job, files: Iterable[UploadedFile]) -> list[MediaFile]:
         errors.append({"file": None, "field": "files", "message": "No file was sent."})
     if errors:
         raise MediaRejected(errors=errors)
+    _store(records)  # before the transaction: storage may be remote (S3), and stored content is harmless alone
     return _recorded(job, records)
+
+
+def _store(records: list[tuple[MediaFile, bytes]]) -> None:
+    storage = storages["media"]
+    for record, data in records:
+        if not storage.exists(record.storage_name):  # content-addressed: the same bytes are stored once
+            storage.save(record.storage_name, ContentFile(data))
 
 
 @transaction.atomic(durable=True)
@@ -79,14 +88,11 @@ def _recorded(job: Job, records: list[tuple[MediaFile, bytes]]) -> list[MediaFil
     if clashes:
         message = "The job already has a different file by this name."
         raise MediaRejected(errors=[{"file": name, "field": "files", "message": message} for name in clashes])
-    storage = storages["media"]
     saved = []
-    for record, data in records:
+    for record, _ in records:
         if record.name in existing:
             saved.append(existing[record.name])
             continue
-        if not storage.exists(record.storage_name):
-            storage.save(record.storage_name, ContentFile(data))
         record.full_clean(validate_unique=False)
         record.save()
         saved.append(record)
