@@ -45,18 +45,20 @@ chromium:
 	@test -x $(CHROMIUM_PATH) || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
-# The suite runs twice: on PostgreSQL (production's database; the browser tests too), then on the embedded SQLite file
-# that `make run` and `make demo` use: there the tests that use the database, but for those marked `postgresql_only`
-# (row-lock races, triggers, COPY, query plans), skipped with their reason. One after the other: both runs share the
-# Redis database, which each test clears.
-TEST_ENV = CHROMIUM_PATH=$(CHROMIUM_PATH) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only-secret CELERY_TASK_ALWAYS_EAGER=1
-test: lint chromium test-postgresql test-sqlite
+# The suite runs twice, side by side (each run's output printed whole when it ends): on PostgreSQL (production's
+# database; the browser tests too), and on the embedded SQLite file that `make run` and `make demo` use: there the
+# tests that use the database, but for those marked `postgresql_only` (row-lock races, triggers, COPY, query plans),
+# skipped with their reason. Each run has its own Redis database, which each of its tests clears.
+TEST_REDIS_URL_SQLITE ?= redis://127.0.0.1:6379/12
+TEST_ENV = CHROMIUM_PATH=$(CHROMIUM_PATH) SECRET_KEY=test-only-secret CELERY_TASK_ALWAYS_EAGER=1
+test: lint chromium
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-postgresql test-sqlite
 
 test-postgresql: install
-	$(TEST_ENV) DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -m "not faults" $(PYTEST_ARGS)
+	$(TEST_ENV) REDIS_URL=$(TEST_REDIS_URL) DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -m "not faults" $(PYTEST_ARGS)
 
 test-sqlite: install
-	env -u DATABASE_URL $(TEST_ENV) $(BIN)/pytest -m "not faults and not browser" --database-tests-only $(PYTEST_ARGS)
+	env -u DATABASE_URL $(TEST_ENV) REDIS_URL=$(TEST_REDIS_URL_SQLITE) $(BIN)/pytest -m "not faults and not browser" --database-tests-only $(PYTEST_ARGS)
 
 # The fault tests (tests/faults, marked `faults`): real processes started, stopped and killed by PID: private
 # redis-server instances on FAULTS_PORTS (default 16420-16439, never the shared Redis), Celery workers, beat, an

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from django.core.cache import cache
 from django.db import OperationalError, connection
@@ -33,6 +35,17 @@ DATABASE_FIXTURES = {"db", "transactional_db", "live_server", "django_db_setup"}
 
 def _uses_database(item: pytest.Item) -> bool:
     return item.get_closest_marker("django_db") is not None or bool(DATABASE_FIXTURES & set(item.fixturenames))
+
+
+BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_itemcollected(item):
+    """Every test under tests/browser is marked `browser` (a `pytestmark` in a conftest marks nothing), before `-m`
+    selects: the SQLite run of `make test` leaves the browser out (the pages' own tests, tests/web, run on both)."""
+    if BROWSER_TESTS in Path(str(item.path)).parents:
+        item.add_marker(pytest.mark.browser)
 
 
 def pytest_collection_modifyitems(config, items):

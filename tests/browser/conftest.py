@@ -27,8 +27,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-pytestmark = pytest.mark.browser
-
 
 @pytest.fixture(scope="session", autouse=True)
 def _async_unsafe_allowed() -> Iterator[None]:
