@@ -186,3 +186,46 @@ def test_on_that_evidence_even_the_likelihood_ratio_favours_a_worker_at_the_thre
     log_ratio = right * np.log(0.5 / 0.65) + (answered - right) * np.log(0.5 / 0.35)
 
     assert log_ratio < 0
+
+
+def lucky_random_answerer(seed: int, n_real: int, n_gold: int = 24, lucky: int = 16) -> tuple[bool, bool]:
+    """Four honest workers (80% right) and two more answer every item of a two-class job, the first `n_gold` gold:
+    a random answerer whose gold record is as lucky as seed 5's spam1 (`lucky` of `n_gold` right, its real answers
+    at random), and a worker right 70% of the time. Their verdicts at the demo job's threshold (0.65)."""
+    rng = np.random.default_rng(seed)
+    n = n_gold + n_real
+    truth = rng.integers(0, 2, n)
+    given = [np.where(rng.random(n) < 0.8, truth, 1 - truth) for _ in range(4)]
+    random_answers = rng.integers(0, 2, n)
+    right = np.zeros(n_gold, dtype=bool)
+    right[rng.choice(n_gold, lucky, replace=False)] = True
+    random_answers[:n_gold] = np.where(right, truth[:n_gold], 1 - truth[:n_gold])
+    given += [random_answers, np.where(rng.random(n) < 0.7, truth, 1 - truth)]
+    answers = Answers(
+        tasks=np.tile(np.arange(n), 6),
+        workers=np.repeat(np.arange(6), n),
+        labels=np.concatenate(given),
+        n_tasks=n,
+        n_workers=6,
+        n_classes=2,
+    )
+    gold = np.arange(n) < n_gold
+    result = dawid_skene(answers, gold={t: int(truth[t]) for t in range(n_gold)})
+    on_gold, on_real = agreement_counts(answers, result, gold)
+    verdicts = [
+        screen_evidence(gold=(on_gold[0][w], on_gold[1][w]), real=(on_real[0][w], on_real[1][w]), threshold=0.65)
+        for w in (4, 5)
+    ]
+    return verdicts[0].fails, verdicts[1].fails
+
+
+@pytest.mark.parametrize(("n_real", "caught_at_most", "caught_at_least"), [(15, 0.35, 0.15), (72, 1.0, 0.75)])
+def test_a_random_answerer_with_a_lucky_gold_record_is_caught_only_once_its_real_answers_say_so(
+    n_real, caught_at_most, caught_at_least
+):
+    """16 of 24 gold right: with 15 real answers (as many as counted for seed 5's spam1) 10 of 40 are caught, with
+    72 real answers 33 of 40 (with 48: 25), while the 70% worker beside them is blocked in 1 of 40 (with 48: 3)."""
+    verdicts = np.array([lucky_random_answerer(seed, n_real) for seed in range(40)])
+
+    assert caught_at_least <= verdicts[:, 0].mean() <= caught_at_most
+    assert verdicts[:, 1].mean() <= 0.05
