@@ -34,6 +34,24 @@ badly on real items, one who tells gold apart or a lucky guesser, is judged on t
 On the demo (`make demo DEMO_ARGS="--seeds 1-5"`): at 0.9, no real worker right 70% of the time or more is blocked
 on any seed and every spammer is kept out on four; at 0.85, two 74% workers were blocked on seed 2; at 0.8,
 workers right 86-87% of the time were blocked on their real answers alone, against crowds that were wrong.
+Re-measured on 4 December 2026 (seeds 1-5: target met on seeds 1-4; Dawid-Skene 81.4, 82.9, 82.9, 77.1, 72.9%).
+
+What no rule on this evidence can do: seed 5's spam1, a random answerer right on 16 of its 24 gold answers, agrees
+with the others on 7.9 of the 15 (soft) real answers that count. Replaying the five jobs' answers and screening at
+every aggregation, its highest posterior probability of being below the threshold is 0.63 (gold and real together)
+and 0.77 (real alone), while 74% workers (w1756, w1759: sharp on the common class, near chance on the other,
+balanced accuracy 0.71-0.72) reach 0.88 (together, seed 2) and 0.88 (alone, seed 1): a bound on either that blocks
+spam1 blocks two of them on one seed. The evidence, not the rule, is short: the exact posterior of the worker's two
+recalls with every real item's other answers as a mixture likelihood (no `MIN_OTHERS`, no `SURE`) gives spam1 0.58
+against a 74% worker's 0.90; the likelihood ratio between a random answerer and a worker at the threshold favours
+the worker (its gold alone: 16 of 24). Counting uncertain real items adds little: where the others are unsure, an
+answer says how often a worker gives each class, not whether they look. More answers from that worker would: beside
+four 80% workers, a random answerer right on 16 of 24 gold is caught 10 times in 40 with 15 real answers and 33 in
+40 with 72, a 70% worker once (tests/aggregation/test_screening_agreement.py). (The gold-only rule at 0.75 left out
+more of the weak workers, gaining Dawid-Skene 0 to 3 points per seed on the same answers, but blocked three 73-74%
+workers, two on seed 2, and let three spammers through. This rule replayed at 0.85, 0.8 or 0.75, or with gold and
+real together only, misses the target on some seed: two 74% workers blocked on seed 2, or at 0.85 an 87% worker on
+seed 5, whose 8 gold answers were all right, on 6 real answers against a wrong crowd.)
 
 Pure: NumPy and SciPy only. `marketplace.services.screening` reads the answers and acts on the verdict.
 """
