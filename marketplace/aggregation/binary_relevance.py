@@ -246,7 +246,8 @@ def _clamp(job: _Job, posteriors: FloatArray) -> FloatArray:
 def _m_step(job: _Job, posteriors: FloatArray, prior: SharedQualityPrior) -> tuple[FloatArray, FloatArray, FloatArray]:
     k = job.n_classes
     applies = np.asarray(job.by_worker @ posteriors)  # (W, K): expected answers on tasks where k applies
-    hits = np.bincount(
+    # NumPy's stubs type bincount as integer even with float weights.
+    hits: FloatArray = np.bincount(  # type: ignore[assignment]
         job.tick_workers * k + job.tick_classes,
         weights=posteriors[job.tick_tasks, job.tick_classes],
         minlength=len(job.worker_counts) * k,
