@@ -148,7 +148,7 @@ def _reject(block: Block, job: Job, pending: list[Assignment], now: datetime) ->
     for assignment in pending:
         assignment.review_status, assignment.reject_reason = ReviewStatus.REJECTED, block.reason
         assignment.job = job  # the news names the job: read once, not once per assignment
-        webhook_emit(job=job, event="assignment.rejected", data=partial(_rejected_data, assignment, block))
+        webhook_emit(job=job.pk, event="assignment.rejected", data=partial(_rejected_data, assignment, block))
         news_of_review(assignment)
 
 
