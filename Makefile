@@ -33,6 +33,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
+	SECRET_KEY=mypy-only-secret $(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -82,4 +83,4 @@ bench: install
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/claims.py
 
 clean:
-	rm -rf $(VENV) db.sqlite3* var .pytest_cache .ruff_cache
+	rm -rf $(VENV) db.sqlite3* var .pytest_cache .ruff_cache .mypy_cache

@@ -15,7 +15,7 @@ statement text cached.
 """
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -86,7 +86,7 @@ class _Prepared:
 class PreparedQuery(_Prepared, Generic[M]):
     """A queryset built by `build` (with `Param`s where the values go), compiled on first use per database."""
 
-    def __init__(self, build: Callable[[], QuerySet[M]]) -> None:
+    def __init__(self, build: Callable[[], QuerySet[M, Any]]) -> None:
         super().__init__()
         self._build = build
 
@@ -217,7 +217,7 @@ def insert(objs: list[M], *, using: str = "default") -> list[M]:
     return objs
 
 
-def insert_statement(objs: list[Model], *, using: str = "default") -> tuple[str, list[Any]]:
+def insert_statement(objs: Sequence[Model], *, using: str = "default") -> tuple[str, list[Any]]:
     """The SQL and parameters `insert` sends (non-empty `objs`), for a caller that sends it inside a larger statement:
     the objects' primary keys are then not set.
 

@@ -127,8 +127,10 @@ def _schema(option: str | None) -> Any:
             raise CliError(f"{option[1:]}: cannot read ({exc.strerror})") from exc
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise CliError(f"--schema: not valid JSON ({exc.msg})") from exc
+    except ValueError as exc:  # not a JSONDecodeError: an integer of more digits than Python converts
+        raise CliError(f"--schema: not valid JSON ({exc})") from exc
 
 
 def _read_answers(path: Path, kind: AnswerType, schema: Any) -> _Rows:
@@ -275,7 +277,7 @@ def _report(kind: AnswerType, method: str | None, rows: _Rows, consensus: Consen
     if consensus.gold_used or consensus.gold_skipped:
         parts.append(f"gold={consensus.gold_used} gold_skipped={consensus.gold_skipped}")
     model = consensus.model
-    if hasattr(model, "iterations"):
+    if hasattr(model, "iterations") and hasattr(model, "converged"):
         parts += [f"iterations={model.iterations}", f"converged={'yes' if model.converged else 'no'}"]
     if hasattr(model, "log_likelihood") and model.log_likelihood == model.log_likelihood:
         parts.append(f"log_likelihood={model.log_likelihood:.4f}")

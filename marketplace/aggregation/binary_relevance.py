@@ -246,11 +246,16 @@ def _clamp(job: _Job, posteriors: FloatArray) -> FloatArray:
 def _m_step(job: _Job, posteriors: FloatArray, prior: SharedQualityPrior) -> tuple[FloatArray, FloatArray, FloatArray]:
     k = job.n_classes
     applies = np.asarray(job.by_worker @ posteriors)  # (W, K): expected answers on tasks where k applies
-    hits = np.bincount(
-        job.tick_workers * k + job.tick_classes,
-        weights=posteriors[job.tick_tasks, job.tick_classes],
-        minlength=len(job.worker_counts) * k,
-    ).reshape(-1, k)
+    # Float64 already (float weights): the astype copies nothing, it tells NumPy's stubs, which type bincount as int.
+    hits = (
+        np.bincount(
+            job.tick_workers * k + job.tick_classes,
+            weights=posteriors[job.tick_tasks, job.tick_classes],
+            minlength=len(job.worker_counts) * k,
+        )
+        .astype(np.float64, copy=False)
+        .reshape(-1, k)
+    )
     absent = job.worker_counts[:, None] - applies
     rejections = absent - (job.ticks - hits)
     sensitivity = _shrunk(hits, applies, prior.sensitivity, prior)

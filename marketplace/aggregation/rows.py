@@ -34,6 +34,8 @@ class Rows:
             return json.loads(text)
         except json.JSONDecodeError as exc:
             raise self.error(index, f"{column} is not valid JSON ({exc.msg}): {text[:60]!r}") from exc
+        except ValueError as exc:  # not a JSONDecodeError: an integer of more digits than Python converts
+            raise self.error(index, f"{column} is not valid JSON ({exc}): {text[:60]!r}") from exc
 
 
 def read_rows(path: Path, required: Sequence[str], *, optional: Sequence[str] = ()) -> Rows:

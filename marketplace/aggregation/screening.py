@@ -56,7 +56,7 @@ seed 5, whose 8 gold answers were all right, on 6 real answers against a wrong c
 Pure: NumPy and SciPy only. `marketplace.services.screening` reads the answers and acts on the verdict.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,7 +88,7 @@ class GoldScreen:
 
 
 def gold_screen(
-    *, answered: Sequence[float], right: Sequence[float], threshold: float, confidence: float = BLOCK_CONFIDENCE
+    *, answered: Iterable[float], right: Iterable[float], threshold: float, confidence: float = BLOCK_CONFIDENCE
 ) -> GoldScreen:
     """Screen a worker from their answers counted per true class (`answered[c]`, `right[c]`: gold counts, or the
     soft counts of `agreement_counts`; classes with less than one answer's worth are left out: they say nothing

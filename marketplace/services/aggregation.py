@@ -141,7 +141,7 @@ def _adapt(job: Job) -> None:
 
 def _snapshot(job: Job) -> Snapshot:
     schema = parse_label_schema(job.label_schema)
-    index = {label: i for i, label in enumerate(schema.classes)}
+    index: dict[object, int] = {label: i for i, label in enumerate(schema.classes)}
     rows = np.array(
         [
             (a, i, w, index[v])

@@ -16,12 +16,14 @@ from marketplace.aggregation.types import Consensus, answer_type
 from marketplace.models import Answer, Item, ItemResult, Job, JobAggregate, Participation
 from marketplace.schemas import parse_label_schema
 from marketplace.services.webhooks import webhook_emit, webhook_results_data
+from qualification.labels import EngineSchema
 
 
 def job_aggregate_typed(*, job: Job, adapt: Callable[[Job], None]) -> tuple[JobAggregate, list[int]]:
     """Aggregate and store, then (with adaptive overlap) `adapt` the job in the same transaction, as the
     single-choice path does; returns the state and the workers seen (for their reputation)."""
     schema = parse_label_schema(job.label_schema)
+    assert isinstance(schema, EngineSchema)  # single choice is job_aggregate's own path
     rows = list(Answer.objects.filter(job=job).order_by("id").values_list("id", "item_id", "worker_id", "value"))
     gold = dict(Item.objects.filter(job=job, is_gold=True).values_list("id", "gold_answer"))
     answered = {item_id for _, item_id, _, _ in rows}

@@ -77,7 +77,7 @@ def _labels(
     """The label the other workers' answers determine on each item (in `items` order), or None."""
     if not others:
         return [None] * len(items)
-    index = {label: k for k, label in enumerate(classes)}
+    index: dict[object, int] = {label: k for k, label in enumerate(classes)}
     worker_ids = sorted({worker_id for _, worker_id, _ in others})
     task_of, worker_of = {item_id: t for t, item_id in enumerate(items)}, {w: i for i, w in enumerate(worker_ids)}
     answers = Answers(

@@ -105,7 +105,7 @@ def _claim_once(job_id: int, worker: User, rng: random.Random) -> Assignment:
         # A cancel, pause or completion committed while this claim was under way: refused as it would be now.
         ensure_can_work(job_id=job_id, worker=worker)
         raise NotEligible("The job is no longer active.", reason="job_not_active") from None
-    assignment.payloads = [payload for _, payload in mixed]
+    assignment.payloads = [payload for _, payload in mixed]  # type: ignore[attr-defined]  # handed to the response
     return assignment
 
 
@@ -157,7 +157,9 @@ def _job_slot_and_task(job_id: int, worker: User) -> tuple[Job, tuple[int, Items
         if rows:  # else the rule refused: `ensure_can_work` says why (or the job became eligible since)
             job, tails = eligible_job_from_row(rows[0]), [sql.ClaimTail._make(row[-4:]) for row in rows]
             if tails[0].slot_taken:
-                return job, _with_items([sql.TaskItem(t.task_id, t.item_id, t.payload) for t in tails if t.task_id])
+                # A taken task has items: item_id is NULL only with task_id.
+                items = [sql.TaskItem(t.task_id, t.item_id, t.payload) for t in tails if t.task_id]  # type: ignore[arg-type]
+                return job, _with_items(items)
     job = job or ensure_can_work(job_id=job_id, worker=worker)
     _take_open_slot(job, worker)
     return job, _take_free_task(job, worker)
@@ -228,7 +230,11 @@ def _with_items(rows: list[sql.TaskItem]) -> tuple[int, Items] | None:
     if not rows:
         return None
     payload = Item._meta.get_field("payload")
-    return rows[0].task_id, [(row.item_id, payload.from_db_value(row.payload, None, connection)) for row in rows]
+    # JSONField.from_db_value ignores its expression argument, which the stubs type as required.
+    return rows[0].task_id, [
+        (row.item_id, payload.from_db_value(row.payload, None, connection))  # type: ignore[arg-type]
+        for row in rows
+    ]
 
 
 # Prepared once per process (see marketplace.prepared): building and compiling the queryset costs more than running it.

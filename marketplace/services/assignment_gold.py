@@ -30,11 +30,10 @@ def draw_gold(job: Job, worker: User, count: int, rng: random.Random) -> list[tu
     tries = GOLD_NUMBERS_PER_ITEM * count + GOLD_NUMBERS_EXTRA
     if job.gold_count > tries:
         numbers = rng.sample(range(1, job.gold_count + 1), tries)
+        drawn_numbers: dict[str, Any] = {f"n{i}": number for i, number in enumerate(numbers)}
         found = {
             number: (item_id, payload)
-            for item_id, payload, number in _gold_by_numbers(tries).rows(
-                job=job.pk, worker=worker.pk, **{f"n{i}": number for i, number in enumerate(numbers)}
-            )
+            for item_id, payload, number in _gold_by_numbers(tries).rows(job=job.pk, worker=worker.pk, **drawn_numbers)
         }
         drawn = [found[number] for number in numbers if number in found]
         if len(drawn) >= count:

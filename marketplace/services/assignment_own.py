@@ -27,8 +27,9 @@ def lock_own(assignment_id: int, worker: User, *, with_items: bool = False) -> A
     if not found:
         raise NotFound("No such assignment.")
     assignment = found[0]
-    if with_items:  # each list is NULL when empty (no gold)
-        assignment.graded_items = [*(assignment.task_items or ()), *(assignment.gold_items or ())]
+    if with_items:  # each list is NULL when empty (no gold); extra columns, not model fields
+        items = [*(assignment.task_items or ()), *(assignment.gold_items or ())]  # type: ignore[attr-defined]
+        assignment.graded_items = items  # type: ignore[attr-defined]
     return assignment
 
 

@@ -8,6 +8,7 @@ places each fragment's parameters where its text lands. So no argument list is e
 the templates below hold no `%s` of their own, only `{fragments}`, each of which carries its parameters.
 """
 
+from collections.abc import Sequence
 from string import Formatter
 from typing import Any, NamedTuple
 
@@ -20,13 +21,14 @@ class Sql(NamedTuple):
     """A piece of SQL and the parameters of its `%s` placeholders, in order."""
 
     text: str
-    params: tuple[Any, ...] = ()
+    params: Sequence[Any] = ()
 
 
 def compose(template: str, **fragments: Sql | str) -> Sql:
     """Fill `{name}` placeholders with fragments; the parameters follow the fragments in the order they appear.
     A plain `str` fragment carries no parameters (a quoted table name, a keyword)."""
-    text, params = [], []
+    text: list[str] = []
+    params: list[Any] = []
     for literal, name, _, _ in Formatter().parse(template):
         if "%s" in literal:
             raise ValueError("A template carries no parameters of its own: put them in a fragment.")

@@ -137,11 +137,13 @@ def _record(assignment: Assignment, values: dict[int, Any], digest: str) -> None
     if assignment.gold_total or assignment.is_fast:
         # The job's gold counters are the worker's gold record unless some gold key of the job is flagged (flagged
         # keys do not count): then the quality check reads the record itself.
-        record = None if assignment.job_has_flagged_gold else (counts.gold_correct, counts.gold_answered)
+        # job_has_flagged_gold and has_webhooks: extra columns of the locked read (assignment_own.lock_own).
+        flagged = assignment.job_has_flagged_gold  # type: ignore[attr-defined]
+        record = None if flagged else (counts.gold_correct, counts.gold_answered)
         missed = [answer.item_id for answer in gold if not answer.is_correct]
         after_commit(quality_after_submit, assignment=assignment, missed_gold=missed, record=record)
     after_commit(aggregation_note_answers, job_id=assignment.job_id, count=len(values) - len(gold))
-    if assignment.has_webhooks:
+    if assignment.has_webhooks:  # type: ignore[attr-defined]
         data = partial(webhook_assignment_data, assignment)
         webhook_emit(job=assignment.job_id, event="assignment.submitted", data=data)
     if counts.submitted >= counts.target:
@@ -155,7 +157,8 @@ _SUBMISSION_FIELDS = [
 _SAVE_SUBMISSION = PreparedUpdate(
     lambda: (
         Assignment.objects.filter(pk=Param("assignment", IntegerField())),
-        {name: Param(name, Assignment._meta.get_field(name)) for name in _SUBMISSION_FIELDS},
+        # Plain columns, never a relation: get_field is typed as returning either.
+        {name: Param(name, Assignment._meta.get_field(name)) for name in _SUBMISSION_FIELDS},  # type: ignore[arg-type]
     )
 )
 
@@ -184,8 +187,9 @@ def _graded_answers(assignment: Assignment, values: dict[int, Any]) -> list[Answ
                 is_correct=schema.is_correct(value, key) if is_gold else None,
             )
         )
-    assignment.payloads = [items[item_id][2] for item_id in assignment.item_ids]
-    assignment.answer_values = dict(values)
+    # Handed to the response, not model fields.
+    assignment.payloads = [items[item_id][2] for item_id in assignment.item_ids]  # type: ignore[attr-defined]
+    assignment.answer_values = dict(values)  # type: ignore[attr-defined]
     return answers
 
 

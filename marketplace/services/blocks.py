@@ -78,7 +78,7 @@ def participation_block(
             worker_id=worker_id, requester_id=job.requester_id, job=job, source=source, reason=reason, created_by=by
         )
         news_of_block(block)
-        _reject(block, [a for a in held if a.status == AssignmentStatus.SUBMITTED], now)
+        _reject(block, job, [a for a in held if a.status == AssignmentStatus.SUBMITTED], now)
         job_slots_add(job=job, add=Counter(submitted))
     return True
 
@@ -137,7 +137,7 @@ def _lock_assignments(job: Job, worker_id: int, which: Q) -> list[Assignment]:
     )
 
 
-def _reject(block: Block, pending: list[Assignment], now: datetime) -> None:
+def _reject(block: Block, job: Job, pending: list[Assignment], now: datetime) -> None:
     """Reject the blocked worker's work awaiting review with the block's reason; tell the requester's webhooks."""
     if not pending:
         return
@@ -147,8 +147,8 @@ def _reject(block: Block, pending: list[Assignment], now: datetime) -> None:
     block.rejected.add(*pending)
     for assignment in pending:
         assignment.review_status, assignment.reject_reason = ReviewStatus.REJECTED, block.reason
-        assignment.job = block.job  # the news names the job: read once, not once per assignment
-        webhook_emit(job=block.job_id, event="assignment.rejected", data=partial(_rejected_data, assignment, block))
+        assignment.job = job  # the news names the job: read once, not once per assignment
+        webhook_emit(job=job.pk, event="assignment.rejected", data=partial(_rejected_data, assignment, block))
         news_of_review(assignment)
 
 

@@ -22,6 +22,7 @@ from pathlib import PurePosixPath
 
 import filetype
 from django.conf import settings
+from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.core.files.uploadedfile import UploadedFile
@@ -52,7 +53,8 @@ def media_upload(*, job: Job, files: Iterable[UploadedFile]) -> list[MediaFile]:
     (then it is a retry, and the existing record is returned)."""
     if job.status not in ACCEPTS_UPLOADS["items"]:
         raise UploadNotAccepted(f"A {job.status} job accepts no media (only while it accepts items).")
-    records, errors, names = [], [], set()
+    records, names = [], set()
+    errors: list[dict] = []
     for file in _unpacked(files, errors):
         problem = _name_problem(file.name) or ("appears twice" if file.name in names else None)
         record = None if problem else _described(job, file, errors)
@@ -220,6 +222,6 @@ def _is_text(data: bytes) -> bool:
     return "\x00" not in text
 
 
-def media_open(*, media: MediaFile) -> io.BufferedIOBase:
+def media_open(*, media: MediaFile) -> File:
     """The file's bytes, from the media storage."""
     return storages["media"].open(media.storage_name, "rb")

@@ -38,6 +38,7 @@ def predictions_put(*, job: Job, predictions: Sequence[Mapping[str, Any]]) -> in
             errors.append(_error(index, *problem))
             continue
         item_id = items[_reference(prediction)]
+        assert item_id is not None  # _problem refused an ambiguous external id
         if (item_id, prediction["model"]) in seen:
             errors.append(_error(index, "model", "This item has another prediction of this model in the request."))
             continue

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from marketplace.accounts.models import User
@@ -78,10 +78,11 @@ def requester_standings_recompute(*, now: datetime | None = None) -> int:
     return len(requesters)
 
 
-def _durations(reviews) -> list[tuple[timedelta, bool]]:  # type: ignore[no-untyped-def]
+def _durations(reviews: QuerySet[Assignment]) -> list[tuple[timedelta, bool]]:
     latest = reviews.order_by("-reviewed_at").values_list("submitted_at", "reviewed_at", "review_status")
     return [
-        (reviewed - submitted, status == ReviewStatus.APPROVED)
+        # Both set: the caller reads reviewed assignments with submitted_at not NULL.
+        (reviewed - submitted, status == ReviewStatus.APPROVED)  # type: ignore[operator]
         for submitted, reviewed, status in latest[:MEDIAN_SAMPLE]
     ]
 

@@ -176,7 +176,8 @@ def _ingest(upload: Upload, stream: IO[bytes]) -> None:
     validator = RowValidator(item_schema, parse_label_schema(job.label_schema) if is_gold else None, fields, media)
     required = [f.name for f in item_schema.fields if f.required] + (["gold_label"] if is_gold else [])
     writer = ItemWriter(job=job, upload=upload, gold=is_gold)
-    totals, errors = _Totals(), []
+    totals = _Totals()
+    errors: list[dict] = []
     for batch in _batches(read_records(stream, upload.format, required), validator, errors, _batch_size(job)):
         if not errors:
             writer.write(batch, totals)

@@ -41,7 +41,7 @@ def news_of_appeal(dispute: Dispute) -> None:
 
 
 def _where(block: Block) -> str:
-    return f"the job “{block.job.title}”" if block.job_id else "every job of this requester"
+    return f"the job “{block.job.title}”" if block.job is not None else "every job of this requester"
 
 
 def news_of_block(block: Block) -> None:

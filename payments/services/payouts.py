@@ -91,8 +91,10 @@ def payout_request(
             return _same_payout(existing, amount, currency)
         available = locked[payable.pk].balance
         amount = _check_amount(available if amount is None else amount, available, currency)
+        # payments knows users as AbstractBaseUser (it imports no app above it); the stubs type the foreign key as
+        # AUTH_USER_MODEL's class, so each use of `worker` as a key value is ignored.
         payout = Payout(
-            worker=worker,
+            worker=worker,  # type: ignore[misc]
             amount=amount,
             currency=currency,
             idempotency_key=idempotency_key,
@@ -103,7 +105,8 @@ def payout_request(
             with transaction.atomic():
                 payout.save()
         except IntegrityError:  # unreachable while the lock above is held; the unique index is the backstop
-            return _same_payout(Payout.objects.get(worker=worker, idempotency_key=idempotency_key), amount, currency)
+            existing = Payout.objects.get(worker=worker, idempotency_key=idempotency_key)  # type: ignore[misc]
+            return _same_payout(existing, amount, currency)
         _post(payout, "request", [(payable, -amount), (pending, amount)], TransactionKind.PAYOUT_REQUEST)
         payout_id = payout.pk
         transaction.on_commit(lambda: _enqueue_send(payout_id), robust=True)  # a broker outage: the sweeper
@@ -111,7 +114,7 @@ def payout_request(
 
 
 def _by_key(worker: AbstractBaseUser, idempotency_key: str) -> Payout | None:
-    return Payout.objects.filter(worker=worker, idempotency_key=idempotency_key).first()
+    return Payout.objects.filter(worker=worker, idempotency_key=idempotency_key).first()  # type: ignore[misc]
 
 
 def _same_payout(existing: Payout, amount: int | None, currency: str) -> Payout:

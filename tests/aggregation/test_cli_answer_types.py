@@ -158,6 +158,17 @@ def test_a_worker_answering_a_task_twice_is_an_error_naming_both_lines(
             "unknown method 'ds'; expected one of em, mean, median",
         ),
         (["--type", "number", "--schema", "{"], "task,worker,answer\nt1,w1,1\n", "--schema: not valid JSON"),
+        # An integer of more digits than Python converts: json raises a plain ValueError, not a JSONDecodeError.
+        (
+            ["--type", "number"],
+            f"task,worker,answer\nt1,w1,{'9' * 5000}\n",
+            "line 2: not valid JSON (Exceeds the limit",
+        ),
+        (
+            ["--type", "number", "--schema", f'{{"min": {"9" * 5000}}}'],
+            "task,worker,answer\nt1,w1,1\n",
+            "--schema: not valid JSON (Exceeds the limit",
+        ),
         (
             ["--type", "number", "--schema", '{"step": 1}'],
             "task,worker,answer\nt1,w1,1\n",

@@ -123,7 +123,9 @@ def _members(objects: Int64Array, workers: Int64Array, corner_rows: FloatArray) 
     columns = [np.ascontiguousarray(corner_rows[:, j]) for j in range(4)]
     order = [_by_object_then_value(objects, column) for column in columns]
     sorted_objects = objects[order[0]]
-    boundaries = np.concatenate([[True], sorted_objects[1:] != sorted_objects[:-1]]) if len(objects) else []
+    boundaries: BoolArray | list[bool] = (
+        np.concatenate([[True], sorted_objects[1:] != sorted_objects[:-1]]) if len(objects) else []
+    )
     starts = np.flatnonzero(boundaries).astype(np.int64)
     return _Members(objects, workers, corner_rows, columns, order, starts, sorted_objects[starts])
 

@@ -21,7 +21,7 @@ from marketplace.aggregation.checks import (
     without_workers,
 )
 from marketplace.aggregation.errors import InvalidAnswersError, InvalidGoldError
-from marketplace.aggregation.inputs import FloatArray, IntArray
+from marketplace.aggregation.inputs import FloatArray
 
 #: Gold boxes: ``{task index: [(x, y, w, h, label index), ...]}``; an empty list means "no object here".
 BoxGoldInput = Mapping[int, Sequence[Sequence[float]]]
@@ -36,11 +36,11 @@ class BoxAnswers:
     label ``labels[i]``. Arrays are converted (int64, float64) and must not change afterwards.
     """
 
-    tasks: IntArray
-    workers: IntArray
-    box_responses: IntArray
+    tasks: Int64Array
+    workers: Int64Array
+    box_responses: Int64Array
     boxes: FloatArray
-    labels: IntArray
+    labels: Int64Array
     n_tasks: int
     n_workers: int
     n_classes: int = 1

@@ -64,7 +64,7 @@ def aggregate_spans_rows(answers: Rows, gold: Rows | None) -> tuple[list[tuple[s
     rows = [
         (
             key,
-            json.dumps(spans_to_tags(spans, int(lengths[n])) if tagged else [list(s) for s in spans]),
+            json.dumps(spans_to_tags(spans, int(lengths[n])) if tagged else spans),
             f"{confidence:.6f}",
         )
         for n, (key, spans, confidence) in enumerate(

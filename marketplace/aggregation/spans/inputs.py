@@ -21,7 +21,6 @@ from marketplace.aggregation.checks import (
     without_workers,
 )
 from marketplace.aggregation.errors import InvalidAnswersError, InvalidGoldError
-from marketplace.aggregation.inputs import IntArray
 
 #: Gold spans: ``{task index: [(start, end, label index), ...]}``; an empty list means "no span in this text".
 SpanGoldInput = Mapping[int, Sequence[Sequence[int]]]
@@ -36,13 +35,13 @@ class SpanAnswers:
     (``0 <= start < end <= lengths[task]``). Arrays are converted to int64 and must not change afterwards.
     """
 
-    tasks: IntArray
-    workers: IntArray
-    span_responses: IntArray
-    starts: IntArray
-    ends: IntArray
-    labels: IntArray
-    lengths: IntArray
+    tasks: Int64Array
+    workers: Int64Array
+    span_responses: Int64Array
+    starts: Int64Array
+    ends: Int64Array
+    labels: Int64Array
+    lengths: Int64Array
     n_workers: int
     n_classes: int
 

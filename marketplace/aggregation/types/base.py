@@ -232,8 +232,10 @@ def iteration_options(max_iter: int | None, tol: float | None) -> dict[str, Any]
 def decode_json(text: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise InvalidAnswerError(f"not valid JSON ({exc.msg})") from exc
+    except ValueError as exc:  # not a JSONDecodeError: an integer of more digits than Python converts
+        raise InvalidAnswerError(f"not valid JSON ({exc})") from exc
 
 
 def schema_fields(raw: Mapping[str, Any] | None, allowed: Iterable[str]) -> dict[str, Any]:

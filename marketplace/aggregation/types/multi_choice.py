@@ -100,7 +100,7 @@ class MultiChoice(AnswerType):
             ),
             n_classes=max(len(classes), 1),
         )
-        engine = {
+        engine: dict[str, Any] = {
             "gold": {task: [index[c] for c in key] for task, key in keys.gold.items()} or None,
             "exclude_workers": keys.excluded,
             "min_count": schema.min_count,

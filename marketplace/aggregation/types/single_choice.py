@@ -59,7 +59,7 @@ class SingleChoice(AnswerType):
         gold = {
             task: int(encode_keys(np.asarray([key]), classes, what="gold answer")[0]) for task, key in keys.gold.items()
         }
-        engine = {"gold": gold or None, "exclude_workers": keys.excluded}
+        engine: dict[str, Any] = {"gold": gold or None, "exclude_workers": keys.excluded}
         if method == "mv":
             vote = majority_vote(coded, **engine)
             agree = (vote.labels[coded.tasks] == coded.labels).astype(np.float64)
