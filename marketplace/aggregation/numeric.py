@@ -20,7 +20,8 @@ instead of dragging the estimate). Each iteration:
 The workers' noise starts from their distance to the tasks' medians, not from equal workers (the mean): from the
 mean, with three exact workers and one answering at random, the exact ones look as noisy as the spammer.
 4. **Estimate** ``μ_t``: the precision-weighted mean of its answers minus their biases, with a weak prior (centred
-   on the mean estimate, as wide as the answers); its posterior variance gives the confidence.
+   on the mean estimate, as wide as the answers); its posterior variance, scaled by how much the task's own answers
+   disagree beyond the workers' noise, gives the confidence (two answers 1 and 4 are not as sure as 2 and 2).
 
 All in standardised units (answers minus their mean, over their spread), all vectorised: bincounts over answers.
 """
@@ -359,8 +360,27 @@ def _pooled_variance(job: _Job, estimates: FloatArray) -> float:
     return max(float(((job.values - estimates[job.tasks]) ** 2).mean()), _MIN_VARIANCE)
 
 
+#: The item's own scatter counts as this many answers' worth of evidence against the workers' noise (below).
+_SCATTER_PRIOR = 2.0
+
+
+def _scatter(job: _Job, state: _State, mean: FloatArray) -> FloatArray:
+    """How much more (or less) its answers disagree than the workers' noise says, per task: the precision-weighted
+    squared residuals, χ² with n − 1 degrees under the model, as a posterior factor ``(ν₀ + χ²) / (ν₀ + n − 1)``.
+    The model's variance alone, 1 / Σ precision, is the same for two answers 1 and 4 as for two answers 2 and 2:
+    adaptive overlap would stop a disputed item as soon as an agreed one."""
+    precision = _precisions(job, state)
+    chi = weighted_sums(
+        job.tasks, precision * (job.values - state.bias[job.workers] - mean[job.tasks]) ** 2, job.n_tasks
+    )
+    degrees = np.maximum(np.bincount(job.tasks, minlength=job.n_tasks) - 1, 0)
+    factor: FloatArray = (_SCATTER_PRIOR + chi) / (_SCATTER_PRIOR + degrees)
+    return factor
+
+
 def _result(job: _Job, state: _State, tolerance: float | None, iterations: int, done: bool) -> NumericResult:
     mean, variance = _estimate(job, state)
+    variance = variance * _scatter(job, state, mean)
     if tolerance is None:
         tolerance = 0.05 * job.scale
     if tolerance < 0:

@@ -130,3 +130,21 @@ def test_a_spammer_without_gold_does_not_move_three_exact_workers() -> None:
     np.testing.assert_allclose(result.bias[:3], 0.0, atol=0.05)
     assert result.noise[:3].max() < 1.0 < 20.0 < result.noise[3]
     assert result.worker_reliability[:3].min() > 0.8 > 0.2 > result.worker_reliability[3]
+
+
+def test_an_items_confidence_falls_when_its_own_answers_disagree() -> None:
+    # Two workers agree on 14 tasks (values 1-5); on the last they answer 1 and 4. The workers' noise is the same
+    # for every task, so without the item's own scatter the last task was about as confident as the others.
+    truth = [1.0, 2.0, 3.0, 4.0, 5.0] * 3
+    answers = NumericAnswers(
+        tasks=[t for t in range(15) for _ in range(2)],
+        workers=[0, 1] * 15,
+        n_tasks=15,
+        n_workers=2,
+        values=[v for t in truth[:-1] for v in (t, t)] + [1.0, 4.0],
+    )
+
+    result = bias_noise_em(answers, tolerance=0.5)
+
+    assert result.values[14] == pytest.approx(2.5, abs=0.2)
+    assert result.confidence[14] < 0.5 < 0.85 < result.confidence[:14].min()
