@@ -18,7 +18,7 @@ from marketplace.demo.http import ApiClient, ApiError, Transport, encode_multipa
 
 API = "/api/v1"
 SCHEMA = {"type": "number", "min": 0, "max": 100, "step": 1, "tolerance": 10}
-OVERLAP, ITEMS_PER_TASK = 5, 4
+OVERLAP, ITEMS_PER_TASK = 10, 5  # every rater rates every headline, as in the data set
 
 
 @dataclass
