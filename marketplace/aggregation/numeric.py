@@ -10,12 +10,18 @@ instead of dragging the estimate). Each iteration:
    the weights.
 2. **Bias** ``b_w``: the worker's mean deviation, shrunk toward 0 by how much biases really vary across workers
    compared with the noise of each worker's own mean (empirical Bayes, estimated from the data each iteration).
-   Without gold the biases are centred (the average worker is unbiased, as the mean assumes); gold anchors them.
-3. **Noise** ``σ_w²``: the worker's (t-weighted) mean squared deviation, shrunk toward the crowd's by ``k``
-   pseudo-answers, ``k`` again estimated from the data: from how much the workers' variances differ beyond what
-   their sample sizes explain. When workers are alike, ``k`` grows and the estimate tends to the plain mean.
+   Without gold the biases are centred weighted by each worker's information (answers over noise): one spammer's
+   large mean deviation is its own, not shared out over the precise workers; gold anchors them.
+3. **Noise** ``σ_w²``: the worker's (t-weighted) mean squared deviation, shrunk toward a typical variance by ``k``
+   pseudo-answers, both estimated from the data in log units (limma's moderated variances): from how much the
+   workers' log variances differ beyond what their sample sizes explain. When workers are alike, ``k`` grows and
+   the estimate tends to the plain mean; a spammer is one far log variance and leaves the others' alone.
+
+The workers' noise starts from their distance to the tasks' medians, not from equal workers (the mean): from the
+mean, with three exact workers and one answering at random, the exact ones look as noisy as the spammer.
 4. **Estimate** ``μ_t``: the precision-weighted mean of its answers minus their biases, with a weak prior (centred
-   on the mean estimate, as wide as the answers); its posterior variance gives the confidence.
+   on the mean estimate, as wide as the answers); its posterior variance, scaled by how much the task's own answers
+   disagree beyond the workers' noise, gives the confidence (two answers 1 and 4 are not as sure as 2 and 2).
 
 All in standardised units (answers minus their mean, over their spread), all vectorised: bincounts over answers.
 """
@@ -27,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import ndtr
+from scipy.special import digamma, ndtr, polygamma
 
 from marketplace.aggregation.crowd import CrowdAnswers, as_float_array, check_iterations, gold_items, weighted_sums
 from marketplace.aggregation.errors import InvalidAnswersError, InvalidOptionError
@@ -123,7 +129,7 @@ def bias_noise_em(
     if dof is not None and not dof > 0:
         raise InvalidOptionError("dof must be > 0 (or None for Gaussian noise)")
     job = _prepare(answers, gold, exclude_workers)
-    state = _State(np.zeros(job.n_workers), np.ones(job.n_workers), np.ones(len(job.values)))
+    state = _State(np.zeros(job.n_workers), _start_variances(job), np.ones(len(job.values)))
     estimate = _estimate(job, state)[0]
     iterations, done = 0, False
     while iterations < max_iter and not done:
@@ -212,6 +218,34 @@ def _prepare(answers: NumericAnswers, gold: Mapping[int, float] | None, exclude_
     )
 
 
+def _medians(job: _Job) -> FloatArray:
+    """Each task's median answer (standardised; 0 for a task without answers)."""
+    order = np.lexsort((job.values, job.tasks))
+    counts = np.bincount(job.tasks, minlength=job.n_tasks)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    answered = counts > 0
+    low = starts + np.maximum(counts - 1, 0) // 2
+    high = starts + counts // 2
+    ordered = job.values[order]
+    medians = np.zeros(job.n_tasks)
+    medians[answered] = (ordered[low[answered]] + ordered[high[answered]]) / 2
+    return medians
+
+
+def _start_variances(job: _Job) -> FloatArray:
+    """Each worker's noise to start from: its mean squared distance to the tasks' medians (on tasks with 3 answers
+    or more, where the median is not the worker's own answer or the mean of two), with 2 pseudo-answers at the
+    crowd's. Starting from equal workers, the mean, a spammer drags every estimate and the exact workers look as
+    noisy as it; from the median they look exact, and the EM keeps them so."""
+    counts = np.bincount(job.tasks, minlength=job.n_tasks)
+    on = counts[job.tasks] >= 3
+    squares = np.where(on, (job.values - _medians(job)[job.tasks]) ** 2, 0.0)
+    used = weighted_sums(job.workers, on.astype(np.float64), job.n_workers)
+    pooled = max(float(squares.sum() / on.sum()), _MIN_VARIANCE) if on.any() else 1.0
+    variance: FloatArray = (weighted_sums(job.workers, squares, job.n_workers) + 2.0 * pooled) / (used + 2.0)
+    return np.maximum(variance, _MIN_VARIANCE)
+
+
 def _precisions(job: _Job, state: _State) -> FloatArray:
     precision: FloatArray = state.weights / state.variance[job.workers]
     return precision
@@ -257,7 +291,11 @@ def _bias(job: _Job, state: _State, deviations: FloatArray) -> FloatArray:
     spread = max(spread, 1e-6)
     shrunk: FloatArray = np.where(answered, raw * spread / (spread + sampling), 0.0)
     if job.gold_tasks.size == 0 and answered.any():
-        shrunk[answered] -= np.average(shrunk[answered], weights=counts[answered])
+        # The anchor: the biases average 0 weighted by each worker's information (answers over noise), not by
+        # answers alone, which let one spammer's large mean deviation move every exact worker's bias by a share
+        # of it. (A weighted median, discontinuous in the weights, made the EM cycle between two anchors.)
+        information = counts / state.variance
+        shrunk[answered] -= np.average(shrunk[answered], weights=information[answered])
     return shrunk
 
 
@@ -266,30 +304,54 @@ def _noise(job: _Job, state: _State, residuals: FloatArray, dof: float | None) -
     weights = np.ones(len(squares)) if dof is None else (dof + 1.0) / (dof + squares / state.variance[job.workers])
     weighted = weights * squares
     counts = job.worker_counts
-    pooled = float(weighted.mean()) if weighted.size else 1.0
-    pooled = max(pooled, _MIN_VARIANCE)
-    pseudo = _pseudo_answers(job, weighted, counts, pooled)
-    variance: FloatArray = (weighted_sums(job.workers, weighted, job.n_workers) + pseudo * pooled) / (counts + pseudo)
+    sums = weighted_sums(job.workers, weighted, job.n_workers)
+    pseudo, typical = _variance_prior(sums, counts)
+    variance: FloatArray = (sums + pseudo * typical) / (counts + pseudo)
     return np.maximum(variance, _MIN_VARIANCE), weights
 
 
-def _pseudo_answers(job: _Job, weighted: FloatArray, counts: FloatArray, pooled: float) -> float:
-    """How many pseudo-answers at the crowd's variance each worker's variance gets (method of moments).
+def _variance_prior(sums: FloatArray, counts: FloatArray) -> tuple[float, float]:
+    """The workers' variances' common prior: ``pseudo`` answers at a ``typical`` variance (limma's moderated
+    variances, Smyth 2004: the moments of the *log* sample variances, whose sampling spread for n answers is the
+    trigamma of n/2, known).
 
-    With an inverse-gamma prior of shape α the workers' true variances have squared coefficient of variation
-    1 / (α − 2); the observed spread of their sample variances adds each one's sampling variance, estimated from
-    the fourth moments. The prior's weight is 2α pseudo-answers.
+    In log units a spammer is one far value among many, not the bulk of the crowd's squared error: the typical
+    variance stays the honest workers', and how much the workers differ is read on a scale where a spammer 100
+    times noisier counts as a large spread, so a precise worker keeps its own variance. (Moments of the variances
+    themselves give the crowd's mean variance, a spammer's mostly, and at least 4 pseudo-answers of it.)
     """
     answered = counts > 0
     if answered.sum() < 2:
-        return 2.0
+        pooled = float(sums.sum() / max(counts.sum(), 1.0))
+        return 2.0, max(pooled, _MIN_VARIANCE)
     n = counts[answered]
-    means = weighted_sums(job.workers, weighted, job.n_workers)[answered] / n
-    fourth = weighted_sums(job.workers, weighted**2, job.n_workers)[answered] / n
-    sampling = float(np.average((fourth - means**2) / n, weights=n))
-    spread = float(np.average((means - pooled) ** 2, weights=n)) - sampling
-    alpha = 2.0 + pooled**2 / max(spread, 1e-12)
-    return min(2.0 * alpha, 1e6)
+    logs = np.log(np.maximum(sums[answered] / n, _MIN_VARIANCE)) - digamma(n / 2) + np.log(n / 2)
+    sampling = polygamma(1, n / 2)
+    # Each worker's log variance weighs by its precision: a worker of one answer says little of the typical one.
+    centre = float(np.average(logs, weights=1.0 / sampling))
+    excess = float(logs.var(ddof=1) - sampling.mean())
+    if excess <= 0:
+        return 1e6, float(np.exp(centre))
+    half = _trigamma_inverse(excess)
+    pseudo = 2.0 * half
+    typical = float(np.exp(centre + digamma(half) - np.log(half)))
+    return min(pseudo, 1e6), max(typical, _MIN_VARIANCE)
+
+
+def _trigamma_inverse(y: float) -> float:
+    """x with trigamma(x) = y (Newton's method, as limma's ``trigammaInverse``)."""
+    if y > 1e7:
+        return 1.0 / np.sqrt(y)
+    if y < 1e-6:
+        return 1.0 / y
+    x = 0.5 + 1.0 / y
+    for _ in range(50):
+        tri = float(polygamma(1, x))
+        step = tri * (1.0 - tri / y) / float(polygamma(2, x))
+        x += step
+        if -step / x < 1e-8:
+            break
+    return x
 
 
 def _pooled_variance(job: _Job, estimates: FloatArray) -> float:
@@ -298,8 +360,27 @@ def _pooled_variance(job: _Job, estimates: FloatArray) -> float:
     return max(float(((job.values - estimates[job.tasks]) ** 2).mean()), _MIN_VARIANCE)
 
 
+#: The item's own scatter counts as this many answers' worth of evidence against the workers' noise (below).
+_SCATTER_PRIOR = 2.0
+
+
+def _scatter(job: _Job, state: _State, mean: FloatArray) -> FloatArray:
+    """How much more (or less) its answers disagree than the workers' noise says, per task: the precision-weighted
+    squared residuals, χ² with n − 1 degrees under the model, as a posterior factor ``(ν₀ + χ²) / (ν₀ + n − 1)``.
+    The model's variance alone, 1 / Σ precision, is the same for two answers 1 and 4 as for two answers 2 and 2:
+    adaptive overlap would stop a disputed item as soon as an agreed one."""
+    precision = _precisions(job, state)
+    chi = weighted_sums(
+        job.tasks, precision * (job.values - state.bias[job.workers] - mean[job.tasks]) ** 2, job.n_tasks
+    )
+    degrees = np.maximum(np.bincount(job.tasks, minlength=job.n_tasks) - 1, 0)
+    factor: FloatArray = (_SCATTER_PRIOR + chi) / (_SCATTER_PRIOR + degrees)
+    return factor
+
+
 def _result(job: _Job, state: _State, tolerance: float | None, iterations: int, done: bool) -> NumericResult:
     mean, variance = _estimate(job, state)
+    variance = variance * _scatter(job, state, mean)
     if tolerance is None:
         tolerance = 0.05 * job.scale
     if tolerance < 0:

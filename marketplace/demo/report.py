@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from marketplace.demo.crowd import CLASSES, Dataset, SimWorker
+from marketplace.demo.rating import RatingReport
 
 KINDS = ("good", "slow", "noisy", "class-biased", "swapper", "spammer")
 GOOD_ACCURACY = 0.7  # the quality target: every spammer kept out, at most one real worker this good blocked
@@ -86,6 +87,7 @@ class Report:
     seconds: float = 0.0
     requests: int = 0
     users: str = ""  # how to log in as the simulated requester, admin and workers
+    rating: RatingReport | None = None  # the second job, of a new answer type (marketplace/demo/rating.py)
 
     # --- Accuracy ---------------------------------------------------------------------------------------------------
 
@@ -221,6 +223,7 @@ class Report:
             "ledger_balanced": self.ledger_balanced(),
             "seconds": round(self.seconds, 1),
             "requests": self.requests,
+            "rating": self.rating.summary() if self.rating is not None else None,
         }
 
     def _blocked(self, worker: SimWorker) -> bool:
@@ -240,7 +243,8 @@ class Report:
     # --- Printing ---------------------------------------------------------------------------------------------------
 
     def render(self) -> str:
-        return "\n".join([*self._headline(), "", *self._worker_table(), "", *self._money_lines()])
+        rating = self.rating.render() if self.rating is not None else []
+        return "\n".join([*self._headline(), *rating, "", *self._worker_table(), "", *self._money_lines()])
 
     def _headline(self) -> list[str]:
         s, agg = self.summary(), self.aggregate

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from marketplace.demo.crowd import CLASSES, Dataset, SimWorker, build_crowd, split_images
 from marketplace.demo.http import ApiClient, ApiError, Transport, encode_multipart, login, signup
+from marketplace.demo.rating import run_rating_job
 from marketplace.demo.report import Check, Report, Review
 
 API = "/api/v1"
@@ -107,6 +108,14 @@ class Simulation:
         self._aggregate()
         self._review()
         self._dispute()
+        self.report.rating = run_rating_job(
+            self.transport,
+            email=self._email,
+            password=PASSWORD,
+            seed=self.options.seed,
+            reward_cents=self.options.reward_cents,
+            aggregate=_aggregate_now,
+        )
         self._payouts()
         self._collect()
         self.report.seconds = time.perf_counter() - started
@@ -299,15 +308,7 @@ class Simulation:
     # --- Aggregation, reviews, disputes, payouts ----------------------------------------------------------------
 
     def _aggregate(self) -> None:
-        path = f"{API}/jobs/{self.job_id}/aggregation/"
-        before = self.requester.call("GET", path, expect=(200, 404)).json().get("computed_at")
-        self.requester.call("POST", path)
-        deadline = time.monotonic() + 120
-        while (state := self.requester.call("GET", path, expect=(200, 404)).json()).get("computed_at") == before:
-            if time.monotonic() > deadline:
-                raise RuntimeError("The aggregation did not run within 2 minutes: is a Celery worker running?")
-            time.sleep(0.5)
-        self.report.aggregate = state
+        self.report.aggregate = _aggregate_now(self.requester, self.job_id)
 
     def _review(self) -> None:
         """Approve every pending assignment but one: among the workers the aggregation rates well, the assignment
@@ -413,6 +414,19 @@ class Simulation:
 
     def _by_user(self, user_id: int) -> SimWorker:
         return next(w for w in self.crowd if w.user_id == user_id)
+
+
+def _aggregate_now(requester: ApiClient, job_id: int) -> dict[str, Any]:
+    """Ask for the job's aggregation and wait for it (a Celery task: eager in process, a worker's with a server)."""
+    path = f"{API}/jobs/{job_id}/aggregation/"
+    before = requester.call("GET", path, expect=(200, 404)).json().get("computed_at")
+    requester.call("POST", path)
+    deadline = time.monotonic() + 120
+    while (state := requester.call("GET", path, expect=(200, 404)).json()).get("computed_at") == before:
+        if time.monotonic() > deadline:
+            raise RuntimeError("The aggregation did not run within 2 minutes: is a Celery worker running?")
+        time.sleep(0.5)
+    return state  # type: ignore[no-any-return]
 
 
 def _seconds_until(iso: str) -> float:

@@ -34,10 +34,11 @@ def test_it_weights_precise_workers_and_removes_a_biased_ones_offset() -> None:
     mean = numeric_mean(answers)
 
     assert result.converged
-    # Without gold the average worker is taken as unbiased, so the estimates share one offset (part of worker 2's
-    # 15, as in the mean); around it ours stay within the precise workers' noise, the mean does not.
+    # Without gold the biases are taken to average 0 weighted by each worker's information, so the estimates share
+    # one offset: the precise workers' mean bias, 15 / 3 = 5, shrunk (the noisy ones barely count); around it ours
+    # stay within the precise workers' noise, the mean does not.
     offset = result.values - truth
-    assert 0.0 < offset.mean() < 3.5
+    assert 3.0 < offset.mean() < 5.5
     assert offset.std() < 1.5
     assert (mean.values - truth).std() > 5.0
     assert result.bias[2] - result.bias[:2].mean() == pytest.approx(15.0, abs=1.0)
@@ -106,3 +107,44 @@ def test_invalid_numeric_inputs_are_refused() -> None:
     answers = NumericAnswers(tasks=[0], workers=[0], n_tasks=1, n_workers=1, values=[1.0])
     with pytest.raises(InvalidOptionError):
         bias_noise_em(answers, dof=0)
+
+
+def test_a_spammer_without_gold_does_not_move_three_exact_workers() -> None:
+    # Truths 10..15; workers 0-2 answer them exactly, worker 3 answers at random on a 0-100 scale. The median is
+    # exact; an EM that starts from the mean and centres the biases on the average worker put every estimate 2 to
+    # 9 too high (the spammer's mean deviation, shared out), and took the exact workers for as noisy as it.
+    truth = [10.0, 11.0, 12.0, 13.0, 14.0, 15.0]
+    spammer = [80.0, 3.0, 55.0, 97.0, 41.0, 68.0]
+    answers = NumericAnswers(
+        tasks=list(range(6)) * 4,
+        workers=[w for w in range(4) for _ in range(6)],
+        n_tasks=6,
+        n_workers=4,
+        values=truth * 3 + spammer,
+    )
+
+    result = bias_noise_em(answers)
+
+    assert numeric_median(answers).values.tolist() == truth
+    np.testing.assert_allclose(result.values, truth, atol=0.05)
+    np.testing.assert_allclose(result.bias[:3], 0.0, atol=0.05)
+    assert result.noise[:3].max() < 1.0 < 20.0 < result.noise[3]
+    assert result.worker_reliability[:3].min() > 0.8 > 0.2 > result.worker_reliability[3]
+
+
+def test_an_items_confidence_falls_when_its_own_answers_disagree() -> None:
+    # Two workers agree on 14 tasks (values 1-5); on the last they answer 1 and 4. The workers' noise is the same
+    # for every task, so without the item's own scatter the last task was about as confident as the others.
+    truth = [1.0, 2.0, 3.0, 4.0, 5.0] * 3
+    answers = NumericAnswers(
+        tasks=[t for t in range(15) for _ in range(2)],
+        workers=[0, 1] * 15,
+        n_tasks=15,
+        n_workers=2,
+        values=[v for t in truth[:-1] for v in (t, t)] + [1.0, 4.0],
+    )
+
+    result = bias_noise_em(answers, tolerance=0.5)
+
+    assert result.values[14] == pytest.approx(2.5, abs=0.2)
+    assert result.confidence[14] < 0.5 < 0.85 < result.confidence[:14].min()

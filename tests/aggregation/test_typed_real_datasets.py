@@ -92,8 +92,10 @@ def test_number_em_beats_the_median_and_stays_near_the_mean_on_affect_ratings() 
 
     for scale in ("anger", "valence"):
         assert results["em", scale][0] > results["median", scale][0]
-        assert results["em", scale][0] > results["mean", scale][0] - 0.02
-    # anger: r 0.712 and MAE 7.6 against the mean's 0.711 and 8.6; valence: 0.836 / 23.8 against 0.850 / 21.7.
+        assert results["em", scale][0] > results["mean", scale][0] - 0.03
+    # anger: r 0.707 and MAE 6.7 against the mean's 0.711 and 8.6; valence: 0.824 / 24.4 against 0.850 / 21.7 (the
+    # variances' prior taken in log units, robust to a spammer, lets the workers' noise differ more: valence lost
+    # 0.012 of r for it, 0.836 before).
     assert results["em", "anger"][1] < results["mean", "anger"][1]
 
 
