@@ -23,6 +23,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from marketplace.accounts.models import User
+from marketplace.aggregation.types.base import ExportRow
 from marketplace.errors import NotFound
 from marketplace.models import (
     FINISHED_STATUSES,
@@ -379,12 +380,8 @@ def result_export_rows(*, job: Job, with_answers: bool, chunk: int = 2000) -> It
     """Every real item with its result, streamed in keyset-paginated chunks (constant memory on any job size):
     the posterior as class -> probability. With `with_answers`, each row also carries the raw answers: worker id
     and answer."""
-    classes = parse_label_schema(job.label_schema).classes
-    last = 0
-    while rows := list(
-        Item.objects.filter(job=job, is_gold=False, id__gt=last).order_by("id").values_list(*EXPORT_FIELDS)[:chunk]
-    ):
-        last = rows[-1][0]
+    schema = parse_label_schema(job.label_schema)
+    for rows in _export_chunks(job, chunk):
         raw = _raw_answers([r[0] for r in rows]) if with_answers else {}
         for item_id, external_id, payload, label, confidence, count, posterior in rows:
             row = {
@@ -394,11 +391,32 @@ def result_export_rows(*, job: Job, with_answers: bool, chunk: int = 2000) -> It
                 "label": label,
                 "confidence": confidence,
                 "answer_count": count or 0,
-                "posterior": posterior_by_class(posterior, classes),
+                "posterior": posterior_by_class(posterior, schema.classes),
             }
+            if schema.parts:  # each box's or span's confidence, in the label's order (null before aggregation)
+                row["part_confidence"] = posterior if label is not None else None
             if with_answers:
                 row["answers"] = raw.get(item_id, [])
             yield row
+
+
+def result_export_items(*, job: Job, chunk: int = 2000) -> Iterator[ExportRow]:
+    """Every real item with its result as a type's own export format reads it (`AnswerType.exports`): its fields
+    with media described, streamed in chunks."""
+    for rows in _export_chunks(job, chunk):
+        contexts = item_contexts(job=job, payloads=[row[2] for row in rows])
+        for (item_id, external_id, _, label, confidence, _, posterior), fields in zip(rows, contexts, strict=True):
+            yield ExportRow(item_id, external_id, fields, label, confidence, posterior)
+
+
+def _export_chunks(job: Job, chunk: int) -> Iterator[list[tuple[Any, ...]]]:
+    """The job's real items with their results (`EXPORT_FIELDS`), by id, `chunk` at a time (keyset pagination)."""
+    last = 0
+    while rows := list(
+        Item.objects.filter(job=job, is_gold=False, id__gt=last).order_by("id").values_list(*EXPORT_FIELDS)[:chunk]
+    ):
+        last = rows[-1][0]
+        yield rows
 
 
 def _raw_answers(item_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
