@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
 from PIL import Image
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
@@ -183,6 +185,12 @@ def test_a_bbox_job_runs_from_images_and_gold_to_coco_export(api, django_capture
         assert len(result["part_confidence"]) == len(boxes)
         assert all(0.5 <= c <= 1 for c in result["part_confidence"])
         assert 0.5 <= result["confidence"] <= 1
+    agreement = client.get(f"/api/v1/jobs/{job_id}/agreement/")  # a statistic of classes: none here, no error
+    assert agreement.status_code == 200, agreement.content
+    pages = Client()
+    pages.force_login(requester)
+    for page in ("job", "dashboard"):  # the requester's pages show a box job's results too
+        assert pages.get(reverse(f"web:requester:{page}", args=[job_id])).status_code == 200, page
     quality = {w["worker"]: w for w in client.get(f"/api/v1/jobs/{job_id}/workers/").json()["results"]}
     assert all(quality[w.pk]["estimated_accuracy"] > 0.9 for w in honest)
 
