@@ -46,6 +46,7 @@ class SingleChoice:
 
     needs_item: ClassVar[bool] = False
     parts: ClassVar[str | None] = None
+    item_fields: ClassVar[dict[str, tuple[str, tuple[str, ...]]]] = {}
 
     def clean_answer(self, value: Any, *, item: Mapping[str, Any] | None = None) -> str:
         if isinstance(value, str) and value in self.classes:
@@ -103,6 +104,11 @@ class EngineSchema:
     def parts(self) -> str | None:
         """What an answer is a list of ("boxes", "spans"), each with its own confidence in the results; or None."""
         return answer_type(self.type).parts
+
+    @property
+    def item_fields(self) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """The items' fields the schema names: `{schema key: (field, the item field types it may have)}`."""
+        return answer_type(self.type).item_fields(self.schema)
 
     def clean_answer(self, value: Any, *, item: Mapping[str, Any] | None = None) -> Any:
         try:

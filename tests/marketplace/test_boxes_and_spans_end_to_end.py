@@ -288,6 +288,32 @@ def bio(text: str, spans: list[list[Any]]) -> list[tuple[str, str]]:
     return out
 
 
+@pytest.mark.parametrize(
+    ("label_schema", "message"),
+    [
+        ({"type": "spans", "labels": ["PER"]}, "text_field must name"),
+        ({"type": "spans", "text_field": "n", "labels": ["PER"]}, "text_field 'n' must name a field of type string"),
+        ({"type": "spans", "text_field": "nope", "labels": ["PER"]}, "text_field 'nope' must name a field of type"),
+        (
+            {"type": "bbox", "labels": ["car"], "image_field": "text"},
+            "image_field 'text' must name a field of type image",
+        ),
+        ({"type": "bbox", "labels": []}, "labels must be a non-empty list"),
+        ({"type": "bbox", "labels": ["car"], "max_boxes": 0}, "max_boxes must be an integer >= max(min_boxes, 1)"),
+    ],
+)
+def test_a_bad_box_or_span_schema_is_a_400_naming_the_label_schema(api, label_schema, message):
+    client = api.as_user(RequesterFactory())
+    item_schema = {"fields": [{"name": "text", "type": "string"}, {"name": "n", "type": "integer"}]}
+    response = client.post(
+        "/api/v1/jobs/", {"title": "t", "label_schema": label_schema, "item_schema": item_schema, "reward_cents": 5}
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert "label_schema" in json.dumps(body["extra"]), body
+    assert message in json.dumps(body), body
+
+
 def test_a_spans_job_runs_from_texts_and_gold_to_conll_and_spacy_exports(api, django_capture_on_commit_callbacks):
     requester = RequesterFactory()
     client = api.as_user(requester)

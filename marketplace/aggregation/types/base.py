@@ -210,6 +210,11 @@ class AnswerType:
     def decode(self, text: str) -> Any:
         return decode_json(text)
 
+    def item_fields(self, schema: Any) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """The items' fields the schema names, for a check against the job's item schema: ``{schema key: (field,
+        the item field types it may have)}`` (a span's text must be a ``string`` field, say)."""
+        return {}
+
     def item_of_task(self, task: str) -> Mapping[str, Any] | None:
         return None
 

@@ -85,6 +85,9 @@ class Bbox(AnswerType):
             image_field=image_field,
         )
 
+    def item_fields(self, schema: BboxSchema) -> dict[str, tuple[str, tuple[str, ...]]]:
+        return {"image_field": (schema.image_field, ("image",))} if schema.image_field else {}
+
     def clean(self, schema: BboxSchema, value: Any, *, item: Mapping[str, Any] | None = None) -> list[list[Any]]:
         size = image_size(image_of(schema, item))
         issues = bbox_answer_issues(value, schema.rules, image_size=size)

@@ -97,6 +97,9 @@ class Spans(AnswerType):
             pass_threshold=schema_fraction(fields, "pass_threshold", 0.5),
         )
 
+    def item_fields(self, schema: SpansSchema) -> dict[str, tuple[str, tuple[str, ...]]]:
+        return {"text_field": (schema.text_field, ("string",))}
+
     def clean(self, schema: SpansSchema, value: Any, *, item: Mapping[str, Any] | None = None) -> list[list[Any]]:
         text = text_of(schema, item)
         issues = spans_answer_issues(value, schema.rules, length=None if text is None else len(text))
