@@ -144,7 +144,7 @@ class JobResultExportApi(APIView):
             return _own_format(job, schema.schema, own[fmt])  # type: ignore[union-attr]
         if fmt not in EXPORT_FORMATS:
             formats = ", ".join([*EXPORT_FORMATS, *own])
-            raise serializers.ValidationError({"format": [f"Choose one of {formats} for this job."]})
+            raise serializers.ValidationError({"format": [f"Choose one of {formats}."]})
         with_answers = request.query_params.get("answers", "").lower() in ("1", "true", "yes")
         rows = selectors.result_export_rows(job=job, with_answers=with_answers)
         classes = schema.classes
