@@ -1,6 +1,6 @@
 """Reads. Every selector that serves a requester or a worker scopes its queryset to what that user may see."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,6 +23,7 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from marketplace.accounts.models import User
+from marketplace.aggregation.types.base import ExportRow
 from marketplace.errors import NotFound
 from marketplace.models import (
     FINISHED_STATUSES,
@@ -379,12 +380,8 @@ def result_export_rows(*, job: Job, with_answers: bool, chunk: int = 2000) -> It
     """Every real item with its result, streamed in keyset-paginated chunks (constant memory on any job size):
     the posterior as class -> probability. With `with_answers`, each row also carries the raw answers: worker id
     and answer."""
-    classes = parse_label_schema(job.label_schema).classes
-    last = 0
-    while rows := list(
-        Item.objects.filter(job=job, is_gold=False, id__gt=last).order_by("id").values_list(*EXPORT_FIELDS)[:chunk]
-    ):
-        last = rows[-1][0]
+    schema = parse_label_schema(job.label_schema)
+    for rows in _export_chunks(job, chunk):
         raw = _raw_answers([r[0] for r in rows]) if with_answers else {}
         for item_id, external_id, payload, label, confidence, count, posterior in rows:
             row = {
@@ -394,11 +391,32 @@ def result_export_rows(*, job: Job, with_answers: bool, chunk: int = 2000) -> It
                 "label": label,
                 "confidence": confidence,
                 "answer_count": count or 0,
-                "posterior": posterior_by_class(posterior, classes),
+                "posterior": posterior_by_class(posterior, schema.classes),
             }
+            if schema.parts:  # each box's or span's confidence, in the label's order (null before aggregation)
+                row["part_confidence"] = posterior if label is not None else None
             if with_answers:
                 row["answers"] = raw.get(item_id, [])
             yield row
+
+
+def result_export_items(*, job: Job, chunk: int = 2000) -> Iterator[ExportRow]:
+    """Every real item with its result as a type's own export format reads it (`AnswerType.exports`): its fields
+    with media described, streamed in chunks."""
+    for rows in _export_chunks(job, chunk):
+        contexts = item_contexts(job=job, payloads=[row[2] for row in rows])
+        for (item_id, external_id, _, label, confidence, _, posterior), fields in zip(rows, contexts, strict=True):
+            yield ExportRow(item_id, external_id, fields, label, confidence, posterior)
+
+
+def _export_chunks(job: Job, chunk: int) -> Iterator[list[tuple[Any, ...]]]:
+    """The job's real items with their results (`EXPORT_FIELDS`), by id, `chunk` at a time (keyset pagination)."""
+    last = 0
+    while rows := list(
+        Item.objects.filter(job=job, is_gold=False, id__gt=last).order_by("id").values_list(*EXPORT_FIELDS)[:chunk]
+    ):
+        last = rows[-1][0]
+        yield rows
 
 
 def _raw_answers(item_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
@@ -477,6 +495,35 @@ def media_fields(job: Job) -> dict[str, str]:
     if fields is None:
         fields = job._media_fields = parse_item_schema(job.item_schema).media_fields
     return fields
+
+
+def media_described(*, job: Job, names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The job's media files (those of `names`, or all) as an item's media field shows them to an answer type:
+    `{"media": name, "kind": ..., "width": ..., "height": ...}` by name."""
+    files = MediaFile.objects.filter(job=job) if names is None else MediaFile.objects.filter(job=job, name__in=names)
+    return {
+        name: {"media": name, "kind": kind, "width": width, "height": height}
+        for name, kind, width, height in files.values_list("name", "kind", "width", "height")
+    }
+
+
+def item_context(payload: dict[str, Any], media: Mapping[str, str], described: Mapping[str, Any]) -> dict[str, Any]:
+    """One payload as an answer type that depends on its item reads it (`AnswerType.needs_item`): its fields, each
+    media field (`media`: field -> kind) described by its file (a name without a file stays as it is)."""
+    return {
+        key: described.get(value, value) if key in media and isinstance(value, str) else value
+        for key, value in payload.items()
+    }
+
+
+def item_contexts(*, job: Job, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`item_context` of each payload, its media read in one query."""
+    fields = media_fields(job)
+    if not fields:
+        return [dict(payload) for payload in payloads]
+    names = {p.get(f) for p in payloads for f in fields if isinstance(p.get(f), str)}
+    described = media_described(job=job, names=names)
+    return [item_context(payload, fields, described) for payload in payloads]
 
 
 def assignment_media_get(*, worker: User, assignment_id: int, position: int, field: str) -> MediaFile:

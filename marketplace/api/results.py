@@ -20,6 +20,8 @@ from rest_framework.views import APIView
 
 from marketplace import selectors
 from marketplace.aggregation.spreadsheets import csv_cells
+from marketplace.aggregation.types import ANSWER_TYPES, answer_type
+from marketplace.aggregation.types.base import ExportFormat
 from marketplace.api.base import JobScopedListApi
 from marketplace.api.errors import ErrorSerializer
 from marketplace.api.permissions import IsRequester
@@ -38,16 +40,25 @@ class ResultSerializer(serializers.ModelSerializer):
         help_text="Dawid-Skene's probability of each class (label-schema order); `label` is the most probable, "
         "`confidence` its probability."
     )
+    part_confidence = serializers.SerializerMethodField(
+        help_text="Boxes and spans: the confidence of each box or span of `label`, in its order (`confidence` is "
+        "the probability that the whole list is right); null for the other types and before aggregation."
+    )
 
     class Meta:
         model = Item
-        fields = ["id", "external_id", "payload", "label", "confidence", "answer_count", "posterior"]
+        fields = ["id", "external_id", "payload", "label", "confidence", "answer_count", "posterior", "part_confidence"]
         read_only_fields = fields
 
     @extend_schema_field(serializers.DictField(child=serializers.FloatField(), allow_null=True))
     def get_posterior(self, item: Item) -> dict[str, float] | None:
         result = getattr(item, "result", None)
         return posterior_by_class(result.posterior if result else None, self.context.get("classes", ()))
+
+    @extend_schema_field(serializers.ListField(child=serializers.FloatField(), allow_null=True))
+    def get_part_confidence(self, item: Item) -> list[float] | None:
+        result = getattr(item, "result", None)
+        return result.posterior if result is not None and self.context.get("parts") else None
 
 
 class ResultFilter(django_filters.FilterSet):
@@ -69,14 +80,17 @@ class JobResultListApi(JobScopedListApi):
     filterset_class = ResultFilter
 
     def scoped_queryset(self, job: Job) -> QuerySet[Item]:
-        self.classes = parse_label_schema(job.label_schema).classes
+        schema = parse_label_schema(job.label_schema)
+        self.classes, self.parts = schema.classes, schema.parts
         return selectors.result_list(job=job)
 
     def get_serializer_context(self) -> dict[str, Any]:
-        return {**super().get_serializer_context(), "classes": getattr(self, "classes", ())}
+        context = super().get_serializer_context()
+        return {**context, "classes": getattr(self, "classes", ()), "parts": getattr(self, "parts", None)}
 
 
 EXPORT_FORMATS = ("csv", "jsonl")
+TYPE_EXPORT_FORMATS = list(dict.fromkeys(fmt for kind in ANSWER_TYPES.values() for fmt in kind.exports))
 
 
 class _FileFormatIsNotARenderer(DefaultContentNegotiation):
@@ -95,31 +109,59 @@ class JobResultExportApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("format", str, enum=list(EXPORT_FORMATS), default="csv"),
+            OpenApiParameter(
+                "format",
+                str,
+                enum=[*EXPORT_FORMATS, *TYPE_EXPORT_FORMATS],
+                default="csv",
+                description="csv and jsonl for every job; a type's own formats for its jobs: "
+                + "; ".join(
+                    f"{name}: {', '.join(kind.exports)}" for name, kind in ANSWER_TYPES.items() if kind.exports
+                ),
+            ),
             OpenApiParameter("file_format", str, enum=list(EXPORT_FORMATS), deprecated=True, description="= format"),
             OpenApiParameter("answers", bool, default=False, description="Include every raw answer."),
         ],
         responses={
             (200, "text/csv"): OpenApiTypes.STR,
             (200, "application/x-ndjson"): OpenApiTypes.STR,
+            (200, "application/json"): OpenApiTypes.STR,
+            (200, "text/plain"): OpenApiTypes.STR,
             400: ErrorSerializer,
         },
         summary="Download every item with its label, confidence, answer count and posterior (streamed)",
         description="CSV: one `p_<class>` column per class of the label schema; JSONL: `posterior`, an object "
-        "class -> probability. Both empty (null) for an item no aggregation has reached yet.",
+        "class -> probability. Both empty (null) for an item no aggregation has reached yet. Boxes and spans also "
+        "have `part_confidence` (one per box or span) and their own formats: COCO JSON (`coco`), CoNLL BIO "
+        "(`conll`), spaCy-style JSONL (`spacy`).",
     )
     def get(self, request: Request, job_id: int) -> StreamingHttpResponse:
         fmt = request.query_params.get("format") or request.query_params.get("file_format") or "csv"
-        if fmt not in EXPORT_FORMATS:
-            raise serializers.ValidationError({"format": [f"Choose one of {', '.join(EXPORT_FORMATS)}."]})
         job = selectors.job_get(requester=request.user, job_id=job_id)
+        schema = parse_label_schema(job.label_schema)
+        own = answer_type(schema.type).exports
+        if fmt in own:  # only the engine's types (EngineSchema) have formats of their own
+            return _own_format(job, schema.schema, own[fmt])  # type: ignore[union-attr]
+        if fmt not in EXPORT_FORMATS:
+            formats = ", ".join([*EXPORT_FORMATS, *own])
+            raise serializers.ValidationError({"format": [f"Choose one of {formats}."]})
         with_answers = request.query_params.get("answers", "").lower() in ("1", "true", "yes")
         rows = selectors.result_export_rows(job=job, with_answers=with_answers)
-        classes = parse_label_schema(job.label_schema).classes
-        lines = _jsonl(rows) if fmt == "jsonl" else _csv(_posterior_columns(rows, classes), with_answers, classes)
+        classes = schema.classes
+        columns = _csv_columns(classes, with_answers, parts=schema.parts is not None)
+        lines = _jsonl(rows) if fmt == "jsonl" else _csv(_posterior_columns(rows, classes), columns)
         response = StreamingHttpResponse(lines, content_type="application/x-ndjson" if fmt == "jsonl" else "text/csv")
         response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-results.{fmt}"'
         return response
+
+
+def _own_format(job: Job, schema: Any, export: ExportFormat) -> StreamingHttpResponse:
+    """A file format of the job's answer type (COCO, CoNLL...), written by the type from the job's results."""
+    response = StreamingHttpResponse(
+        export.write(schema, selectors.result_export_items(job=job)), content_type=export.content_type
+    )
+    response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-results.{export.extension}"'
+    return response
 
 
 def _jsonl(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
@@ -135,15 +177,26 @@ def _posterior_columns(rows: Iterator[dict[str, Any]], classes: tuple[str, ...])
         yield {**row, **{f"p_{c}": posterior.get(c) for c in classes}, **answers}
 
 
-def _csv(rows: Iterator[dict[str, Any]], with_answers: bool, classes: tuple[str, ...]) -> Iterator[str]:
+# Cells written as JSON: these always, and any structured label (a set of classes, boxes, spans) or list.
+JSON_CELLS = frozenset({"payload", "answers"})
+
+
+def _csv_columns(classes: tuple[str, ...], with_answers: bool, *, parts: bool) -> list[str]:
     columns = ["item_id", "external_id", "payload", "label", "confidence", "answer_count"]
+    columns += ["part_confidence"] if parts else []
     columns += [f"p_{c}" for c in classes]
-    columns += ["answers"] if with_answers else []
+    return columns + (["answers"] if with_answers else [])
+
+
+def _csv(rows: Iterator[dict[str, Any]], columns: list[str]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(columns)
     for row in rows:
-        cells = [json.dumps(v) if k in ("payload", "answers") else ("" if v is None else v) for k, v in row.items()]
+        cells = [
+            json.dumps(v) if k in JSON_CELLS or isinstance(v, list | dict) else ("" if v is None else v)
+            for k, v in row.items()
+        ]
         writer.writerow(csv_cells(cells))
         if buffer.tell() > 64 * 1024:
             yield _drain(buffer)

@@ -1,6 +1,7 @@
-"""Aggregation of the engine's other answer types (multi_choice, text, number): the job's answers through the type's
-own method in the pure engine (`marketplace.aggregation.types`), one answer and a confidence per item, a quality per
-worker. Single-choice jobs keep their Dawid-Skene path (`services/aggregation.py`), which calls this for the rest."""
+"""Aggregation of the engine's other answer types (multi_choice, text, number, bbox, spans): the job's answers
+through the type's own method in the pure engine (`marketplace.aggregation.types`), one answer and a confidence per
+item (boxes and spans: one per part too), a quality per worker; the items themselves for a type that reads them.
+Single-choice jobs keep their Dawid-Skene path (`services/aggregation.py`), which calls this for the rest."""
 
 import time
 from collections import Counter
@@ -12,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from marketplace import selectors
 from marketplace.aggregation.types import Consensus, answer_type
 from marketplace.models import Answer, Item, ItemResult, Job, JobAggregate, Participation
 from marketplace.schemas import parse_label_schema
@@ -28,6 +30,7 @@ def job_aggregate_typed(*, job: Job, adapt: Callable[[Job], None]) -> tuple[JobA
     gold = dict(Item.objects.filter(job=job, is_gold=True).values_list("id", "gold_answer"))
     answered = {item_id for _, item_id, _, _ in rows}
     blocked = Participation.objects.filter(job=job, blocked_at__isnull=False).values_list("worker_id", flat=True)
+    items = _item_contexts(job, answered) if schema.needs_item else None
     started = time.perf_counter()
     consensus = (
         answer_type(schema.type).aggregate(
@@ -37,6 +40,7 @@ def job_aggregate_typed(*, job: Job, adapt: Callable[[Job], None]) -> tuple[JobA
             [value for _, _, _, value in rows],
             gold={item_id: key for item_id, key in gold.items() if item_id in answered} or None,
             exclude_workers=list(blocked),
+            items=items,
         )
         if rows
         else None
@@ -66,18 +70,28 @@ def job_aggregate_typed(*, job: Job, adapt: Callable[[Job], None]) -> tuple[JobA
     return state, workers
 
 
+def _item_contexts(job: Job, item_ids: set[int]) -> dict[int, dict[str, Any]]:
+    """The answered items as a type whose answers depend on them reads them (a text's length), media described."""
+    pairs = list(Item.objects.filter(job=job, pk__in=item_ids).order_by("pk").values_list("pk", "payload"))
+    contexts = selectors.item_contexts(job=job, payloads=[payload for _, payload in pairs])
+    return {pk: context for (pk, _), context in zip(pairs, contexts, strict=True)}
+
+
 def _store(job: Job, consensus: Consensus, gold: set[int], counts: Counter[int]) -> None:
+    # A type whose answers are lists of parts (boxes, spans) keeps each part's confidence where a class type keeps
+    # its posterior, in the order of the answer's parts.
+    parts = consensus.part_confidence or [[] for _ in consensus.answers]
     rows = [
         ItemResult(
             item_id=int(item_id),
             job=job,
             label=answer,
             confidence=round(float(confidence), 6),
-            posterior=[],
+            posterior=part_confidence,
             answer_count=counts.get(int(item_id), 0),
         )
-        for item_id, answer, confidence in zip(
-            consensus.tasks.tolist(), consensus.answers, consensus.confidence.tolist(), strict=True
+        for item_id, answer, confidence, part_confidence in zip(
+            consensus.tasks.tolist(), consensus.answers, consensus.confidence.tolist(), parts, strict=True
         )
         if int(item_id) not in gold
     ]

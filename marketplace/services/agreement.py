@@ -24,7 +24,7 @@ def job_agreement(*, job: Job) -> dict[str, Any]:
         for item, value in Answer.objects.filter(job=job, is_gold=False)
         .exclude(worker_id__in=blocked)
         .values_list("item_id", "value")
-        if value in index
+        if isinstance(value, str) and value in index  # a class; structured answers (lists) have no classes here
     ]
     items = np.array([item for item, _ in rows], dtype=np.int64)
     _, tasks = np.unique(items, return_inverse=True)

@@ -79,8 +79,14 @@ def job_editable_fields(job: Job) -> frozenset[str]:
 
 
 def _clean_schemas(job: Job) -> None:
-    job.label_schema = parse_label_schema(job.label_schema).as_dict()
-    parse_item_schema(job.item_schema)
+    label_schema = parse_label_schema(job.label_schema)
+    job.label_schema = label_schema.as_dict()
+    item_schema = parse_item_schema(job.item_schema)
+    types = {field.name: field.type for field in item_schema.fields}
+    for key, (name, allowed) in label_schema.item_fields.items():  # e.g. spans' text_field: a string field
+        if item_schema.fields and types.get(name) not in allowed:  # free columns (no item schema): any
+            kinds = " or ".join(allowed)
+            raise ValidationError({"label_schema": f"{key} {name!r} must name a field of type {kinds} in item_schema."})
 
 
 def _validate(job: Job) -> None:

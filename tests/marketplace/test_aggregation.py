@@ -152,8 +152,11 @@ class TestResultsApi:
 
         assert results["count"] == 9
         first = results["results"][0]
-        assert set(first) == {"id", "external_id", "payload", "label", "confidence", "answer_count", "posterior"}
+        assert set(first) == {
+            *("id", "external_id", "payload", "label", "confidence", "answer_count", "posterior", "part_confidence")
+        }
         assert first["label"] == truth_of(first["payload"]) and first["answer_count"] == 3
+        assert first["part_confidence"] is None  # boxes and spans only
         assert confident["count"] <= 9
 
     def test_the_export_streams_csv_and_jsonl_with_optional_raw_answers(self, requester_api, done_job):

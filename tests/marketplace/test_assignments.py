@@ -487,6 +487,8 @@ class TestWorkerApi:
         [
             [{"position": 0, "answer": "cat"}, {"position": 3, "answer": {"box": [1, 2.5, None]}}],
             [{"position": 0, "answer": "cat", "note": "ignored"}, {"position": 1, "answer": 0}],
+            [{"position": 0, "answer": [[10, 20, 30.5, 40, "car"]]}, {"position": 1, "answer": []}],  # boxes
+            [{"position": 0, "answer": [[0, 12, "PER"], [17, 32, "LOC"]]}],  # spans
             [{"position": "2", "answer": "cat"}],  # DRF's IntegerField takes a numeric string
             [{"position": 2.0, "answer": "cat"}],
             [{"position": True, "answer": "cat"}],
