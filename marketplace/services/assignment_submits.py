@@ -99,7 +99,7 @@ def _clean_answers(assignment: Assignment, answers: list[dict[str, Any]]) -> dic
     """Validate one answer per position against the job's label schema; `{position: value}` or `InvalidAnswers`."""
     schema = parse_label_schema(assignment.job.label_schema)
     n_items, values, seen, errors = len(assignment.item_ids), {}, set(), []
-    items = _item_contexts(assignment) if schema.needs_item else [None] * n_items
+    items: list[dict[str, Any] | None] = list(_item_contexts(assignment)) if schema.needs_item else [None] * n_items
     for answer in answers:
         position = answer["position"]
         if not 0 <= position < n_items:
@@ -126,7 +126,8 @@ def _item_contexts(assignment: Assignment) -> list[dict[str, Any]]:
     rows = getattr(assignment, "graded_items", None)
     if rows is None:
         ids = assignment.item_ids
-        rows = assignment.graded_items = _items_by_id(len(ids)).rows(**{f"item{k}": i for k, i in enumerate(ids)})
+        rows = _items_by_id(len(ids)).rows(**{f"item{k}": i for k, i in enumerate(ids)})
+        assignment.graded_items = rows  # type: ignore[attr-defined]
     payloads = {row[0]: row[3] for row in rows}
     return selectors.item_contexts(job=assignment.job, payloads=[payloads[i] for i in assignment.item_ids])
 
