@@ -80,7 +80,7 @@ bench: install
 	$(PY) bench/aggregate.py
 	$(PY) bench/answer_types.py
 	$(PY) bench/spatial.py
-	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/claims.py
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m bench.claims
 
 clean:
 	rm -rf $(VENV) db.sqlite3* var .pytest_cache .ruff_cache .mypy_cache

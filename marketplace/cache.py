@@ -1,7 +1,7 @@
 """The Redis cache backend, with one Redis client per connection pool and a one-round-trip counter.
 
 Django's `RedisCacheClient.get_client` builds a new `redis.Redis` for every cache operation. With redis-py 8 that
-fills a table of about 170 response callbacks each time: 2-4% of a claim/submit cycle's CPU in bench/claims.py,
+fills a table of about 170 response callbacks each time: 2-4% of a claim/submit cycle's CPU in bench/claims,
 where each request makes a cache call or two (throttle, answer counter). A `redis.Redis` is safe to share:
 it takes a connection from its pool for each command.
 

@@ -1,7 +1,7 @@
 """Querysets compiled to SQL once per process, for the few reads on the claim and submit paths.
 
 Building and compiling a queryset costs far more than running it: the eligibility rule takes about 7 ms of Python
-to build and compile and 0.4 ms to run (measured in bench/claims.py's profile). A `PreparedQuery` keeps the ORM
+to build and compile and 0.4 ms to run (measured in bench/claims's profile). A `PreparedQuery` keeps the ORM
 definition as the one source of truth, compiles it the first time it runs on a database, and afterwards only fills
 in its `Param`s: the SQL text is the same on every call, so PostgreSQL reuses its plan (prepared statements).
 

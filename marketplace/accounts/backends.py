@@ -1,7 +1,7 @@
 """Authentication backends: Django's and allauth's, loading the session's user with a prepared query.
 
 Every API request loads its user (`get_user`); through the ORM, building and compiling that one `SELECT` cost more
-than a claim's own queries (bench/claims.py's profile). Logging in (`authenticate`) is unchanged.
+than a claim's own queries (bench/claims's profile). Logging in (`authenticate`) is unchanged.
 """
 
 from allauth.account import auth_backends as allauth_backends

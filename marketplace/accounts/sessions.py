@@ -3,7 +3,7 @@ user load in one query.
 
 Every API request authenticates by its `X-Session-Token`: it loads the session, then the user the session names.
 Kept in Redis (`cached_db`), that was a Redis read and a PostgreSQL query; here it is one PostgreSQL query that
-joins the user to the session (bench/claims.py). Django still does every check on the user it would do (active,
+joins the user to the session (bench/claims). Django still does every check on the user it would do (active,
 the session's auth hash against the password's): the joined row only saves it the second read.
 
     with users_preloaded():  # around authentication; outside it, the user is read on its own as usual

@@ -21,16 +21,8 @@ from marketplace.api.base import JobScopedListApi
 from marketplace.api.errors import ErrorSerializer
 from marketplace.api.permissions import IsRequester, IsWorker
 from marketplace.models import Dispute, DisputeDecision, DisputeKind, DisputeStatus, Job
-from marketplace.services.disputes import (
-    MAX_TEXT,
-    appeal_file,
-    complaint_file,
-    dispute_get,
-    dispute_list,
-    dispute_resolve,
-    job_dispute_list,
-    worker_dispute_list,
-)
+from marketplace.selectors_disputes import dispute_get, dispute_list, job_dispute_list, worker_dispute_list
+from marketplace.services.disputes import MAX_TEXT, appeal_file, complaint_file, dispute_resolve
 
 COMMON_FIELDS = ["id", "kind", "job", "assignment", "status", "decision", "action", "created_at", "resolved_at"]
 

@@ -18,12 +18,10 @@ from marketplace import selectors
 from marketplace.api.errors import ErrorSerializer
 from marketplace.api.permissions import IsRequester
 from marketplace.models import SUBSCRIBABLE_EVENTS, Job, WebhookDelivery, WebhookEndpoint
+from marketplace.selectors_webhooks import webhook_delivery_list, webhook_endpoint_get, webhook_endpoint_list
 from marketplace.services.webhooks import (
-    webhook_delivery_list,
     webhook_endpoint_create,
     webhook_endpoint_delete,
-    webhook_endpoint_get,
-    webhook_endpoint_list,
     webhook_endpoint_rotate_secret,
     webhook_endpoint_update,
     webhook_send_test,

@@ -154,7 +154,7 @@ class WorkAnswerSerializer(serializers.Serializer):
 class WorkAssignmentSerializer(serializers.Serializer):
     # Answers every claim and submit. The fields below document it (OpenAPI); `to_representation` writes the same
     # output directly, because DRF's generic path deep-copies every declared field on each use (about a tenth of a
-    # claim's Python in bench/claims.py's profile). A test in tests/marketplace/test_assignments.py checks they agree.
+    # claim's Python in bench/claims's profile). A test in tests/marketplace/test_assignments.py checks they agree.
 
     id = serializers.IntegerField(read_only=True)
     job = serializers.IntegerField(source="job_id", read_only=True)

@@ -10,7 +10,7 @@ from marketplace.accounts.models import User
 from marketplace.errors import AssignmentClosed, NotFound
 from marketplace.models import Assignment, Item
 from marketplace.prepared import Param, PreparedQuery, attnames
-from marketplace.services.webhooks import webhook_endpoints_exist
+from marketplace.selectors_webhooks import webhook_endpoints_exist
 
 GRADING_COLUMNS = ("id", "is_gold", "gold_answer", "payload")
 

@@ -14,8 +14,7 @@ Locks, in this order on every path: the dispute row, then its assignment, then (
 So an admin and the automatic check racing on one appeal serialise, and the second finds it resolved. The payment
 is idempotent by its key (`assignment:<id>:pay`): even a repeated overturn posts once.
 
-The reads (`*_dispute_list`) live here rather than in the shared `selectors.py` module; they are plain scoped
-querysets, as a selector's would be.
+The reads (`*_dispute_list`, `dispute_get`) are in `marketplace.selectors_disputes`.
 """
 
 from collections.abc import Callable
@@ -23,7 +22,6 @@ from fractions import Fraction
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from marketplace.accounts.models import User
@@ -306,28 +304,3 @@ def _lock_assignment(assignment_id: int | None, *, worker: User | None = None) -
     if assignment is None:
         raise NotFound("No such assignment.")
     return assignment
-
-
-# --- Reads ---------------------------------------------------------------------------------------------------------
-
-
-def worker_dispute_list(*, worker: User) -> QuerySet[Dispute]:
-    """The worker's own appeals and the complaints about them (whose text the API does not show), newest first."""
-    return Dispute.objects.filter(worker=worker).order_by("-id")
-
-
-def job_dispute_list(*, job: Job) -> QuerySet[Dispute]:
-    """Appeals of the job's assignments and complaints about its workers, newest first."""
-    return Dispute.objects.filter(job=job).order_by("-id")
-
-
-def dispute_list() -> QuerySet[Dispute]:
-    """Every dispute, for staff: the oldest first (a queue)."""
-    return Dispute.objects.order_by("created_at", "id")
-
-
-def dispute_get(*, dispute_id: int) -> Dispute:
-    dispute = dispute_list().filter(pk=dispute_id).first()
-    if dispute is None:
-        raise NotFound("No such dispute.")
-    return dispute

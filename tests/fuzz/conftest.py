@@ -21,7 +21,8 @@ from werkzeug.test import Client as WerkzeugClient
 from marketplace.accounts.models import User
 from marketplace.models import Assignment, Item, Job, Upload
 from marketplace.services.assignments import assignment_claim
-from marketplace.services.webhooks import Attempt, webhook_endpoint_create
+from marketplace.services.webhook_http import Attempt
+from marketplace.services.webhooks import webhook_endpoint_create
 from marketplace.wsgi import application
 from qualification.models import Attempt as QualificationAttempt
 from qualification.models import Grant, Qualification
@@ -144,7 +145,7 @@ def no_webhook_traffic(monkeypatch, settings):
     """Fuzzed webhook URLs point anywhere: record every delivery as failed without resolving or connecting."""
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
     monkeypatch.setattr(
-        "marketplace.services.webhooks._post", lambda delivery: Attempt(None, "Not sent: fuzz test.", 0)
+        "marketplace.services.webhook_delivery._post", lambda delivery: Attempt(None, "Not sent: fuzz test.", 0)
     )
 
 

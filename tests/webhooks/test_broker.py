@@ -44,7 +44,7 @@ def wait_for_status(delivery_id: int, status: str, seconds: float = 20, sweep: b
 def test_a_worker_retries_through_the_broker_with_backoff_until_the_receiver_takes_the_event(
     celery_worker, receiver, make_endpoint, requester, monkeypatch
 ):
-    monkeypatch.setattr("marketplace.services.webhooks.BACKOFF_SECONDS", (0.5, 0.5, 0.5, 0.5, 0.5))
+    monkeypatch.setattr("marketplace.services.webhook_delivery.BACKOFF_SECONDS", (0.5, 0.5, 0.5, 0.5, 0.5))
     job = JobFactory(requester=requester)
     make_endpoint(requester, job)
     receiver.fail_next(500, 500)

@@ -145,7 +145,7 @@ def test_two_workers_racing_for_the_same_delivery_send_it_once(receiver, make_en
     make_endpoint(requester, job)
     receiver.delay = 0.3  # the first sender is still waiting on the receiver when the second one tries
     with transaction.atomic(), pytest.MonkeyPatch.context() as patch:
-        patch.setattr("marketplace.services.webhooks._enqueue_on_commit", lambda delivery_id: None)
+        patch.setattr("marketplace.services.webhook_events.webhook_delivery_enqueue", lambda delivery_id: None)
         [delivery] = emit(job)
     outcomes = []
 

@@ -1,7 +1,7 @@
 """Django's PostgreSQL backend, with a health check that costs no round trip while the connection is quiet.
 
 With `CONN_HEALTH_CHECKS`, Django sends `SELECT 1` before the first query of every request that reuses a persistent
-connection: one of a claim's nine round trips (bench/claims.py). A connection the server closed, or is closing
+connection: one of a claim's nine round trips (bench/claims). A connection the server closed, or is closing
 (a restart, `pg_terminate_backend`, an idle timeout), has that news waiting on its socket: an error message, then
 the end of the stream. So while libpq reports the connection good and idle and nothing waits on its socket, the
 connection is used as it is; anything else gets Django's `SELECT 1` check. What neither detects at once is a peer

@@ -1,5 +1,5 @@
 """The requester's money (balances, a sandbox deposit, the ledger lines) and webhooks (endpoints, deliveries, a
-test event, a new secret). Reads through `payments.selectors` and the webhooks service's scoped reads; writes
+test event, a new secret). Reads through `payments.selectors` and `selectors_webhooks` (scoped to the owner); writes
 through `deposit_create` and the webhooks services, as the API does."""
 
 import uuid
@@ -14,14 +14,8 @@ from django.views.decorators.http import require_POST
 
 from marketplace.errors import MarketplaceError, NotFound
 from marketplace.models import SUBSCRIBABLE_EVENTS, WebhookEndpoint
-from marketplace.services.webhooks import (
-    webhook_delivery_list,
-    webhook_endpoint_create,
-    webhook_endpoint_get,
-    webhook_endpoint_list,
-    webhook_endpoint_rotate_secret,
-    webhook_send_test,
-)
+from marketplace.selectors_webhooks import webhook_delivery_list, webhook_endpoint_get, webhook_endpoint_list
+from marketplace.services.webhooks import webhook_endpoint_create, webhook_endpoint_rotate_secret, webhook_send_test
 from marketplace.web.actions import run_service
 from marketplace.web.requester.access import requester_required
 from payments.errors import InvalidCurrency
