@@ -30,7 +30,8 @@ def webhook_delivery_list(*, endpoint: WebhookEndpoint) -> QuerySet[WebhookDeliv
 
 
 def _endpoints_for(job: int | Param) -> QuerySet[WebhookEndpoint]:
-    return _endpoints(job_id=job, owner_id=Subquery(Job.objects.filter(pk=job).values("requester_id")))
+    owner = Job.objects.filter(pk=job).values("requester_id")  # type: ignore[misc]  # a Param: a prepared query's
+    return _endpoints(job_id=job, owner_id=Subquery(owner))
 
 
 def _endpoints(*, job_id: Any, owner_id: Any) -> QuerySet[WebhookEndpoint]:

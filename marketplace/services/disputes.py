@@ -295,6 +295,8 @@ def _lock_dispute(dispute_id: int) -> Dispute:
 
 
 def _lock_assignment(assignment_id: int | None, *, worker: User | None = None) -> Assignment:
+    if assignment_id is None:  # a dispute about no assignment (a block, say) has none to lock
+        raise NotFound("No such assignment.")
     locking = (
         Assignment.objects.select_for_update(of=("self",), no_key=True)
         .select_related("job", "worker")

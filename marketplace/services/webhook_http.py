@@ -153,11 +153,11 @@ class _DeadlineHandler:
         return super().do_open(partial(watched, deadline=self._deadline), req, **kwargs)  # type: ignore[misc]
 
 
-class _DeadlineHTTP(_DeadlineHandler, urllib.request.HTTPHandler):
+class _DeadlineHTTP(_DeadlineHandler, urllib.request.HTTPHandler):  # type: ignore[misc]  # do_open widens the stubs' signature
     pass
 
 
-class _DeadlineHTTPS(_DeadlineHandler, urllib.request.HTTPSHandler):
+class _DeadlineHTTPS(_DeadlineHandler, urllib.request.HTTPSHandler):  # type: ignore[misc]  # do_open widens the stubs' signature
     pass
 
 
