@@ -173,7 +173,8 @@ def _ingest(upload: Upload, stream: IO[bytes]) -> None:
     item_schema = parse_item_schema(job.item_schema)
     fields = None if item_schema.fields else _payload_fields(job)
     media = media_kinds(job=job) if item_schema.media_fields else None
-    validator = RowValidator(item_schema, parse_label_schema(job.label_schema) if is_gold else None, fields, media)
+    label_schema = parse_label_schema(job.label_schema)
+    validator = RowValidator(item_schema, label_schema if is_gold else None, fields, media, answer_schema=label_schema)
     required = [f.name for f in item_schema.fields if f.required] + (["gold_label"] if is_gold else [])
     writer = ItemWriter(job=job, upload=upload, gold=is_gold)
     totals, errors = _Totals(), []
