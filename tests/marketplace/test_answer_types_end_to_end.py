@@ -180,6 +180,10 @@ def test_a_job_of_this_type_runs_from_upload_to_results_export_and_appeal(
         pairs = [(sides(n), winner(n)) for n in [*range(N_ITEMS), *range(100, 100 + N_GOLD)]]
         assert all((scores[pair["left"]] > scores[pair["right"]]) == (won == "left") for pair, won in pairs)
         assert len(scores) == 13
+        ranking = client.get(f"/api/v1/jobs/{job_id}/results/scores/?format=csv")
+        ranked = list(csv.DictReader(io.StringIO(b"".join(ranking.streaming_content).decode())))
+        assert [row["item"] for row in ranked] == sorted(scores, key=scores.get, reverse=True)
+        assert [float(row["score"]) for row in ranked] == sorted(scores.values(), reverse=True)
     else:
         assert scores == {}
     [event] = WebhookDelivery.objects.filter(job_id=job_id, event_type="results.updated")
