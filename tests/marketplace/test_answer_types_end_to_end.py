@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from marketplace.models import Dispute, Participation, WebhookDelivery
 from marketplace.services.aggregation import job_aggregate
@@ -188,6 +189,11 @@ def test_a_job_of_this_type_runs_from_upload_to_results_export_and_appeal(
         assert scores == {}
     [event] = WebhookDelivery.objects.filter(job_id=job_id, event_type="results.updated")
     assert {i["external_id"]: i["label"] for i in event.payload["data"]["updated_items"]} == labels
+
+    pages = Client()
+    pages.force_login(requester)
+    for page in ("", "dashboard/", "results/", "review/"):  # the requester's pages show the type's labels
+        assert pages.get(f"/requester/jobs/{job_id}/{page}").status_code == 200, page
 
     rejected = client.get(f"/api/v1/jobs/{job_id}/assignments/?worker={spammer.pk}").json()["results"]
     assert rejected and all(a["review_status"] == "rejected" for a in rejected)
