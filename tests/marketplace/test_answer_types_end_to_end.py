@@ -17,7 +17,7 @@ from django.test import Client
 
 from marketplace.models import Dispute, Participation, WebhookDelivery
 from marketplace.services.aggregation import job_aggregate
-from tests.factories import RequesterFactory, WorkerFactory
+from tests.factories import RequesterFactory, UserFactory, WorkerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -203,6 +203,9 @@ def test_a_job_of_this_type_runs_from_upload_to_results_export_and_appeal(
     assert appeal.status_code == 201, appeal.content
     assert appeal.json()["status"] == "open"  # the others' aggregate contradicts every answer: an admin decides
     assert Dispute.objects.get(pk=appeal.json()["id"]).agreement == 0.0
+    staff = Client()
+    staff.force_login(UserFactory(is_staff=True))
+    assert "I was right." in staff.get("/staff/").content.decode()  # the admins' queue shows it beside the aggregate
 
     wronged = client.get(f"/api/v1/jobs/{job_id}/assignments/?worker={honest[0].pk}").json()["results"][0]
     review = client.post(f"/api/v1/jobs/{job_id}/review/", {"reject": [{"id": wronged["id"], "reason": "No."}]})
