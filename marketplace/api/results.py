@@ -164,6 +164,45 @@ def _own_format(job: Job, schema: Any, export: ExportFormat) -> StreamingHttpRes
     return response
 
 
+class JobItemScoresExportApi(APIView):
+    """A pairwise job's ranking: every compared id with its Bradley-Terry score from the latest aggregation, best
+    first (`item,score`, as the command line writes it). Empty for other types and before the first aggregation."""
+
+    permission_classes = [IsRequester]
+    content_negotiation_class = _FileFormatIsNotARenderer
+
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=list(EXPORT_FORMATS), default="csv")],
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+            400: ErrorSerializer,
+        },
+        summary="Download each compared id's score (pairwise jobs), best first",
+    )
+    def get(self, request: Request, job_id: int) -> StreamingHttpResponse:
+        fmt = request.query_params.get("format") or "csv"
+        if fmt not in EXPORT_FORMATS:
+            raise serializers.ValidationError({"format": [f"Choose one of {', '.join(EXPORT_FORMATS)}."]})
+        job = selectors.job_get(requester=request.user, job_id=job_id)
+        aggregate = selectors.job_aggregate_get(job=job)
+        scores = sorted((aggregate.item_scores if aggregate else {}).items(), key=lambda pair: (-pair[1], pair[0]))
+        rows = ({"item": item, "score": score} for item, score in scores)
+        lines = _jsonl(rows) if fmt == "jsonl" else _score_csv(rows)
+        response = StreamingHttpResponse(lines, content_type="application/x-ndjson" if fmt == "jsonl" else "text/csv")
+        response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-scores.{fmt}"'
+        return response
+
+
+def _score_csv(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["item", "score"])
+    for row in rows:
+        writer.writerow(csv_cells([row["item"], row["score"]]))
+    yield _drain(buffer)
+
+
 def _jsonl(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
     for row in rows:
         yield json.dumps(row, separators=(",", ":")) + "\n"
@@ -203,6 +242,14 @@ def _csv(rows: Iterator[dict[str, Any]], columns: list[str]) -> Iterator[str]:
     yield _drain(buffer)
 
 
+def _cell(column: str, value: Any) -> Any:
+    """A CSV cell: JSON for the payload, the raw answers and a structured label (a multi-label's list), so that
+    every label reads back as the type's encoding; a plain label or number as it is."""
+    if column in ("payload", "answers") or (column == "label" and isinstance(value, list | dict)):
+        return json.dumps(value)
+    return "" if value is None else value
+
+
 def _drain(buffer: io.StringIO) -> str:
     text = buffer.getvalue()
     buffer.seek(0)
@@ -221,6 +268,7 @@ class AggregateSerializer(serializers.ModelSerializer):
             "converged",
             "log_likelihood",
             "class_priors",
+            "item_scores",
             "excluded_workers",
             "duration_ms",
             "computed_at",

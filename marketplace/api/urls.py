@@ -71,6 +71,7 @@ urlpatterns = [
     path("jobs/<int:job_id>/complaints/", disputes.JobComplaintApi.as_view(), name="job-complaints"),
     path("jobs/<int:job_id>/results/", results.JobResultListApi.as_view(), name="job-results"),
     path("jobs/<int:job_id>/results/export/", results.JobResultExportApi.as_view(), name="job-results-export"),
+    path("jobs/<int:job_id>/results/scores/", results.JobItemScoresExportApi.as_view(), name="job-results-scores"),
     path("jobs/<int:job_id>/aggregation/", results.JobAggregationApi.as_view(), name="job-aggregation"),
     path("jobs/<int:job_id>/agreement/", results.JobAgreementApi.as_view(), name="job-agreement"),
     path("jobs/<int:job_id>/workers/", results.JobWorkerListApi.as_view(), name="job-workers"),

@@ -1,7 +1,9 @@
-"""Aggregation of the engine's other answer types (multi_choice, text, number, bbox, spans): the job's answers
-through the type's own method in the pure engine (`marketplace.aggregation.types`), one answer and a confidence per
-item (boxes and spans: one per part too), a quality per worker; the items themselves for a type that reads them.
-Single-choice jobs keep their Dawid-Skene path (`services/aggregation.py`), which calls this for the rest."""
+"""Aggregation of the engine's other answer types (multi_choice, text, number, pairwise, bbox, spans): the job's
+answers through the type's own method in the pure engine (`marketplace.aggregation.types`), one answer and a
+confidence per item (boxes and spans: one per part too), a quality per worker; the items themselves for a type that
+reads them. A type that scores what its items compare (pairwise) also stores a score per compared id
+(`JobAggregate.item_scores`). Single-choice jobs keep their Dawid-Skene path (`services/aggregation.py`), which calls
+this for the rest."""
 
 import time
 from collections import Counter
@@ -30,10 +32,14 @@ def job_aggregate_typed(*, job: Job, adapt: Callable[[Job], None]) -> tuple[JobA
     gold = dict(Item.objects.filter(job=job, is_gold=True).values_list("id", "gold_answer"))
     answered = {item_id for _, item_id, _, _ in rows}
     blocked = Participation.objects.filter(job=job, blocked_at__isnull=False).values_list("worker_id", flat=True)
-    items = _item_contexts(job, answered) if schema.needs_item else None
+    kind = answer_type(schema.type)
+    if schema.needs_item:
+        items: dict[int, dict[str, Any]] | None = _item_contexts(job, answered)
+    else:
+        items = _item_fields(job, kind.read_fields, answered) if kind.read_fields else None
     started = time.perf_counter()
     consensus = (
-        answer_type(schema.type).aggregate(
+        kind.aggregate(
             schema.schema,
             [item_id for _, item_id, _, _ in rows],
             [worker_id for _, _, worker_id, _ in rows],
@@ -60,6 +66,7 @@ def job_aggregate_typed(*, job: Job, adapt: Callable[[Job], None]) -> tuple[JobA
         state.last_answer_id, state.n_answers = last_answer_id, len(rows)
         state.n_items = len(answered - set(gold))
         state.iterations, state.converged, state.log_likelihood, state.class_priors = 0, True, None, {}
+        state.item_scores = _item_scores(consensus)
         state.duration_ms, state.computed_at = elapsed_ms, timezone.now()
         state.save()
         updated = sorted({item_id for answer_id, item_id, _, _ in rows if answer_id > since} - set(gold))
@@ -75,6 +82,25 @@ def _item_contexts(job: Job, item_ids: set[int]) -> dict[int, dict[str, Any]]:
     pairs = list(Item.objects.filter(job=job, pk__in=item_ids).order_by("pk").values_list("pk", "payload"))
     contexts = selectors.item_contexts(job=job, payloads=[payload for _, payload in pairs])
     return {pk: context for (pk, _), context in zip(pairs, contexts, strict=True)}
+
+
+def _item_fields(job: Job, fields: tuple[str, ...], answered: set[int]) -> dict[int, dict[str, str]]:
+    """The fields the type reads from each answered item (a pairwise item's two sides), as strings."""
+    payloads = Item.objects.filter(job=job).values_list("id", "payload").iterator(chunk_size=2000)
+    return {
+        item_id: {name: str(payload.get(name)) for name in fields}
+        for item_id, payload in payloads
+        if item_id in answered
+    }
+
+
+def _item_scores(consensus: Consensus | None) -> dict[str, float]:
+    if consensus is None or consensus.items is None or consensus.item_scores is None:
+        return {}
+    return {
+        str(item): round(float(score), 6)
+        for item, score in zip(consensus.items.tolist(), consensus.item_scores.tolist(), strict=True)
+    }
 
 
 def _store(job: Job, consensus: Consensus, gold: set[int], counts: Counter[int]) -> None:
