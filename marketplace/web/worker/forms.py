@@ -1,7 +1,7 @@
 """The worker pages' forms: they validate what a browser sends and hand the services their usual arguments."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -10,11 +10,20 @@ from django import forms
 from qualification.labels import LABEL_SCHEMA_TYPES
 
 
+PAIRWISE_CHOICES = [("left", "Left"), ("right", "Right"), ("tie", "Tie")]
+# The widgets that use the arrow keys themselves (an item's audio player then seeks with Ctrl+, and Ctrl+. only).
+ARROW_WIDGETS = frozenset({"pairwise", "bbox", "spans"})
+
+
 def _answer_field(answer_type: str, classes: Sequence[str], *, label: str) -> forms.Field:
     if answer_type == "multi_choice":  # the service checks the set's size (min_count, max_count)
         return forms.MultipleChoiceField(label=label, choices=[(c, c) for c in classes], required=False)
     if answer_type == "number":
         return forms.FloatField(label=label)
+    if answer_type == "pairwise":  # a side, turned into its item's id (or None, a tie) by `answers`
+        return forms.ChoiceField(label=label, choices=PAIRWISE_CHOICES)
+    if answer_type in ("bbox", "spans"):  # a JSON list the widget's script keeps; the service checks its boxes/spans
+        return forms.JSONField(label=label, required=False, initial=list, widget=forms.HiddenInput)
     return forms.CharField(label=label, max_length=10_000, strip=answer_type != "text")
 
 
@@ -58,17 +67,30 @@ class AnswersForm(forms.Form):
     set of classes, a number); the answer type's rules are the service's."""
 
     def __init__(
-        self, *args: Any, positions: int, answer_type: str = "single_choice", classes: Sequence[str] = (), **kwargs: Any
+        self,
+        *args: Any,
+        positions: int,
+        answer_type: str = "single_choice",
+        classes: Sequence[str] = (),
+        payloads: Sequence[Mapping[str, Any]] = (),
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.answer_type = answer_type
+        self.payloads = payloads  # the items' payloads: pairwise answers name a side's id
         for position in range(positions):
             self.fields[f"answer_{position}"] = _answer_field(answer_type, classes, label=f"Item {position + 1}")
 
     def answers(self) -> list[dict[str, Any]]:
         return [
-            {"position": int(name.removeprefix("answer_")), "answer": value}
-            for name, value in self.cleaned_data.items()
+            {"position": position, "answer": self._answer(position, value)}
+            for position, value in ((int(name.removeprefix("answer_")), v) for name, v in self.cleaned_data.items())
         ]
+
+    def _answer(self, position: int, value: Any) -> Any:
+        if self.answer_type != "pairwise":
+            return value
+        return None if value == "tie" else self.payloads[position].get(value)
 
     def add_position_errors(self, errors: list[dict[str, Any]]) -> None:
         """A service's `InvalidAnswers` errors (`{"position", "message"}`), each on its item's field."""
@@ -77,8 +99,21 @@ class AnswersForm(forms.Form):
             self.add_error(name if name in self.fields else None, problem["message"])
 
     def entries(self, values: list[list[tuple[str, Any, str]]]) -> list[dict[str, Any]]:
-        """What `_answer_items.html` renders: per position, its field and its (name, value, kind) triples."""
+        """What `_answer_items.html` renders: per position, its field and its (name, value, kind) triples, and what
+        the structured widgets draw on: the item's image (bbox), its text (spans), its two sides (pairwise)."""
         return [
-            {"position": position, "field": self[f"answer_{position}"], "values": shown}
+            {"position": position, "field": self[f"answer_{position}"], "values": shown, **_widget_inputs(shown)}
             for position, shown in enumerate(values)
         ]
+
+
+def _widget_inputs(shown: list[tuple[str, Any, str]]) -> dict[str, Any]:
+    images = [value for _, value, kind in shown if kind == "image" and value]
+    images += [value for _, value, kind in shown if kind == "url" and value]
+    texts = [value for name, value, kind in shown if name == "text" and isinstance(value, str)]
+    texts += [value for _, value, kind in shown if kind in ("string", "text") and isinstance(value, str)]
+    sides = {
+        side: [(name, value, kind) for name, value, kind in shown if name == side or name.startswith(side + "_")]
+        for side in ("left", "right")
+    }
+    return {"image": images[0] if images else "", "text": texts[0] if texts else "", "sides": sides}

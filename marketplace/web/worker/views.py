@@ -21,7 +21,7 @@ from marketplace.schemas import parse_label_schema
 from marketplace.services.assignments import assignment_claim, assignment_release, assignment_submit_and_claim
 from marketplace.services.disputes import appeal_file
 from marketplace.web.access import role_required
-from marketplace.web.worker.forms import AnswersForm, AppealForm, PayoutForm, WorkSearchForm
+from marketplace.web.worker.forms import ARROW_WIDGETS, AnswersForm, AppealForm, PayoutForm, WorkSearchForm
 from payments.errors import PaymentsError
 from payments.money import format_amount
 from payments.selectors import balance_list, payout_list
@@ -94,7 +94,9 @@ def assignment_detail(request: HttpRequest, assignment_id: int) -> HttpResponse:
 @worker_required
 def assignment_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
     assignment = _own(request, assignment_id)
-    form = _answers_form(assignment.job, request.POST, positions=len(assignment.item_ids))
+    job = assignment.job
+    payloads = [item.payload for item in selectors.assignment_items(assignment=assignment)] if _pairwise(job) else ()
+    form = _answers_form(job, request.POST, positions=len(assignment.item_ids), payloads=payloads)
     if not form.is_valid():
         return _task_page(request, assignment, form, status=400)
     try:
@@ -147,12 +149,17 @@ def _task_page(request: HttpRequest, assignment: Assignment, form: AnswersForm, 
     context = {"assignment": assignment, "job": job, "form": form, "positions": positions, "row": _row(job)}
     context["widget"] = f"web/widgets/{job.label_schema['type']}.html"
     context["classes"] = parse_label_schema(job.label_schema).classes
+    context["arrows_taken"] = job.label_schema["type"] in ARROW_WIDGETS
     return render(request, "web/worker/assignment.html", context, status=status)
 
 
-def _answers_form(job: Job, *args: Any, positions: int) -> AnswersForm:
+def _answers_form(job: Job, *args: Any, positions: int, payloads: Any = ()) -> AnswersForm:
     schema = parse_label_schema(job.label_schema)
-    return AnswersForm(*args, positions=positions, answer_type=schema.type, classes=schema.classes)
+    return AnswersForm(*args, positions=positions, answer_type=schema.type, classes=schema.classes, payloads=payloads)
+
+
+def _pairwise(job: Job) -> bool:
+    return job.label_schema.get("type") == "pairwise"
 
 
 def _shown(assignment: Assignment, position: int, name: str, value: Any, media: dict[str, str]) -> Any:
