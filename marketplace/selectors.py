@@ -1,6 +1,6 @@
 """Reads. Every selector that serves a requester or a worker scopes its queryset to what that user may see."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -477,6 +477,35 @@ def media_fields(job: Job) -> dict[str, str]:
     if fields is None:
         fields = job._media_fields = parse_item_schema(job.item_schema).media_fields
     return fields
+
+
+def media_described(*, job: Job, names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The job's media files (those of `names`, or all) as an item's media field shows them to an answer type:
+    `{"media": name, "kind": ..., "width": ..., "height": ...}` by name."""
+    files = MediaFile.objects.filter(job=job) if names is None else MediaFile.objects.filter(job=job, name__in=names)
+    return {
+        name: {"media": name, "kind": kind, "width": width, "height": height}
+        for name, kind, width, height in files.values_list("name", "kind", "width", "height")
+    }
+
+
+def item_context(payload: dict[str, Any], media: Mapping[str, str], described: Mapping[str, Any]) -> dict[str, Any]:
+    """One payload as an answer type that depends on its item reads it (`AnswerType.needs_item`): its fields, each
+    media field (`media`: field -> kind) described by its file (a name without a file stays as it is)."""
+    return {
+        key: described.get(value, value) if key in media and isinstance(value, str) else value
+        for key, value in payload.items()
+    }
+
+
+def item_contexts(*, job: Job, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`item_context` of each payload, its media read in one query."""
+    fields = media_fields(job)
+    if not fields:
+        return [dict(payload) for payload in payloads]
+    names = {p.get(f) for p in payloads for f in fields if isinstance(p.get(f), str)}
+    described = media_described(job=job, names=names)
+    return [item_context(payload, fields, described) for payload in payloads]
 
 
 def assignment_media_get(*, worker: User, assignment_id: int, position: int, field: str) -> MediaFile:

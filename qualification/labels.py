@@ -44,7 +44,10 @@ class SingleChoice:
     def as_dict(self) -> dict[str, Any]:
         return {"type": self.type, "classes": list(self.classes)}
 
-    def clean_answer(self, value: Any) -> str:
+    needs_item: ClassVar[bool] = False
+    parts: ClassVar[str | None] = None
+
+    def clean_answer(self, value: Any, *, item: Mapping[str, Any] | None = None) -> str:
         if isinstance(value, str) and value in self.classes:
             return value
         raise SchemaValueError(f"{value!r} is not one of the classes {list(self.classes)}.")
@@ -56,7 +59,7 @@ class SingleChoice:
     def label_index(self, answer: str) -> int:
         return self.classes.index(answer)
 
-    def clean_key(self, value: Any) -> str:
+    def clean_key(self, value: Any, *, item: Mapping[str, Any] | None = None) -> str:
         """A gold key as an upload gives it (a CSV cell, a JSONL value)."""
         return self.clean_answer(value)
 
@@ -89,30 +92,47 @@ class EngineSchema:
     def as_dict(self) -> dict[str, Any]:
         return dict(self.raw)
 
-    def clean_answer(self, value: Any) -> Any:
+    @property
+    def needs_item(self) -> bool:
+        """Does an answer depend on its item (a box inside the image, a span inside the text)? Then `clean_answer`
+        and `clean_key` take `item`: the item's fields, its media fields described by the marketplace (name, kind,
+        size)."""
+        return answer_type(self.type).needs_item
+
+    @property
+    def parts(self) -> str | None:
+        """What an answer is a list of ("boxes", "spans"), each with its own confidence in the results; or None."""
+        return answer_type(self.type).parts
+
+    def clean_answer(self, value: Any, *, item: Mapping[str, Any] | None = None) -> Any:
         try:
-            return answer_type(self.type).clean(self.schema, value)
+            return answer_type(self.type).clean(self.schema, value, item=item)
         except InvalidAnswerError as error:
             raise SchemaValueError(str(error)) from None
 
-    def clean_key(self, value: Any) -> Any:
+    def clean_key(self, value: Any, *, item: Mapping[str, Any] | None = None) -> Any:
         """A gold key as an upload gives it: a CSV cell holds JSON for a structured answer (`["a", "b"]`, `3`)."""
         if isinstance(value, str) and self.type != "text":
             try:
                 value = json.loads(value)
             except ValueError:
                 raise SchemaValueError(f"{value!r} is not JSON (e.g. {EXAMPLES[self.type]}).") from None
-        return self.clean_answer(value)
+        return self.clean_answer(value, item=item)
 
     def is_correct(self, answer: Any, key: Any) -> bool:
         return answer_type(self.type).grade(self.schema, answer, key).passed
 
 
-EXAMPLES = {"multi_choice": '["a", "b"]', "number": "3.5"}
+EXAMPLES = {
+    "multi_choice": '["a", "b"]',
+    "number": "3.5",
+    "bbox": '[[10, 20, 50, 40, "car"]]',
+    "spans": '[[0, 12, "PER"]]',
+}
 LabelSchema = SingleChoice | EngineSchema
 LABEL_SCHEMA_TYPES: dict[str, type[SingleChoice] | type[EngineSchema]] = {
     SingleChoice.type: SingleChoice,
-    **dict.fromkeys(("multi_choice", "text", "number"), EngineSchema),
+    **dict.fromkeys(("multi_choice", "text", "number", "bbox", "spans"), EngineSchema),
 }
 
 

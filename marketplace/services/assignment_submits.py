@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import IntegerField
 from django.utils import timezone
 
+from marketplace import selectors
 from marketplace.accounts.models import User
 from marketplace.errors import (
     AlreadySubmitted,
@@ -98,6 +99,7 @@ def _clean_answers(assignment: Assignment, answers: list[dict[str, Any]]) -> dic
     """Validate one answer per position against the job's label schema; `{position: value}` or `InvalidAnswers`."""
     schema = parse_label_schema(assignment.job.label_schema)
     n_items, values, seen, errors = len(assignment.item_ids), {}, set(), []
+    items = _item_contexts(assignment) if schema.needs_item else [None] * n_items
     for answer in answers:
         position = answer["position"]
         if not 0 <= position < n_items:
@@ -107,7 +109,7 @@ def _clean_answers(assignment: Assignment, answers: list[dict[str, Any]]) -> dic
         else:
             seen.add(position)
             try:
-                values[position] = schema.clean_answer(answer.get("answer"))
+                values[position] = schema.clean_answer(answer.get("answer"), item=items[position])
             except SchemaValueError as exc:
                 errors.append({"position": position, "field": "answer", "message": str(exc)})
     errors += [
@@ -116,6 +118,17 @@ def _clean_answers(assignment: Assignment, answers: list[dict[str, Any]]) -> dic
     if errors:
         raise InvalidAnswers(errors=sorted(errors, key=lambda e: e["position"]))
     return values
+
+
+def _item_contexts(assignment: Assignment) -> list[dict[str, Any]]:
+    """The assignment's items in order, as a type whose answers depend on them reads them (media described). The
+    rows read are kept for the grading (`graded_items`), so a submit reads them once."""
+    rows = getattr(assignment, "graded_items", None)
+    if rows is None:
+        ids = assignment.item_ids
+        rows = assignment.graded_items = _items_by_id(len(ids)).rows(**{f"item{k}": i for k, i in enumerate(ids)})
+    payloads = {row[0]: row[3] for row in rows}
+    return selectors.item_contexts(job=assignment.job, payloads=[payloads[i] for i in assignment.item_ids])
 
 
 def _digest(values: dict[int, Any]) -> str:

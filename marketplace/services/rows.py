@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import IO, Any
 
 from marketplace.schemas import RESERVED_COLUMNS, ItemSchema, LabelSchema, SchemaValueError
+from marketplace.selectors import item_context
 from qualification import storable
 
 MAX_EXTERNAL_ID = 255
@@ -159,19 +160,24 @@ class RowValidator:
         label_schema: LabelSchema | None,
         fields: tuple[str, ...] | None = None,
         media: Mapping[str, str] | None = None,
+        described: Mapping[str, Any] | None = None,
     ) -> None:
         self.item_schema = item_schema
         self.label_schema = label_schema  # set for gold uploads only
         self.fields = fields
         self.media = media or {}  # the job's media files by name, with their kind (for media fields)
         self.media_fields = item_schema.media_fields
+        # For a gold key that depends on its item (a box inside the image): the media files, described.
+        self.described = described or {}
 
     def __call__(self, row: int, line: int, record: dict[str, Any]) -> CleanRow:
+        external_id = self._external_id(row, line, record.get("external_id"))
+        payload = self._payload(row, line, record)
         return CleanRow(
             row=row,
-            external_id=self._external_id(row, line, record.get("external_id")),
-            payload=self._payload(row, line, record),
-            gold_answer=self._gold(row, line, record) if self.label_schema else None,
+            external_id=external_id,
+            payload=payload,
+            gold_answer=self._gold(row, line, record, payload) if self.label_schema else None,
         )
 
     def _payload(self, row: int, line: int, record: dict[str, Any]) -> dict[str, Any]:
@@ -210,12 +216,13 @@ class RowValidator:
             raise RowError(problem)
         return str(value)
 
-    def _gold(self, row: int, line: int, record: dict[str, Any]) -> str:
+    def _gold(self, row: int, line: int, record: dict[str, Any], payload: dict[str, Any]) -> Any:
         assert self.label_schema is not None
         value = record.get("gold_label")
         if value is None or value == "":
             raise RowError(RowProblem(row, line, "gold_label", "gold_label is required for a gold item."))
+        item = item_context(payload, self.media_fields, self.described) if self.label_schema.needs_item else None
         try:
-            return self.label_schema.clean_key(value)
+            return self.label_schema.clean_key(value, item=item)
         except SchemaValueError as exc:
             raise RowError(RowProblem(row, line, "gold_label", f"gold_label {exc}")) from None

@@ -22,7 +22,7 @@ from marketplace.accounts.models import User
 from marketplace.errors import UploadNotAccepted, UploadRejected
 from marketplace.models import Item, Job, JobStatus, MicroTask, Upload
 from marketplace.schemas import parse_item_schema, parse_label_schema
-from marketplace.selectors import media_kinds
+from marketplace.selectors import media_described, media_kinds
 from marketplace.services.rows import CleanRow, RowError, RowValidator, read_records
 from marketplace.services.upload_recovery import upload_claim, upload_enqueue, upload_lock_claimed
 
@@ -173,7 +173,9 @@ def _ingest(upload: Upload, stream: IO[bytes]) -> None:
     item_schema = parse_item_schema(job.item_schema)
     fields = None if item_schema.fields else _payload_fields(job)
     media = media_kinds(job=job) if item_schema.media_fields else None
-    validator = RowValidator(item_schema, parse_label_schema(job.label_schema) if is_gold else None, fields, media)
+    label_schema = parse_label_schema(job.label_schema) if is_gold else None
+    described = media_described(job=job) if media and label_schema is not None and label_schema.needs_item else None
+    validator = RowValidator(item_schema, label_schema, fields, media, described)
     required = [f.name for f in item_schema.fields if f.required] + (["gold_label"] if is_gold else [])
     writer = ItemWriter(job=job, upload=upload, gold=is_gold)
     totals, errors = _Totals(), []

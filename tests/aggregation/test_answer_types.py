@@ -23,6 +23,18 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "text": {"schema": {}, "answer": "The cat sat.", "key": "the cat sat"},
     "number": {"schema": {"min": 1, "max": 5, "step": 1}, "answer": 4, "key": 4.0},
     "pairwise": {"schema": {}, "answer": "p1", "key": "p1", "item": {"left": "p1", "right": "p2"}},
+    "bbox": {
+        "schema": {"labels": ["car", "bus"]},
+        "answer": [[10, 20, 30, 40, "car"]],
+        "key": [[11, 21, 30, 40, "car"]],
+        "item": {"photo": {"media": "a.png", "kind": "image", "width": 100, "height": 100}},
+    },
+    "spans": {
+        "schema": {"text_field": "text", "labels": ["PER"]},
+        "answer": [[0, 3, "PER"]],
+        "key": [[0, 3, "PER"]],
+        "item": {"text": "Ada wrote"},
+    },
 }
 # What each type must write itself; the rest (keys, methods, the Consensus, JSON decoding) AnswerType shares.
 OWN_PIECES = ("parse_schema", "clean", "grade", "fit")
@@ -72,8 +84,8 @@ def test_each_type_refuses_a_worker_answering_a_task_twice(name: str) -> None:
 
 
 def test_an_unknown_type_or_method_is_named() -> None:
-    with pytest.raises(InvalidOptionError, match="unknown answer type 'bbox'"):
-        answer_type("bbox")
+    with pytest.raises(InvalidOptionError, match="unknown answer type 'polygon'"):
+        answer_type("polygon")
     kind = answer_type("number")
     with pytest.raises(InvalidOptionError, match="unknown method 'ds'"):
         kind.aggregate(kind.parse_schema(None), ["t"], ["w"], [1.0], method="ds")

@@ -16,6 +16,9 @@ ITEMS = ["i0", "i1", "i2", "i3"]
 PAIRS = [f"{a}|{b}" for a in ITEMS for b in ITEMS if a < b]
 
 
+SCHEMAS = {"bbox": {"labels": ["car", "bus"]}, "spans": {"text_field": "text", "labels": ["PER", "LOC"]}}
+
+
 def _value(name: str, task: str) -> st.SearchStrategy[Any]:
     if name == "single_choice":
         return st.sampled_from(["x", "y", "z"])
@@ -25,6 +28,18 @@ def _value(name: str, task: str) -> st.SearchStrategy[Any]:
         return st.lists(st.sampled_from(WORDS), min_size=0, max_size=6).map(" ".join)
     if name == "number":
         return st.integers(0, 10).map(float)
+    if name == "bbox":
+        box = st.tuples(st.integers(0, 40), st.integers(0, 40), st.integers(1, 20), st.integers(1, 20))
+        return st.lists(st.tuples(box, st.sampled_from(["car", "bus"])), max_size=3).map(
+            lambda boxes: [[*b, label] for b, label in boxes]
+        )
+    if name == "spans":  # non-overlapping spans over a 30-character text: cut points, each stretch labelled or not
+        cuts = st.lists(st.integers(1, 29), unique=True, max_size=6).map(lambda c: [0, *sorted(c), 30])
+        return cuts.flatmap(
+            lambda c: st.lists(st.sampled_from([None, "PER", "LOC"]), min_size=len(c) - 1, max_size=len(c) - 1).map(
+                lambda labels: [[a, b, lab] for a, b, lab in zip(c, c[1:], labels, strict=False) if lab]
+            )
+        )
     return st.sampled_from(task.split("|"))
 
 
@@ -74,7 +89,7 @@ def _same(a: Consensus, b: Consensus, rename: dict[str, str] | None = None) -> N
 
 def _check(name: str, job: tuple[list[str], list[str], list[Any]], permutation: list[int], names: list[str]) -> None:
     kind = answer_type(name)
-    schema = kind.parse_schema(None)
+    schema = kind.parse_schema(SCHEMAS.get(name))
     tasks, workers, answers = job
     base = kind.aggregate(schema, tasks, workers, answers)
 
@@ -111,7 +126,9 @@ test_multi_choice_ignores_answer_order_and_worker_names = _property("multi_choic
 test_text_ignores_answer_order_and_worker_names = _property("text")
 test_number_ignores_answer_order_and_worker_names = _property("number")
 test_pairwise_ignores_answer_order_and_worker_names = _property("pairwise")
+test_bbox_ignores_answer_order_and_worker_names = _property("bbox")
+test_spans_ignores_answer_order_and_worker_names = _property("spans")
 
 
 def test_every_registered_type_has_its_property_test() -> None:
-    assert set(ANSWER_TYPES) == {"single_choice", "multi_choice", "text", "number", "pairwise"}
+    assert set(ANSWER_TYPES) == {"single_choice", "multi_choice", "text", "number", "pairwise", "bbox", "spans"}

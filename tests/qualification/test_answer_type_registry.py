@@ -17,6 +17,8 @@ EXAMPLES = {  # schema, a right answer, a wrong answer, an answer of the wrong s
     "multi_choice": ({"choices": ["red", "green", "blue"]}, ["red", "blue"], ["green"], "red"),
     "text": ({}, "the cat sat on the mat", "lorem ipsum", 12),
     "number": ({"min": 1, "max": 5, "step": 1}, 4, 1, "four"),
+    "bbox": ({"labels": ["car", "bus"]}, [[10, 20, 30, 40, "car"]], [[60, 60, 10, 10, "bus"]], [[1, 2, "car"]]),
+    "spans": ({"text_field": "text", "labels": ["PER"]}, [[0, 3, "PER"]], [[4, 9, "PER"]], [[3, 0, "PER"]]),
 }
 
 

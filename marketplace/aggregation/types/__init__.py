@@ -11,14 +11,16 @@ from collections.abc import Mapping
 
 from marketplace.aggregation.errors import InvalidOptionError
 from marketplace.aggregation.types.base import AnswerType, Consensus, Grade
+from marketplace.aggregation.types.bbox import BBOX
 from marketplace.aggregation.types.multi_choice import MULTI_CHOICE
 from marketplace.aggregation.types.number import NUMBER
 from marketplace.aggregation.types.pairwise import PAIRWISE
 from marketplace.aggregation.types.single_choice import SINGLE_CHOICE
+from marketplace.aggregation.types.spans import SPANS
 from marketplace.aggregation.types.text import TEXT
 
 ANSWER_TYPES: Mapping[str, AnswerType] = {
-    answer_type.name: answer_type for answer_type in (SINGLE_CHOICE, MULTI_CHOICE, TEXT, NUMBER, PAIRWISE)
+    answer_type.name: answer_type for answer_type in (SINGLE_CHOICE, MULTI_CHOICE, TEXT, NUMBER, PAIRWISE, BBOX, SPANS)
 }
 
 

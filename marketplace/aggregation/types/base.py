@@ -13,13 +13,20 @@ aggregation methods, the default first), then five small functions, all pure (no
   (one answer and a confidence per task, a quality per worker), through the pure engine.
 - ``decode(text)``: one answer as written in a CSV file (JSON), for the command line.
 
+A type whose answers depend on the item (a box must lie inside the image, a span inside the text) sets
+``needs_item``: the marketplace then passes ``item``, the item's fields by name, each media field as a mapping of
+what is known of its file (``{"media": name, "kind": "image", "width": 640, "height": 480}``). A type whose answer
+is a list of parts (boxes, spans) names them in ``parts`` and reports one confidence per part of each aggregated
+answer (``Fit.part_confidence``). ``exports`` are the file formats of the type's own (COCO, CoNLL...), pure
+writers of :class:`ExportRow` rows.
+
 A worker who answers the same task twice is refused (:class:`InvalidAnswersError`), whatever the type.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +70,7 @@ class Consensus:
     gold_skipped: int = 0
     items: KeyArray | None = None
     item_scores: FloatArray | None = field(default=None)
+    part_confidence: list[list[float]] | None = None
 
     def rows(self) -> tuple[list[str], list[list[Any]]]:
         """The command line's output table: ``item,score`` when items are scored, else ``task,answer,confidence``."""
@@ -109,6 +117,29 @@ class Fit:
     model: object
     items: KeyArray | None = None
     item_scores: FloatArray | None = None
+    part_confidence: list[list[float]] | None = None
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    """One item as an export of the type's own receives it: its ``fields`` as ``clean`` receives ``item`` (media
+    resolved), and its aggregated ``answer`` (None before any aggregation) with its confidences."""
+
+    item_id: int
+    external_id: str
+    fields: Mapping[str, Any]
+    answer: Any
+    confidence: float | None
+    part_confidence: Sequence[float] | None
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """A file format of a type's own: ``write(schema, rows)`` yields the file's text in pieces."""
+
+    content_type: str
+    extension: str
+    write: Callable[[Any, Iterable[ExportRow]], Iterator[str]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,6 +159,9 @@ class AnswerType:
 
     name: str
     methods: tuple[str, ...]
+    needs_item: bool = False
+    parts: str | None = None
+    exports: Mapping[str, ExportFormat] = {}  # noqa: RUF012 -- read only, replaced (never mutated) by a type
 
     def parse_schema(self, raw: Mapping[str, Any] | None) -> Any:
         raise NotImplementedError
@@ -167,6 +201,7 @@ class AnswerType:
             gold_skipped=keys.gold_skipped,
             items=fit.items,
             item_scores=fit.item_scores,
+            part_confidence=fit.part_confidence,
         )
 
     def fit(self, schema: Any, job: Job) -> Fit:
@@ -285,3 +320,13 @@ def schema_choices(fields: Mapping[str, Any]) -> tuple[str, ...] | None:
     if len(set(choices)) != len(choices):
         raise InvalidSchemaError("choices must be distinct")
     return tuple(choices)
+
+
+def f1_quality(precision: FloatArray, recall: FloatArray) -> FloatArray:
+    """Each worker's F1 of its parts (boxes, spans) against the aggregate, from its precision and recall (NaN: not
+    measured; one alone is taken as it is); a worker with neither measured gets 0.5, "unknown"."""
+    p, r = np.asarray(precision, dtype=np.float64), np.asarray(recall, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(p + r > 0, 2 * p * r / (p + r), 0.0)
+    f1 = np.where(np.isnan(p), r, np.where(np.isnan(r), p, f1))
+    return np.where(np.isnan(f1), 0.5, f1)
