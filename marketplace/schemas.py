@@ -10,12 +10,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from qualification.labels import LabelSchema, SchemaValueError, parse_label_schema
+from qualification.labels import ItemValueError, LabelSchema, SchemaValueError, parse_label_schema
 from qualification.storable import MAX_INTEGER
 
 __all__ = [
     "MEDIA_FIELD_KINDS",
     "ItemSchema",
+    "ItemValueError",
     "LabelSchema",
     "SchemaValueError",
     "parse_item_schema",

@@ -1,19 +1,18 @@
 """What workers answer: label schemas, shared by jobs (marketplace) and qualification tests.
 
 A label schema is plain JSON on a job or a qualification (`{"type": "single_choice", "classes": [...]}`); parsing it
-here, once, gives an object that validates and grades answers. Single choice is defined here; multi-label, free text
-and numbers are the pure engine's answer types (`marketplace.aggregation.types`), adapted by `EngineSchema`: a new
-engine type is one more entry in `LABEL_SCHEMA_TYPES`.
+here, once, gives an object that validates and grades answers. Single choice is defined here; multi-label, free
+text, numbers and pairwise comparisons are the pure engine's answer types (`marketplace.aggregation.types`), adapted
+by `EngineSchema`: a new engine type is one more entry in `LABEL_SCHEMA_TYPES`.
 """
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
 
-from marketplace.aggregation.errors import InvalidAnswerError, InvalidSchemaError
+from marketplace.aggregation.errors import InvalidAnswerError, InvalidItemError, InvalidSchemaError
 from marketplace.aggregation.types import answer_type
 
 MAX_CLASSES = 100
@@ -21,6 +20,14 @@ MAX_CLASSES = 100
 
 class SchemaValueError(ValueError):
     """A value that does not fit a schema; the message is safe to show the user."""
+
+
+class ItemValueError(SchemaValueError):
+    """An item that lacks what the job's answer type reads from it; `field` names the item's field at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -63,12 +70,16 @@ class SingleChoice:
         """A gold key as an upload gives it (a CSV cell, a JSONL value)."""
         return self.clean_answer(value)
 
+    def check_item(self, payload: Mapping[str, Any]) -> None:
+        """An item's payload: a class is picked whatever the item carries."""
+
 
 @dataclass(frozen=True)
 class EngineSchema:
-    """An answer type of the pure engine (`marketplace.aggregation.types`: multi_choice, text, number), with the
-    interface the marketplace uses for every type: parse, clean an answer, grade it against a gold key. Each type's
-    rules (schema fields, answer encoding, grading measure) are the engine module's own."""
+    """An answer type of the pure engine (`marketplace.aggregation.types`: multi_choice, text, number, pairwise),
+    with the interface the marketplace uses for every type: parse, clean an answer, grade it against a gold key, check
+    what it reads from an item. Each type's rules (schema fields, answer encoding, grading measure) are the engine
+    module's own."""
 
     type: str
     raw: Mapping[str, Any]
@@ -114,10 +125,17 @@ class EngineSchema:
         """A gold key as an upload gives it: a CSV cell holds JSON for a structured answer (`["a", "b"]`, `3`)."""
         if isinstance(value, str) and self.type != "text":
             try:
-                value = json.loads(value)
-            except ValueError:
+                value = answer_type(self.type).decode(value)
+            except InvalidAnswerError:
                 raise SchemaValueError(f"{value!r} is not JSON (e.g. {EXAMPLES[self.type]}).") from None
         return self.clean_answer(value, item=item)
+
+    def check_item(self, payload: Mapping[str, Any]) -> None:
+        """An item's payload, checked for the fields the type reads (a pairwise item's `left` and `right`)."""
+        try:
+            answer_type(self.type).check_item(self.schema, payload)
+        except InvalidItemError as error:
+            raise ItemValueError(error.field, f"{error.field}: {error.reason}.") from None
 
     def is_correct(self, answer: Any, key: Any) -> bool:
         return answer_type(self.type).grade(self.schema, answer, key).passed
@@ -126,13 +144,14 @@ class EngineSchema:
 EXAMPLES = {
     "multi_choice": '["a", "b"]',
     "number": "3.5",
+    "pairwise": '"left", "right" or "tie"',
     "bbox": '[[10, 20, 50, 40, "car"]]',
     "spans": '[[0, 12, "PER"]]',
 }
 LabelSchema = SingleChoice | EngineSchema
 LABEL_SCHEMA_TYPES: dict[str, type[SingleChoice] | type[EngineSchema]] = {
     SingleChoice.type: SingleChoice,
-    **dict.fromkeys(("multi_choice", "text", "number", "bbox", "spans"), EngineSchema),
+    **dict.fromkeys(("multi_choice", "text", "number", "pairwise", "bbox", "spans"), EngineSchema),
 }
 
 

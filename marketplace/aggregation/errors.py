@@ -39,3 +39,15 @@ class InvalidAnswerError(AggregationError):
     """One answer does not fit its type's schema; the message says what was expected."""
 
     code = "answer_type_invalid_answer"
+
+
+class InvalidItemError(AggregationError):
+    """An item does not carry what its job's answer type needs (a pairwise item's two sides); ``field`` names the
+    item's field at fault."""
+
+    code = "answer_type_invalid_item"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.reason = message

@@ -168,6 +168,7 @@ class AggregateSerializer(serializers.ModelSerializer):
             "converged",
             "log_likelihood",
             "class_priors",
+            "item_scores",
             "excluded_workers",
             "duration_ms",
             "computed_at",

@@ -18,6 +18,9 @@ class JobAggregate(models.Model):
     converged = models.BooleanField(default=False)
     log_likelihood = models.FloatField(null=True, blank=True)
     class_priors = models.JSONField(default=dict, blank=True)
+    item_scores = models.JSONField(
+        default=dict, blank=True, help_text="Pairwise jobs: the score of each compared id (Bradley-Terry), id -> score."
+    )
     excluded_workers = models.PositiveIntegerField(default=0)
     duration_ms = models.PositiveIntegerField(default=0)
     computed_at = models.DateTimeField(null=True, blank=True)

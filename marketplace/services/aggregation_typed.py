@@ -1,6 +1,8 @@
-"""Aggregation of the engine's other answer types (multi_choice, text, number): the job's answers through the type's
-own method in the pure engine (`marketplace.aggregation.types`), one answer and a confidence per item, a quality per
-worker. Single-choice jobs keep their Dawid-Skene path (`services/aggregation.py`), which calls this for the rest."""
+"""Aggregation of the engine's other answer types (multi_choice, text, number, pairwise): the job's answers through
+the type's own method in the pure engine (`marketplace.aggregation.types`), one answer and a confidence per item, a
+quality per worker; a type that scores what its items compare (pairwise) also stores a score per compared id
+(`JobAggregate.item_scores`). Single-choice jobs keep their Dawid-Skene path (`services/aggregation.py`), which calls
+this for the rest."""
 
 import time
 from collections import Counter
@@ -26,15 +28,18 @@ def job_aggregate_typed(*, job: Job, adapt: Callable[[Job], None]) -> tuple[JobA
     gold = dict(Item.objects.filter(job=job, is_gold=True).values_list("id", "gold_answer"))
     answered = {item_id for _, item_id, _, _ in rows}
     blocked = Participation.objects.filter(job=job, blocked_at__isnull=False).values_list("worker_id", flat=True)
+    kind = answer_type(schema.type)
+    items = _item_fields(job, kind.item_fields, answered) if kind.item_fields else None
     started = time.perf_counter()
     consensus = (
-        answer_type(schema.type).aggregate(
+        kind.aggregate(
             schema.schema,
             [item_id for _, item_id, _, _ in rows],
             [worker_id for _, _, worker_id, _ in rows],
             [value for _, _, _, value in rows],
             gold={item_id: key for item_id, key in gold.items() if item_id in answered} or None,
             exclude_workers=list(blocked),
+            items=items,
         )
         if rows
         else None
@@ -54,6 +59,7 @@ def job_aggregate_typed(*, job: Job, adapt: Callable[[Job], None]) -> tuple[JobA
         state.last_answer_id, state.n_answers = last_answer_id, len(rows)
         state.n_items = len(answered - set(gold))
         state.iterations, state.converged, state.log_likelihood, state.class_priors = 0, True, None, {}
+        state.item_scores = _item_scores(consensus)
         state.duration_ms, state.computed_at = elapsed_ms, timezone.now()
         state.save()
         updated = sorted({item_id for answer_id, item_id, _, _ in rows if answer_id > since} - set(gold))
@@ -62,6 +68,25 @@ def job_aggregate_typed(*, job: Job, adapt: Callable[[Job], None]) -> tuple[JobA
             adapt(job)
     workers = consensus.workers.tolist() if consensus is not None else []
     return state, workers
+
+
+def _item_fields(job: Job, fields: tuple[str, ...], answered: set[int]) -> dict[int, dict[str, str]]:
+    """The fields the type reads from each answered item (a pairwise item's two sides), as strings."""
+    payloads = Item.objects.filter(job=job).values_list("id", "payload").iterator(chunk_size=2000)
+    return {
+        item_id: {name: str(payload.get(name)) for name in fields}
+        for item_id, payload in payloads
+        if item_id in answered
+    }
+
+
+def _item_scores(consensus: Consensus | None) -> dict[str, float]:
+    if consensus is None or consensus.items is None or consensus.item_scores is None:
+        return {}
+    return {
+        str(item): round(float(score), 6)
+        for item, score in zip(consensus.items.tolist(), consensus.item_scores.tolist(), strict=True)
+    }
 
 
 def _store(job: Job, consensus: Consensus, gold: set[int], counts: Counter[int]) -> None:

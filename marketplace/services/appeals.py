@@ -13,17 +13,30 @@ The share that decides, `agreement`, is backed items over all the assignment's r
 nobody else answered, or that the others leave in doubt, never counts for the appellant. The last aggregation's
 worker models did see the appellant's answers; that is second order (it shapes how much each other worker is
 trusted, not what they answered), and the price of not refitting the job on every appeal.
+
+The engine's other answer types (multi_choice, text, number, pairwise) have no stored worker model to reuse: their
+label of an item is the type's own aggregation (`marketplace.aggregation.types`, through the registry) of the other
+workers' answers on the appellant's items alone, a refit over a few dozen answers. It is *determined* when at least
+`APPEAL_AUTO_MIN_ANSWERS` answers of other workers back it, and the appellant is *backed* where their answer passes
+the type's own grading measure against it (Jaccard, 1 - WER, the tolerance, the order), as a gold key would.
 """
 
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 from django.conf import settings
 
 from marketplace.aggregation import Answers, dawid_skene_posteriors
-from marketplace.models import Answer, Assignment, JobAggregate, Participation
+from marketplace.aggregation.types import answer_type
+from marketplace.models import Answer, Assignment, Item, JobAggregate, Participation
 from marketplace.schemas import parse_label_schema
+from qualification.labels import EngineSchema, LabelSchema, SingleChoice
+
+Others = list[tuple[int, int, Any]]  # (item id, worker id, answer) of the other workers
 
 
 @dataclass(frozen=True)
@@ -34,6 +47,7 @@ class AppealEvidence:
     items: int
     determined: int
     backed: int
+    rule: str = ""  # when an item's label counts as determined, in words
 
     @property
     def contradicted(self) -> int:
@@ -47,12 +61,12 @@ class AppealEvidence:
 
 def appeal_evidence(*, assignment: Assignment) -> AppealEvidence | None:
     """The evidence for the appealed `assignment` (gold left out), or None before the job's first aggregation (no
-    worker model yet). Four queries, whatever the size of the job."""
+    worker model yet). Four queries, whatever the size of the job (five for a type that reads its items' fields)."""
     model = JobAggregate.objects.filter(job_id=assignment.job_id, computed_at__isnull=False).first()
-    if model is None or parse_label_schema(assignment.job.label_schema).type != "single_choice":
-        return None  # other answer types: no automatic decision yet, the appeal waits for an admin
+    if model is None:
+        return None
+    schema = parse_label_schema(assignment.job.label_schema)
     mine = dict(Answer.objects.filter(assignment=assignment, is_gold=False).values_list("item_id", "value"))
-    classes = parse_label_schema(assignment.job.label_schema).classes
     blocked = Participation.objects.filter(job_id=assignment.job_id, blocked_at__isnull=False).values("worker_id")
     others = list(
         Answer.objects.filter(item_id__in=list(mine))
@@ -61,9 +75,73 @@ def appeal_evidence(*, assignment: Assignment) -> AppealEvidence | None:
         .values_list("item_id", "worker_id", "value")
     )
     items = list(mine)
-    labels = _labels(others, items, classes, model, job_id=assignment.job_id)
-    backed = sum(label is not None and label == mine[item_id] for item_id, label in zip(items, labels, strict=True))
-    return AppealEvidence(items=len(items), determined=sum(label is not None for label in labels), backed=backed)
+    determine, rule = _DETERMINE[type(schema)]
+    labels = determine(schema, others, items, model, assignment.job_id)
+    backed = sum(
+        label is not None and schema.is_correct(mine[item_id], label)
+        for item_id, label in zip(items, labels, strict=True)
+    )
+    return AppealEvidence(
+        items=len(items), determined=sum(label is not None for label in labels), backed=backed, rule=rule()
+    )
+
+
+def _single_choice_labels(
+    schema: LabelSchema, others: Others, items: list[int], model: JobAggregate, job_id: int
+) -> list[Any]:
+    return _labels(others, items, schema.classes, model, job_id=job_id)
+
+
+def _single_choice_rule() -> str:
+    return (
+        f"an item needs {settings.APPEAL_AUTO_MIN_ANSWERS} answers from other workers and "
+        f"{settings.APPEAL_AUTO_CONFIDENCE:.0%} confidence in one label"
+    )
+
+
+def _engine_labels(
+    schema: LabelSchema, others: Others, items: list[int], model: JobAggregate, job_id: int
+) -> list[Any]:
+    """The type's own aggregate of the other workers' answers on each item (in `items` order), or None where fewer
+    than `APPEAL_AUTO_MIN_ANSWERS` of them answered it."""
+    if not others:
+        return [None] * len(items)
+    assert isinstance(schema, EngineSchema)
+    kind = answer_type(schema.type)
+    fields = (
+        {
+            item_id: {name: str(payload.get(name)) for name in kind.item_fields}
+            for item_id, payload in Item.objects.filter(id__in=items).values_list("id", "payload")
+        }
+        if kind.item_fields
+        else None
+    )
+    consensus = kind.aggregate(
+        schema.schema,
+        [item_id for item_id, _, _ in others],
+        [worker_id for _, worker_id, _ in others],
+        [value for _, _, value in others],
+        items=fields,
+    )
+    label_of = dict(zip(consensus.tasks.tolist(), consensus.answers, strict=True))
+    counts = Counter(item_id for item_id, _, _ in others)
+    return [label_of[item_id] if counts[item_id] >= settings.APPEAL_AUTO_MIN_ANSWERS else None for item_id in items]
+
+
+def _engine_rule() -> str:
+    return (
+        f"an item needs {settings.APPEAL_AUTO_MIN_ANSWERS} answers from other workers, whose aggregate the "
+        "worker's answer must pass as a gold key"
+    )
+
+
+# How each kind of label schema determines an item's label from the other workers' answers, and that rule in words.
+_DETERMINE: dict[
+    type, tuple[Callable[[LabelSchema, Others, list[int], JobAggregate, int], list[Any]], Callable[[], str]]
+] = {
+    SingleChoice: (_single_choice_labels, _single_choice_rule),
+    EngineSchema: (_engine_labels, _engine_rule),
+}
 
 
 def _labels(

@@ -190,10 +190,7 @@ def _backing(evidence: AppealEvidence) -> str:
 def _why_waiting(evidence: AppealEvidence | None) -> str:
     if evidence is None:
         return "The job has not been aggregated yet: no other worker's answers have been weighed."
-    rule = (
-        f"an item needs {settings.APPEAL_AUTO_MIN_ANSWERS} answers from other workers and "
-        f"{settings.APPEAL_AUTO_CONFIDENCE:.0%} confidence in one label"
-    )
+    rule = evidence.rule
     if not evidence.determined:
         return f"Other workers' answers determine none of the {evidence.items} items' labels ({rule})."
     return (

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import IO, Any
 
-from marketplace.schemas import RESERVED_COLUMNS, ItemSchema, LabelSchema, SchemaValueError
+from marketplace.schemas import RESERVED_COLUMNS, ItemSchema, ItemValueError, LabelSchema, SchemaValueError
 from marketplace.selectors import item_context
 from qualification import storable
 
@@ -161,9 +161,12 @@ class RowValidator:
         fields: tuple[str, ...] | None = None,
         media: Mapping[str, str] | None = None,
         described: Mapping[str, Any] | None = None,
+        *,
+        answer_schema: LabelSchema | None = None,
     ) -> None:
         self.item_schema = item_schema
         self.label_schema = label_schema  # set for gold uploads only
+        self.answer_schema = answer_schema or label_schema  # the job's, for what its answer type reads from items
         self.fields = fields
         self.media = media or {}  # the job's media files by name, with their kind (for media fields)
         self.media_fields = item_schema.media_fields
@@ -176,7 +179,7 @@ class RowValidator:
         return CleanRow(
             row=row,
             external_id=external_id,
-            payload=payload,
+            payload=self._checked(row, line, payload),
             gold_answer=self._gold(row, line, record, payload) if self.label_schema else None,
         )
 
@@ -193,6 +196,15 @@ class RowValidator:
             if kind and payload[field.name] is not None and self.media.get(payload[field.name]) != kind:
                 message = f"{field.name} must name a file of kind {kind} uploaded to the job's media"
                 raise RowError(RowProblem(row, line, field.name, f"{message} (not {payload[field.name]!r})."))
+        return payload
+
+    def _checked(self, row: int, line: int, payload: dict[str, Any]) -> dict[str, Any]:
+        """The payload, with the fields the job's answer type reads checked (a pairwise item's two sides)."""
+        if self.answer_schema is not None:
+            try:
+                self.answer_schema.check_item(payload)
+            except ItemValueError as exc:
+                raise RowError(RowProblem(row, line, exc.field, str(exc))) from None
         return payload
 
     def _same_fields(self, row: int, line: int, payload: dict[str, Any]) -> dict[str, Any]:

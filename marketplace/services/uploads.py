@@ -173,9 +173,10 @@ def _ingest(upload: Upload, stream: IO[bytes]) -> None:
     item_schema = parse_item_schema(job.item_schema)
     fields = None if item_schema.fields else _payload_fields(job)
     media = media_kinds(job=job) if item_schema.media_fields else None
-    label_schema = parse_label_schema(job.label_schema) if is_gold else None
-    described = media_described(job=job) if media and label_schema is not None and label_schema.needs_item else None
-    validator = RowValidator(item_schema, label_schema, fields, media, described)
+    label_schema = parse_label_schema(job.label_schema)
+    gold_schema = label_schema if is_gold else None
+    described = media_described(job=job) if media and gold_schema is not None and gold_schema.needs_item else None
+    validator = RowValidator(item_schema, gold_schema, fields, media, described, answer_schema=label_schema)
     required = [f.name for f in item_schema.fields if f.required] + (["gold_label"] if is_gold else [])
     writer = ItemWriter(job=job, upload=upload, gold=is_gold)
     totals, errors = _Totals(), []

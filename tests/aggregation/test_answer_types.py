@@ -10,6 +10,7 @@ import pytest
 from marketplace.aggregation.errors import (
     InvalidAnswerError,
     InvalidAnswersError,
+    InvalidItemError,
     InvalidOptionError,
     InvalidSchemaError,
 )
@@ -109,7 +110,8 @@ def test_an_unknown_type_or_method_is_named() -> None:
         ("number", None, True, "finite number"),
         ("number", None, "3", "finite number"),
         ("pairwise", None, None, "ties are not allowed"),
-        ("pairwise", {"allow_tie": True}, 5, "or null for a tie"),
+        ("pairwise", {"allow_tie": True}, 5, '"tie" (null) for a tie, got 5'),
+        ("pairwise", None, "p1", 'expected "left" or "right", got \'p1\''),
     ],
 )
 def test_a_wrong_shaped_answer_is_refused_with_what_was_expected(
@@ -201,6 +203,37 @@ def test_pairwise_is_graded_by_agreement_with_the_known_order() -> None:
     assert kind.grade(schema, "p2", "p1").score == 0.0
     assert kind.grade(schema, None, "p1").score == 0.5
     assert not kind.grade(schema, None, "p1").passed
+    assert kind.grade(schema, "tie", "tie").passed
+    assert kind.grade(schema, "tie", "left").score == 0.5
+
+
+def test_a_pairwise_answer_is_canonically_the_winning_side_and_a_tie_is_explicit() -> None:
+    kind = answer_type("pairwise")
+    item = {"left": "p1", "right": "p2"}
+    tied = kind.parse_schema({"allow_tie": True})
+
+    assert kind.clean(tied, "p2", item=item) == "right"  # the winner's id, where the item is known
+    assert kind.clean(tied, "left", item=item) == "left"
+    assert kind.clean(tied, "left") == "left"
+    assert kind.clean(tied, "tie") == "tie"
+    assert kind.clean(tied, None, item=item) == "tie"  # the command line's null
+    assert kind.clean(tied, "right", item={"left": "right", "right": "x"}) == "left"  # an id wins over a side
+    assert kind.decode("left") == "left"  # a plain CSV cell
+    assert kind.decode('"tie"') == "tie"
+    with pytest.raises(InvalidAnswerError, match="ties are not allowed"):
+        kind.clean(kind.parse_schema(None), "tie")
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [({"right": "b"}, "left"), ({"left": "a", "right": ""}, "right"), ({"left": 3, "right": "3"}, "right")],
+)
+def test_a_pairwise_item_must_name_two_different_sides(payload: dict[str, Any], field: str) -> None:
+    kind = answer_type("pairwise")
+    with pytest.raises(InvalidItemError) as raised:
+        kind.check_item(kind.parse_schema(None), payload)
+    assert raised.value.field == field
+    kind.check_item(kind.parse_schema(None), {"left": "a", "right": 7})
 
 
 def test_multi_choice_answers_are_written_in_the_choices_order() -> None:
@@ -219,5 +252,5 @@ def test_pairwise_aggregation_scores_every_item_and_picks_each_tasks_winner() ->
     assert consensus.items is not None and consensus.item_scores is not None
     assert consensus.items.tolist() == ["a", "b", "c"]
     assert list(np.argsort(-consensus.item_scores)) == [0, 1, 2]
-    assert consensus.answers == ["a", "b", "a"]
+    assert consensus.answers == ["left", "left", "left"]  # the winning side of a|b, b|c, a|c
     assert consensus.rows()[0] == ["item", "score"]

@@ -1,17 +1,20 @@
-"""Answer types beyond single choice, end to end through the HTTP API: a multi-label, a transcription and a rating
-job are created, get items and gold (keys in the type's encoding), launch; several workers claim and submit, a
-spammer is blocked by gold graded with the type's own measure; the aggregation gives each item an answer and a
-confidence; the results API and the export serve them in the type's encoding; an appeal is filed."""
+"""Answer types beyond single choice, end to end through the HTTP API: a multi-label, a transcription, a rating and a
+pairwise comparison job are created, get items and gold (keys in the type's encoding), launch; several workers claim
+and submit, a spammer is blocked by gold graded with the type's own measure; the aggregation gives each item an
+answer and a confidence; the results API and the export serve them in the type's encoding; appeals are decided by
+the type's own measure against the other workers' aggregate: the spammer's waits for an admin, an honest worker's
+wrongly rejected work is overturned at once."""
 
 import csv
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from marketplace.models import Participation
+from marketplace.models import Dispute, Participation
 from marketplace.services.aggregation import job_aggregate
 from tests.factories import RequesterFactory, WorkerFactory
 
@@ -26,6 +29,21 @@ class Case:
     truth: list[Any]  # per item, then per gold item
     wrong: Any  # what the spammer always answers
     bad: Any  # an answer of the wrong shape
+    fields: Callable[[int], dict[str, Any]] = lambda n: {}  # what else item n carries (a pairwise item's sides)
+
+
+def quality(n: int) -> int:
+    """The hidden order of the passages a pairwise job compares: passage `p<k>` ranks by (5k mod 13)."""
+    return (5 * n) % 13
+
+
+def sides(n: int) -> dict[str, Any]:
+    """Pairwise item n compares passage p<n mod 13> with p<(n+4) mod 13>, never the same passage twice."""
+    return {"left": f"p{n % 13}", "right": f"p{(n + 4) % 13}"}
+
+
+def winner(n: int) -> str:
+    return "left" if quality(n % 13) > quality((n + 4) % 13) else "right"
 
 
 CASES = {
@@ -48,6 +66,13 @@ CASES = {
         5,
         "five",
     ),
+    "pairwise": Case(
+        {"type": "pairwise", "allow_tie": True},
+        [winner(i) for i in range(N_ITEMS)] + [winner(100 + g) for g in range(N_GOLD)],
+        "tie",  # an explicit tie, allowed by the schema, against a known order: half a point, never a pass
+        "middle",
+        sides,
+    ),
 }
 
 
@@ -66,6 +91,10 @@ def upload(client, job_id: int, kind: str, rows: list[dict]) -> None:
     assert response.status_code == 201, response.content
 
 
+def item_fields(case: Case) -> list[dict[str, str]]:
+    return [{"name": name, "type": "string"} for name in case.fields(0)]
+
+
 def cell(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
@@ -82,10 +111,10 @@ def test_a_job_of_this_type_runs_from_upload_to_results_export_and_appeal(
         {
             "title": f"A {name} job",
             "label_schema": case.schema,
-            "item_schema": {"fields": [{"name": "n", "type": "integer"}]},
+            "item_schema": {"fields": [{"name": "n", "type": "integer"}, *item_fields(case)]},
             "items_per_task": 2,
-            "overlap_min": 3,
-            "overlap_max": 3,
+            "overlap_min": 4,  # the spammer's, and three honest workers' (two others behind each honest answer)
+            "overlap_max": 4,
             "gold_ratio": "0.5",
             "min_gold": 2,
             "reward_cents": 10,
@@ -93,8 +122,8 @@ def test_a_job_of_this_type_runs_from_upload_to_results_export_and_appeal(
     )
     assert job.status_code == 201, job.content
     job_id = job.json()["id"]
-    upload(client, job_id, "items", [{"external_id": f"i{i}", "n": i} for i in range(N_ITEMS)])
-    gold = [{"n": 100 + g, "gold_label": cell(case.truth[N_ITEMS + g])} for g in range(N_GOLD)]
+    upload(client, job_id, "items", [{"external_id": f"i{i}", "n": i, **case.fields(i)} for i in range(N_ITEMS)])
+    gold = [{"n": 100 + g, **case.fields(100 + g), "gold_label": cell(case.truth[N_ITEMS + g])} for g in range(N_GOLD)]
     upload(client, job_id, "gold", gold)
     cost = client.get(f"/api/v1/jobs/{job_id}/cost/").json()
     client.post(
@@ -148,4 +177,13 @@ def test_a_job_of_this_type_runs_from_upload_to_results_export_and_appeal(
         f"/api/v1/work/assignments/{rejected[0]['id']}/appeal/", {"message": "I was right."}
     )
     assert appeal.status_code == 201, appeal.content
-    assert appeal.json()["status"] == "open"  # decided by an admin for this type (no automatic decision yet)
+    assert appeal.json()["status"] == "open"  # the others' aggregate contradicts every answer: an admin decides
+    assert Dispute.objects.get(pk=appeal.json()["id"]).agreement == 0.0
+
+    wronged = client.get(f"/api/v1/jobs/{job_id}/assignments/?worker={honest[0].pk}").json()["results"][0]
+    review = client.post(f"/api/v1/jobs/{job_id}/review/", {"reject": [{"id": wronged["id"], "reason": "No."}]})
+    assert review.json()["rejected"] == [wronged["id"]], review.content
+    appeal = api.as_user(honest[0]).post(f"/api/v1/work/assignments/{wronged['id']}/appeal/", {"message": "Look."})
+    assert appeal.status_code == 201, appeal.content
+    overturned = Dispute.objects.get(pk=appeal.json()["id"])
+    assert (overturned.status, overturned.decision, overturned.agreement) == ("resolved", "overturn", 1.0)

@@ -11,7 +11,10 @@ aggregation methods, the default first), then five small functions, all pure (no
 - ``grade(schema, answer, key)``: a cleaned answer against a gold key: a score in [0, 1] and pass or fail.
 - ``aggregate(schema, tasks, workers, answers, ...)``: keys and cleaned answers in, a :class:`Consensus` out
   (one answer and a confidence per task, a quality per worker), through the pure engine.
-- ``decode(text)``: one answer as written in a CSV file (JSON), for the command line.
+- ``decode(text)``: one answer as written in a CSV file (JSON), for the command line and gold uploads.
+- ``item_fields`` and ``check_item(schema, payload)``: the item fields the type's answers and aggregation read (a
+  pairwise item's ``left`` and ``right``; none for the others), and their check on upload
+  (:class:`InvalidItemError` naming the field).
 
 A type whose answers depend on the item (a box must lie inside the image, a span inside the text) sets
 ``needs_item``: the marketplace then passes ``item``, the item's fields by name, each media field as a mapping of
@@ -162,6 +165,7 @@ class AnswerType:
     needs_item: bool = False
     parts: str | None = None
     exports: Mapping[str, ExportFormat] = {}  # noqa: RUF012 -- read only, replaced (never mutated) by a type
+    item_fields: tuple[str, ...] = ()
 
     def parse_schema(self, raw: Mapping[str, Any] | None) -> Any:
         raise NotImplementedError
@@ -212,6 +216,9 @@ class AnswerType:
 
     def item_of_task(self, task: str) -> Mapping[str, Any] | None:
         return None
+
+    def check_item(self, schema: Any, payload: Mapping[str, Any]) -> None:
+        """An item's payload, checked for what the type reads from it; nothing by default."""
 
 
 def keyed(
