@@ -20,7 +20,7 @@ def _answer_field(answer_type: str, classes: Sequence[str], *, label: str) -> fo
         return forms.MultipleChoiceField(label=label, choices=[(c, c) for c in classes], required=False)
     if answer_type == "number":
         return forms.FloatField(label=label)
-    if answer_type == "pairwise":  # a side, turned into its item's id (or None, a tie) by `answers`
+    if answer_type == "pairwise":  # the winning side; the service refuses a tie where the job allows none
         return forms.ChoiceField(label=label, choices=PAIRWISE_CHOICES)
     if answer_type in ("bbox", "spans"):  # a JSON list the widget's script keeps; the service checks its boxes/spans
         return forms.JSONField(label=label, required=False, initial=list, widget=forms.HiddenInput)
@@ -72,25 +72,17 @@ class AnswersForm(forms.Form):
         positions: int,
         answer_type: str = "single_choice",
         classes: Sequence[str] = (),
-        payloads: Sequence[Mapping[str, Any]] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.answer_type = answer_type
-        self.payloads = payloads  # the items' payloads: pairwise answers name a side's id
         for position in range(positions):
             self.fields[f"answer_{position}"] = _answer_field(answer_type, classes, label=f"Item {position + 1}")
 
     def answers(self) -> list[dict[str, Any]]:
         return [
-            {"position": position, "answer": self._answer(position, value)}
-            for position, value in ((int(name.removeprefix("answer_")), v) for name, v in self.cleaned_data.items())
+            {"position": int(name.removeprefix("answer_")), "answer": value}
+            for name, value in self.cleaned_data.items()
         ]
-
-    def _answer(self, position: int, value: Any) -> Any:
-        if self.answer_type != "pairwise":
-            return value
-        return None if value == "tie" else self.payloads[position].get(value)
 
     def add_position_errors(self, errors: list[dict[str, Any]]) -> None:
         """A service's `InvalidAnswers` errors (`{"position", "message"}`), each on its item's field."""
@@ -98,22 +90,36 @@ class AnswersForm(forms.Form):
             name = f"answer_{problem['position']}"
             self.add_error(name if name in self.fields else None, problem["message"])
 
-    def entries(self, values: list[list[tuple[str, Any, str]]]) -> list[dict[str, Any]]:
+    def entries(
+        self, values: list[list[tuple[str, Any, str]]], label_schema: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         """What `_answer_items.html` renders: per position, its field and its (name, value, kind) triples, and what
-        the structured widgets draw on: the item's image (bbox), its text (spans), its two sides (pairwise)."""
+        the structured widgets draw on: the item's image (bbox: the schema's `image_field`, else its first image),
+        its text (spans: the schema's `text_field`, not repeated above the widget), its two sides (pairwise: the
+        fields `left`, `right` and those named `left_...`, `right_...`)."""
+        schema = label_schema or {}
         return [
-            {"position": position, "field": self[f"answer_{position}"], "values": shown, **_widget_inputs(shown)}
+            {"position": position, "field": self[f"answer_{position}"], **_widget_inputs(shown, schema)}
             for position, shown in enumerate(values)
         ]
 
 
-def _widget_inputs(shown: list[tuple[str, Any, str]]) -> dict[str, Any]:
-    images = [value for _, value, kind in shown if kind == "image" and value]
-    images += [value for _, value, kind in shown if kind == "url" and value]
-    texts = [value for name, value, kind in shown if name == "text" and isinstance(value, str)]
-    texts += [value for _, value, kind in shown if kind in ("string", "text") and isinstance(value, str)]
+def _widget_inputs(shown: list[tuple[str, Any, str]], schema: Mapping[str, Any]) -> dict[str, Any]:
+    kind_of = schema.get("type")
+    images = [name for name, value, kind in shown if value and name == schema.get("image_field")]
+    images += [name for name, value, kind in shown if kind == "image" and value]
+    image = images[0] if kind_of == "bbox" and images else None
+    text = schema.get("text_field") if kind_of == "spans" else None
+    by_name = {name: value for name, value, _ in shown}
     sides = {
         side: [(name, value, kind) for name, value, kind in shown if name == side or name.startswith(side + "_")]
         for side in ("left", "right")
+        if kind_of == "pairwise"
     }
-    return {"image": images[0] if images else "", "text": texts[0] if texts else "", "sides": sides}
+    drawn = {image, text} | {name for side in sides.values() for name, _, _ in side}  # by the widget, not twice
+    return {
+        "values": [entry for entry in shown if entry[0] not in drawn],
+        "image": by_name.get(image, "") if image else "",
+        "text": by_name.get(text) if isinstance(by_name.get(text), str) else "",
+        "sides": sides,
+    }

@@ -94,9 +94,7 @@ def assignment_detail(request: HttpRequest, assignment_id: int) -> HttpResponse:
 @worker_required
 def assignment_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
     assignment = _own(request, assignment_id)
-    job = assignment.job
-    payloads = [item.payload for item in selectors.assignment_items(assignment=assignment)] if _pairwise(job) else ()
-    form = _answers_form(job, request.POST, positions=len(assignment.item_ids), payloads=payloads)
+    form = _answers_form(assignment.job, request.POST, positions=len(assignment.item_ids))
     if not form.is_valid():
         return _task_page(request, assignment, form, status=400)
     try:
@@ -145,7 +143,7 @@ def _task_page(request: HttpRequest, assignment: Assignment, form: AnswersForm, 
         [(name, _shown(assignment, position, name, item.payload.get(name), media), _kind(job, name)) for name in fields]
         for position, item in enumerate(items)
     ]
-    positions = form.entries(values)
+    positions = form.entries(values, job.label_schema)
     context = {"assignment": assignment, "job": job, "form": form, "positions": positions, "row": _row(job)}
     context["widget"] = f"web/widgets/{job.label_schema['type']}.html"
     context["classes"] = parse_label_schema(job.label_schema).classes
@@ -153,13 +151,9 @@ def _task_page(request: HttpRequest, assignment: Assignment, form: AnswersForm, 
     return render(request, "web/worker/assignment.html", context, status=status)
 
 
-def _answers_form(job: Job, *args: Any, positions: int, payloads: Any = ()) -> AnswersForm:
+def _answers_form(job: Job, *args: Any, positions: int) -> AnswersForm:
     schema = parse_label_schema(job.label_schema)
-    return AnswersForm(*args, positions=positions, answer_type=schema.type, classes=schema.classes, payloads=payloads)
-
-
-def _pairwise(job: Job) -> bool:
-    return job.label_schema.get("type") == "pairwise"
+    return AnswersForm(*args, positions=positions, answer_type=schema.type, classes=schema.classes)
 
 
 def _shown(assignment: Assignment, position: int, name: str, value: Any, media: dict[str, str]) -> Any:
