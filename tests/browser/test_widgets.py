@@ -4,7 +4,6 @@ the image, spans selected with the keyboard and the mouse. Each widget passes ax
 
 import io
 import re
-import struct
 import wave
 
 from playwright.sync_api import Page, expect
@@ -65,7 +64,7 @@ def submitted_answers(job: Job) -> list:
 
 
 def audio_state(page: Page) -> dict:
-    return page.evaluate("(() => { const a = document.querySelector('audio'); return {paused: a.paused, at: a.currentTime}; })()")
+    return page.evaluate("(a => ({paused: a.paused, at: a.currentTime}))(document.querySelector('audio'))")
 
 
 def test_a_transcriber_plays_pauses_and_seeks_the_audio_with_keys_while_typing(page: Page, transactional_db) -> None:

@@ -9,7 +9,6 @@ from django import forms
 
 from qualification.labels import LABEL_SCHEMA_TYPES
 
-
 PAIRWISE_CHOICES = [("left", "Left"), ("right", "Right"), ("tie", "Tie")]
 # The widgets that use the arrow keys themselves (an item's audio player then seeks with Ctrl+, and Ctrl+. only).
 ARROW_WIDGETS = frozenset({"pairwise", "bbox", "spans"})
