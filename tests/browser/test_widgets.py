@@ -142,22 +142,6 @@ def test_a_worker_compares_ten_pairs_with_the_arrow_keys_and_the_tie_key(page: P
     assert submitted_answers(job) == [sides[key] for key in keys]
 
 
-def test_pairwise_without_ties_has_no_tie_key(page: Page, transactional_db) -> None:
-    job = typed_job(
-        label_schema={"type": "pairwise"},
-        fields=[{"name": "left", "type": "string"}, {"name": "right", "type": "string"}],
-        items="left,right\na,b\n",
-    )
-    start(page, job)
-    expect(page.get_by_role("radio")).to_have_count(2)
-    page.keyboard.press("t")  # nothing to pick
-    expect(page.get_by_role("radio", name=re.compile("Left"))).to_be_focused()
-    page.keyboard.press("ArrowRight")
-    page.keyboard.press("Enter")
-    expect(page.get_by_text("Submitted.")).to_be_visible()
-    assert submitted_answers(job) == ["right"]
-
-
 def picture(width: int = 200, height: int = 150) -> bytes:
     """A street of two coloured blocks to put boxes around."""
     from PIL import Image, ImageDraw
