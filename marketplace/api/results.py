@@ -143,11 +143,19 @@ def _csv(rows: Iterator[dict[str, Any]], with_answers: bool, classes: tuple[str,
     writer = csv.writer(buffer)
     writer.writerow(columns)
     for row in rows:
-        cells = [json.dumps(v) if k in ("payload", "answers") else ("" if v is None else v) for k, v in row.items()]
+        cells = [_cell(k, v) for k, v in row.items()]
         writer.writerow(csv_cells(cells))
         if buffer.tell() > 64 * 1024:
             yield _drain(buffer)
     yield _drain(buffer)
+
+
+def _cell(column: str, value: Any) -> Any:
+    """A CSV cell: JSON for the payload, the raw answers and a structured label (a multi-label's list), so that
+    every label reads back as the type's encoding; a plain label or number as it is."""
+    if column in ("payload", "answers") or (column == "label" and isinstance(value, list | dict)):
+        return json.dumps(value)
+    return "" if value is None else value
 
 
 def _drain(buffer: io.StringIO) -> str:

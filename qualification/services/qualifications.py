@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from qualification.errors import Forbidden, InvalidQuestions
-from qualification.labels import LabelSchema, SchemaValueError, parse_label_schema
+from qualification.labels import ItemValueError, LabelSchema, SchemaValueError, parse_label_schema
 from qualification.models import Qualification, Question
 from qualification.selectors import can_manage
 
@@ -97,6 +97,11 @@ def _clean_questions(schema: LabelSchema, questions: Sequence[Mapping[str, Any]]
         payload = question.get("payload")
         if not isinstance(payload, dict) or not payload:
             errors.append({"index": index, "field": "payload", "message": "Must be a non-empty object."})
+            continue
+        try:
+            schema.check_item(payload)  # what the answer type reads from an item (a pairwise question's two sides)
+        except ItemValueError as exc:
+            errors.append({"index": index, "field": f"payload.{exc.field}", "message": str(exc)})
             continue
         try:
             pool.append((payload, schema.clean_answer(question.get("answer"))))

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from marketplace.models import Dispute, Participation
+from marketplace.models import Dispute, Participation, WebhookDelivery
 from marketplace.services.aggregation import job_aggregate
 from tests.factories import RequesterFactory, WorkerFactory
 
@@ -122,6 +122,8 @@ def test_a_job_of_this_type_runs_from_upload_to_results_export_and_appeal(
     )
     assert job.status_code == 201, job.content
     job_id = job.json()["id"]
+    hook = {"url": "https://example.com/hooks", "events": ["results.updated"], "description": "results"}
+    assert client.post(f"/api/v1/jobs/{job_id}/webhooks/", hook).status_code == 201
     upload(client, job_id, "items", [{"external_id": f"i{i}", "n": i, **case.fields(i)} for i in range(N_ITEMS)])
     gold = [{"n": 100 + g, **case.fields(100 + g), "gold_label": cell(case.truth[N_ITEMS + g])} for g in range(N_GOLD)]
     upload(client, job_id, "gold", gold)
@@ -170,6 +172,18 @@ def test_a_job_of_this_type_runs_from_upload_to_results_export_and_appeal(
     export = client.get(f"/api/v1/jobs/{job_id}/results/export/?file_format=jsonl")
     lines = [json.loads(line) for line in b"".join(export.streaming_content).decode().splitlines() if line]
     assert {row["external_id"]: row["label"] for row in lines} == labels
+    export = client.get(f"/api/v1/jobs/{job_id}/results/export/?format=csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode())))
+    assert {row["external_id"]: row["label"] for row in rows} == {key: cell(label) for key, label in labels.items()}
+    scores = client.get(f"/api/v1/jobs/{job_id}/aggregation/").json()["item_scores"]
+    if case.fields(0):  # pairwise: each compared passage gets a score, which orders every pair compared as its truth
+        pairs = [(sides(n), winner(n)) for n in [*range(N_ITEMS), *range(100, 100 + N_GOLD)]]
+        assert all((scores[pair["left"]] > scores[pair["right"]]) == (won == "left") for pair, won in pairs)
+        assert len(scores) == 13
+    else:
+        assert scores == {}
+    [event] = WebhookDelivery.objects.filter(job_id=job_id, event_type="results.updated")
+    assert {i["external_id"]: i["label"] for i in event.payload["data"]["updated_items"]} == labels
 
     rejected = client.get(f"/api/v1/jobs/{job_id}/assignments/?worker={spammer.pk}").json()["results"]
     assert rejected and all(a["review_status"] == "rejected" for a in rejected)
@@ -187,3 +201,37 @@ def test_a_job_of_this_type_runs_from_upload_to_results_export_and_appeal(
     assert appeal.status_code == 201, appeal.content
     overturned = Dispute.objects.get(pk=appeal.json()["id"])
     assert (overturned.status, overturned.decision, overturned.agreement) == ("resolved", "overturn", 1.0)
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "message"),
+    [
+        ({"n": 1, "left": "p1", "right": ""}, "right", "right: a pairwise item names its side"),
+        ({"n": 1, "left": "p1", "right": "p1"}, "right", "right: a pairwise item compares two different ids"),
+    ],
+)
+def test_a_pairwise_item_without_two_different_sides_is_refused_naming_the_row_and_field(api, row, field, message):
+    client = api.as_user(RequesterFactory())
+    fields = [{"name": "n", "type": "integer"}, *item_fields(CASES["pairwise"])]
+    for spec in fields[1:]:
+        spec["required"] = False
+    job = client.post(
+        "/api/v1/jobs/",
+        {"title": "Pairs", "label_schema": {"type": "pairwise"}, "item_schema": {"fields": fields}, "reward_cents": 5},
+    )
+    assert job.status_code == 201, job.content
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=["n", "left", "right"])
+    writer.writeheader()
+    writer.writerows([{"n": 0, "left": "p0", "right": "p1"}, row])
+    file = io.BytesIO(text.getvalue().encode())
+    file.name = "items.csv"
+
+    response = client.post(
+        f"/api/v1/jobs/{job.json()['id']}/uploads/", {"file": file, "kind": "items"}, format="multipart"
+    )
+
+    assert response.status_code == 400, response.content
+    [error] = response.json()["extra"]["errors"]
+    assert (error["row"], error["field"]) == (2, field)
+    assert error["message"].startswith(message)

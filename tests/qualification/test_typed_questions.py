@@ -74,3 +74,43 @@ def test_a_wrong_shaped_answer_or_key_is_refused_naming_its_position_or_index_an
     with pytest.raises(InvalidAnswers) as bad:
         attempt_submit(attempt_id=attempt.pk, worker=worker, answers=[{"position": 0, "answer": "three"}])
     assert bad.value.extra["errors"] == [{"position": 0, "field": "answer", "message": "expected a finite number"}]
+
+
+PAIRS = {"type": "pairwise", "allow_tie": True}
+
+
+def test_a_pairwise_qualification_grades_the_winning_side_and_a_tie_against_a_known_order_fails():
+    questions = [
+        {"payload": {"left": "a", "right": "b"}, "answer": "left"},
+        {"payload": {"left": "c", "right": "d"}, "answer": "right"},
+    ]
+    qualification = _define(PAIRS, questions)
+    worker, other = WorkerFactory(), WorkerFactory()
+    attempt, _ = attempt_start(qualification_id=qualification.pk, worker=worker)
+    graded = attempt_submit(
+        attempt_id=attempt.pk,
+        worker=worker,
+        answers=[{"position": p, "answer": k} for p, k in enumerate(_keys(attempt))],
+    )
+    assert graded.score == 1
+    assert Grant.objects.filter(qualification=qualification, worker=worker).exists()
+
+    attempt, _ = attempt_start(qualification_id=qualification.pk, worker=other)
+    graded = attempt_submit(
+        attempt_id=attempt.pk, worker=other, answers=[{"position": p, "answer": "tie"} for p in range(2)]
+    )
+    assert graded.score == 0
+    assert not Grant.objects.filter(qualification=qualification, worker=other).exists()
+
+
+def test_a_pairwise_question_without_two_sides_or_with_a_wrong_shaped_key_is_refused_naming_its_index():
+    questions = [
+        {"payload": {"left": "a", "right": "b"}, "answer": "left"},
+        {"payload": {"left": "a"}, "answer": "left"},
+        {"payload": {"left": "a", "right": "b"}, "answer": "a"},
+    ]
+    with pytest.raises(InvalidQuestions) as refused:
+        _define(PAIRS, questions)
+    errors = refused.value.extra["errors"]
+    assert [(e["index"], e["field"]) for e in errors] == [(1, "payload.right"), (2, "answer")]
+    assert errors[1]["message"] == """expected "left" or "right", or "tie" (null) for a tie, got 'a'"""

@@ -87,6 +87,35 @@ def test_a_wrong_shaped_number_is_shown_again_with_its_error(requester):
     assert not Answer.objects.exists()
 
 
+@pytest.mark.parametrize(("allow_tie", "posted"), [(True, "tie"), (False, "right")])
+def test_the_pairwise_task_page_shows_both_sides_and_takes_the_winning_side(requester, allow_tie, posted):
+    job = JobFactory(
+        requester=requester,
+        label_schema={"type": "pairwise", "allow_tie": allow_tie},
+        item_schema={"fields": [{"name": "left", "type": "string"}, {"name": "right", "type": "string"}]},
+        gold_ratio=0,
+        items_per_task=1,
+        overlap_min=1,
+        overlap_max=1,
+    )
+    upload_receive(job=job, user=requester, file=csv_file("left,right\n<i>p1</i>,p2\n"), kind="items")
+    fund(job)
+    job_transition(job=job, action="launch")
+    worker = WorkerFactory()
+    page = Client()
+    page.force_login(worker)
+    task = page.post(f"/work/jobs/{job.pk}/claim/")["Location"]
+
+    html = page.get(task).content.decode()
+    after = page.post(task.rstrip("/") + "/submit/", {"answer_0": posted})
+
+    assert "&lt;i&gt;p1&lt;/i&gt;" in html and "p2" in html
+    assert ('value="tie"' in html) == allow_tie
+    assert 'value="left"' in html and 'value="right"' in html
+    assert after.status_code == 302, after.content.decode()[:500]
+    assert Answer.objects.get(worker=worker).value == posted
+
+
 def claimed(job) -> tuple[Client, str, object]:
     worker = WorkerFactory()
     page = Client()
