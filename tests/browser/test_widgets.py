@@ -210,16 +210,23 @@ def test_a_worker_draws_moves_resizes_relabels_and_deletes_boxes_with_the_mouse(
     shot(page, "widget-bbox")
     page.keyboard.press("Enter")
 
-    for _ in range(9):  # the other nine: one box each, drawn, labelled with the keys, submitted with Enter
+    for _ in range(8):  # the next eight: one box each, drawn, labelled with the keys, submitted with Enter
         expect(page.locator(".bbox-list li")).to_have_count(0)
         page.wait_for_function("document.querySelector('.bbox-stage img').naturalWidth > 0")
         drag(page, (120, 50), (150, 130))
         page.keyboard.press("2")
         page.keyboard.press("Enter")
+    # The last one with the keys alone: B adds a box in the middle (a quarter of the image), an arrow moves it by 1%
+    # of the image, Shift+arrow resizes it.
+    expect(page.locator(".bbox-list li")).to_have_count(0)
+    page.wait_for_function("document.querySelector('.bbox-stage img').naturalWidth > 0")
+    for key in ("b", "ArrowRight", "Shift+ArrowDown", "2", "Enter"):
+        page.keyboard.press(key)
     expect(page.get_by_text("Submitted.")).to_be_visible()
     answers = submitted_answers(job)
     assert answers[0] == [[22, 32, 60, 60, "car"], [120, 50, 30, 80, "person"]]
-    assert answers[1:] == [[[120, 50, 30, 80, "person"]]] * 9
+    assert answers[1:9] == [[[120, 50, 30, 80, "person"]]] * 8
+    assert answers[9] == [[77, 56, 50, 40, "person"]]
 
 
 SENTENCES = [
