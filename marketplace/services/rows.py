@@ -179,7 +179,7 @@ class RowValidator:
         return CleanRow(
             row=row,
             external_id=external_id,
-            payload=payload,
+            payload=self._checked(row, line, payload),
             gold_answer=self._gold(row, line, record, payload) if self.label_schema else None,
         )
 

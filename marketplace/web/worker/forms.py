@@ -1,7 +1,7 @@
 """The worker pages' forms: they validate what a browser sends and hand the services their usual arguments."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -9,12 +9,20 @@ from django import forms
 
 from qualification.labels import LABEL_SCHEMA_TYPES
 
+PAIRWISE_CHOICES = [("left", "Left"), ("right", "Right"), ("tie", "Tie")]
+# The widgets that use the arrow keys themselves (an item's audio player then seeks with Ctrl+, and Ctrl+. only).
+ARROW_WIDGETS = frozenset({"pairwise", "bbox", "spans"})
+
 
 def _answer_field(answer_type: str, classes: Sequence[str], *, label: str) -> forms.Field:
     if answer_type == "multi_choice":  # the service checks the set's size (min_count, max_count)
         return forms.MultipleChoiceField(label=label, choices=[(c, c) for c in classes], required=False)
     if answer_type == "number":
         return forms.FloatField(label=label)
+    if answer_type == "pairwise":  # the winning side; the service refuses a tie where the job allows none
+        return forms.ChoiceField(label=label, choices=PAIRWISE_CHOICES)
+    if answer_type in ("bbox", "spans"):  # a JSON list the widget's script keeps; the service checks its boxes/spans
+        return forms.JSONField(label=label, required=False, initial=list, widget=forms.HiddenInput)
     return forms.CharField(label=label, max_length=10_000, strip=answer_type != "text")
 
 
@@ -58,7 +66,12 @@ class AnswersForm(forms.Form):
     set of classes, a number); the answer type's rules are the service's."""
 
     def __init__(
-        self, *args: Any, positions: int, answer_type: str = "single_choice", classes: Sequence[str] = (), **kwargs: Any
+        self,
+        *args: Any,
+        positions: int,
+        answer_type: str = "single_choice",
+        classes: Sequence[str] = (),
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         for position in range(positions):
@@ -76,9 +89,36 @@ class AnswersForm(forms.Form):
             name = f"answer_{problem['position']}"
             self.add_error(name if name in self.fields else None, problem["message"])
 
-    def entries(self, values: list[list[tuple[str, Any, str]]]) -> list[dict[str, Any]]:
-        """What `_answer_items.html` renders: per position, its field and its (name, value, kind) triples."""
+    def entries(
+        self, values: list[list[tuple[str, Any, str]]], label_schema: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """What `_answer_items.html` renders: per position, its field and its (name, value, kind) triples, and what
+        the structured widgets draw on: the item's image (bbox: the schema's `image_field`, else its first image),
+        its text (spans: the schema's `text_field`, not repeated above the widget), its two sides (pairwise: the
+        fields `left`, `right` and those named `left_...`, `right_...`)."""
+        schema = label_schema or {}
         return [
-            {"position": position, "field": self[f"answer_{position}"], "values": shown}
+            {"position": position, "field": self[f"answer_{position}"], **_widget_inputs(shown, schema)}
             for position, shown in enumerate(values)
         ]
+
+
+def _widget_inputs(shown: list[tuple[str, Any, str]], schema: Mapping[str, Any]) -> dict[str, Any]:
+    kind_of = schema.get("type")
+    images = [name for name, value, kind in shown if value and name == schema.get("image_field")]
+    images += [name for name, value, kind in shown if kind == "image" and value]
+    image = images[0] if kind_of == "bbox" and images else None
+    text = schema.get("text_field") if kind_of == "spans" else None
+    by_name = {name: value for name, value, _ in shown}
+    sides = {
+        side: [(name, value, kind) for name, value, kind in shown if name == side or name.startswith(side + "_")]
+        for side in ("left", "right")
+        if kind_of == "pairwise"
+    }
+    drawn = {image, text} | {name for side in sides.values() for name, _, _ in side}  # by the widget, not twice
+    return {
+        "values": [entry for entry in shown if entry[0] not in drawn],
+        "image": by_name.get(image, "") if image else "",
+        "text": by_name.get(text) if isinstance(by_name.get(text), str) else "",
+        "sides": sides,
+    }

@@ -21,7 +21,7 @@ from marketplace.schemas import parse_label_schema
 from marketplace.services.assignments import assignment_claim, assignment_release, assignment_submit_and_claim
 from marketplace.services.disputes import appeal_file
 from marketplace.web.access import role_required
-from marketplace.web.worker.forms import AnswersForm, AppealForm, PayoutForm, WorkSearchForm
+from marketplace.web.worker.forms import ARROW_WIDGETS, AnswersForm, AppealForm, PayoutForm, WorkSearchForm
 from payments.errors import PaymentsError
 from payments.money import format_amount
 from payments.selectors import balance_list, payout_list
@@ -143,10 +143,11 @@ def _task_page(request: HttpRequest, assignment: Assignment, form: AnswersForm, 
         [(name, _shown(assignment, position, name, item.payload.get(name), media), _kind(job, name)) for name in fields]
         for position, item in enumerate(items)
     ]
-    positions = form.entries(values)
+    positions = form.entries(values, job.label_schema)
     context = {"assignment": assignment, "job": job, "form": form, "positions": positions, "row": _row(job)}
     context["widget"] = f"web/widgets/{job.label_schema['type']}.html"
     context["classes"] = parse_label_schema(job.label_schema).classes
+    context["arrows_taken"] = job.label_schema["type"] in ARROW_WIDGETS
     return render(request, "web/worker/assignment.html", context, status=status)
 
 

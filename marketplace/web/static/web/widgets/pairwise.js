@@ -1,9 +1,11 @@
-// pairwise: keys 1 (left), 2 (right) and 3 (a tie, where allowed) pick the winner of the current item (the one
-// holding focus, else the first unanswered), then focus moves to the next unanswered item, or to the submit button when all are answered.
+// pairwise: for the current item (the one holding focus, else the first unanswered), <- (or 1) picks the left side,
+// -> (or 2) the right one, T (or 3) a tie when the job allows ties; focus then moves to the next unanswered item, or
+// to the submit button when all are answered (Enter submits).
 "use strict";
 (() => {
   const form = document.getElementById("task-form");
   if (!form || form.dataset.widget !== "pairwise") return;
+  const KEYS = { ArrowLeft: "left", 1: "left", ArrowRight: "right", 2: "right", t: "tie", T: "tie", 3: "tie" };
   const items = [...form.querySelectorAll("fieldset.item")];
   const answered = (item) => item.querySelector("input:checked") !== null;
   const current = () =>
@@ -13,9 +15,10 @@
     (next ? next.querySelector("input") : document.getElementById("submit")).focus();
   };
   document.addEventListener("keydown", (event) => {
-    if (event.ctrlKey || event.altKey || event.metaKey || !/^[1-3]$/.test(event.key)) return;
+    if (event.ctrlKey || event.altKey || event.metaKey || !(event.key in KEYS)) return;
+    if (event.target.matches("textarea, input[type=text], input[type=number]")) return;
     const item = current();
-    const choice = item && item.querySelectorAll("input[type=radio]")[Number(event.key) - 1];
+    const choice = item && item.querySelector(`input[type=radio][value=${KEYS[event.key]}]`);
     if (!choice) return;
     event.preventDefault();
     choice.checked = true;

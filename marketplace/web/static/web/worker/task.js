@@ -21,6 +21,49 @@
     document.getElementById("submit").setAttribute("aria-busy", "true");
   });
 
+  // Audio (items with an audio field): the current item's player (the item holding focus, else the first).
+  // Ctrl+Space plays/pauses and Ctrl+, / Ctrl+. seek 5 s back/forward everywhere, in a text box too (no editing key
+  // uses them); outside a text box, Space and the arrow keys do the same, unless the widget uses the arrows itself.
+  const SEEK_S = 5;
+  // The media URLs answer no range requests, and Chromium cannot seek in a file fetched without them: each clip is
+  // fetched whole, once, and played from memory (a blob: URL seeks anywhere).
+  form.querySelectorAll("audio[src]").forEach((audio) => {
+    fetch(audio.src, { credentials: "same-origin" })
+      .then((response) => (response.ok ? response.blob() : Promise.reject(response.status)))
+      .then((blob) => {
+        audio.src = URL.createObjectURL(blob);
+        audio.preload = "auto";
+      })
+      .catch(() => { audio.preload = "metadata"; }); // the player's own loading, seeking what it can
+  });
+  const arrowsTaken = form.dataset.arrows === "widget";
+  const player = () => {
+    const item = [...form.querySelectorAll("fieldset.item")].find((i) => i.contains(document.activeElement));
+    return (item && item.querySelector("audio")) || form.querySelector("audio");
+  };
+  const typing = (target) => target.matches("textarea, input[type=text], input[type=number], [contenteditable]");
+  const audioKey = (event) => {
+    const plain = !event.ctrlKey && !event.metaKey && !event.altKey && !event.shiftKey;
+    const ours = !typing(event.target) && !event.target.matches("button, a, select, audio, summary");
+    if (event.key === " " && (event.ctrlKey || (plain && ours))) return "toggle";
+    if ((event.key === "," && event.ctrlKey) || (event.key === "ArrowLeft" && plain && ours && !arrowsTaken)) return -SEEK_S;
+    if ((event.key === "." && event.ctrlKey) || (event.key === "ArrowRight" && plain && ours && !arrowsTaken)) return SEEK_S;
+    return null;
+  };
+  document.addEventListener("keydown", (event) => {
+    const audio = player();
+    const action = audio && audioKey(event);
+    if (!action) return;
+    event.preventDefault();
+    event.stopImmediatePropagation(); // the widget's own keys do not see it
+    if (action === "toggle") {
+      if (audio.paused) audio.play().catch(() => {}); else audio.pause();
+    } else {
+      const end = Number.isFinite(audio.duration) ? audio.duration : Infinity;
+      audio.currentTime = Math.min(end, Math.max(0, audio.currentTime + action));
+    }
+  });
+
   document.addEventListener("keydown", (event) => {
     if (event.target.matches("textarea, input[type=text], input[type=number]")) return;
     if (event.key === "?" && document.getElementById("instructions")) {
