@@ -122,7 +122,10 @@ class QualificationFilter(django_filters.FilterSet):
         method="_applied_in_filter_queryset",
         label="Also list others' qualifications you may require on jobs: public ones (every one, for staff).",
     )
-    name = django_filters.CharFilter(lookup_expr="icontains")
+    # No longer than a name can be: it could match nothing, and SQLite refuses a LIKE pattern over 50,000 bytes.
+    name = django_filters.CharFilter(
+        lookup_expr="icontains", max_length=Qualification._meta.get_field("name").max_length
+    )
 
     class Meta:
         model = Qualification

@@ -68,7 +68,10 @@ class WorkQualificationSerializer(serializers.ModelSerializer):
 
 
 class WorkQualificationFilter(django_filters.FilterSet):
-    name = django_filters.CharFilter(lookup_expr="icontains")
+    # No longer than a name can be: it could match nothing, and SQLite refuses a LIKE pattern over 50,000 bytes.
+    name = django_filters.CharFilter(
+        lookup_expr="icontains", max_length=Qualification._meta.get_field("name").max_length
+    )
 
     class Meta:
         model = Qualification
