@@ -29,7 +29,7 @@ All in standardised units (answers minus their mean, over their spread), all vec
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -120,7 +120,7 @@ def bias_noise_em(
     tolerance: float | None = None,
     dof: float | None = 30.0,
     bias: bool = True,
-    max_iter: int = 100,
+    max_iter: int = 500,
     tol: float = 1e-6,
 ) -> NumericResult:
     """Fit the model by EM. ``tolerance`` (answer units; default 5% of the answers' spread) defines the
@@ -143,6 +143,12 @@ def bias_noise_em(
         previous = estimate
         estimate = _estimate(job, state)[0]
         done = bool(np.abs(estimate - previous).max(initial=0.0) <= tol)
+    if not done:
+        # A fit that did not settle (on a small job without gold the biases are barely identified, and the fit can
+        # wander along a path the order of its sums nudges) gives way to the medians, which follow no path: the
+        # same answers give the same result whatever their order; flagged as not converged.
+        median = numeric_median(answers, gold=gold, exclude_workers=exclude_workers, tolerance=tolerance)
+        return replace(median, iterations=iterations, converged=False)
     return _result(job, state, tolerance, iterations, done)
 
 

@@ -59,6 +59,11 @@ def jobs(draw: st.DrawFn, name: str) -> tuple[list[str], list[str], list[Any]]:
     return [task for task, _ in cells], [worker for _, worker in cells], answers
 
 
+# The number EM stops once no estimate moves more than 1e-6 (standardised) in an iteration: where it converges
+# slowly, two orders of the same answers stop a few iterations apart, a little further than that from each other.
+AGREE = {"number": 1e-4}  # the others: 1e-6
+
+
 def _by_task(consensus: Consensus) -> dict[Any, tuple[Any, float]]:
     return {
         task: (answer, conf)
@@ -68,21 +73,21 @@ def _by_task(consensus: Consensus) -> dict[Any, tuple[Any, float]]:
     }
 
 
-def _same(a: Consensus, b: Consensus, rename: dict[str, str] | None = None) -> None:
+def _same(a: Consensus, b: Consensus, rename: dict[str, str] | None = None, *, agree: float = 1e-6) -> None:
     left, right = _by_task(a), _by_task(b)
     assert left.keys() == right.keys()
     for task, (answer, confidence) in left.items():
         other_answer, other_confidence = right[task]
         if isinstance(answer, float):
-            assert abs(answer - other_answer) < 1e-6, task
+            assert abs(answer - other_answer) < agree, task
         else:
             assert answer == other_answer, task
-        assert abs(confidence - other_confidence) < 1e-6, task
+        assert abs(confidence - other_confidence) < agree, task
     quality_a = dict(zip(a.workers.tolist(), a.worker_quality.tolist(), strict=True))
     quality_b = dict(zip(b.workers.tolist(), b.worker_quality.tolist(), strict=True))
     for worker, quality in quality_a.items():
         other = quality_b[(rename or {}).get(worker, worker)]
-        assert (np.isnan(quality) and np.isnan(other)) or abs(quality - other) < 1e-6, worker
+        assert (np.isnan(quality) and np.isnan(other)) or abs(quality - other) < agree, worker
     if a.item_scores is not None and b.item_scores is not None:
         np.testing.assert_allclose(a.item_scores, b.item_scores, atol=1e-6)
 
@@ -99,8 +104,9 @@ def _check(name: str, job: tuple[list[str], list[str], list[Any]], permutation: 
     rename = dict(zip(sorted(set(workers)), names, strict=False))
     renamed = kind.aggregate(schema, tasks, [rename[w] for w in workers], answers)
 
-    _same(base, shuffled)
-    _same(base, renamed, rename)
+    agree = AGREE.get(name, 1e-6)
+    _same(base, shuffled, agree=agree)
+    _same(base, renamed, rename, agree=agree)
 
 
 def _property(name: str):  # noqa: ANN202 -- a hypothesis test per type, built the same way
