@@ -146,6 +146,22 @@ TYPED = {
         {"answer": "four"},
         "Enter a number.",
     ),
+    "spans": (
+        {"type": "spans", "text_field": "sentence", "labels": ["PER"]},
+        {"sentence": "Ada met Bob"},
+        [[0, 3, "PER"]],
+        lambda key: {"answer": json.dumps(key)},
+        {"answer": "[[0, 3]]"},
+        "Question 1: ",
+    ),
+    "text": (
+        {"type": "text"},
+        {"caption": "Type the word shown"},
+        "cat",
+        lambda key: {"answer": key},
+        {"answer": "x" * 10_001},
+        "at most 10000 characters",
+    ),
     "bbox": (
         {"type": "bbox", "labels": ["cat", "dog"], "image_field": "photo"},
         {"photo": "https://example.com/cat.png", "caption": "Box the cat"},
@@ -183,6 +199,8 @@ def test_a_test_of_each_answer_type_draws_its_widget_and_grades_answers_in_its_s
     page = worker_client.get(reverse("web:worker:attempt", args=[attempt.pk])).content.decode()
     assert f'data-widget="{name}"' in page and f"web/widgets/{name}.js" in page
     assert "Question 2 of 2" in page
+    if name == "bbox":  # the picture named by the test's image_field is drawn on, not listed as text
+        assert page.count("https://example.com/cat.png") == 2 and '<img src="https://example.com/cat.png"' in page
     response = worker_client.post(
         reverse("web:worker:attempt-submit", args=[attempt.pk]),
         {f"answer_{p}": right(key)["answer"] for p in range(2)},
