@@ -3,11 +3,12 @@
 A worker's item never shows a file's name: its media fields read as a URL under the assignment
 (`/api/v1/work/assignments/{id}/media/{position}/{field}/`), the same shape for gold and real items, answered only
 while the assignment is open and only to its worker (a 404 to anyone else, and once it is submitted, released or
-expired).
+expired). Both views answer a single HTTP byte range (`marketplace.api.ranges`: 206, or 416 past the end), checked
+only after the access checks, so a browser's audio player can seek.
 """
 
 from django.db.models import QuerySet
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -21,6 +22,7 @@ from marketplace.api.base import JobScopedListApi
 from marketplace.api.errors import ErrorSerializer
 from marketplace.api.parsers import MultiPartParser
 from marketplace.api.permissions import IsRequester, IsWorker
+from marketplace.api.ranges import FileWindow, RangeNotSatisfiable, byte_range
 from marketplace.models import Assignment, Job, MediaFile
 from marketplace.services.media import media_open, media_upload
 
@@ -61,14 +63,22 @@ class JobMediaListCreateApi(JobScopedListApi):
         return Response(MediaFileSerializer(media, many=True).data, status=status.HTTP_201_CREATED)
 
 
+MEDIA_RESPONSES = {
+    (200, "application/octet-stream"): OpenApiTypes.BINARY,
+    (206, "application/octet-stream"): OpenApiTypes.BINARY,
+    404: ErrorSerializer,
+    416: None,
+}
+
+
 class JobMediaFileApi(APIView):
     """One of the job's media files, as it was uploaded (the requester's own jobs only)."""
 
     permission_classes = [IsRequester]
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: ErrorSerializer})
-    def get(self, request: Request, job_id: int, name: str) -> FileResponse:
-        return _file(selectors.media_get(requester=request.user, job_id=job_id, name=name), private=False)
+    @extend_schema(responses=MEDIA_RESPONSES)
+    def get(self, request: Request, job_id: int, name: str) -> HttpResponse:
+        return _file(request, selectors.media_get(requester=request.user, job_id=job_id, name=name), private=False)
 
 
 class WorkMediaApi(APIView):
@@ -76,21 +86,37 @@ class WorkMediaApi(APIView):
 
     permission_classes = [IsWorker]
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: ErrorSerializer})
-    def get(self, request: Request, assignment_id: int, position: int, field: str) -> FileResponse:
+    @extend_schema(responses=MEDIA_RESPONSES)
+    def get(self, request: Request, assignment_id: int, position: int, field: str) -> HttpResponse:
         media = selectors.assignment_media_get(
             worker=request.user, assignment_id=assignment_id, position=position, field=field
         )
-        return _file(media, private=True)
+        return _file(request, media, private=True)
 
 
-def _file(media: MediaFile, *, private: bool) -> FileResponse:
-    response = FileResponse(media_open(media=media), content_type=media.content_type)
-    response["Content-Length"] = str(media.size)
+def _file(request: Request, media: MediaFile, *, private: bool) -> HttpResponse:
+    """The file, or the one byte range the request asks for (a 416 when it lies past the end). Called once the
+    access checks passed: a range never tells anyone else that a file exists."""
+    response: HttpResponse
+    try:
+        wanted = None if "HTTP_IF_RANGE" in request.META else byte_range(request.META.get("HTTP_RANGE"), media.size)
+    except RangeNotSatisfiable:
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{media.size}"
+    else:
+        if wanted is None:
+            response = FileResponse(media_open(media=media), content_type=media.content_type)
+            response["Content-Length"] = str(media.size)
+        else:
+            response = FileResponse(FileWindow(media_open(media=media), wanted), content_type=media.content_type)
+            response.status_code = 206
+            response["Content-Length"] = str(wanted.length)
+            response["Content-Range"] = wanted.content_range(media.size)
+        response["Content-Disposition"] = "inline"
+    response["Accept-Ranges"] = "bytes"
     # A worker's copy must not outlive the assignment in a shared cache; nothing served here may run as a page.
     response["Cache-Control"] = "private, no-store" if private else "private, max-age=3600"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Content-Disposition"] = "inline"
     return response
 
 

@@ -74,9 +74,15 @@ def test_a_transcriber_plays_pauses_and_seeks_the_audio_with_keys_while_typing(p
         items="clip\nclip.wav\nclip.wav\n",
         media={"clip.wav": tone_wav()},
     )
+    clip_statuses: list[int] = []
+    page.on("response", lambda r: clip_statuses.append(r.status) if "/media/0/clip/" in r.url else None)
     start(page, job)
     expect(page.get_by_text("Play/pause Ctrl+Space")).to_be_visible()
-    page.wait_for_function("(a => a.src.startsWith('blob:') && a.readyState >= 1)(document.querySelector('audio'))")
+    # The player streams the clip from its URL (no copy in memory) and may seek all of it: the URL answers ranges.
+    page.wait_for_function("(a => a.readyState >= 1 && a.seekable.length > 0)(document.querySelector('audio'))")
+    src, seekable_to = page.evaluate("(a => [a.src, a.seekable.end(0)])(document.querySelector('audio'))")
+    assert re.search(r"/api/v1/work/assignments/\d+/media/0/clip/$", src) and seekable_to > 11
+    assert 206 in clip_statuses, clip_statuses  # the player asked for a range and got it
     box = page.get_by_label("Answer for item 1")
     expect(box).to_be_focused()
 

@@ -104,7 +104,7 @@ def test_a_worker_passes_a_qualification_test_with_the_keyboard_and_the_gated_jo
     expect(page.get_by_text("No job open to you matches.")).to_be_visible()
     page.get_by_role("link", name="Qualifications").click()
     page.get_by_role("button", name="Take the test Cats and dogs").press("Enter")
-    expect(page.get_by_text("Item 5 of 5")).to_be_visible()
+    expect(page.get_by_text("Question 5 of 5")).to_be_visible()
     expect(page.locator("#countdown")).to_have_text(re.compile(r"^(19|20):\d\d$"))
     assert_accessible(page)
     shot(page, "worker-qualification-test")

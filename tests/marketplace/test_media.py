@@ -244,3 +244,97 @@ def test_a_claim_through_the_service_keeps_names_in_storage_and_urls_out_of_it(m
     stored = [item.payload["photo"] for item in media_job.items.filter(pk__in=assignment.item_ids)]
 
     assert all(name.endswith(".png") for name in stored)
+
+
+def _fetch(client, url: str, **headers):
+    response = client.get(url, **headers)
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return response, body
+
+
+def test_the_media_answers_one_byte_range_so_a_player_can_seek(api, media_job):
+    worker = WorkerFactory()
+    url = claim(api, worker, media_job)["items"][0]["payload"]["photo"]
+    client = api.as_user(worker)
+    whole, data = _fetch(client, url)
+    size = len(data)
+
+    assert whole.status_code == 200 and whole["Accept-Ranges"] == "bytes" and whole["Content-Length"] == str(size)
+    for header, start, end in [("bytes=1-3", 1, 3), ("bytes=5-", 5, size - 1), ("bytes=-4", size - 4, size - 1)]:
+        part, body = _fetch(client, url, HTTP_RANGE=header)
+        assert part.status_code == 206, header
+        assert body == data[start : end + 1]
+        assert part["Content-Range"] == f"bytes {start}-{end}/{size}"
+        assert part["Content-Length"] == str(end - start + 1)
+        assert part["Accept-Ranges"] == "bytes" and part["Cache-Control"] == "private, no-store"
+        assert part["Content-Type"] == "image/png"
+    past_the_end, _ = _fetch(client, url, HTTP_RANGE=f"bytes=1-{size + 100}")
+    assert past_the_end.status_code == 206 and past_the_end["Content-Range"] == f"bytes 1-{size - 1}/{size}"
+
+
+@pytest.mark.parametrize("header", ["bytes=0-0,5-6", "bytes=4-2", "items=0-3", "bytes=-", "bytes=x-3"])
+def test_a_range_that_is_not_one_well_formed_byte_range_gets_the_whole_file(api, media_job, header):
+    worker = WorkerFactory()
+    url = claim(api, worker, media_job)["items"][0]["payload"]["photo"]
+
+    response, body = _fetch(api.as_user(worker), url, HTTP_RANGE=header)
+
+    assert response.status_code == 200 and body in media_job.pictures.values()
+
+
+def test_an_if_range_gets_the_whole_file_since_no_validator_is_sent(api, media_job):
+    worker = WorkerFactory()
+    url = claim(api, worker, media_job)["items"][0]["payload"]["photo"]
+
+    response, body = _fetch(api.as_user(worker), url, HTTP_RANGE="bytes=0-3", HTTP_IF_RANGE='"abc"')
+
+    assert response.status_code == 200 and body in media_job.pictures.values()
+
+
+@pytest.mark.parametrize("header", ["bytes=10000-", "bytes=-0"])
+def test_a_range_past_the_end_is_a_416_giving_the_size(api, media_job, header):
+    worker = WorkerFactory()
+    url = claim(api, worker, media_job)["items"][0]["payload"]["photo"]
+    size = len(_fetch(api.as_user(worker), url)[1])
+
+    response, body = _fetch(api.as_user(worker), url, HTTP_RANGE=header)
+
+    assert response.status_code == 416 and body == b""
+    assert response["Content-Range"] == f"bytes */{size}" and response["Cache-Control"] == "private, no-store"
+
+
+def test_a_range_opens_nothing_to_anyone_but_the_holder_of_the_open_assignment(
+    api, media_job, requester_api, outsider_api
+):
+    holder, other = WorkerFactory(), WorkerFactory()
+    data = claim(api, holder, media_job)
+    url = data["items"][0]["payload"]["photo"]
+
+    for header in ("bytes=0-3", "bytes=10000-"):  # a 416 would tell a file exists: a 404 first
+        assert api.as_user(other).get(url, HTTP_RANGE=header).status_code == 404
+        assert requester_api.get(url, HTTP_RANGE=header).status_code == 403
+        assert outsider_api.get(url, HTTP_RANGE=header).status_code == 403
+        assert api.get(url, HTTP_RANGE=header).status_code in (401, 403)
+    assignment_release(assignment_id=data["id"], worker=holder)
+    assert api.as_user(holder).get(url, HTTP_RANGE="bytes=0-3").status_code == 404
+
+
+def test_gold_and_real_items_answer_a_range_with_the_same_headers(api, media_job):
+    worker = WorkerFactory()
+    urls = [item["payload"]["photo"] for item in claim(api, worker, media_job)["items"]]
+
+    responses = [_fetch(api.as_user(worker), url, HTTP_RANGE="bytes=0-7")[0] for url in urls]
+
+    assert [r.status_code for r in responses] == [206, 206]
+    assert sorted(responses[0].headers) == sorted(responses[1].headers)
+    assert {r["Content-Length"] for r in responses} == {"8"}
+
+
+def test_a_requester_reads_a_range_of_their_own_file(requester_api, requester):
+    job = JobFactory(requester=requester)
+    send(requester_api, job, SimpleUploadedFile("clip.wav", wav()))
+
+    response, body = _fetch(requester_api, f"/api/v1/jobs/{job.pk}/media/clip.wav", HTTP_RANGE="bytes=0-3")
+
+    assert response.status_code == 206 and body == b"RIFF"
+    assert response["Content-Range"] == f"bytes 0-3/{len(wav())}"

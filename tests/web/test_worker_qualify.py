@@ -1,10 +1,16 @@
 """A worker's qualification tests as pages: take one, see the result and when a retake is allowed."""
 
+import json
+import re
+from datetime import timedelta
+from decimal import Decimal
+
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from qualification.models import Attempt, Grant, Question
+from qualification.services.qualifications import qualification_create
 from tests.factories import WorkerFactory
 from tests.qualification.conftest import make_qualification
 
@@ -119,3 +125,107 @@ def test_the_test_pages_query_counts_are_pinned(
     # session, user, the attempt with its test, its questions
     with django_assert_num_queries(4):
         worker_client.get(reverse("web:worker:attempt", args=[attempt.pk]))
+
+
+# A test of each structured answer type: the page draws the task page's widget for it, a right answer in the type's
+# shape passes, and an answer of the wrong shape comes back as a 400 naming the question (never a 500).
+TYPED = {
+    "multi_choice": (
+        {"type": "multi_choice", "choices": ["red", "green", "blue"]},
+        {"caption": "A red and blue flag"},
+        ["blue", "red"],
+        lambda key: {"answer": key},
+        {"answer": "purple"},
+        "purple is not one of the available choices",
+    ),
+    "number": (
+        {"type": "number", "min": 1, "max": 5, "step": 1},
+        {"caption": "How many stars?"},
+        4,
+        lambda key: {"answer": str(key)},
+        {"answer": "four"},
+        "Enter a number.",
+    ),
+    "spans": (
+        {"type": "spans", "text_field": "sentence", "labels": ["PER"]},
+        {"sentence": "Ada met Bob"},
+        [[0, 3, "PER"]],
+        lambda key: {"answer": json.dumps(key)},
+        {"answer": "[[0, 3]]"},
+        "Question 1: ",
+    ),
+    "text": (
+        {"type": "text"},
+        {"caption": "Type the word shown"},
+        "cat",
+        lambda key: {"answer": key},
+        {"answer": "x" * 10_001},
+        "at most 10000 characters",
+    ),
+    "bbox": (
+        {"type": "bbox", "labels": ["cat", "dog"], "image_field": "photo"},
+        {"photo": "https://example.com/cat.png", "caption": "Box the cat"},
+        [[10, 10, 20, 20, "cat"]],
+        lambda key: {"answer": json.dumps(key)},
+        {"answer": '[[10, 10, 20, "cat"]]'},
+        "Question 1: ",
+    ),
+}
+
+
+def _typed_qualification(requester, name: str):
+    schema, payload, key, *_ = TYPED[name]
+    return qualification_create(
+        owner=requester,
+        name=f"{name} test",
+        label_schema=schema,
+        questions=[{"payload": payload, "answer": key}] * 2,
+        questions_per_attempt=2,
+        pass_mark=Decimal("1"),
+        retake_cooldown=timedelta(hours=24),
+        max_attempts=3,
+        valid_for=timedelta(days=30),
+    )
+
+
+@pytest.mark.parametrize("name", list(TYPED))
+def test_a_test_of_each_answer_type_draws_its_widget_and_grades_answers_in_its_shape(
+    worker_client, worker, requester, name
+) -> None:
+    qualification = _typed_qualification(requester, name)
+    _, _, key, right, _, _ = TYPED[name]
+    attempt = _start(worker_client, qualification)
+
+    page = worker_client.get(reverse("web:worker:attempt", args=[attempt.pk])).content.decode()
+    assert f'data-widget="{name}"' in page and f"web/widgets/{name}.js" in page
+    assert "Question 2 of 2" in page
+    if name == "bbox":  # the picture named by the test's image_field is drawn on, not listed as text
+        assert page.count("https://example.com/cat.png") == 2 and '<img src="https://example.com/cat.png"' in page
+    response = worker_client.post(
+        reverse("web:worker:attempt-submit", args=[attempt.pk]),
+        {f"answer_{p}": right(key)["answer"] for p in range(2)},
+    )
+
+    assert response.status_code == 302
+    attempt.refresh_from_db()
+    assert attempt.passed is True and attempt.score == 1
+    assert Grant.objects.filter(worker=worker, qualification=qualification).exists()
+
+
+@pytest.mark.parametrize("name", list(TYPED))
+def test_a_wrong_shaped_answer_comes_back_with_an_error_naming_its_question(worker_client, requester, name) -> None:
+    qualification = _typed_qualification(requester, name)
+    _, _, key, right, wrong, message = TYPED[name]
+    attempt = _start(worker_client, qualification)
+
+    response = worker_client.post(
+        reverse("web:worker:attempt-submit", args=[attempt.pk]),
+        {"answer_0": wrong["answer"], "answer_1": right(key)["answer"]},
+    )
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    errors = re.findall(r'<small class="error">([^<]*)</small>', page)
+    assert len(errors) == 1 and errors[0].startswith("Question 1: ") and message in errors[0]
+    attempt.refresh_from_db()
+    assert attempt.status == Attempt.Status.STARTED

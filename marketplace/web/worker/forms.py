@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from qualification.labels import LABEL_SCHEMA_TYPES
+from qualification.labels import LABEL_SCHEMA_TYPES, parse_label_schema
 
 PAIRWISE_CHOICES = [("left", "Left"), ("right", "Right"), ("tie", "Tie")]
 # The widgets that use the arrow keys themselves (an item's audio player then seeks with Ctrl+, and Ctrl+. only).
@@ -62,8 +62,9 @@ class AppealForm(forms.Form):
 
 
 class AnswersForm(forms.Form):
-    """One field per item of the assignment, `answer_<position>`, of the shape the answer type takes (a string, a
-    set of classes, a number); the answer type's rules are the service's."""
+    """One field per item of the assignment (or question of a qualification test), `answer_<position>`, of the shape
+    the answer type takes (a string, a set of classes, a number, a JSON list of boxes or spans, a side); the answer
+    type's rules are the service's. `noun` names a position in the errors ("Item 2", "Question 2")."""
 
     def __init__(
         self,
@@ -71,11 +72,20 @@ class AnswersForm(forms.Form):
         positions: int,
         answer_type: str = "single_choice",
         classes: Sequence[str] = (),
+        noun: str = "Item",
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         for position in range(positions):
-            self.fields[f"answer_{position}"] = _answer_field(answer_type, classes, label=f"Item {position + 1}")
+            self.fields[f"answer_{position}"] = _answer_field(answer_type, classes, label=f"{noun} {position + 1}")
+
+    @classmethod
+    def for_schema(
+        cls, label_schema: Mapping[str, Any], *args: Any, positions: int, noun: str = "Item"
+    ) -> "AnswersForm":
+        """The form of a job's or a qualification's label schema: the same fields for a task and a test."""
+        schema = parse_label_schema(label_schema)
+        return cls(*args, positions=positions, answer_type=schema.type, classes=schema.classes, noun=noun)
 
     def answers(self) -> list[dict[str, Any]]:
         return [
@@ -101,6 +111,26 @@ class AnswersForm(forms.Form):
             {"position": position, "field": self[f"answer_{position}"], **_widget_inputs(shown, schema)}
             for position, shown in enumerate(values)
         ]
+
+
+def widget_context(label_schema: Mapping[str, Any]) -> dict[str, Any]:
+    """What the answer widgets (`web/widgets/<type>.html` and `.js`) read, for a task page and a test page alike."""
+    answer_type = label_schema["type"]
+    return {
+        "label_schema": label_schema,
+        "widget": f"web/widgets/{answer_type}.html",
+        "widget_type": answer_type,
+        "classes": parse_label_schema(label_schema).classes,
+        "arrows_taken": answer_type in ARROW_WIDGETS,
+    }
+
+
+def question_kinds(label_schema: Mapping[str, Any]) -> dict[str, str]:
+    """A qualification question has no item schema: its fields' kinds are those its label schema names (a bbox
+    test's `image_field` is an image), every other field is shown as a string."""
+    schema = parse_label_schema(label_schema)
+    named = getattr(schema, "item_fields", {})
+    return {field: kinds[0] for field, kinds in named.values() if field and kinds}
 
 
 def _widget_inputs(shown: list[tuple[str, Any, str]], schema: Mapping[str, Any]) -> dict[str, Any]:

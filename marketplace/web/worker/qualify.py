@@ -1,12 +1,14 @@
 """The worker's qualification tests: the tests open to them with their standing, an attempt (every question on one
 page, under the test's timer), and the result with when a retake is allowed. Through `qualification`'s services."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from marketplace.web.worker.forms import AnswersForm
+from marketplace.web.worker.forms import AnswersForm, question_kinds, widget_context
 from marketplace.web.worker.views import worker_required
 from qualification.errors import InvalidAnswers, NotFound, QualificationError
 from qualification.models import Attempt
@@ -46,14 +48,14 @@ def attempt_detail(request: HttpRequest, attempt_id: int) -> HttpResponse:
     attempt = _own(request, attempt_id)
     if attempt.status != Attempt.Status.STARTED:
         return redirect("web:worker:qualifications")
-    return _attempt_page(request, attempt, AnswersForm(positions=len(attempt.question_ids)))
+    return _attempt_page(request, attempt, _answers_form(attempt))
 
 
 @require_POST
 @worker_required
 def attempt_answer(request: HttpRequest, attempt_id: int) -> HttpResponse:
     attempt = _own(request, attempt_id)
-    form = AnswersForm(request.POST, positions=len(attempt.question_ids))
+    form = _answers_form(attempt, request.POST)
     if not form.is_valid():
         return _attempt_page(request, attempt, form, status=400)
     try:
@@ -76,16 +78,16 @@ def _own(request: HttpRequest, attempt_id: int) -> Attempt:
         raise Http404("No such attempt.") from None
 
 
+def _answers_form(attempt: Attempt, *args: Any) -> AnswersForm:
+    """The task page's form for the test's answer type, its positions named "Question N"."""
+    schema = attempt.qualification.label_schema
+    return AnswersForm.for_schema(schema, *args, positions=len(attempt.question_ids), noun="Question")
+
+
 def _attempt_page(request: HttpRequest, attempt: Attempt, form: AnswersForm, status: int = 200) -> HttpResponse:
     questions = attempt_questions(attempt=attempt)
     schema = attempt.qualification.label_schema
-    positions = form.entries([[(name, value, "string") for name, value in q.payload.items()] for q in questions])
-    context = {
-        "attempt": attempt,
-        "form": form,
-        "positions": positions,
-        "classes": schema.get("classes", []),
-        "widget": f"web/widgets/{schema['type']}.html",
-        "widget_type": schema["type"],
-    }
-    return render(request, "web/worker/attempt.html", context, status=status)
+    kinds = question_kinds(schema)
+    shown = [[(name, value, kinds.get(name, "string")) for name, value in q.payload.items()] for q in questions]
+    context = {"attempt": attempt, "form": form, "positions": form.entries(shown, schema), "noun": "Question"}
+    return render(request, "web/worker/attempt.html", context | widget_context(schema), status=status)

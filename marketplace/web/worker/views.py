@@ -17,11 +17,10 @@ from django.views.decorators.http import require_GET, require_POST
 from marketplace import selectors
 from marketplace.errors import InvalidAnswers, MarketplaceError, NotFound
 from marketplace.models import Assignment, AssignmentStatus, Job
-from marketplace.schemas import parse_label_schema
 from marketplace.services.assignments import assignment_claim, assignment_release, assignment_submit_and_claim
 from marketplace.services.disputes import appeal_file
 from marketplace.web.access import role_required
-from marketplace.web.worker.forms import ARROW_WIDGETS, AnswersForm, AppealForm, PayoutForm, WorkSearchForm
+from marketplace.web.worker.forms import AnswersForm, AppealForm, PayoutForm, WorkSearchForm, widget_context
 from payments.errors import PaymentsError
 from payments.money import format_amount
 from payments.selectors import balance_list, payout_list
@@ -145,15 +144,11 @@ def _task_page(request: HttpRequest, assignment: Assignment, form: AnswersForm, 
     ]
     positions = form.entries(values, job.label_schema)
     context = {"assignment": assignment, "job": job, "form": form, "positions": positions, "row": _row(job)}
-    context["widget"] = f"web/widgets/{job.label_schema['type']}.html"
-    context["classes"] = parse_label_schema(job.label_schema).classes
-    context["arrows_taken"] = job.label_schema["type"] in ARROW_WIDGETS
-    return render(request, "web/worker/assignment.html", context, status=status)
+    return render(request, "web/worker/assignment.html", context | widget_context(job.label_schema), status=status)
 
 
 def _answers_form(job: Job, *args: Any, positions: int) -> AnswersForm:
-    schema = parse_label_schema(job.label_schema)
-    return AnswersForm(*args, positions=positions, answer_type=schema.type, classes=schema.classes)
+    return AnswersForm.for_schema(job.label_schema, *args, positions=positions)
 
 
 def _shown(assignment: Assignment, position: int, name: str, value: Any, media: dict[str, str]) -> Any:

@@ -25,17 +25,7 @@
   // Ctrl+Space plays/pauses and Ctrl+, / Ctrl+. seek 5 s back/forward everywhere, in a text box too (no editing key
   // uses them); outside a text box, Space and the arrow keys do the same, unless the widget uses the arrows itself.
   const SEEK_S = 5;
-  // The media URLs answer no range requests, and Chromium cannot seek in a file fetched without them: each clip is
-  // fetched whole, once, and played from memory (a blob: URL seeks anywhere).
-  form.querySelectorAll("audio[src]").forEach((audio) => {
-    fetch(audio.src, { credentials: "same-origin" })
-      .then((response) => (response.ok ? response.blob() : Promise.reject(response.status)))
-      .then((blob) => {
-        audio.src = URL.createObjectURL(blob);
-        audio.preload = "auto";
-      })
-      .catch(() => { audio.preload = "metadata"; }); // the player's own loading, seeking what it can
-  });
+  // The media URLs answer byte ranges, so the player seeks in a clip it streams (<audio src=... preload="metadata">).
   const arrowsTaken = form.dataset.arrows === "widget";
   const player = () => {
     const item = [...form.querySelectorAll("fieldset.item")].find((i) => i.contains(document.activeElement));
