@@ -7,15 +7,16 @@ from typing import Any
 from bench.claims.common import BENCH_THROTTLE, LABELS, PASSWORD, REDIS
 
 
-def use_bench_database(redis_db: int) -> str:
-    """Create the bench database anew and point this process (and the server it starts) at it; returns a DSN."""
+def use_bench_database(redis_db: int, purpose: str = "claims") -> str:
+    """Create the bench database (`<name>_bench_<purpose>`) anew and point this process (and the server it starts)
+    at it; returns a DSN."""
     import environ
     import psycopg
     import redis
 
     url = os.environ.get("DATABASE_URL", "postgres://root@127.0.0.1:5432/crowdmarket")
     config = environ.Env.db_url_config(url)
-    name = f"{config['NAME']}_bench_claims"
+    name = f"{config['NAME']}_bench_{purpose}"
     server = {"host": config["HOST"], "port": config["PORT"] or 5432, "user": config["USER"]}
     if config.get("PASSWORD"):
         server["password"] = config["PASSWORD"]
@@ -56,8 +57,9 @@ def setup_django() -> Any:
     return User.objects.create_user("requester@bench.local", None, is_requester=True)
 
 
-def create_workers(n: int) -> tuple[list[Any], list[str]]:
-    """`n` workers with session tokens made as a login makes them (user id, backend and auth hash in a session).
+def create_workers(n: int, prefix: str = "") -> tuple[list[Any], list[str]]:
+    """`n` workers with session tokens made as a login makes them (user id, backend and auth hash in a session);
+    `prefix` keeps the e-mail addresses of another batch apart.
 
     Worker 0 has a real password and gets its token from the login endpoint later (`check_login`).
     """
@@ -71,7 +73,7 @@ def create_workers(n: int) -> tuple[list[Any], list[str]]:
     store = import_module(settings.SESSION_ENGINE).SessionStore
     users, tokens = [], []
     for i in range(n):
-        user = User.objects.create_user(f"worker{i}@bench.local", PASSWORD if i == 0 else None, is_worker=True)
+        user = User.objects.create_user(f"{prefix}worker{i}@bench.local", PASSWORD if i == 0 else None, is_worker=True)
         session = store()
         session.update({SESSION_KEY: str(user.pk), BACKEND_SESSION_KEY: settings.AUTHENTICATION_BACKENDS[0]})
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()

@@ -123,6 +123,84 @@ def test_a_transcriber_plays_pauses_and_seeks_the_audio_with_keys_while_typing(p
     assert submitted_answers(job) == ["a cat and a dog", "silence"]
 
 
+def submit_with(page: Page, key: str) -> None:
+    """Submit the task with `key` and wait for what follows: the next task's page, or the jobs list at the end."""
+    before = page.url
+    page.keyboard.press(key)
+    page.wait_for_url(lambda url: url != before)
+
+
+HEADLINES = [f"Headline {i}: <b>markets</b> & matches" for i in range(10)]
+
+
+def test_a_worker_tags_ten_items_with_the_number_keys_alone(page: Page, transactional_db) -> None:
+    job = typed_job(
+        label_schema={"type": "multi_choice", "choices": ["news", "sport", "tech"]},
+        fields=[{"name": "headline", "type": "string"}],
+        items="headline\n" + "".join(f"{headline}\n" for headline in HEADLINES),
+    )
+    start(page, job)
+    expect(page.get_by_text(HEADLINES[0])).to_be_visible()  # the item's text, escaped: the markup shows as text
+    assert_accessible(page)
+    shot(page, "widget-multi-choice")
+    choices = [["1", "3"], ["2"], ["1", "2", "3"], ["3"], ["1"], ["2", "3"], ["1", "3"], ["2"], ["3"], ["1", "2"]]
+    for done, keys in enumerate(choices):
+        expect(page.get_by_role("group", name="Answer for item 1")).to_be_visible()
+        if done == 0:  # a key pressed twice toggles its class off again
+            page.keyboard.press("2")
+            expect(page.get_by_role("checkbox", name="2 sport")).to_be_checked()
+            page.keyboard.press("2")
+            expect(page.get_by_role("checkbox", name="2 sport")).not_to_be_checked()
+        for key in keys:
+            page.keyboard.press(key)
+        submit_with(page, "Enter")
+    expect(page.get_by_text("Submitted.")).to_be_visible()
+    classes = {"1": "news", "2": "sport", "3": "tech"}
+    assert [sorted(answer) for answer in submitted_answers(job)] == [
+        sorted(classes[key] for key in keys) for keys in choices
+    ]
+
+
+def test_a_worker_rates_ten_items_and_transcribes_ten_with_the_keyboard_alone(page: Page, transactional_db) -> None:
+    rated = typed_job(
+        label_schema={"type": "number", "min": 1, "max": 5, "step": 1},
+        fields=[{"name": "headline", "type": "string"}],
+        items="headline\n" + "".join(f"{headline}\n" for headline in HEADLINES),
+    )
+    start(page, rated)
+    assert_accessible(page)
+    shot(page, "widget-number")
+    ratings = []
+    for done in range(10):
+        box = page.get_by_label("Answer for item 1")
+        expect(box).to_be_focused()
+        page.keyboard.type(str(done % 5 + 1))
+        if done % 3 == 0:  # the arrow keys step the rating, within the job's range
+            page.keyboard.press("ArrowUp")
+        ratings.append(min(5, done % 5 + 1 + (done % 3 == 0)))
+        expect(box).to_have_value(str(ratings[-1]))
+        submit_with(page, "Enter")
+    expect(page.get_by_text("Submitted.")).to_be_visible()
+    assert [float(answer) for answer in submitted_answers(rated)] == ratings
+
+    transcribed = typed_job(
+        label_schema={"type": "text"},
+        fields=[{"name": "headline", "type": "string"}],
+        items="headline\n" + "".join(f"{headline}\n" for headline in HEADLINES),
+    )
+    page.goto(f"/work/jobs/{transcribed.pk}/")
+    page.get_by_role("button", name="Start working").press("Enter")
+    texts = [f"line {i}, with Enter kept" for i in range(10)]
+    for text in texts:
+        box = page.get_by_label("Answer for item 1")
+        expect(box).to_be_focused()
+        expect(box).to_have_value("")
+        page.keyboard.type(text)
+        submit_with(page, "Control+Enter")
+    expect(page.get_by_text("Submitted.")).to_be_visible()
+    assert submitted_answers(transcribed) == texts
+
+
 def test_a_worker_compares_ten_pairs_with_the_arrow_keys_and_the_tie_key(page: Page, transactional_db) -> None:
     pairs = "".join(f"a{i},b{i},Essay A{i},Essay B{i}\n" for i in range(10))
     job = typed_job(
