@@ -17,6 +17,7 @@ from marketplace.services.reviews import assignment_approve, assignment_reject
 from payments.models import Payout
 from tests.factories import RequesterFactory, WorkerFactory
 from tests.marketplace.helpers import answers_for, launched_job
+from workers.models import WorkerProfile
 
 pytestmark = pytest.mark.django_db
 
@@ -238,14 +239,25 @@ def test_earnings_show_the_balance_work_per_job_and_day_and_rejections_with_thei
     assignment_approve(assignment_id=first.pk)
     assignment_reject(assignment_id=second.pk, by=job.requester, reason="<b>Too fast</b>")
 
-    # session, user, balances, the per-day rows, payouts, rejections, their appeals, quality, blocks
-    with django_assert_num_queries(9):
+    # session, user, balances, the per-day rows, payouts, rejections, their appeals, quality, profile, blocks
+    with django_assert_num_queries(10):
         page = worker_client.get(reverse("web:worker:earnings")).content.decode()
 
     assert "Earned, ready to pay out: <strong>0.30 USD</strong>" in page
     assert "<td>Spot the cats</td><td>2</td><td>1</td><td>1</td><td>0.30 USD</td>" in page
     assert "&lt;b&gt;Too fast&lt;/b&gt;" in page
     assert "<td>Spot the cats</td><td>2</td><td>0 of 0</td>" in page
+
+
+def test_earnings_show_the_workers_reputation_and_gold_record_over_every_job(worker_client, worker) -> None:
+    WorkerProfile.objects.update_or_create(
+        user=worker, defaults={"gold_answered": 50, "gold_correct": 45, "reputation": 0.8125}
+    )
+
+    page = worker_client.get(reverse("web:worker:earnings")).content.decode()
+
+    assert "Reputation: <strong>0.81</strong>" in page
+    assert "control answers right on every job: 45 of 50" in page
 
 
 def test_earnings_never_show_another_workers_work(worker_client, job) -> None:
@@ -256,6 +268,7 @@ def test_earnings_never_show_another_workers_work(worker_client, job) -> None:
     page = worker_client.get(reverse("web:worker:earnings")).content.decode()
 
     assert "No work submitted yet." in page
+    assert "Reputation: <strong>not yet</strong>" in page
 
 
 def _rejected(job, worker) -> Assignment:

@@ -25,6 +25,7 @@ from payments.errors import PaymentsError
 from payments.money import format_amount
 from payments.selectors import balance_list, payout_list
 from payments.services.payouts import payout_request
+from workers.selectors import worker_profile_get
 
 worker_required = role_required(lambda user: user.is_worker, "Only workers may open the work pages.")
 
@@ -168,7 +169,8 @@ def _kind(job: Job, name: str) -> str:
 @require_GET
 @worker_required
 def earnings(request: HttpRequest) -> HttpResponse:
-    """Balance, earnings per job and day, payouts, own quality per job (gold answered and right, never which items),
+    """Balance, earnings per job and day, payouts, reputation and own quality per job (gold answered and right, never
+    which items),
     rejected work with its reason and appeal, blocks with their reason."""
     worker = request.user
     days = [
@@ -186,6 +188,7 @@ def earnings(request: HttpRequest) -> HttpResponse:
         "payouts": payouts,
         "rejections": selectors.worker_rejection_list(worker=worker)[:50],
         "quality": selectors.worker_quality_list(worker=worker)[:50],
+        "profile": worker_profile_get(worker=worker),
         "blocks": selectors.worker_block_list(worker=worker).prefetch_related(None)[:50],
     }
     return render(request, "web/worker/earnings.html", context)
