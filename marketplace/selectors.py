@@ -9,8 +9,10 @@ from django.conf import settings
 from django.db.models import (
     Count,
     DateTimeField,
+    DurationField,
     Exists,
     F,
+    Func,
     IntegerField,
     OuterRef,
     Prefetch,
@@ -18,6 +20,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    Value,
 )
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
@@ -175,18 +178,50 @@ def work_job_list(*, worker: User) -> QuerySet[Job]:
     )
 
 
+class _Times(Func):
+    """A number times a duration, as a duration, on either database: PostgreSQL multiplies an interval, SQLite the
+    microseconds it stores a duration as. (Django's own `*` of a duration refuses an integer column on SQLite.)"""
+
+    arg_joiner = " * "
+    template = "(%(expressions)s)"
+    output_field = DurationField()
+
+    def __init__(self, number: F, duration: timedelta) -> None:
+        super().__init__(number, Value(duration, output_field=DurationField()))
+
+
 def work_job_search(
-    *, worker: User, text: str = "", min_reward_cents: int | None = None, answer_type: str = ""
+    *,
+    worker: User,
+    text: str = "",
+    min_reward_cents: int | None = None,
+    min_hourly_cents: int | None = None,
+    answer_type: str = "",
+    max_rejected_share: float | None = None,
+    language: str = "",
 ) -> QuerySet[Job]:
-    """`work_job_list` narrowed as the worker's find-work page asks (title or instructions containing `text`, at
-    least `min_reward_cents` per task, a label schema of `answer_type`), with the requester loaded, best paid first."""
+    """`work_job_list` narrowed as a worker searches: title or instructions containing `text`; at least
+    `min_reward_cents` per task; at least `min_hourly_cents` per hour at the floor (the reward over the time allotted:
+    what a worker who takes all of it earns); a label schema of `answer_type`; requesters who rejected at most
+    `max_rejected_share` of the work they reviewed (requesters with no reviews yet are left out: nothing vouches for
+    them); jobs in `language` and jobs that need none in particular. The requester loaded, best paid first."""
     jobs = work_job_list(worker=worker).select_related("requester")
     if text:
         jobs = jobs.filter(Q(title__icontains=text) | Q(instructions__icontains=text))
     if min_reward_cents is not None:
         jobs = jobs.filter(reward_cents__gte=min_reward_cents)
+    if min_hourly_cents:  # 0 asks for nothing
+        # reward / allotted >= hourly / 1 h  <=>  allotted <= reward * (1 h / hourly): no division in SQL.
+        jobs = jobs.filter(assignment_duration__lte=_Times(F("reward_cents"), timedelta(hours=1) / min_hourly_cents))
     if answer_type:
         jobs = jobs.filter(label_schema__type=answer_type)
+    if max_rejected_share is not None:
+        jobs = jobs.filter(
+            requester__standing__reviews__gt=0,
+            requester__standing__rejected__lte=F("requester__standing__reviews") * max_rejected_share,
+        )
+    if language:
+        jobs = jobs.filter(language__in=[language, ""])
     return jobs.order_by("-reward_cents", "pk")
 
 

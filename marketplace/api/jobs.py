@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 import django_filters
+from django.conf import global_settings
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
@@ -65,6 +66,7 @@ class JobSerializer(serializers.ModelSerializer):
             "assignment_duration_seconds",
             "max_open_assignments",
             "deadline",
+            "language",
             "confidence_target",
             "required_qualifications",
             "min_reputation",
@@ -100,6 +102,12 @@ class JobInputSerializer(serializers.Serializer):
     assignment_duration_seconds = serializers.IntegerField(min_value=60, max_value=7 * 24 * 3600, required=False)
     max_open_assignments = serializers.IntegerField(min_value=1, max_value=100, required=False)
     deadline = serializers.DateTimeField(required=False, allow_null=True)
+    language = serializers.ChoiceField(
+        choices=[code for code, _ in global_settings.LANGUAGES],
+        required=False,
+        allow_blank=True,
+        help_text="The language workers need to read the items (a code of Django's LANGUAGES); empty: none.",
+    )
     confidence_target = serializers.FloatField(min_value=0.5, max_value=0.9999, required=False)
     required_qualifications = RequirementSerializer(many=True, required=False)
     min_reputation = serializers.FloatField(min_value=0.0, max_value=1.0, required=False, allow_null=True)

@@ -9,8 +9,9 @@ its gold share, and every assignment of a task holds the same number of gold ite
 from typing import Any
 
 import django_filters
+from django.conf import global_settings
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -39,6 +40,7 @@ from marketplace.services.assignments import (
 )
 from marketplace.services.standing import requester_hide, requester_unhide
 from qualification.api.fields import JSONField
+from qualification.labels import LABEL_SCHEMA_TYPES
 
 
 class RequesterStandingSerializer(serializers.ModelSerializer):
@@ -91,6 +93,7 @@ class WorkJobSerializer(serializers.ModelSerializer):
             "assignment_duration_seconds",
             "max_open_assignments",
             "deadline",
+            "language",
             "assignments_available",
             "requester",
             "requester_name",
@@ -107,8 +110,49 @@ class WorkJobSerializer(serializers.ModelSerializer):
         return RequesterStandingSerializer(standing).data if standing else None
 
 
+class WorkJobSearchSerializer(serializers.Serializer):
+    """The find-work filters, as query parameters; each is optional."""
+
+    q = serializers.CharField(
+        required=False, max_length=100, help_text="Text in the job's title or instructions (at most 100 characters)."
+    )
+    type = serializers.ChoiceField(required=False, choices=sorted(LABEL_SCHEMA_TYPES), help_text="The answer type.")
+    min_reward_cents = serializers.IntegerField(required=False, min_value=0, help_text="Reward per task, at least.")
+    min_hourly_cents = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        help_text="Per hour at the floor (the reward over the time allotted: what taking all of it earns), at least.",
+    )
+    max_rejected_share = serializers.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=1.0,
+        help_text="Only requesters who rejected at most this share of the work they reviewed (requesters with no "
+        "reviews yet are left out).",
+    )
+    language = serializers.ChoiceField(
+        required=False,
+        choices=[code for code, _ in global_settings.LANGUAGES],
+        help_text="Jobs in this language (a code of Django's LANGUAGES), and jobs that need none in particular.",
+    )
+
+    def search_arguments(self) -> dict[str, Any]:
+        """`selectors.work_job_search`'s keyword arguments."""
+        data = self.validated_data
+        return {
+            "text": data.get("q", ""),
+            "answer_type": data.get("type", ""),
+            "min_reward_cents": data.get("min_reward_cents"),
+            "min_hourly_cents": data.get("min_hourly_cents"),
+            "max_rejected_share": data.get("max_rejected_share"),
+            "language": data.get("language", ""),
+        }
+
+
+@extend_schema_view(get=extend_schema(parameters=[WorkJobSearchSerializer]))
 class WorkJobListApi(generics.ListAPIView):
-    """Active jobs you may work on, with their pay, time allotted and how many assignments are left."""
+    """Active jobs you may work on, with their pay, time allotted and how many assignments are left; the filters
+    are those of the find-work page. A filter's bad value is a 400 naming it."""
 
     permission_classes = [IsWorker]
     serializer_class = WorkJobSerializer
@@ -117,7 +161,9 @@ class WorkJobListApi(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Job]:
         if getattr(self, "swagger_fake_view", False):
             return Job.objects.none()
-        return selectors.work_job_list(worker=self.request.user)
+        search = WorkJobSearchSerializer(data=self.request.query_params)
+        search.is_valid(raise_exception=True)
+        return selectors.work_job_search(worker=self.request.user, **search.search_arguments())
 
 
 class WorkItemSerializer(serializers.Serializer):

@@ -30,6 +30,7 @@ JOB_FIELDS = (
     "assignment_duration_seconds",
     "max_open_assignments",
     "deadline",
+    "language",
     "confidence_target",
     "min_reputation",
     "min_gold",

@@ -1,7 +1,7 @@
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.conf import settings
+from django.conf import global_settings, settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -60,6 +60,14 @@ class Job(models.Model):
         default=1, validators=[MinValueValidator(1)], help_text="Open assignments a worker may hold on this job."
     )
     deadline = models.DateTimeField(null=True, blank=True)
+    # The language a worker needs to read the items, from the list Django keeps (ISO 639 codes, some with a region
+    # or script: "en", "pt-br", "zh-hans"); empty when the work needs none in particular (most image jobs).
+    language = models.CharField(
+        max_length=7,
+        blank=True,
+        choices=global_settings.LANGUAGES,
+        help_text="The language workers need to read the items (a code of Django's LANGUAGES); empty: none.",
+    )
     prelabel_model = models.CharField(
         max_length=100,
         blank=True,

@@ -55,12 +55,13 @@ EDITABLE_FIELDS: dict[str, frozenset[str]] = {
             *("required_qualifications", "min_reputation"),
             *("min_gold", "gold_block_threshold", "min_seconds_per_item", "fast_answer_action"),
             "prelabel_model",
+            "language",
         }
     ),
     JobStatus.ACTIVE: frozenset({"title", "instructions", "deadline"}),
     JobStatus.PAUSED: frozenset(
         {
-            *("title", "instructions", "deadline", "assignment_duration"),
+            *("title", "instructions", "deadline", "assignment_duration", "language"),
             *("required_qualifications", "min_reputation"),
             *("min_gold", "gold_block_threshold", "min_seconds_per_item", "fast_answer_action"),
         }

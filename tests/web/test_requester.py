@@ -97,6 +97,13 @@ def test_posting_the_guided_form_creates_a_single_choice_draft(browser: Client, 
     assert job.label_schema["classes"] == ["cat", "dog"]
     assert job.item_schema == {"fields": [{"name": "image_url", "type": "string"}]}
     assert (job.overlap_max, job.items_per_task, job.reward_cents) == (3, 2, 30)
+    assert job.language == ""
+
+
+def test_the_guided_form_sets_the_language_workers_search_by(browser: Client, requester) -> None:
+    browser.post(url("job-new"), job_form(language="pt-br"))
+
+    assert Job.objects.get(requester=requester).language == "pt-br"
 
 
 def test_a_schema_the_service_refuses_is_shown_on_the_classes_field(browser: Client, requester) -> None:

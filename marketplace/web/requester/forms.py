@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import global_settings
 
 from marketplace.models import Upload
 from payments.money import MAX_AMOUNT
@@ -67,6 +68,11 @@ class JobForm(forms.Form):
     )
     deadline = forms.DateTimeField(
         required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), help_text="Optional."
+    )
+    language = forms.ChoiceField(
+        required=False,
+        choices=[("", "None in particular"), *global_settings.LANGUAGES],
+        help_text="The language workers need to read the items: workers who search by language find the job.",
     )
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import global_settings
 
 from qualification.labels import LABEL_SCHEMA_TYPES, parse_label_schema
 
@@ -31,7 +32,12 @@ class WorkSearchForm(forms.Form):
     min_reward = forms.DecimalField(
         label="Minimum reward per task", required=False, min_value=Decimal(0), max_digits=9, decimal_places=2
     )
+    min_hourly = forms.DecimalField(
+        label="Minimum per hour", required=False, min_value=Decimal(0), max_digits=9, decimal_places=2
+    )
     type = forms.ChoiceField(label="Answer type", required=False)
+    max_rejected = forms.IntegerField(label="Requester rejects at most (%)", required=False, min_value=0, max_value=100)
+    language = forms.ChoiceField(label="Language", required=False, choices=[("", "Any"), *global_settings.LANGUAGES])
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -40,11 +46,14 @@ class WorkSearchForm(forms.Form):
     def search_arguments(self) -> dict[str, Any]:
         """`work_job_search`'s filters (minor units: a reward in major units times 100)."""
         data = self.cleaned_data
-        reward = data.get("min_reward")
+        reward, hourly, rejected = data.get("min_reward"), data.get("min_hourly"), data.get("max_rejected")
         return {
             "text": data.get("q") or "",
             "min_reward_cents": int(reward * 100) if reward is not None else None,
+            "min_hourly_cents": int(hourly * 100) if hourly is not None else None,
             "answer_type": data.get("type") or "",
+            "max_rejected_share": rejected / 100 if rejected is not None else None,
+            "language": data.get("language") or "",
         }
 
 
