@@ -91,6 +91,12 @@ class TooManyOpenAssignments(MarketplaceError):
     default_message = "Submit or release an open assignment of this job before claiming another."
 
 
+class DailyCapReached(MarketplaceError):
+    code = "daily_cap_reached"
+    status_code = 409
+    default_message = "You have claimed as many assignments of this job today (UTC) as it allows per day."
+
+
 class AssignmentClosed(MarketplaceError):
     """The assignment expired or was released: it takes no submission."""
 

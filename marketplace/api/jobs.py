@@ -65,6 +65,7 @@ class JobSerializer(serializers.ModelSerializer):
             "items_per_assignment",
             "assignment_duration_seconds",
             "max_open_assignments",
+            "daily_cap",
             "deadline",
             "language",
             "confidence_target",
@@ -101,6 +102,13 @@ class JobInputSerializer(serializers.Serializer):
     )
     assignment_duration_seconds = serializers.IntegerField(min_value=60, max_value=7 * 24 * 3600, required=False)
     max_open_assignments = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    daily_cap = serializers.IntegerField(
+        min_value=1,
+        max_value=100_000,
+        required=False,
+        allow_null=True,
+        help_text="Assignments one worker may claim per day (UTC; a released one counts); null: no cap.",
+    )
     deadline = serializers.DateTimeField(required=False, allow_null=True)
     language = serializers.ChoiceField(
         choices=[code for code, _ in global_settings.LANGUAGES],

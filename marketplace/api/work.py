@@ -92,6 +92,7 @@ class WorkJobSerializer(serializers.ModelSerializer):
             "currency",
             "assignment_duration_seconds",
             "max_open_assignments",
+            "daily_cap",
             "deadline",
             "language",
             "assignments_available",
@@ -270,7 +271,8 @@ class WorkClaimApi(APIView):
         responses={201: WorkAssignmentSerializer, 403: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
         summary="Claim the next micro-task of a job",
         description="409 `no_work_available` when every task is taken or done for you; "
-        "409 `too_many_open_assignments` when you already hold the job's maximum.",
+        "409 `too_many_open_assignments` when you already hold the job's maximum; 409 `daily_cap_reached` when you "
+        "claimed the job's `daily_cap` today (UTC).",
     )
     def post(self, request: Request, job_id: int) -> Response:
         assignment = assignment_claim(job_id=job_id, worker=request.user)

@@ -29,6 +29,7 @@ JOB_FIELDS = (
     "gold_ratio",
     "assignment_duration_seconds",
     "max_open_assignments",
+    "daily_cap",
     "deadline",
     "language",
     "confidence_target",

@@ -16,6 +16,9 @@ class Participation(models.Model):
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="participations")
     worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="participations")
     open_assignments = models.PositiveIntegerField(default=0)
+    # The job's daily cap: the last day (UTC) the worker claimed on the job, and how many claims that day.
+    claimed_on = models.DateField(null=True, blank=True)
+    claimed_that_day = models.PositiveIntegerField(default=0)
     submitted_assignments = models.PositiveIntegerField(default=0)
     gold_answered = models.PositiveIntegerField(default=0)
     gold_correct = models.PositiveIntegerField(default=0)

@@ -59,6 +59,12 @@ class Job(models.Model):
     max_open_assignments = models.PositiveSmallIntegerField(
         default=1, validators=[MinValueValidator(1)], help_text="Open assignments a worker may hold on this job."
     )
+    daily_cap = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Assignments one worker may claim on this job per day (UTC; a released one counts); empty: no cap.",
+    )
     deadline = models.DateTimeField(null=True, blank=True)
     # The language a worker needs to read the items, from the list Django keeps (ISO 639 codes, some with a region
     # or script: "en", "pt-br", "zh-hans"); empty when the work needs none in particular (most image jobs).

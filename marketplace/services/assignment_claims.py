@@ -11,7 +11,7 @@ other).
 """
 
 import random
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -19,7 +19,7 @@ from django.db.models import IntegerField
 from django.utils import timezone
 
 from marketplace.accounts.models import User
-from marketplace.errors import NotEligible, NoWorkAvailable, TooManyOpenAssignments
+from marketplace.errors import DailyCapReached, MarketplaceError, NotEligible, NoWorkAvailable, TooManyOpenAssignments
 from marketplace.models import Assignment, GoldExposure, Item, Job, Participation
 from marketplace.prepared import Param, PreparedQuery, insert, insert_statement
 from marketplace.selectors import eligible_job_from_row, eligible_job_statement
@@ -69,8 +69,8 @@ def assignment_claim(*, job_id: int, worker: User, rng: random.Random | None = N
     other); the task's items; the gold draw; two inserts. Only when nothing is free are the job's overdue
     assignments expired and the claim tried once more, so a stopped beat never starves a job.
 
-    Raises `NotFound`, `NotEligible`, `TooManyOpenAssignments` or `NoWorkAvailable` (also when out of gold); never
-    over-assigns a task.
+    Raises `NotFound`, `NotEligible`, `TooManyOpenAssignments`, `DailyCapReached` (the job's `daily_cap` claims
+    today, UTC, taken in the slot's UPDATE) or `NoWorkAvailable` (also when out of gold); never over-assigns a task.
     The returned assignment carries `payloads`, the items' payloads in order, for the response.
     """
     rng = rng or _random
@@ -173,37 +173,64 @@ def _one_statement_claim(job_id: int, worker: User) -> sql.Sql:
     return sql.compose(
         sql.JOB_SLOT_AND_TASK,
         eligible=sql.Sql(*eligible_job_statement(worker=worker, job_id=job_id)),
-        slot=sql.compose(sql.TAKE_SLOT, job=job, worker=me, cap=sql.param(ONLY_WHILE_NONE_OPEN), **tables),
+        slot=sql.compose(
+            sql.TAKE_SLOT, job=job, worker=me, cap=sql.param(ONLY_WHILE_NONE_OPEN), today=sql.param(_today()), **tables
+        ),
         take=sql.compose(sql.TAKE, pick=pick, **tables),
         item=tables["item"],
     )
 
 
 def _take_open_slot(job: Job, worker: User) -> None:
-    """Count one more open assignment for the worker on the job, or raise `TooManyOpenAssignments`.
+    """Count one more open assignment (and one more claim today) for the worker on the job, or raise
+    `TooManyOpenAssignments` or `DailyCapReached`.
 
-    A conditional UPDATE: the cap is checked and the count raised in one statement, under the row's lock. The
+    A conditional UPDATE: both caps are checked and the counts raised in one statement, under the row's lock. The
     worker's first claim creates the row; of several first claims at once, the losers meet the unique constraint
-    (once the winner commits) and take their slot in the winner's row, as far as the cap allows.
+    (once the winner commits) and take their slot in the winner's row, as far as the caps allow.
     """
     if _slot_taken(job, worker):
         return
     if not Participation.objects.filter(job=job, worker=worker).exists():
         try:
             with transaction.atomic():
-                Participation.objects.create(job=job, worker=worker, open_assignments=1)
+                Participation.objects.create(
+                    job=job, worker=worker, open_assignments=1, claimed_on=_today(), claimed_that_day=1
+                )
             return
         except IntegrityError:
             pass
     # The row exists, perhaps made by another first claim since the UPDATE above: once more.
     if not _slot_taken(job, worker):
-        raise TooManyOpenAssignments(max_open_assignments=job.max_open_assignments)
+        raise _slot_refusal(job, worker)
 
 
 def _slot_taken(job: Job, worker: User) -> bool:
-    cap = sql.param(job.max_open_assignments)
-    statement = sql.compose(sql.TAKE_SLOT, job=sql.param(job.pk), worker=sql.param(worker.pk), cap=cap, **sql.tables())
+    statement = sql.compose(
+        sql.TAKE_SLOT,
+        job=sql.param(job.pk),
+        worker=sql.param(worker.pk),
+        cap=sql.param(job.max_open_assignments),
+        today=sql.param(_today()),
+        **sql.tables(),
+    )
     return bool(sql.run_count(statement))
+
+
+def _slot_refusal(job: Job, worker: User) -> MarketplaceError:
+    """Which cap refused the slot: the day's (read only for a job that has one), else the open assignments'."""
+    if job.daily_cap is not None:
+        capped = Participation.objects.filter(
+            job=job, worker=worker, claimed_on=_today(), claimed_that_day__gte=job.daily_cap
+        )
+        if capped.exists():
+            return DailyCapReached(daily_cap=job.daily_cap)
+    return TooManyOpenAssignments(max_open_assignments=job.max_open_assignments)
+
+
+def _today() -> date:
+    """The day a claim counts towards a job's daily cap: UTC's, the same for every worker."""
+    return timezone.now().astimezone(UTC).date()
 
 
 def _take_free_task(job: Job, worker: User) -> tuple[int, Items] | None:

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from django.db import connection
 
-from marketplace.models import Assignment, GoldExposure, Item, MicroTask, Participation
+from marketplace.models import Assignment, GoldExposure, Item, Job, MicroTask, Participation
 
 
 class Sql(NamedTuple):
@@ -66,6 +66,7 @@ def tables() -> dict[str, str]:
         "participation": quote(Participation._meta.db_table),
         "item": quote(Item._meta.db_table),
         "exposure": quote(GoldExposure._meta.db_table),
+        "jobs": quote(Job._meta.db_table),
     }
 
 
@@ -81,10 +82,14 @@ def param(value: Any) -> Sql:
 
 # --- Claim --------------------------------------------------------------------------------------------------------
 
-# Take one of the worker's open slots on the job, if fewer than `cap` are taken (a conditional UPDATE: row count 1).
+# Take one of the worker's open slots on the job, if fewer than `cap` are taken and the job's daily cap (if any) leaves
+# the worker a claim `today` (a conditional UPDATE: row count 1). SET reads the row as it was before the UPDATE.
 TAKE_SLOT = """
-    UPDATE {participation} SET open_assignments = open_assignments + 1
+    UPDATE {participation} SET open_assignments = open_assignments + 1,
+        claimed_that_day = CASE WHEN claimed_on = {today} THEN claimed_that_day + 1 ELSE 1 END, claimed_on = {today}
     WHERE job_id = {job} AND worker_id = {worker} AND open_assignments < {cap}
+      AND (claimed_on IS NULL OR claimed_on <> {today}
+           OR claimed_that_day < (SELECT coalesce(daily_cap, claimed_that_day + 1) FROM {jobs} WHERE id = {job}))
 """
 
 # The lowest-numbered task of the job with a free slot that the worker never had; `after_slot` orders it after the

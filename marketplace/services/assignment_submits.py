@@ -21,6 +21,7 @@ from marketplace import selectors
 from marketplace.accounts.models import User
 from marketplace.errors import (
     AlreadySubmitted,
+    DailyCapReached,
     InvalidAnswers,
     MarketplaceError,
     NotEligible,
@@ -91,7 +92,7 @@ def assignment_submit_and_claim(
         )
         oldest = held.order_by("created_at", "pk").first()
         return submitted, oldest, None if oldest else refusal
-    except (NoWorkAvailable, NotEligible, NotFound) as refusal:
+    except (NoWorkAvailable, NotEligible, NotFound, DailyCapReached) as refusal:
         return submitted, None, refusal
 
 

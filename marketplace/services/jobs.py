@@ -50,6 +50,7 @@ EDITABLE_FIELDS: dict[str, frozenset[str]] = {
             "gold_ratio",
             "assignment_duration",
             "max_open_assignments",
+            "daily_cap",
             "deadline",
             "confidence_target",
             *("required_qualifications", "min_reputation"),
@@ -61,7 +62,7 @@ EDITABLE_FIELDS: dict[str, frozenset[str]] = {
     JobStatus.ACTIVE: frozenset({"title", "instructions", "deadline"}),
     JobStatus.PAUSED: frozenset(
         {
-            *("title", "instructions", "deadline", "assignment_duration", "language"),
+            *("title", "instructions", "deadline", "assignment_duration", "language", "daily_cap"),
             *("required_qualifications", "min_reputation"),
             *("min_gold", "gold_block_threshold", "min_seconds_per_item", "fast_answer_action"),
         }

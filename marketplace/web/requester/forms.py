@@ -69,6 +69,13 @@ class JobForm(forms.Form):
     deadline = forms.DateTimeField(
         required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), help_text="Optional."
     )
+    daily_cap = forms.IntegerField(
+        min_value=1,
+        max_value=100_000,
+        required=False,
+        label="Tasks per worker per day, at most",
+        help_text="Optional: spreads the work over more workers (days in UTC; a skipped task counts).",
+    )
     language = forms.ChoiceField(
         required=False,
         choices=[("", "None in particular"), *global_settings.LANGUAGES],
