@@ -14,11 +14,12 @@ nobody else answered, or that the others leave in doubt, never counts for the ap
 worker models did see the appellant's answers; that is second order (it shapes how much each other worker is
 trusted, not what they answered), and the price of not refitting the job on every appeal.
 
-The engine's other answer types (multi_choice, text, number, pairwise) have no stored worker model to reuse: their
-label of an item is the type's own aggregation (`marketplace.aggregation.types`, through the registry) of the other
-workers' answers on the appellant's items alone, a refit over a few dozen answers. It is *determined* when at least
-`APPEAL_AUTO_MIN_ANSWERS` answers of other workers back it, and the appellant is *backed* where their answer passes
-the type's own grading measure against it (Jaccard, 1 - WER, the tolerance, the order), as a gold key would.
+The engine's other answer types (multi_choice, text, number, pairwise, bbox, spans) have no stored worker model
+to reuse: their label of an item is the type's own aggregation (`marketplace.aggregation.types`, through the
+registry) of the other workers' answers on the appellant's items alone, a refit over a few dozen answers. It is
+*determined* when at least `APPEAL_AUTO_MIN_ANSWERS` answers of other workers back it, and the appellant is *backed*
+where their answer passes the type's own grading measure against it (Jaccard, 1 - WER, the tolerance, the order,
+boxes matched at the schema's IoU, span F1), as a gold key would.
 """
 
 from collections import Counter

@@ -1,7 +1,8 @@
-"""Appeals on jobs of the engine's other answer types (multi_choice, text, number, pairwise), decided through the
-registry: each item's label is the type's own aggregate of the other workers' answers (the appellant's left out),
-determined once APPEAL_AUTO_MIN_ANSWERS of them answered it, and the appellant is backed where their answer passes
-the type's own grading measure against that label, as against a gold key."""
+"""Appeals on jobs of the engine's other answer types (multi_choice, text, number, pairwise, bbox, spans), decided
+through the registry: each item's label is the type's own aggregate of the other workers' answers (the appellant's
+left out), determined once APPEAL_AUTO_MIN_ANSWERS of them answered it, and the appellant is backed where their
+answer passes the type's own grading measure against that label (boxes matched at the schema's IoU, spans by F1),
+as against a gold key."""
 
 import random
 from collections.abc import Callable
@@ -44,6 +45,17 @@ CASES = {
     "number": Case({"type": "number", "min": 1, "max": 5, "step": 1}, lambda n: 1 + n, lambda n: 5 - n // 2),
     "pairwise": Case(
         {"type": "pairwise"}, lambda n: "left" if n % 2 else "right", lambda n: "right" if n % 2 else "left"
+    ),
+    # Boxes match at IoU >= 0.5 (the schema's default), spans exactly: the wrong answers miss every one.
+    "bbox": Case(
+        {"type": "bbox", "labels": ["car", "person"]},
+        lambda n: [[10 + 5 * n, 10, 40, 30, "car"], [100, 50, 20, 60, "person"]],
+        lambda n: [[200 + n, 150, 10, 10, "car"]],
+    ),
+    "spans": Case(
+        {"type": "spans", "text_field": "name", "labels": ["ID", "NUM"]},
+        lambda n: [[0, 1, "ID"], [1, 2, "NUM"]],  # the item's name is "i<n>"
+        lambda n: [[0, 2, "NUM"]],
     ),
 }
 
