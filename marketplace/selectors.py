@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.files.storage import storages
 from django.db.models import (
     Count,
     DateTimeField,
@@ -44,6 +45,7 @@ from marketplace.models import (
     JobQualification,
     JobStatus,
     MediaFile,
+    MediaKind,
     MicroTask,
     Participation,
     Prediction,
@@ -437,9 +439,9 @@ def result_export_rows(*, job: Job, with_answers: bool, chunk: int = 2000) -> It
 
 def result_export_items(*, job: Job, chunk: int = 2000) -> Iterator[ExportRow]:
     """Every real item with its result as a type's own export format reads it (`AnswerType.exports`): its fields
-    with media described, streamed in chunks."""
+    with media described (text files with their text: a spans export writes it out), streamed in chunks."""
     for rows in _export_chunks(job, chunk):
-        contexts = item_contexts(job=job, payloads=[row[2] for row in rows])
+        contexts = item_contexts(job=job, payloads=[row[2] for row in rows], with_text=True)
         for (item_id, external_id, _, label, confidence, _, posterior), fields in zip(rows, contexts, strict=True):
             yield ExportRow(item_id, external_id, fields, label, confidence, posterior)
 
@@ -532,14 +534,26 @@ def media_fields(job: Job) -> dict[str, str]:
     return fields
 
 
-def media_described(*, job: Job, names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+def media_described(
+    *, job: Job, names: Iterable[str] | None = None, with_text: bool = False
+) -> dict[str, dict[str, Any]]:
     """The job's media files (those of `names`, or all) as an item's media field shows them to an answer type:
-    `{"media": name, "kind": ..., "width": ..., "height": ...}` by name."""
+    `{"media": name, "kind": ..., "width": ..., "height": ..., "characters": ...}` by name; `with_text`: a text
+    file's description also holds its `text`, read from the media storage (one read per text file)."""
     files = MediaFile.objects.filter(job=job) if names is None else MediaFile.objects.filter(job=job, name__in=names)
-    return {
-        name: {"media": name, "kind": kind, "width": width, "height": height}
-        for name, kind, width, height in files.values_list("name", "kind", "width", "height")
-    }
+    described = {}
+    for media in files.only("name", "kind", "width", "height", "characters", "sha256"):
+        described[media.name] = {
+            "media": media.name,
+            "kind": media.kind,
+            "width": media.width,
+            "height": media.height,
+            "characters": media.characters,
+        }
+        if with_text and media.kind == MediaKind.TEXT:
+            with storages["media"].open(media.storage_name, "rb") as stored:
+                described[media.name]["text"] = stored.read().decode("utf-8")
+    return described
 
 
 def item_context(payload: dict[str, Any], media: Mapping[str, str], described: Mapping[str, Any]) -> dict[str, Any]:
@@ -551,14 +565,35 @@ def item_context(payload: dict[str, Any], media: Mapping[str, str], described: M
     }
 
 
-def item_contexts(*, job: Job, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`item_context` of each payload, its media read in one query."""
+def item_contexts(*, job: Job, payloads: list[dict[str, Any]], with_text: bool = False) -> list[dict[str, Any]]:
+    """`item_context` of each payload, its media read in one query (`with_text`: text files' texts too)."""
     fields = media_fields(job)
     if not fields:
         return [dict(payload) for payload in payloads]
     names = {p.get(f) for p in payloads for f in fields if isinstance(p.get(f), str)}
-    described = media_described(job=job, names=names)
+    described = media_described(job=job, names=names, with_text=with_text)
     return [item_context(payload, fields, described) for payload in payloads]
+
+
+def widget_texts(*, job: Job, payloads: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Per payload, the text files the job's answer widget draws itself (the fields its label schema names that may
+    be a text file and are one: a spans job's text, held in a file), read for the task page: `{field: text}`.
+    Gold and real items take the same reads."""
+    schema = parse_label_schema(job.label_schema)
+    media = media_fields(job)
+    fields = [
+        field
+        for field, kinds in getattr(schema, "item_fields", {}).values()
+        if field and "text_file" in kinds and media.get(field) == MediaKind.TEXT
+    ]
+    if not fields:
+        return [{} for _ in payloads]
+    names = {p.get(f) for p in payloads for f in fields if isinstance(p.get(f), str)}
+    described = media_described(job=job, names=names, with_text=True)
+    return [
+        {f: described[p[f]]["text"] for f in fields if isinstance(p.get(f), str) and "text" in described.get(p[f], {})}
+        for p in payloads
+    ]
 
 
 def assignment_media_get(*, worker: User, assignment_id: int, position: int, field: str) -> MediaFile:

@@ -30,7 +30,7 @@ from marketplace.services.media import media_open, media_upload
 class MediaFileSerializer(serializers.ModelSerializer):
     class Meta:
         model = MediaFile
-        fields = ["name", "kind", "content_type", "size", "sha256", "width", "height", "created_at"]
+        fields = ["name", "kind", "content_type", "size", "sha256", "width", "height", "characters", "created_at"]
         read_only_fields = fields
 
 

@@ -26,6 +26,9 @@ class MediaFile(models.Model):
     sha256 = models.CharField(max_length=64)
     width = models.PositiveIntegerField(null=True, blank=True, help_text="Images only, in pixels.")
     height = models.PositiveIntegerField(null=True, blank=True, help_text="Images only, in pixels.")
+    characters = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Texts only: length in characters (code points), what spans count in."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

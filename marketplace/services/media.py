@@ -177,6 +177,7 @@ def _described(job: Job, file: _File, errors: list[dict]) -> MediaFile | None:
         errors.append({"file": file.name, "field": "files", "message": "The image cannot be read (corrupt or huge)."})
         return None
     width, height = size or (None, None)
+    characters = len(file.data.decode("utf-8")) if kind == MediaKind.TEXT else None
     return MediaFile(
         job=job,
         name=file.name,
@@ -186,6 +187,7 @@ def _described(job: Job, file: _File, errors: list[dict]) -> MediaFile | None:
         sha256=hashlib.sha256(file.data).hexdigest(),
         width=width,
         height=height,
+        characters=characters,
     )
 
 

@@ -375,3 +375,56 @@ def test_a_spans_job_runs_from_texts_and_gold_to_conll_and_spacy_exports(api, dj
     wrong_format = client.get(f"/api/v1/jobs/{job_id}/results/export/?format=coco")
     assert wrong_format.status_code == 400
     assert "conll" in json.dumps(wrong_format.json())
+
+
+def test_a_spans_job_over_text_files_checks_offsets_against_each_file_shows_its_text_and_exports_it(
+    api, django_capture_on_commit_callbacks
+):
+    requester = RequesterFactory()
+    client = api.as_user(requester)
+    schema = {"type": "spans", "text_field": "doc", "labels": ["PER", "LOC", "ORG"], "max_spans": 5}
+    job_id = create_job(
+        client, schema, {"fields": [{"name": "doc", "type": "text_file"}, {"name": "n", "type": "integer"}]}
+    )
+    texts = {f"doc-{n}.txt": TEXTS[n] for n in range(N_ITEMS)}
+    texts |= {f"doc-{100 + g}.txt": GOLD_TEXTS[g] for g in range(N_GOLD)}
+    files = [SimpleUploadedFile(name, text.encode()) for name, text in texts.items()]
+    assert client.post(f"/api/v1/jobs/{job_id}/media/", {"files": files}, format="multipart").status_code == 201
+    bad_key = [{"doc": "doc-100.txt", "n": 100, "gold_label": json.dumps([[21, 40, "LOC"]])}]
+    refused = upload(client, job_id, "gold", bad_key)  # a key must fit its file's text
+    assert refused.status_code == 400
+    assert "span 0: end 40 is past the end of the text (27)" in json.dumps(refused.json())
+    assert upload(client, job_id, "items", [{"doc": f"doc-{i}.txt", "n": i} for i in range(N_ITEMS)]).status_code == 201
+    gold = [{"doc": f"doc-{100 + g}.txt", "n": 100 + g, "gold_label": json.dumps(GOLD_SPANS[g])} for g in range(N_GOLD)]
+    assert upload(client, job_id, "gold", gold).status_code == 201
+    launch(client, job_id)
+
+    def truth_of(item: dict) -> list[list[Any]]:
+        n = item["payload"]["n"]
+        return SPAN_TRUTH[n] if n < 100 else GOLD_SPANS[n - 100]
+
+    def refusal(message: str) -> None:
+        assert re.fullmatch(r"span 0: end 500 is past the end of the text \(\d+\)", message), message
+
+    worker = WorkerFactory()
+    held = api.as_user(worker).post(f"/api/v1/work/jobs/{job_id}/claim/").json()
+    pages = Client()
+    pages.force_login(worker)
+    page = pages.get(f"/work/tasks/{held['id']}/").content.decode()
+    drawn = [json.loads(text) for text in re.findall(r'<script[^>]*type="application/json">(.*?)</script>', page)]
+    assert sorted(drawn) == sorted(texts[f"doc-{item['payload']['n']}.txt"] for item in held["items"])  # read
+    assert api.as_user(worker).post(f"/api/v1/work/assignments/{held['id']}/release/").status_code == 200
+
+    spammer, honest = WorkerFactory(), [WorkerFactory() for _ in range(3)]
+    workers = [(spammer, lambda item: [[1, 3, "ORG"]]), *((w, truth_of) for w in honest)]
+    run_workers(api, job_id, django_capture_on_commit_callbacks, [[0, 500, "PER"]], refusal, workers)
+
+    assert Participation.objects.get(job_id=job_id, worker=spammer).blocked_at is not None
+    job_aggregate(job_id=job_id)
+    results = client.get(f"/api/v1/jobs/{job_id}/results/").json()["results"]
+    assert {r["payload"]["n"]: r["label"] for r in results} == {n: SPAN_TRUTH[n] for n in range(N_ITEMS)}
+    by_id = {r["id"]: r["payload"]["n"] for r in results}
+    conll = read_conll(exported(client, job_id, "conll"))
+    assert conll == [bio(TEXTS[n], SPAN_TRUTH[n]) for n in range(N_ITEMS)]  # items in id order: as uploaded
+    docs = [json.loads(line) for line in exported(client, job_id, "spacy").splitlines()]
+    assert {by_id[d["meta"]["item_id"]]: d["text"] for d in docs} == {n: TEXTS[n] for n in range(N_ITEMS)}

@@ -3,8 +3,10 @@
 "pass_threshold": 0.5}``.
 
 An answer is a list of spans ``[start, end, label]``: half-open character offsets into the item's
-``text_field`` (``0 <= start < end <= len(text)``), ``label`` one of ``labels``; ``min_spans`` .. ``max_spans`` of
-them, not overlapping unless ``allow_overlap`` (adjacent spans may touch). It is kept sorted by start. Gold is
+``text_field``, a string or a text file (``0 <= start < end <= len(text)``; a text file's length is the
+``characters`` the marketplace counted at upload, its ``text`` there in exports), ``label`` one of ``labels``;
+``min_spans`` .. ``max_spans`` of them, not overlapping unless ``allow_overlap`` (adjacent spans may touch). It is
+kept sorted by start. Gold is
 graded by span-level F1 against the key, ``exact`` (same start, end and label, as CoNLL scores entities) or
 ``overlap`` (a span counts if it overlaps one of its label), passing at ``pass_threshold``. Aggregation (``em``):
 a sequence model over the workers' BIO tags of the text's units, fitted by EM and decoded by Viterbi
@@ -98,11 +100,10 @@ class Spans(AnswerType):
         )
 
     def item_fields(self, schema: SpansSchema) -> dict[str, tuple[str, tuple[str, ...]]]:
-        return {"text_field": (schema.text_field, ("string",))}
+        return {"text_field": (schema.text_field, ("string", "text_file"))}
 
     def clean(self, schema: SpansSchema, value: Any, *, item: Mapping[str, Any] | None = None) -> list[list[Any]]:
-        text = text_of(schema, item)
-        issues = spans_answer_issues(value, schema.rules, length=None if text is None else len(text))
+        issues = spans_answer_issues(value, schema.rules, length=length_of(schema, item))
         if issues:
             raise InvalidAnswerError("; ".join(issue.message for issue in issues[:5]))
         return sorted([[start, end, label] for start, end, label in value], key=lambda s: (s[0], s[1], s[2]))
@@ -155,9 +156,21 @@ class Spans(AnswerType):
 
 
 def text_of(schema: SpansSchema, item: Mapping[str, Any] | None) -> str | None:
-    """The item's text (its ``text_field``), None when unknown."""
+    """The item's text (its ``text_field``: a string, or a text file described with its ``text``), None when
+    unknown."""
     text = item.get(schema.text_field) if item is not None else None
+    if isinstance(text, Mapping):
+        text = text.get("text")
     return text if isinstance(text, str) else None
+
+
+def length_of(schema: SpansSchema, item: Mapping[str, Any] | None) -> int | None:
+    """The item's text length in characters (a text file's counted ``characters``), None when unknown."""
+    text = item.get(schema.text_field) if item is not None else None
+    if isinstance(text, Mapping):
+        characters = text.get("characters")
+        return characters if isinstance(characters, int) else None
+    return len(text) if isinstance(text, str) else None
 
 
 def _lengths(schema: SpansSchema, job: Job) -> np.ndarray:
@@ -169,9 +182,9 @@ def _lengths(schema: SpansSchema, job: Job) -> np.ndarray:
         lengths[code] = max(lengths[code], max((end for _, end, _ in key), default=0))
     if job.items is not None:
         for code, task in enumerate(job.keys.tasks.tolist()):
-            text = text_of(schema, job.items.get(task))
-            if text is not None:
-                lengths[code] = max(lengths[code], len(text))
+            length = length_of(schema, job.items.get(task))
+            if length is not None:
+                lengths[code] = max(lengths[code], length)
     return lengths
 
 

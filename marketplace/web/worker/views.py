@@ -139,10 +139,15 @@ def _task_page(request: HttpRequest, assignment: Assignment, form: AnswersForm, 
     items = selectors.assignment_items(assignment=assignment)
     fields = [field["name"] for field in (job.item_schema or {}).get("fields", [])]
     media = selectors.media_fields(job)  # a worker sees a media file through the assignment, never its name
+    drawn = selectors.widget_texts(job=job, payloads=[item.payload for item in items])  # a text the widget draws
     values = [
-        [(name, _shown(assignment, position, name, item.payload.get(name), media), _kind(job, name)) for name in fields]
+        [
+            (name, drawn[position].get(name) or _shown(assignment, position, name, item.payload.get(name), media),
+             _kind(job, name))
+            for name in fields
+        ]
         for position, item in enumerate(items)
-    ]
+    ]  # fmt: skip
     positions = form.entries(values, job.label_schema)
     context = {"assignment": assignment, "job": job, "form": form, "positions": positions, "row": _row(job)}
     return render(request, "web/worker/assignment.html", context | widget_context(job.label_schema), status=status)
