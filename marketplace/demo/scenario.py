@@ -6,16 +6,19 @@ is asked of `Hooks`, which the management command implements: granting staff (do
 assignment's deadline into the past (the clock), and reading the whole ledger (no user may see it all).
 """
 
+import io
 import itertools
 import json
 import random
 import time
 import uuid
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from marketplace.demo.birds import VARIANTS, picture_name, species_picture
 from marketplace.demo.crowd import CLASSES, Dataset, SimWorker, build_crowd, split_images
 from marketplace.demo.http import ApiClient, ApiError, Transport, encode_multipart, login, signup
 from marketplace.demo.rating import run_rating_job
@@ -161,7 +164,7 @@ class Simulation:
             "title": f"Bluebirds: which species is this? ({self.run_id})",
             "instructions": "Look at the bird photo: species 0 (Indigo Bunting) or species 1 (Blue Grosbeak)?",
             "label_schema": {"type": "single_choice", "classes": list(CLASSES)},
-            "item_schema": {"fields": [{"name": "image_id", "type": "string"}]},
+            "item_schema": {"fields": [{"name": "image_id", "type": "string"}, {"name": "photo", "type": "image"}]},
             "overlap_min": self.options.overlap,
             "overlap_max": self.options.overlap,
             "items_per_task": self.options.items_per_task,
@@ -177,9 +180,21 @@ class Simulation:
         return job["id"]
 
     def _upload(self) -> None:
-        items = "external_id,image_id\n" + "".join(f"{i},{i}\n" for i in self.split.items)
-        gold = "external_id,image_id,gold_label\n" + "".join(
-            f"{i},{i},{self.dataset.truth[i]}\n" for i in self.split.gold
+        # The pictures first, in one zip (marketplace.demo.birds draws them): each item shows its own species.
+        pictures = {picture_name(c, v): species_picture(c, v) for c in CLASSES for v in range(VARIANTS)}
+        packed = io.BytesIO()
+        with zipfile.ZipFile(packed, "w") as archive:
+            for name, data in pictures.items():
+                archive.writestr(name, data)
+        body = encode_multipart({}, {"files": ("birds.zip", packed.getvalue(), "application/zip")})
+        self.requester.call("POST", f"{API}/jobs/{self.job_id}/media/", multipart=body)
+
+        def photo(i: str) -> str:
+            return picture_name(self.dataset.truth[i], int(i) % VARIANTS)
+
+        items = "external_id,image_id,photo\n" + "".join(f"{i},{i},{photo(i)}\n" for i in self.split.items)
+        gold = "external_id,image_id,photo,gold_label\n" + "".join(
+            f"{i},{i},{photo(i)},{self.dataset.truth[i]}\n" for i in self.split.gold
         )
         for kind, text in (("items", items), ("gold", gold)):
             body = encode_multipart({"kind": kind}, {"file": (f"bluebirds-{kind}.csv", text.encode(), "text/csv")})
