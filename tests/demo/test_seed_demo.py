@@ -1,4 +1,5 @@
-"""`make run`'s demo: its two jobs show drawn pictures, through the worker's assignment like any item's media."""
+"""`make run`'s demo: its species and box jobs show drawn pictures, through the worker's assignment like any item's
+media; its spans job's gold keys mark the names of their sentences."""
 
 import io
 import json
@@ -8,6 +9,7 @@ from django.core.management import call_command
 from PIL import Image
 
 from marketplace.demo.birds import SCENE, VARIANTS, scene, species_picture
+from marketplace.demo.sentences import SENTENCES
 from marketplace.models import Item, Job, JobStatus, MediaFile
 from marketplace.services.assignments import assignment_claim
 from tests.factories import WorkerFactory
@@ -68,4 +70,16 @@ def test_seeding_twice_adds_nothing() -> None:
 
     seeded()
 
-    assert (Job.objects.count(), Item.objects.count(), MediaFile.objects.count()) == counts == (2, 140, 6 + 32)
+    assert (Job.objects.count(), Item.objects.count(), MediaFile.objects.count()) == counts == (3, 156, 6 + 32)
+
+
+def test_the_names_job_is_live_and_its_gold_spans_are_the_names_of_their_sentences(api) -> None:
+    job = seeded()["spans"]
+    gold = {item.payload["sentence"]: item.gold_answer for item in Item.objects.filter(job=job, is_gold=True)}
+
+    assert job.status == JobStatus.ACTIVE
+    assert gold["Tim Berners-Lee wrote the first web server."] == [[0, 15, "PER"]]
+    for sentence, spans in gold.items():
+        assert [sentence[start:end] for start, end, _ in spans] == [
+            name for name, _ in sorted(dict(SENTENCES)[sentence], key=lambda n: sentence.index(n[0]))
+        ]

@@ -64,4 +64,4 @@ def test_a_newcomer_gets_a_seeded_marketplace_on_embedded_sqlite(tmp_path):
 
     assert "is active" in first and "requester@demo.local" in first
     assert first.splitlines()[0] == again.splitlines()[0]
-    assert counts.split() == ["140", "2"]  # the species job (96 items, 12 gold) and the box job (24, 8)
+    assert counts.split() == ["156", "3"]  # species (96 items, 12 gold), boxes (24, 8), names (12, 4)

@@ -1,5 +1,5 @@
-"""Seed a small demo marketplace: an admin, a requester with two launched jobs (which species is this bird, with its
-picture; draw a box around every bird), and a few workers.
+"""Seed a small demo marketplace: an admin, a requester with three launched jobs (which species is this bird, with its
+picture; draw a box around every bird; mark the names in a sentence), and a few workers.
 
 Idempotent: running it again changes nothing. Everything goes through the services, as the API would. The pictures
 are drawn by `marketplace.demo.birds`.
@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from marketplace.accounts.models import User
+from marketplace.demo import sentences
 from marketplace.demo.birds import VARIANTS, picture_name, scene, species_picture
 from marketplace.models import Job
 from marketplace.services.jobs import job_create, job_transition
@@ -29,6 +30,7 @@ DEMO_PASSWORD = "crowdmarket-demo"  # noqa: S105 -- a local demo; printed on pur
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 JOB_TITLE = "Bluebirds: which of the two species is this?"
 BOX_JOB_TITLE = "Birds: draw a box around every bird"
+SPANS_JOB_TITLE = "Names: mark every person and every place"
 N_GOLD = 12
 N_SCENES, N_GOLD_SCENES = 24, 8
 
@@ -49,6 +51,7 @@ class Command(BaseCommand):
         jobs = [
             Job.objects.filter(requester=requester, title=JOB_TITLE).first() or self._job(requester),
             Job.objects.filter(requester=requester, title=BOX_JOB_TITLE).first() or self._box_job(requester),
+            Job.objects.filter(requester=requester, title=SPANS_JOB_TITLE).first() or self._spans_job(requester),
         ]
         for job in jobs:
             self.stdout.write(self.style.SUCCESS(f"Demo job #{job.pk} '{job.title}' is {job.status}."))
@@ -113,6 +116,25 @@ class Command(BaseCommand):
         items = _csv(["photo"], [[name] for name in names[:N_SCENES]])
         gold = _csv(["photo", "gold_label"], [[name, json.dumps(scenes[name][1])] for name in names[N_SCENES:]])
         return self._launch(job, requester, items, gold, key="seed-demo-boxes")
+
+    def _spans_job(self, requester: User) -> Job:
+        job = job_create(
+            requester=requester,
+            title=SPANS_JOB_TITLE,
+            instructions="Select every person's name and press 1 (PER), every place's and press 2 (LOC).",
+            label_schema={"type": "spans", "text_field": "sentence", "labels": list(sentences.LABELS)},
+            item_schema={"fields": [{"name": "sentence", "type": "string"}]},
+            overlap_min=3,
+            overlap_max=3,
+            items_per_task=3,
+            reward_cents=9,
+        )
+        real, gold = sentences.SENTENCES[: -sentences.N_GOLD], sentences.SENTENCES[-sentences.N_GOLD :]
+        items = _csv(["sentence"], [[text] for text, _ in real])
+        keys = _csv(
+            ["sentence", "gold_label"], [[text, json.dumps(sentences.spans(text, names))] for text, names in gold]
+        )
+        return self._launch(job, requester, items, keys, key="seed-demo-spans")
 
     def _launch(self, job: Job, requester: User, items: str, gold: str, *, key: str) -> Job:
         upload_receive(job=job, user=requester, file=ContentFile(items.encode(), name="items.csv"), kind="items")
