@@ -18,6 +18,7 @@ from marketplace.models import (
     ItemResult,
     Job,
     Participation,
+    ProgressSnapshot,
     ReviewStatus,
 )
 from marketplace.schemas import parse_label_schema
@@ -110,6 +111,15 @@ def job_dashboard(*, job: Job) -> dict:
         "agreement": results.agreement,
         "spend": job_spend(job=job),
     }
+
+
+PROGRESS_POINTS = 24  # the dashboard's progress over time: the latest this many snapshots
+
+
+def job_progress_history(*, job: Job, limit: int = PROGRESS_POINTS) -> list[ProgressSnapshot]:
+    """The job's latest progress snapshots, oldest first (one indexed query)."""
+    latest = ProgressSnapshot.objects.filter(job=job).order_by("-taken_at", "-id")[:limit]
+    return list(reversed(latest))
 
 
 def item_answers(*, item_ids: list[int]) -> dict[int, list[tuple[int, object]]]:

@@ -242,6 +242,7 @@ SPECTACULAR_SETTINGS = {
     # Serve Swagger UI from the installed package, not a CDN: the docs work offline.
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "marketplace.models.jobs.JobStatus",
+        "LanguageEnum": "django.conf.global_settings.LANGUAGES",
         "AssignmentStatusEnum": "marketplace.models.assignments.AssignmentStatus",
         "UploadStatusEnum": "marketplace.models.items.Upload.Status",
         "KindEnum": "marketplace.models.items.Upload.Kind",

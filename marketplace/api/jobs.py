@@ -111,7 +111,7 @@ class JobInputSerializer(serializers.Serializer):
     )
     deadline = serializers.DateTimeField(required=False, allow_null=True)
     language = serializers.ChoiceField(
-        choices=[code for code, _ in global_settings.LANGUAGES],
+        choices=global_settings.LANGUAGES,
         required=False,
         allow_blank=True,
         help_text="The language workers need to read the items (a code of Django's LANGUAGES); empty: none.",

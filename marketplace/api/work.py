@@ -133,7 +133,7 @@ class WorkJobSearchSerializer(serializers.Serializer):
     )
     language = serializers.ChoiceField(
         required=False,
-        choices=[code for code, _ in global_settings.LANGUAGES],
+        choices=global_settings.LANGUAGES,
         help_text="Jobs in this language (a code of Django's LANGUAGES), and jobs that need none in particular.",
     )
 

@@ -19,7 +19,7 @@ from marketplace.models.items import Item, MicroTask, Upload
 from marketplace.models.jobs import FINISHED_STATUSES, Job, JobQualification, JobStatus
 from marketplace.models.media import MediaFile, MediaKind
 from marketplace.models.predictions import Prediction
-from marketplace.models.results import ItemResult, JobAggregate, posterior_by_class
+from marketplace.models.results import ItemResult, JobAggregate, ProgressSnapshot, posterior_by_class
 from marketplace.models.standing import HiddenRequester, RequesterStanding
 from marketplace.models.webhooks import SUBSCRIBABLE_EVENTS, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -49,6 +49,7 @@ __all__ = [
     "MicroTask",
     "Participation",
     "Prediction",
+    "ProgressSnapshot",
     "RequesterStanding",
     "ReviewStatus",
     "Upload",

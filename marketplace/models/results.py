@@ -64,3 +64,20 @@ class ItemResult(models.Model):
 
     def __str__(self) -> str:
         return f"result of item {self.item_id}"
+
+
+class ProgressSnapshot(models.Model):
+    """A job's progress at one moment, recorded after an aggregation run when it moved (services/progress.py): the
+    dashboard's progress over time. Gold is kept out of every figure, as on the progress page."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="progress_snapshots")
+    taken_at = models.DateTimeField()
+    items_complete = models.PositiveIntegerField()
+    answers = models.PositiveIntegerField()
+    assignments_open = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["job", "taken_at"], name="progress_job_time_idx")]
+
+    def __str__(self) -> str:
+        return f"job #{self.job_id} at {self.taken_at:%Y-%m-%d %H:%M}: {self.items_complete} items done"

@@ -29,6 +29,7 @@ from marketplace.services.commit import after_commit
 from marketplace.services.disputes import appeals_auto_resolve
 from marketplace.services.jobs import job_complete_if_done
 from marketplace.services.overlap import overlap_adapt
+from marketplace.services.progress import progress_snapshot_take
 from marketplace.services.reputation import reputation_recompute
 from marketplace.services.webhooks import webhook_emit, webhook_results_data
 
@@ -100,8 +101,10 @@ def job_aggregate(*, job_id: int) -> JobAggregate:
 
 
 def _after_run(job: Job, snapshot_at: datetime, state: JobAggregate, worker_ids: list[int]) -> JobAggregate:
-    """After a run's commit: reputations, appeals the answers now decide, and the requests it served."""
+    """After a run's commit: reputations, appeals the answers now decide, the job's progress, and the requests it
+    served."""
     reputation_recompute(worker_ids=worker_ids)
+    progress_snapshot_take(job=job)
     appeals_auto_resolve(job_id=job.pk)  # after the commit: paying an appeal never holds the JobAggregate lock
     JobAggregate.objects.filter(job=job, requested_at__lte=snapshot_at).update(requested_at=None, request_attempts=0)
     return state

@@ -11,7 +11,16 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from marketplace.models import Assignment, Item, ItemResult, Job, JobStatus, Participation, ReviewStatus
+from marketplace.models import (
+    Assignment,
+    Item,
+    ItemResult,
+    Job,
+    JobStatus,
+    Participation,
+    ProgressSnapshot,
+    ReviewStatus,
+)
 from marketplace.services.jobs import job_create
 from marketplace.services.uploads import upload_receive
 from payments.selectors import balance_list
@@ -20,7 +29,7 @@ from tests.marketplace.helpers import csv_file, csv_rows, launched_job, work_on
 
 pytestmark = pytest.mark.django_db
 
-JOB_PAGES = ("job", "dashboard", "results", "review")
+JOB_PAGES = ("job", "dashboard", "results", "review", "task-preview")
 JOB_POSTS = ("upload", "deposit", "job-launch", "block", "unblock", "gold-review", "complain")
 
 
@@ -213,6 +222,7 @@ def test_the_dashboard_draws_each_plot_with_one_mark_per_bar(browser: Client, wo
     svgs = re.findall(r'<svg role="img" aria-label="([^"]+)".*?</svg>', html, re.S)
     assert svgs == [
         "Progress",
+        "Items done over time (UTC)",
         "Submissions per hour, last 24 hours",
         "Confidence of the labels",
         "Items per label",
@@ -220,7 +230,7 @@ def test_the_dashboard_draws_each_plot_with_one_mark_per_bar(browser: Client, wo
         "Money (USD, minor units)",
     ]
     marks = [len(re.findall(r'class="mark"', s)) for s in re.findall(r"<svg.*?</svg>", html, re.S)]
-    assert marks == [4, 24, 10, 3, 3, 2]
+    assert marks == [4, ProgressSnapshot.objects.filter(job=job).count(), 24, 10, 3, 3, 2]
     assert re.search(r"<title>\d\d: 4</title>", html)  # this hour's four submissions
     assert f"Worker #{spammer.pk}" in html
     assert spammer.email not in html and "spam&lt;/i&gt;@" not in html  # by number, as in the API: never by e-mail
@@ -441,8 +451,9 @@ PAGE_QUERIES = {
     "jobs": 4,
     "job-new": 3,
     "job": 7,
-    "dashboard": 13,
-    "results": 7,
+    "dashboard": 14,  # the progress snapshots: one query
+    "results": 8,  # the latest aggregation: does it rank the compared items?
+    "task-preview": 6,  # the items counted, then a page of them
     "review": 7,
     "balance": 5,
     "webhooks": 3,

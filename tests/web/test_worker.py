@@ -358,3 +358,22 @@ def test_a_payout_below_the_minimum_is_refused_with_a_message(worker_client, wor
     assert not Payout.objects.exists()
     assert "Payout of" not in response.content.decode()
     assert list(response.context["messages"])[0].level_tag == "warning"
+
+
+def test_workers_read_the_instructions_as_the_requester_previewed_them_sanitised_markdown(
+    worker_client, worker, requester
+) -> None:
+    job = launched_job(
+        requester,
+        n_items=2,
+        overlap_min=1,
+        overlap_max=1,
+        instructions="Pick **one**.\n\n<script>alert(1)</script> [guide](https://example.com/guide)",
+    )
+    held = assignment_claim(job_id=job.pk, worker=worker)
+
+    for page in (reverse("web:worker:job", args=[job.pk]), reverse("web:worker:assignment", args=[held.pk])):
+        html = worker_client.get(page).content.decode()
+        assert "Pick <strong>one</strong>." in html, page
+        assert "alert(1)" not in html  # the script dropped, with its content
+        assert 'href="https://example.com/guide"' in html

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from marketplace import selectors
+from marketplace.aggregation.types import answer_type
 from marketplace.models import AssignmentStatus, Job, Participation, ReviewStatus
 from marketplace.schemas import parse_label_schema
 from marketplace.selectors_dashboard import (
@@ -19,6 +20,7 @@ from marketplace.selectors_dashboard import (
     job_dashboard_workers,
     job_disputes,
     job_flagged_gold,
+    job_progress_history,
 )
 from marketplace.services.blocks import job_worker_block, job_worker_unblock
 from marketplace.services.disputes import complaint_file
@@ -31,6 +33,8 @@ from marketplace.web.requester.access import own_job, requester_required
 from marketplace.web.requester.forms import BlockForm, ComplaintForm, GoldReviewForm, ReviewForm
 from payments.money import format_amount
 
+# What the results page calls each type's own export format.
+EXPORT_TITLES = {"coco": "COCO JSON (boxes)", "conll": "CoNLL BIO (spans)", "spacy": "spaCy JSONL (spans)"}
 # A page shows this many rows at most: the dashboard's least accurate workers, the oldest pending submissions.
 WORKERS_SHOWN = 100
 PENDING_SHOWN = 100
@@ -42,6 +46,7 @@ def dashboard(request: HttpRequest, job_id: int) -> HttpResponse:
     data = job_dashboard(job=job)
     progress, spend = data["progress"], data["spend"]
     tenths = [f"{i / CONFIDENCE_BINS:.1f}" for i in range(CONFIDENCE_BINS)]
+    history = job_progress_history(job=job)
     charts = [
         bar_chart(
             "Progress",
@@ -51,6 +56,10 @@ def dashboard(request: HttpRequest, job_id: int) -> HttpResponse:
                 ("answers", progress["answers_collected"]),
                 ("open", progress["assignments_open"]),
             ],
+        ),
+        bar_chart(
+            "Items done over time (UTC)",
+            [(f"{snapshot.taken_at:%H:%M}", snapshot.items_complete) for snapshot in history],
         ),
         bar_chart("Submissions per hour, last 24 hours", data["submissions_per_hour"]),
         bar_chart("Confidence of the labels", list(zip(tenths, data["confidence"], strict=True))),
@@ -66,6 +75,7 @@ def dashboard(request: HttpRequest, job_id: int) -> HttpResponse:
             "escrow": format_amount(spend.in_escrow, spend.currency),
         },
         "charts": charts,
+        "history": history,
         "workers": _with_confusion(job_dashboard_workers(job=job)[:WORKERS_SHOWN], job),
         "classes": parse_label_schema(job.label_schema).classes,
         "flagged_gold": job_flagged_gold(job=job),
@@ -164,7 +174,18 @@ def results(request: HttpRequest, job_id: int) -> HttpResponse:
     rows = [(item, answers.get(item.pk, [])) for item in page]
     filters = {"label": label, "below": below, "worker": worker}
     query = urlencode({name: value for name, value in filters.items() if value})
-    context = {"job": job, "page": page, "rows": rows, "filters": filters, "query": query}
+    aggregate = selectors.job_aggregate_get(job=job)
+    context = {
+        "job": job,
+        "page": page,
+        "rows": rows,
+        "filters": filters,
+        "query": query,
+        # The answer type's own formats, for ML tools (COCO for boxes, CoNLL and spaCy for spans), and the ranking
+        # of a type that scores what its items compare (pairwise).
+        "ml_exports": [(fmt, EXPORT_TITLES.get(fmt, fmt)) for fmt in answer_type(job.label_schema["type"]).exports],
+        "ranking": bool(aggregate and aggregate.item_scores),
+    }
     return render(request, "web/requester/results.html", context)
 
 

@@ -7,8 +7,10 @@ import uuid
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from marketplace import selectors
@@ -21,6 +23,8 @@ from marketplace.web.actions import run_service
 from marketplace.web.markdown import markdown_html
 from marketplace.web.requester.access import own_job, requester_required
 from marketplace.web.requester.forms import FIELD_OF_ERROR, PACES_SECONDS, DepositForm, JobForm, UploadForm
+from marketplace.web.task_items import item_rows
+from marketplace.web.worker.forms import AnswersForm, widget_context
 from payments.errors import PaymentsError
 from payments.money import format_amount, to_decimal
 from payments.services.deposits import deposit_create
@@ -59,6 +63,29 @@ def instructions_preview(request: HttpRequest) -> HttpResponse:
     """The instructions as workers will read them (htmx swaps this fragment in under the text area)."""
     html = markdown_html(request.POST.get("instructions", ""))
     return render(request, "web/requester/_instructions.html", {"instructions": html})
+
+
+@requester_required
+def task_preview(request: HttpRequest, job_id: int) -> HttpResponse:
+    """The job's task page as a worker sees it (the instructions, the real widgets and keys) on its real items, a
+    task's worth at a time (`?page=N`). Nothing is claimed or recorded: the form only brings the next items."""
+    job = own_job(request, job_id)
+    page = Paginator(selectors.item_list(job=job).filter(is_gold=False), job.items_per_task).get_page(
+        request.GET.get("page")
+    )
+    payloads = [item.payload for item in page]
+
+    def media_url(position: int, field: str) -> str:  # the requester's own view of the file
+        return reverse("job-media-file", args=[job.pk, payloads[position][field]])
+
+    form = AnswersForm.for_schema(job.label_schema, positions=len(payloads))
+    context = {
+        "job": job,
+        "page": page,
+        "positions": form.entries(item_rows(job, payloads, media_url), job.label_schema),
+        "instructions": markdown_html(job.instructions),
+    }
+    return render(request, "web/requester/task_preview.html", context | widget_context(job.label_schema))
 
 
 @requester_required

@@ -11,6 +11,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("jobs/new/", jobs.job_new, name="job-new"),
     path("jobs/preview/", jobs.instructions_preview, name="instructions-preview"),
     path("jobs/<int:job_id>/", jobs.job_detail, name="job"),
+    path("jobs/<int:job_id>/preview/", jobs.task_preview, name="task-preview"),
     path("jobs/<int:job_id>/upload/", jobs.job_upload, name="upload"),
     path("jobs/<int:job_id>/deposit/", jobs.deposit, name="deposit"),
     *(

@@ -20,6 +20,8 @@ from marketplace.models import Assignment, AssignmentStatus, Job
 from marketplace.services.assignments import assignment_claim, assignment_release, assignment_submit_and_claim
 from marketplace.services.disputes import appeal_file
 from marketplace.web.access import role_required
+from marketplace.web.markdown import markdown_html
+from marketplace.web.task_items import item_rows
 from marketplace.web.worker.forms import AnswersForm, AppealForm, PayoutForm, WorkSearchForm, widget_context
 from payments.errors import PaymentsError
 from payments.money import format_amount
@@ -62,7 +64,12 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
         raise Http404("No such job open to you.")
     held = selectors.worker_open_assignment_list(worker=request.user, job_id=job.pk).select_related(None).first()
     requirements = list(job.requirements.select_related("qualification").order_by("qualification__name"))
-    context = {"row": _row(job), "held": held, "requirements": requirements}
+    context = {
+        "row": _row(job),
+        "held": held,
+        "requirements": requirements,
+        "instructions": markdown_html(job.instructions),
+    }
     return render(request, "web/worker/job_detail.html", context)
 
 
@@ -137,38 +144,25 @@ def _own(request: HttpRequest, assignment_id: int) -> Assignment:
 def _task_page(request: HttpRequest, assignment: Assignment, form: AnswersForm, status: int = 200) -> HttpResponse:
     job = assignment.job
     items = selectors.assignment_items(assignment=assignment)
-    fields = [field["name"] for field in (job.item_schema or {}).get("fields", [])]
-    media = selectors.media_fields(job)  # a worker sees a media file through the assignment, never its name
-    drawn = selectors.widget_texts(job=job, payloads=[item.payload for item in items])  # a text the widget draws
-    values = [
-        [
-            (name, drawn[position].get(name) or _shown(assignment, position, name, item.payload.get(name), media),
-             _kind(job, name))
-            for name in fields
-        ]
-        for position, item in enumerate(items)
-    ]  # fmt: skip
-    positions = form.entries(values, job.label_schema)
-    context = {"assignment": assignment, "job": job, "form": form, "positions": positions, "row": _row(job)}
+
+    def media_url(position: int, field: str) -> str:  # through the assignment, the same shape for gold and real
+        where = {"assignment_id": assignment.pk, "position": position, "field": field}
+        return reverse("work-assignment-media", kwargs=where)
+
+    positions = form.entries(item_rows(job, [item.payload for item in items], media_url), job.label_schema)
+    context = {
+        "assignment": assignment,
+        "job": job,
+        "form": form,
+        "positions": positions,
+        "row": _row(job),
+        "instructions": markdown_html(job.instructions),
+    }
     return render(request, "web/worker/assignment.html", context | widget_context(job.label_schema), status=status)
 
 
 def _answers_form(job: Job, *args: Any, positions: int) -> AnswersForm:
     return AnswersForm.for_schema(job.label_schema, *args, positions=positions)
-
-
-def _shown(assignment: Assignment, position: int, name: str, value: Any, media: dict[str, str]) -> Any:
-    if name not in media or value is None:
-        return value
-    where = {"assignment_id": assignment.pk, "position": position, "field": name}
-    return reverse("work-assignment-media", kwargs=where)
-
-
-def _kind(job: Job, name: str) -> str:
-    for field in (job.item_schema or {}).get("fields", []):
-        if field["name"] == name:
-            return str(field.get("type", "string"))
-    return "string"
 
 
 @require_GET

@@ -4,15 +4,17 @@
 (() => {
   const form = document.getElementById("task-form");
   if (!form) return;
-  const countdown = document.getElementById("countdown");
-  const expires = Date.parse(countdown.dataset.expires);
-  const tick = () => {
-    const left = Math.max(0, Math.round((expires - Date.now()) / 1000));
-    countdown.textContent = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
-    if (left === 0) countdown.classList.add("expired");
-  };
-  tick();
-  setInterval(tick, 1000);
+  const countdown = document.getElementById("countdown"); // none on the requester's preview
+  if (countdown) {
+    const expires = Date.parse(countdown.dataset.expires);
+    const tick = () => {
+      const left = Math.max(0, Math.round((expires - Date.now()) / 1000));
+      countdown.textContent = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+      if (left === 0) countdown.classList.add("expired");
+    };
+    tick();
+    setInterval(tick, 1000);
+  }
 
   let sent = false;
   form.addEventListener("submit", (event) => {
