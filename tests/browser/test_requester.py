@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from rest_framework.test import APIClient
 
-from marketplace.models import Job, JobStatus
+from marketplace.models import Answer, Job, JobStatus
 from tests.browser.axe import assert_accessible
 from tests.browser.conftest import shot
 from tests.factories import WorkerFactory
@@ -81,14 +81,27 @@ def test_a_requester_posts_funds_and_launches_a_job_then_reviews_blocks_and_expo
     for worker, answer in ((good, "cat"), (good, "dog"), (spammer, "dog"), (spammer, "dog")):
         label_through_the_api(job, worker, answer)
 
-    page.reload()
-    expect(page.locator("svg[role=img]")).to_have_count(6)
+    page.get_by_role("link", name="Worker's view").click()  # the worker's widget on the items, nothing kept
+    expect(page.get_by_text("A purring animal")).to_be_visible()
+    expect(page.get_by_role("radio", name="1 cat").first).to_be_focused()  # the widget's script has run
+    page.keyboard.press("1")
+    expect(page.get_by_role("radio", name="1 cat").first).to_be_checked()
+    page.keyboard.press("2")  # the second item; then the focus is on the button
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Meow")).to_be_visible()  # the next task's items
+    shot(page, "requester-04-preview")
+    assert_accessible(page)
+    assert Answer.objects.filter(job=job).count() == 8  # the four workers' submissions only
+
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.locator("svg[role=img]")).to_have_count(7)
     plots = (("Progress", 4), ("Submissions per hour", 24), ("Confidence", 10), ("Items per label", 2))
     plots += (("Mean confidence per label", 2), ("Money", 2))
     for name, marks in plots:
         expect(page.locator(f'svg[aria-label^="{name}"] .mark')).to_have_count(marks)
     expect(page.get_by_role("table", name="Workers")).to_contain_text(f"Worker #{spammer.pk}")
     shot(page, "requester-04-dashboard")
+    expect(page.locator('svg[aria-label^="Items done over time"] .mark').first).to_be_visible()
     assert_accessible(page)
 
     page.get_by_role("link", name="Review").click()
@@ -122,6 +135,32 @@ def test_a_requester_posts_funds_and_launches_a_job_then_reviews_blocks_and_expo
     assert len(exported.splitlines()) == 5
     shot(page, "requester-06-results")
     assert_accessible(page)
+
+    # A job of another answer type, built with the same form: several classes per item.
+    page.get_by_role("link", name="Post a job").first.click()
+    page.get_by_label("Title").fill("Topics of a review")
+    page.get_by_label("Answer type").select_option(label="Several classes")
+    page.get_by_label("Classes or labels").fill("price\nquality\nservice")
+    page.get_by_label("Item fields").fill("text")
+    page.get_by_label("Answers per item").fill("1")
+    page.get_by_label("At most, when answers disagree").fill("1")
+    page.get_by_label("Items per task").fill("2")
+    page.get_by_label("Gold ratio").fill("0")
+    page.get_by_role("button", name="Save the draft").click()
+    expect(page.get_by_role("heading", name="Topics of a review")).to_be_visible()
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text("text\nCheap but it broke\nFriendly staff\n")
+    page.get_by_label("File:", exact=True).set_input_files(str(reviews))
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_role("table", name="Uploads")).to_contain_text("reviews.csv")
+    page.get_by_role("button", name="Deposit").click()
+    page.get_by_role("button", name="Launch the job").click()
+    expect(page.get_by_text("Job #")).to_contain_text("Active")
+    topics = Job.objects.get(title="Topics of a review")
+    assert topics.label_schema == {"type": "multi_choice", "choices": ["price", "quality", "service"]}
+    page.get_by_role("link", name="Worker's view").click()
+    expect(page.get_by_role("checkbox", name="2 quality").first).to_be_visible()
+    shot(page, "requester-07-multi-choice-preview")
 
 
 def test_the_accessibility_check_fails_on_an_unlabelled_field(page: Page, transactional_db) -> None:

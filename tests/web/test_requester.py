@@ -41,6 +41,7 @@ def job_form(**overrides: object) -> dict[str, object]:
     return {
         "title": "Cats or dogs",
         "instructions": "Pick **one**.",
+        "answer_type": "single_choice",
         "classes": "cat\ndog\n",
         "item_fields": "image_url",
         "overlap_min": 3,
@@ -107,6 +108,43 @@ def test_posting_the_guided_form_creates_a_single_choice_draft(browser: Client, 
     assert job.item_schema == {"fields": [{"name": "image_url", "type": "string"}]}
     assert (job.overlap_max, job.items_per_task, job.reward_cents) == (3, 2, 30)
     assert job.language == ""
+
+
+@pytest.mark.parametrize(
+    ("answer_type", "fields", "label_schema", "item_schema"),
+    [
+        ("multi_choice", {"classes": "red\ngreen"}, {"choices": ["red", "green"]}, None),
+        ("text", {}, {}, None),
+        ("number", {"number_min": "1", "number_max": "5", "number_step": "1"}, {"min": 1, "max": 5, "step": 1}, None),
+        ("number", {"number_min": "0", "number_max": "2.5"}, {"min": 0, "max": 2.5}, None),
+        ("pairwise", {"allow_tie": "on", "item_fields": "left, right"}, {"allow_tie": True}, ["left", "right"]),
+        ("bbox", {"classes": "car\nperson", "item_fields": "photo:image"}, {"labels": ["car", "person"]}, ["photo"]),
+        (
+            "spans",
+            {"classes": "PER\nLOC", "item_fields": "n:integer, doc:text_file"},
+            {"labels": ["PER", "LOC"], "text_field": "doc"},
+            ["n", "doc"],
+        ),
+    ],
+)
+def test_the_guided_form_builds_each_answer_types_schema(
+    browser: Client, requester, answer_type, fields, label_schema, item_schema
+) -> None:
+    response = browser.post(url("job-new"), job_form(answer_type=answer_type, **fields))
+
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    job = Job.objects.get(requester=requester)
+    assert job.label_schema == {"type": answer_type, **label_schema}
+    if item_schema:
+        assert [f["name"] for f in job.item_schema["fields"]] == item_schema
+
+
+def test_a_bad_item_field_type_is_shown_on_the_item_fields(browser: Client, requester) -> None:
+    response = browser.post(url("job-new"), job_form(item_fields="photo:picture"))
+
+    assert response.status_code == 400
+    assert "must be one of" in response.content.decode()
+    assert not Job.objects.filter(requester=requester).exists()
 
 
 def test_the_guided_form_sets_the_language_workers_search_by(browser: Client, requester) -> None:

@@ -16,6 +16,39 @@ from qualification.selectors import qualification_list
 PACES_SECONDS = (5, 15, 60)
 
 
+ANSWER_TYPES = [
+    ("single_choice", "One class"),
+    ("multi_choice", "Several classes"),
+    ("text", "Free text or a transcription"),
+    ("number", "A number or a rating"),
+    ("pairwise", "Which of two is better"),
+    ("bbox", "Boxes on an image"),
+    ("spans", "Spans of a text"),
+]
+
+
+def _numbers(options: dict[str, Any]) -> dict[str, Any]:
+    """The range and step given, as JSON numbers (a whole number stays an integer)."""
+    picked = {key: options[f"number_{key}"] for key in ("min", "max", "step") if options[f"number_{key}"] is not None}
+    return {key: int(value) if value == value.to_integral_value() else float(value) for key, value in picked.items()}
+
+
+def _first_text(fields: list[dict[str, str]]) -> str:
+    return next((f["name"] for f in fields if f["type"] in ("string", "text_file")), "")
+
+
+# Each answer type's label schema from the form's fields (the service validates it: its errors show on "classes").
+SCHEMA_OPTIONS: dict[str, Any] = {
+    "single_choice": lambda o, fields: {"classes": o["classes"]},
+    "multi_choice": lambda o, fields: {"choices": o["classes"]},
+    "text": lambda o, fields: {},
+    "number": lambda o, fields: _numbers(o),
+    "pairwise": lambda o, fields: {"allow_tie": o["allow_tie"]},
+    "bbox": lambda o, fields: {"labels": o["classes"]},
+    "spans": lambda o, fields: {"labels": o["classes"], "text_field": _first_text(fields)},
+}
+
+
 class JobForm(forms.Form):
     title = forms.CharField(max_length=200)
     instructions = forms.CharField(
@@ -23,14 +56,27 @@ class JobForm(forms.Form):
         required=False,
         help_text="Markdown. Workers see it rendered and sanitised: no scripts, no styles.",
     )
-    classes = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="Single choice: the classes a worker picks from, one per line.",
+    answer_type = forms.ChoiceField(
+        choices=ANSWER_TYPES, initial="single_choice", help_text="What a worker answers about each item."
     )
+    classes = forms.CharField(
+        label="Classes or labels",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        help_text="One per line: the classes to pick from (one class, or several), or the labels of boxes and spans.",
+    )
+    number_min = forms.DecimalField(label="Lowest number", required=False, help_text="Numbers and ratings.")
+    number_max = forms.DecimalField(label="Highest number", required=False, help_text="Numbers and ratings.")
+    number_step = forms.DecimalField(
+        label="Step", required=False, min_value=Decimal("0.000001"), help_text="Numbers and ratings: 1 for a scale."
+    )
+    allow_tie = forms.BooleanField(label="A tie is an answer", required=False, help_text="Pairwise comparisons.")
     item_fields = forms.CharField(
         initial="text",
         max_length=500,
-        help_text="The columns each item row carries (names separated by commas), all text.",
+        help_text="The columns each item row carries, separated by commas: a name, or name:type for a type other "
+        "than text (image, audio, text_file, url, integer, number, boolean). Spans mark the first text column; a "
+        "pairwise item compares its left and right columns.",
     )
     overlap_min = forms.IntegerField(min_value=1, max_value=50, initial=3, label="Answers per item")
     overlap_max = forms.IntegerField(
@@ -89,13 +135,20 @@ class JobForm(forms.Form):
     def clean_classes(self) -> list[str]:
         return [line.strip() for line in self.cleaned_data["classes"].splitlines() if line.strip()]
 
-    def clean_item_fields(self) -> list[str]:
-        return [name.strip() for name in self.cleaned_data["item_fields"].split(",") if name.strip()]
+    def clean_item_fields(self) -> list[dict[str, str]]:
+        fields = []
+        for entry in (part.strip() for part in self.cleaned_data["item_fields"].split(",")):
+            if entry:
+                name, _, kind = entry.partition(":")
+                fields.append({"name": name.strip(), "type": kind.strip() or "string"})
+        return fields  # the service checks the names and types (shown on this field)
 
     def to_service_fields(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
-        data["label_schema"] = {"type": "single_choice", "classes": data.pop("classes")}
-        data["item_schema"] = {"fields": [{"name": name, "type": "string"} for name in data.pop("item_fields")]}
+        kind, fields = data.pop("answer_type"), data.pop("item_fields")
+        options = {name: data.pop(name) for name in ("classes", "number_min", "number_max", "number_step", "allow_tie")}
+        data["label_schema"] = {"type": kind, **SCHEMA_OPTIONS[kind](options, fields)}
+        data["item_schema"] = {"fields": fields}
         data["required_qualifications"] = [
             {"qualification": q.pk, "min_score": 0.0} for q in data.pop("qualifications")
         ]
