@@ -31,6 +31,7 @@ from marketplace.models import (
     MicroTask,
     Participation,
     Prediction,
+    ProgressSnapshot,
     RequesterStanding,
     Upload,
     WebhookDelivery,
@@ -505,6 +506,16 @@ class RequesterStandingAdmin(ReadOnlyAdmin):
     list_display = ["requester", "reviews", "rejected", "review_hours_median", "pay_hours_median", "computed_at"]
     search_fields = ["requester__email"]
     list_select_related = ["requester"]
+
+
+@admin.register(ProgressSnapshot)
+class ProgressSnapshotAdmin(ReadOnlyAdmin):
+    """A job's progress after aggregation runs (the dashboard's progress over time): written by the service only."""
+
+    list_display = ["job", "taken_at", "items_complete", "answers", "assignments_open"]
+    list_filter = ["taken_at"]
+    search_fields = ["job__title"]
+    list_select_related = ["job"]
 
 
 @admin.register(HiddenRequester)

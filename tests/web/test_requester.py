@@ -365,9 +365,9 @@ def test_results_list_each_item_with_its_answers_and_filter_by_worker_and_label(
     by_label = browser.get(url("results", job.pk), {"label": label})
 
     assert len(everything.context["rows"]) == 4
-    assert all(sorted(v for _, v in answers) == ["cat", "dog"] for _, answers in everything.context["rows"])
+    assert all(sorted(v for _, v in answers) == ["cat", "dog"] for _, _, answers in everything.context["rows"])
     assert len(by_good.context["rows"]) == 4 and by_outsider.context["rows"] == []
-    assert by_label.context["rows"] and all(item.result.label == label for item, _ in by_label.context["rows"])
+    assert by_label.context["rows"] and all(item.result.label == label for item, _, _ in by_label.context["rows"])
 
 
 def test_the_export_link_downloads_the_csv_with_the_session(browser: Client, worked_job) -> None:

@@ -79,13 +79,17 @@ def test_the_preview_of_a_box_job_shows_each_items_picture_to_its_requester_only
     assert outsider.get(url("task-preview", job.pk)).status_code == 404
 
 
-def test_the_results_page_offers_the_answer_types_own_export_formats(browser: Client, requester) -> None:
+def test_the_results_page_shows_the_items_media_and_offers_the_answer_types_own_export_formats(
+    browser: Client, requester
+) -> None:
     boxes = bbox_job(requester)
     classes = launched_job(requester, n_items=2, overlap_min=1, overlap_max=1)
 
     box_page = browser.get(url("results", boxes.pk)).content.decode()
     class_page = browser.get(url("results", classes.pk)).content.decode()
 
+    picture = reverse("job-media-file", args=[boxes.pk, "scene-0.png"])
+    assert f'<img src="{picture}"' in box_page  # each item with its media, as the requester owns it
     coco = reverse("job-results-export", args=[boxes.pk]) + "?format=coco"
     assert f'href="{coco}"' in box_page and "COCO JSON" in box_page
     assert "format=coco" not in class_page and "CoNLL" not in class_page

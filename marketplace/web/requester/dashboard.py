@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from marketplace import selectors
@@ -171,7 +172,8 @@ def results(request: HttpRequest, job_id: int) -> HttpResponse:
         items = items.filter(answers__worker_id=int(worker)).distinct()
     page = Paginator(items, 50).get_page(request.GET.get("page"))
     answers = item_answers(item_ids=[item.pk for item in page])
-    rows = [(item, answers.get(item.pk, [])) for item in page]
+    media = selectors.media_fields(job)
+    rows = [(item, _shown_fields(job, item.payload, media), answers.get(item.pk, [])) for item in page]
     filters = {"label": label, "below": below, "worker": worker}
     query = urlencode({name: value for name, value in filters.items() if value})
     aggregate = selectors.job_aggregate_get(job=job)
@@ -187,6 +189,16 @@ def results(request: HttpRequest, job_id: int) -> HttpResponse:
         "ranking": bool(aggregate and aggregate.item_scores),
     }
     return render(request, "web/requester/results.html", context)
+
+
+def _shown_fields(job: Job, payload: dict, media: dict[str, str]) -> list[tuple[str, object, str, str]]:
+    """An item's fields as the results page shows them: (name, value, media kind or "", the file's URL or "")."""
+    return [
+        (name, value, media[name], reverse("job-media-file", args=[job.pk, value]))
+        if name in media and isinstance(value, str) and value
+        else (name, value, "", "")
+        for name, value in payload.items()
+    ]
 
 
 @requester_required
