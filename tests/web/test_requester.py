@@ -21,6 +21,7 @@ from marketplace.models import (
     ProgressSnapshot,
     ReviewStatus,
 )
+from marketplace.services.agreement import job_agreement
 from marketplace.services.jobs import job_create
 from marketplace.services.uploads import upload_receive
 from payments.selectors import balance_list
@@ -29,7 +30,7 @@ from tests.marketplace.helpers import csv_file, csv_rows, launched_job, work_on
 
 pytestmark = pytest.mark.django_db
 
-JOB_PAGES = ("job", "dashboard", "results", "review", "task-preview")
+JOB_PAGES = ("job", "dashboard", "results", "review", "task-preview", "agreement")
 JOB_POSTS = ("upload", "deposit", "job-launch", "block", "unblock", "gold-review", "complain")
 
 
@@ -274,6 +275,18 @@ def test_the_dashboard_draws_each_plot_with_one_mark_per_bar(browser: Client, wo
     assert spammer.email not in html and "spam&lt;/i&gt;@" not in html  # by number, as in the API: never by e-mail
 
 
+def test_the_agreement_page_shows_the_apis_figures_overall_and_per_class(browser: Client, worked_job) -> None:
+    job, _, _ = worked_job
+
+    html = browser.get(url("agreement", job.pk)).content.decode()
+
+    figures = job_agreement(job=job)
+    alpha = figures["krippendorff_alpha"]["value"]
+    assert f'<th scope="row">All</th>\n      <td>{alpha:.3f}' in html
+    assert all(f'<th scope="row">{label}</th>' in html for label in figures["per_class"])
+    assert url("agreement", job.pk) in browser.get(url("dashboard", job.pk)).content.decode()
+
+
 def test_the_review_page_names_workers_by_number_never_by_e_mail(browser: Client, worked_job) -> None:
     job, good, spammer = worked_job
 
@@ -492,6 +505,7 @@ PAGE_QUERIES = {
     "dashboard": 14,  # the progress snapshots: one query
     "results": 8,  # the latest aggregation: does it rank the compared items?
     "task-preview": 6,  # the items counted, then a page of them
+    "agreement": 5,  # the job's answers (blocked workers a subquery), read on request
     "review": 7,
     "balance": 5,
     "webhooks": 3,

@@ -23,6 +23,7 @@ from marketplace.selectors_dashboard import (
     job_flagged_gold,
     job_progress_history,
 )
+from marketplace.services.agreement import job_agreement
 from marketplace.services.blocks import job_worker_block, job_worker_unblock
 from marketplace.services.disputes import complaint_file
 from marketplace.services.jobs import job_can
@@ -199,6 +200,16 @@ def _shown_fields(job: Job, payload: dict, media: dict[str, str]) -> list[tuple[
         else (name, value, "", "")
         for name, value in payload.items()
     ]
+
+
+@requester_required
+def agreement(request: HttpRequest, job_id: int) -> HttpResponse:
+    """How much the workers agree, overall and per class (the API's `jobs/{id}/agreement/`): computed on request
+    from the job's answers, so it is a page of its own, not part of the dashboard's fixed-cost reads."""
+    job = own_job(request, job_id)
+    classes = parse_label_schema(job.label_schema).classes
+    figures = job_agreement(job=job) if classes else None
+    return render(request, "web/requester/agreement.html", {"job": job, "figures": figures})
 
 
 @requester_required

@@ -26,6 +26,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("jobs/<int:job_id>/gold-review/", dashboard.gold_settle, name="gold-review"),
     path("jobs/<int:job_id>/complaints/", dashboard.complain, name="complain"),
     path("jobs/<int:job_id>/results/", dashboard.results, name="results"),
+    path("jobs/<int:job_id>/agreement/", dashboard.agreement, name="agreement"),
     path("jobs/<int:job_id>/review/", dashboard.review, name="review"),
     path("balance/", account.balance, name="balance"),
     path("webhooks/", account.webhooks, name="webhooks"),
