@@ -64,6 +64,15 @@ def test_a_visitor_is_sent_to_log_in(client: Client) -> None:
     assert response["Location"].startswith(reverse("account_login"))
 
 
+def test_a_visitor_is_sent_to_log_in_from_every_job_page_the_workers_view_included(client: Client) -> None:
+    job = JobFactory()
+
+    for name in JOB_PAGES:
+        response = client.get(url(name, job.pk))
+        assert response.status_code == 302, name
+        assert response["Location"].startswith(reverse("account_login")), name
+
+
 def test_a_worker_cannot_open_any_requester_page(client: Client, requester) -> None:
     job = JobFactory(requester=requester)
     client.force_login(WorkerFactory())

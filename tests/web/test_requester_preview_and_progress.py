@@ -96,6 +96,9 @@ def test_the_results_page_shows_the_items_media_and_offers_the_answer_types_own_
     exported = browser.get(coco)
     assert exported.status_code == 200
     assert set(json.loads(b"".join(exported.streaming_content))) >= {"images", "annotations", "categories"}
+    outsider = Client()
+    outsider.force_login(RequesterFactory())
+    assert outsider.get(coco).status_code == 404  # the same link in another requester's session
 
 
 def test_a_spans_jobs_results_page_offers_conll_and_spacy(browser: Client, requester) -> None:
