@@ -270,6 +270,8 @@ def test_the_dashboard_draws_each_plot_with_one_mark_per_bar(browser: Client, wo
     assert svgs == [
         "Progress",
         "Items done over time (UTC)",
+        "Answers over time (UTC)",
+        "Open assignments over time (UTC)",
         "Submissions per hour, last 24 hours",
         "Confidence of the labels",
         "Items per label",
@@ -277,7 +279,8 @@ def test_the_dashboard_draws_each_plot_with_one_mark_per_bar(browser: Client, wo
         "Money (USD, minor units)",
     ]
     marks = [len(re.findall(r'class="mark"', s)) for s in re.findall(r"<svg.*?</svg>", html, re.S)]
-    assert marks == [4, ProgressSnapshot.objects.filter(job=job).count(), 24, 10, 3, 3, 2]
+    points = ProgressSnapshot.objects.filter(job=job).count()
+    assert marks == [4, points, points, points, 24, 10, 3, 3, 2]
     assert re.search(r"<title>\d\d: 4</title>", html)  # this hour's four submissions
     assert f"Worker #{spammer.pk}" in html
     assert spammer.email not in html and "spam&lt;/i&gt;@" not in html  # by number, as in the API: never by e-mail

@@ -131,6 +131,10 @@ def test_the_dashboard_plots_progress_over_time_from_the_snapshots_aggregations_
     assert [p.answers for p in points] == [2, 4, 6]
     [chart] = re.findall(r'<svg role="img" aria-label="Items done over time \(UTC\)".*?</svg>', html, re.S)
     assert len(re.findall(r'class="mark"', chart)) == 3
+    assert re.search(r'<path d="M[\d.]+,[\d.]+H[\d.]+V[\d.]+H[\d.]+V[\d.]+"', chart)  # three points, two steps
+    [opened] = re.findall(r'<svg role="img" aria-label="Open assignments over time \(UTC\)".*?</svg>', html, re.S)
+    assert re.findall(r'class="value">([^<]+)<', chart) == ["2", "4", "6"]
+    assert re.findall(r'class="value">([^<]+)<', opened) == ["0", "0", "0"]
     assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d</td><td>6</td><td>6</td><td>0</td>", html)
 
 
