@@ -94,7 +94,7 @@ def test_a_requester_posts_funds_and_launches_a_job_then_reviews_blocks_and_expo
     assert Answer.objects.filter(job=job).count() == 8  # the four workers' submissions only
 
     page.get_by_role("link", name="Dashboard").click()
-    expect(page.locator("svg[role=img]")).to_have_count(7)
+    expect(page.locator("svg[role=img]")).to_have_count(9)  # six plots, and three of progress over time
     plots = (("Progress", 4), ("Submissions per hour", 24), ("Confidence", 10), ("Items per label", 2))
     plots += (("Mean confidence per label", 2), ("Money", 2))
     for name, marks in plots:

@@ -65,6 +65,15 @@ def test_a_visitor_is_sent_to_log_in(client: Client) -> None:
     assert response["Location"].startswith(reverse("account_login"))
 
 
+def test_a_visitor_is_sent_to_log_in_from_every_job_page_the_workers_view_included(client: Client) -> None:
+    job = JobFactory()
+
+    for name in JOB_PAGES:
+        response = client.get(url(name, job.pk))
+        assert response.status_code == 302, name
+        assert response["Location"].startswith(reverse("account_login")), name
+
+
 def test_a_worker_cannot_open_any_requester_page(client: Client, requester) -> None:
     job = JobFactory(requester=requester)
     client.force_login(WorkerFactory())
@@ -262,6 +271,8 @@ def test_the_dashboard_draws_each_plot_with_one_mark_per_bar(browser: Client, wo
     assert svgs == [
         "Progress",
         "Items done over time (UTC)",
+        "Answers over time (UTC)",
+        "Open assignments over time (UTC)",
         "Submissions per hour, last 24 hours",
         "Confidence of the labels",
         "Items per label",
@@ -269,7 +280,8 @@ def test_the_dashboard_draws_each_plot_with_one_mark_per_bar(browser: Client, wo
         "Money (USD, minor units)",
     ]
     marks = [len(re.findall(r'class="mark"', s)) for s in re.findall(r"<svg.*?</svg>", html, re.S)]
-    assert marks == [4, ProgressSnapshot.objects.filter(job=job).count(), 24, 10, 3, 3, 2]
+    points = ProgressSnapshot.objects.filter(job=job).count()
+    assert marks == [4, points, points, points, 24, 10, 3, 3, 2]
     assert re.search(r"<title>\d\d: 4</title>", html)  # this hour's four submissions
     assert f"Worker #{spammer.pk}" in html
     assert spammer.email not in html and "spam&lt;/i&gt;@" not in html  # by number, as in the API: never by e-mail

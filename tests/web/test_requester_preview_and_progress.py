@@ -96,6 +96,9 @@ def test_the_results_page_shows_the_items_media_and_offers_the_answer_types_own_
     exported = browser.get(coco)
     assert exported.status_code == 200
     assert set(json.loads(b"".join(exported.streaming_content))) >= {"images", "annotations", "categories"}
+    outsider = Client()
+    outsider.force_login(RequesterFactory())
+    assert outsider.get(coco).status_code == 404  # the same link in another requester's session
 
 
 def test_a_spans_jobs_results_page_offers_conll_and_spacy(browser: Client, requester) -> None:
@@ -128,6 +131,10 @@ def test_the_dashboard_plots_progress_over_time_from_the_snapshots_aggregations_
     assert [p.answers for p in points] == [2, 4, 6]
     [chart] = re.findall(r'<svg role="img" aria-label="Items done over time \(UTC\)".*?</svg>', html, re.S)
     assert len(re.findall(r'class="mark"', chart)) == 3
+    assert re.search(r'<path d="M[\d.]+,[\d.]+H[\d.]+V[\d.]+H[\d.]+V[\d.]+"', chart)  # three points, two steps
+    [opened] = re.findall(r'<svg role="img" aria-label="Open assignments over time \(UTC\)".*?</svg>', html, re.S)
+    assert re.findall(r'class="value">([^<]+)<', chart) == ["2", "4", "6"]
+    assert re.findall(r'class="value">([^<]+)<', opened) == ["0", "0", "0"]
     assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d</td><td>6</td><td>6</td><td>0</td>", html)
 
 

@@ -30,7 +30,7 @@ from marketplace.services.jobs import job_can
 from marketplace.services.quality import gold_review
 from marketplace.services.reviews import assignments_review
 from marketplace.web.actions import run_service
-from marketplace.web.charts import bar_chart
+from marketplace.web.charts import bar_chart, step_chart
 from marketplace.web.requester.access import own_job, requester_required
 from marketplace.web.requester.forms import BlockForm, ComplaintForm, GoldReviewForm, ReviewForm
 from payments.money import format_amount
@@ -59,9 +59,12 @@ def dashboard(request: HttpRequest, job_id: int) -> HttpResponse:
                 ("open", progress["assignments_open"]),
             ],
         ),
-        bar_chart(
-            "Items done over time (UTC)",
-            [(f"{snapshot.taken_at:%H:%M}", snapshot.items_complete) for snapshot in history],
+        step_chart(
+            "Items done over time (UTC)", [(snapshot.taken_at, snapshot.items_complete) for snapshot in history]
+        ),
+        step_chart("Answers over time (UTC)", [(snapshot.taken_at, snapshot.answers) for snapshot in history]),
+        step_chart(
+            "Open assignments over time (UTC)", [(snapshot.taken_at, snapshot.assignments_open) for snapshot in history]
         ),
         bar_chart("Submissions per hour, last 24 hours", data["submissions_per_hour"]),
         bar_chart("Confidence of the labels", list(zip(tenths, data["confidence"], strict=True))),
