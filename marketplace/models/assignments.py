@@ -18,7 +18,7 @@ class Participation(models.Model):
     open_assignments = models.PositiveIntegerField(default=0)
     # The job's daily cap: the last day (UTC) the worker claimed on the job, and how many claims that day.
     claimed_on = models.DateField(null=True, blank=True)
-    claimed_that_day = models.PositiveIntegerField(default=0)
+    claimed_that_day = models.PositiveIntegerField(default=0, db_default=0)  # raw INSERTs (benches) get 0 too
     submitted_assignments = models.PositiveIntegerField(default=0)
     gold_answered = models.PositiveIntegerField(default=0)
     gold_correct = models.PositiveIntegerField(default=0)
