@@ -1,6 +1,7 @@
 """The requester's pages without a browser: who may open them, what the forms do through the services, escaping,
 CSRF, and how many queries each page costs."""
 
+import io
 import re
 from decimal import Decimal
 
@@ -10,6 +11,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from PIL import Image
 
 from marketplace.models import (
     Assignment,
@@ -17,6 +19,7 @@ from marketplace.models import (
     ItemResult,
     Job,
     JobStatus,
+    MediaFile,
     Participation,
     ProgressSnapshot,
     ReviewStatus,
@@ -26,12 +29,12 @@ from marketplace.services.jobs import job_create
 from marketplace.services.uploads import upload_receive
 from payments.selectors import balance_list
 from tests.factories import JobFactory, QualificationFactory, RequesterFactory, WorkerFactory
-from tests.marketplace.helpers import csv_file, csv_rows, launched_job, work_on
+from tests.marketplace.helpers import csv_file, csv_rows, file_of, launched_job, work_on
 
 pytestmark = pytest.mark.django_db
 
 JOB_PAGES = ("job", "dashboard", "results", "review", "task-preview", "agreement")
-JOB_POSTS = ("upload", "deposit", "job-launch", "block", "unblock", "gold-review", "complain")
+JOB_POSTS = ("upload", "media", "deposit", "job-launch", "block", "unblock", "gold-review", "complain")
 
 
 def url(name: str, *args: int) -> str:
@@ -105,7 +108,33 @@ def test_every_form_needs_the_csrf_token(requester) -> None:
     assert strict.post(url("job-new"), job_form()).status_code == 403
     assert strict.post(url("job-launch", job.pk)).status_code == 403
     assert strict.post(url("deposit", job.pk), {"amount": "5", "idempotency_key": "k"}).status_code == 403
+    assert strict.post(url("media", job.pk), {"files": [file_of(png(), "a.png")]}).status_code == 403
     assert not Job.objects.filter(title="Cats or dogs").exists()
+    assert not MediaFile.objects.exists()
+
+
+def png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (12, 8), (200, 30, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_a_job_whose_items_name_files_takes_them_on_its_page_and_a_bad_one_keeps_none(browser: Client, requester):
+    job = JobFactory(requester=requester, item_schema={"fields": [{"name": "photo", "type": "image"}]})
+    plain = JobFactory(requester=requester)
+
+    assert "Upload the files" in browser.get(url("job", job.pk)).content.decode()
+    assert "Upload the files" not in browser.get(url("job", plain.pk)).content.decode()
+    refused = browser.post(
+        url("media", job.pk), {"files": [file_of(png(), "a.png"), file_of(b"not a picture", "b.png")]}
+    )
+    assert refused.status_code == 400
+    assert re.search(r"<td>b\.png</td><td>Not a supported image", refused.content.decode())
+    assert not MediaFile.objects.exists()
+    sent = browser.post(url("media", job.pk), {"files": [file_of(png(), "a.png"), file_of(png(), "d.png")]})
+    assert sent.status_code == 302
+    assert set(MediaFile.objects.filter(job=job).values_list("name", flat=True)) == {"a.png", "d.png"}
+    assert "2 files stored." in browser.get(url("job", job.pk)).content.decode()
 
 
 def test_posting_the_guided_form_creates_a_single_choice_draft(browser: Client, requester) -> None:

@@ -159,6 +159,29 @@ class JobForm(forms.Form):
 FIELD_OF_ERROR = {"label_schema": "classes", "item_schema": "item_fields"}
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (Django's documented recipe): cleaned as a list."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        files = data if isinstance(data, list | tuple) else [data]
+        return [super(MultipleFileField, self).clean(file, initial) for file in files]
+
+
+class MediaForm(forms.Form):
+    files = MultipleFileField(
+        label="Files",
+        help_text="The pictures, recordings or texts the items name in their media columns, or a zip of them.",
+    )
+
+
 class UploadForm(forms.Form):
     file = forms.FileField(help_text="CSV with a header row, or JSONL (one object per line).")
     kind = forms.ChoiceField(choices=Upload.Kind.choices, initial=Upload.Kind.ITEMS, label="Rows are")

@@ -14,15 +14,23 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from marketplace import selectors
-from marketplace.errors import MarketplaceError, UploadRejected
+from marketplace.errors import MarketplaceError, MediaRejected, UploadRejected
 from marketplace.models import Job
 from marketplace.services.jobs import job_create, job_transition
+from marketplace.services.media import media_upload
 from marketplace.services.reviews import job_cost_quote
 from marketplace.services.uploads import upload_receive
 from marketplace.web.actions import run_service
 from marketplace.web.markdown import markdown_html
 from marketplace.web.requester.access import own_job, requester_required
-from marketplace.web.requester.forms import FIELD_OF_ERROR, PACES_SECONDS, DepositForm, JobForm, UploadForm
+from marketplace.web.requester.forms import (
+    FIELD_OF_ERROR,
+    PACES_SECONDS,
+    DepositForm,
+    JobForm,
+    MediaForm,
+    UploadForm,
+)
 from marketplace.web.task_items import item_rows
 from marketplace.web.worker.forms import AnswersForm, widget_context
 from payments.errors import PaymentsError
@@ -95,9 +103,17 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 
 
 def _setup_page(
-    request: HttpRequest, job: Job, *, upload_form: UploadForm, status: int, rejected: UploadRejected | None = None
+    request: HttpRequest,
+    job: Job,
+    *,
+    upload_form: UploadForm,
+    status: int,
+    rejected: UploadRejected | None = None,
+    media_form: MediaForm | None = None,
+    media_rejected: MediaRejected | None = None,
 ) -> HttpResponse:
     quote = job_cost_quote(job)
+    takes_media = bool(selectors.media_fields(job))  # the media section only for jobs whose items name files
     context = {
         "job": job,
         "instructions": markdown_html(job.instructions),
@@ -110,6 +126,10 @@ def _setup_page(
         "upload_form": upload_form,
         "deposit_form": DepositForm(initial={"idempotency_key": uuid.uuid4().hex}),
         "rejected": rejected,
+        "takes_media": takes_media,
+        "media_count": selectors.media_list(job=job).count() if takes_media else 0,
+        "media_form": media_form or MediaForm(),
+        "media_rejected": media_rejected,
     }
     return render(request, "web/requester/job_detail.html", context, status=status)
 
@@ -141,6 +161,25 @@ def job_upload(request: HttpRequest, job_id: int) -> HttpResponse:
         messages.error(request, exc.message)
         return redirect("web:requester:job", job_id=job.pk)
     messages.success(request, f"{upload.original_name}: {upload.items_created} {kind} rows accepted.")
+    return redirect("web:requester:job", job_id=job.pk)
+
+
+@requester_required
+@require_POST
+def job_media(request: HttpRequest, job_id: int) -> HttpResponse:
+    """Files the items name (several, or a zip), through the API's service: one bad file and none is kept."""
+    job = own_job(request, job_id)
+    form = MediaForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _setup_page(request, job, upload_form=UploadForm(), status=400, media_form=form)
+    try:
+        stored = media_upload(job=job, files=form.cleaned_data["files"])
+    except MediaRejected as rejected:
+        return _setup_page(request, job, upload_form=UploadForm(), status=400, media_form=form, media_rejected=rejected)
+    except MarketplaceError as exc:
+        messages.error(request, exc.message)
+        return redirect("web:requester:job", job_id=job.pk)
+    messages.success(request, f"{len(stored)} media files stored.")
     return redirect("web:requester:job", job_id=job.pk)
 
 

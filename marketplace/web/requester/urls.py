@@ -13,6 +13,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("jobs/<int:job_id>/", jobs.job_detail, name="job"),
     path("jobs/<int:job_id>/preview/", jobs.task_preview, name="task-preview"),
     path("jobs/<int:job_id>/upload/", jobs.job_upload, name="upload"),
+    path("jobs/<int:job_id>/media/", jobs.job_media, name="media"),
     path("jobs/<int:job_id>/deposit/", jobs.deposit, name="deposit"),
     *(
         path(f"jobs/<int:job_id>/{action}/", jobs.job_action, {"action": action}, name=f"job-{action}")
