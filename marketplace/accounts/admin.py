@@ -5,7 +5,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework_api_key.models import APIKey
 
-from marketplace.accounts.models import ApiKey, Session, User
+from marketplace.accounts.models import ApiKey, Membership, Organisation, Session, User
 from marketplace.accounts.services import api_key_revoke
 
 
@@ -63,3 +63,25 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for api_key in queryset.filter(revoked=False).select_related("user"):
             api_key_revoke(user=api_key.user, prefix=api_key.prefix)
         self.message_user(request, "Revoked.")
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    fk_name = "organisation"
+    extra = 0
+    raw_id_fields = ["user", "added_by"]
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    list_display = ["name", "account", "created_by", "created_at"]
+    search_fields = ["name"]
+    raw_id_fields = ["account", "created_by"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["organisation", "user", "role", "added_at"]
+    list_filter = ["role"]
+    raw_id_fields = ["organisation", "user", "added_by"]

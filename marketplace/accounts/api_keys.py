@@ -35,8 +35,9 @@ WRITE_SCOPES: dict[str, str] = {
 # Changes no key makes though their readers may use one: roles (`me`) and a worker's payouts. Listed as a decision
 # (tests check that every route taking a change is in WRITE_SCOPES, here, or behind CLOSED_PREFIXES).
 SESSION_ONLY = frozenset({"me", "payments-payouts"})
-# Reads no key makes: what only a worker or staff reads, and the keys themselves (managed in a signed-in session).
-CLOSED_PREFIXES = ("work-", "admin-", "worker-ban", "worker-unban", "api-key")
+# Reads no key makes: what only a worker or staff reads, the keys themselves and organisations' members (managed in a
+# signed-in session).
+CLOSED_PREFIXES = ("work-", "admin-", "worker-ban", "worker-unban", "api-key", "organisation")
 
 
 def api_key_refusal(*, api_key: ApiKey, url_name: str | None, method: str) -> str | None:
@@ -44,11 +45,23 @@ def api_key_refusal(*, api_key: ApiKey, url_name: str | None, method: str) -> st
     name = url_name or ""
     if name.startswith(CLOSED_PREFIXES):
         return "API keys cannot use this endpoint; sign in instead."
+    return change_refusal(
+        scopes=api_key.scopes,
+        url_name=name,
+        method=method,
+        unlisted="API keys cannot make this change; sign in instead.",
+        lacking="This API key lacks the '{scope}' scope.",
+    )
+
+
+def change_refusal(*, scopes: list[str], url_name: str, method: str, unlisted: str, lacking: str) -> str | None:
+    """Why a holder of `scopes` may not make this request (`unlisted`, or `lacking` with the scope named), or None:
+    reads are free, a change needs the scope its route is listed under in WRITE_SCOPES."""
     if method in SAFE_METHODS:
         return None
-    scope = WRITE_SCOPES.get(name)
+    scope = WRITE_SCOPES.get(url_name)
     if scope is None:
-        return "API keys cannot make this change; sign in instead."
-    if scope not in api_key.scopes:
-        return f"This API key lacks the '{scope}' scope."
+        return unlisted
+    if scope not in scopes:
+        return lacking.format(scope=scope)
     return None

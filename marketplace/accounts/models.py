@@ -101,3 +101,48 @@ class ApiKey(AbstractAPIKey):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class OrganisationRole(models.TextChoices):
+    """What a member may do for an organisation (`marketplace.accounts.organisations`)."""
+
+    OWNER = "owner", "Owner: everything a manager does, and adds, changes and removes members"
+    MANAGER = "manager", "Manager: creates, funds, launches and reviews jobs; webhooks, blocks and API keys"
+    VIEWER = "viewer", "Viewer: sees the jobs, results, money and settings; changes nothing"
+
+
+class Organisation(models.Model):
+    """A team of requesters. Its jobs, balance, webhooks and API keys belong to its `account`, a user of its own
+    that nobody signs in as: members act for it (the `X-Organisation` header), each within their role. A requester
+    acting for themselves acts for their personal account, as before organisations existed."""
+
+    account = models.OneToOneField(User, on_delete=models.PROTECT, related_name="organisation")
+    name = models.CharField(max_length=100)
+    created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=OrganisationRole.choices)
+    added_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organisation_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "user"], name="membership_once"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=["owner", "manager", "viewer"]), name="membership_role_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.organisation}"

@@ -3,7 +3,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from marketplace.accounts.models import ApiKey, User
+from marketplace.accounts.models import ApiKey, Membership, User
 
 
 def api_key_list(*, user: User) -> QuerySet[ApiKey]:
@@ -21,3 +21,17 @@ def api_key_from_secret(secret: str, *, now: datetime | None = None) -> ApiKey |
     if api_key.expiry_date is not None and api_key.expiry_date <= (now or timezone.now()):
         return None
     return api_key
+
+
+def membership_list(*, user: User) -> QuerySet[Membership]:
+    """The organisations `user` belongs to, with their role in each."""
+    return Membership.objects.filter(user=user).select_related("organisation__account")
+
+
+def membership_get(*, user: User, organisation_id: int) -> Membership | None:
+    """`user`'s membership of the organisation, or None (not a member, or no such organisation)."""
+    return membership_list(user=user).filter(organisation_id=organisation_id).first()
+
+
+def member_list(*, organisation_id: int) -> QuerySet[Membership]:
+    return Membership.objects.filter(organisation_id=organisation_id).select_related("user").order_by("id")

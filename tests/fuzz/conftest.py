@@ -19,6 +19,7 @@ from PIL import Image
 from werkzeug.test import Client as WerkzeugClient
 
 from marketplace.accounts.models import User
+from marketplace.accounts.organisation_services import organisation_create
 from marketplace.models import Assignment, Item, Job, Upload
 from marketplace.services.assignments import assignment_claim
 from marketplace.services.webhook_http import Attempt
@@ -54,6 +55,8 @@ class World:
     attempt: QualificationAttempt
     webhook_id: int
     tokens: dict[str, str] = field(default_factory=dict)
+    # Extra headers per role: "outsider_org" is the outsider acting for an organisation of their own.
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def ids(self) -> dict[str, list[int]]:
         """Path parameter names -> ids of real rows, for schemathesis' dictionaries."""
@@ -137,6 +140,9 @@ def seed_world() -> World:
     )
     for role in ("requester", "outsider", "worker", "other_worker", "staff"):
         world.tokens[role] = _token(getattr(world, role).email)
+    outsider_organisation = organisation_create(owner=outsider, name="Outsider Labs")
+    world.tokens["outsider_org"] = world.tokens["outsider"]
+    world.headers["outsider_org"] = {"HTTP_X_ORGANISATION": str(outsider_organisation.pk)}
     return world
 
 

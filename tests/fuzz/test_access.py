@@ -64,7 +64,7 @@ def url(world: World, path: str) -> str:
 
 
 def request(world: World, role: str, method: str, path: str) -> HttpResponse:
-    client = Client(HTTP_X_SESSION_TOKEN=world.tokens[role])
+    client = Client(HTTP_X_SESSION_TOKEN=world.tokens[role], **world.headers.get(role, {}))
     # An honest-looking body, so an endpoint that validated before checking ownership would be caught succeeding.
     body = {
         "reason": "let me in",
@@ -104,25 +104,26 @@ def test_the_schema_names_the_objects_these_tests_cover():
     assert len(operations(WORKER_OBJECTS)) >= 4
 
 
-@pytest.mark.parametrize("role", ["outsider", "worker", "staff"])
+@pytest.mark.parametrize("role", ["outsider", "outsider_org", "worker", "staff"])
 def test_nobody_but_the_requester_reads_or_changes_their_jobs_uploads_and_webhooks(world, role):
     before = snapshot(world)
 
     answers = {(method, path): call(world, role, method, path) for method, path in operations(REQUESTER_OBJECTS)}
 
-    # Another requester is told nothing exists; a user without the role is refused before any lookup.
-    allowed = {404} if role == "outsider" else {403}
+    # Another requester (or another organisation) is told nothing exists; a user without the role is refused before
+    # any lookup.
+    allowed = {404} if role.startswith("outsider") else {403}
     assert {op: status for op, status in answers.items() if status not in allowed} == {}
     assert snapshot(world) == before
 
 
-@pytest.mark.parametrize("role", ["outsider", "worker"])
+@pytest.mark.parametrize("role", ["outsider", "outsider_org", "worker"])
 def test_nobody_but_the_owner_manages_a_private_qualification_or_its_grants(world, role):
     before = snapshot(world)
 
     answers = {(method, path): call(world, role, method, path) for method, path in operations(QUALIFICATION_OBJECTS)}
 
-    allowed = {404} if role == "outsider" else {403}
+    allowed = {404} if role.startswith("outsider") else {403}
     assert {op: status for op, status in answers.items() if status not in allowed} == {}
     assert snapshot(world) == before
 
@@ -156,7 +157,7 @@ def test_lists_show_each_user_only_their_own(world):
     other = seed_world()  # a second marketplace: its requester, workers and objects are strangers here
 
     def ids(role: str, path: str) -> set[int]:
-        response = Client(HTTP_X_SESSION_TOKEN=world.tokens[role]).get(path)
+        response = Client(HTTP_X_SESSION_TOKEN=world.tokens[role], **world.headers.get(role, {})).get(path)
         assert response.status_code == 200, (path, response.content)
         body = response.json()
         return {row["id"] for row in (body["results"] if isinstance(body, dict) else body)}
@@ -164,6 +165,8 @@ def test_lists_show_each_user_only_their_own(world):
     assert ids("requester", "/api/v1/jobs/") == {world.job.pk, world.draft_job.pk}
     assert ids("outsider", "/api/v1/jobs/") == set()
     assert ids("outsider", "/api/v1/webhooks/") == set()
+    assert ids("outsider_org", "/api/v1/jobs/") == set()
+    assert ids("outsider_org", "/api/v1/webhooks/") == set()
     public = {world.public_qualification.pk, other.public_qualification.pk}
     assert ids("outsider", "/api/v1/qualifications/?include_others=true") == public
     assert ids("worker", "/api/v1/work/assignments/") == {world.assignment.pk}
