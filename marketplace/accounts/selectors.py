@@ -30,6 +30,8 @@ def membership_list(*, user: User) -> QuerySet[Membership]:
 
 def membership_get(*, user: User, organisation_id: int) -> Membership | None:
     """`user`'s membership of the organisation, or None (not a member, or no such organisation)."""
+    if not 0 < organisation_id < 2**63:  # no such row, and a database integer cannot even hold it
+        return None
     return membership_list(user=user).filter(organisation_id=organisation_id).first()
 
 

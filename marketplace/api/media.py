@@ -64,8 +64,8 @@ class JobMediaListCreateApi(JobScopedListApi):
 
 
 MEDIA_RESPONSES = {
-    (200, "application/octet-stream"): OpenApiTypes.BINARY,
-    (206, "application/octet-stream"): OpenApiTypes.BINARY,
+    (200, "*/*"): OpenApiTypes.BINARY,  # the file's own type (image/png, audio/mpeg, text/plain...)
+    (206, "*/*"): OpenApiTypes.BINARY,
     404: ErrorSerializer,
     416: None,
 }

@@ -42,6 +42,7 @@ class JobPredictionListCreateApi(JobScopedListApi):
         responses={
             201: inline_serializer("PredictionsStored", {"stored": serializers.IntegerField()}),
             400: ErrorSerializer,
+            409: ErrorSerializer,  # a job past taking predictions (completed, cancelled)
         },
     )
     def post(self, request: Request, job_id: int) -> Response:

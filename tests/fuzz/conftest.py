@@ -18,7 +18,7 @@ from django.test import Client
 from PIL import Image
 from werkzeug.test import Client as WerkzeugClient
 
-from marketplace.accounts.models import User
+from marketplace.accounts.models import Organisation, User
 from marketplace.accounts.organisation_services import organisation_create
 from marketplace.models import Assignment, Item, Job, Upload
 from marketplace.services.assignments import assignment_claim
@@ -71,6 +71,7 @@ class World:
             "assignment_id": [self.assignment.pk],
             "attempt_id": [self.attempt.pk],
             "user_id": [self.worker.pk, self.other_worker.pk, self.requester.pk],
+            "organisation_id": list(Organisation.objects.values_list("id", flat=True)),
         }
 
 

@@ -17,7 +17,7 @@ from marketplace.models import SUBSCRIBABLE_EVENTS, WebhookEndpoint
 from marketplace.selectors_webhooks import webhook_delivery_list, webhook_endpoint_get, webhook_endpoint_list
 from marketplace.services.webhooks import webhook_endpoint_create, webhook_endpoint_rotate_secret, webhook_send_test
 from marketplace.web.actions import run_service
-from marketplace.web.requester.access import requester_required
+from marketplace.web.requester.access import account, requester_required
 from payments.errors import InvalidCurrency
 from payments.money import currency_clean, format_amount, to_decimal
 from payments.selectors import balance_list, transaction_list
@@ -59,18 +59,18 @@ def balance(request: HttpRequest) -> HttpResponse:
         run_service(
             request,
             lambda: deposit_create(
-                user=request.user, amount=amount, currency=data["currency"], idempotency_key=data["idempotency_key"]
+                user=account(request), amount=amount, currency=data["currency"], idempotency_key=data["idempotency_key"]
             ),
             success=lambda _: f"Deposited {format_amount(amount, data['currency'])}.",
         )
         return redirect("web:requester:balance")
     balances = [
         (b.currency, format_amount(b.available, b.currency), format_amount(b.in_escrow, b.currency))
-        for b in balance_list(user=request.user)
+        for b in balance_list(user=account(request))
     ]
     context = {
         "balances": balances,
-        "transactions": transaction_list(user=request.user)[:LEDGER_SHOWN],
+        "transactions": transaction_list(user=account(request))[:LEDGER_SHOWN],
         "form": form,
     }
     return render(request, "web/requester/balance.html", context, status=400 if form.errors else 200)
@@ -81,20 +81,20 @@ def webhooks(request: HttpRequest) -> HttpResponse:
     form = EndpointForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            endpoint = webhook_endpoint_create(owner=request.user, **form.cleaned_data)
+            endpoint = webhook_endpoint_create(owner=account(request), **form.cleaned_data)
         except ValidationError as exc:
             form.add_error(None, exc)
         except MarketplaceError as exc:
             form.add_error(None, exc.message)
         else:
             return _detail(request, endpoint, secret=True, status=201)
-    context = {"endpoints": webhook_endpoint_list(owner=request.user).select_related("job"), "form": form}
+    context = {"endpoints": webhook_endpoint_list(owner=account(request)).select_related("job"), "form": form}
     return render(request, "web/requester/webhooks.html", context, status=400 if form.errors else 200)
 
 
 def _own_endpoint(request: HttpRequest, endpoint_id: int) -> WebhookEndpoint:
     try:
-        return webhook_endpoint_get(owner=request.user, endpoint_id=endpoint_id)
+        return webhook_endpoint_get(owner=account(request), endpoint_id=endpoint_id)
     except NotFound:
         raise Http404("No such webhook endpoint.") from None
 

@@ -31,7 +31,7 @@ from marketplace.services.quality import gold_review
 from marketplace.services.reviews import assignments_review
 from marketplace.web.actions import run_service
 from marketplace.web.charts import bar_chart, step_chart
-from marketplace.web.requester.access import own_job, requester_required
+from marketplace.web.requester.access import account, own_job, requester_required
 from marketplace.web.requester.forms import BlockForm, ComplaintForm, GoldReviewForm, ReviewForm
 from payments.money import format_amount
 
@@ -135,7 +135,7 @@ def complain(request: HttpRequest, job_id: int) -> HttpResponse:
     data = form.cleaned_data
     run_service(
         request,
-        lambda: complaint_file(job=job, worker_id=data["worker"], message=data["message"], by=request.user),
+        lambda: complaint_file(job=job, worker_id=data["worker"], message=data["message"], by=account(request)),
         success=lambda complaint: f"Complaint #{complaint.pk} about worker #{complaint.worker_id} filed.",
     )
     return redirect("web:requester:review", job_id=job.pk)
@@ -153,7 +153,7 @@ def worker_block(request: HttpRequest, job_id: int, action: str) -> HttpResponse
     service, data = (job_worker_block if action == "block" else job_worker_unblock), form.cleaned_data
     run_service(
         request,
-        lambda: service(job=job, worker_id=data["worker"], reason=data["reason"], by=request.user),
+        lambda: service(job=job, worker_id=data["worker"], reason=data["reason"], by=account(request)),
         success=lambda block: f"Worker #{data['worker']} {action}ed.",
     )
     return redirect("web:requester:dashboard", job_id=job.pk)
@@ -228,7 +228,7 @@ def review(request: HttpRequest, job_id: int) -> HttpResponse:
         ids, reason = form.cleaned_data["assignments"], form.cleaned_data["reason"]
         approve = ids if form.cleaned_data["action"] == "approve" else []
         reject = [(i, reason) for i in ids] if form.cleaned_data["action"] == "reject" else []
-        done = assignments_review(job=job, approve=approve, reject=reject, by=request.user)
+        done = assignments_review(job=job, approve=approve, reject=reject, by=account(request))
         for refused in done["refused"]:
             messages.error(request, f"#{refused['id']}: {refused['message']}")
         messages.success(request, f"{len(done['approved'])} approved, {len(done['rejected'])} rejected.")

@@ -22,7 +22,7 @@ from marketplace.services.reviews import job_cost_quote
 from marketplace.services.uploads import upload_receive
 from marketplace.web.actions import run_service
 from marketplace.web.markdown import markdown_html
-from marketplace.web.requester.access import own_job, requester_required
+from marketplace.web.requester.access import account, own_job, requester_required
 from marketplace.web.requester.forms import (
     FIELD_OF_ERROR,
     PACES_SECONDS,
@@ -40,16 +40,16 @@ from payments.services.deposits import deposit_create
 
 @requester_required
 def job_list(request: HttpRequest) -> HttpResponse:
-    jobs = selectors.job_list(requester=request.user).order_by("-id")
+    jobs = selectors.job_list(requester=account(request)).order_by("-id")
     return render(request, "web/requester/job_list.html", {"jobs": jobs})
 
 
 @requester_required
 def job_new(request: HttpRequest) -> HttpResponse:
-    form = JobForm(request.POST or None, user=request.user)
+    form = JobForm(request.POST or None, user=account(request))
     if request.method == "POST" and form.is_valid():
         try:
-            job = job_create(requester=request.user, **form.to_service_fields())
+            job = job_create(requester=account(request), **form.to_service_fields())
         except ValidationError as exc:
             _errors_on_form(form, exc)
         else:
@@ -122,7 +122,7 @@ def _setup_page(
         "shortfall": format_amount(quote.shortfall_cents or 0, quote.currency),
         "shortfall_decimal": to_decimal(quote.shortfall_cents or 0, quote.currency),
         "hourly": _hourly(job),
-        "uploads": selectors.upload_list(requester=request.user).filter(job=job).order_by("-id"),
+        "uploads": selectors.upload_list(requester=account(request)).filter(job=job).order_by("-id"),
         "upload_form": upload_form,
         "deposit_form": DepositForm(initial={"idempotency_key": uuid.uuid4().hex}),
         "rejected": rejected,
@@ -154,7 +154,7 @@ def job_upload(request: HttpRequest, job_id: int) -> HttpResponse:
         return _setup_page(request, job, upload_form=form, status=400)
     file, kind = form.cleaned_data["file"], form.cleaned_data["kind"]
     try:
-        upload = upload_receive(job=job, user=request.user, file=file, kind=kind)
+        upload = upload_receive(job=job, user=account(request), file=file, kind=kind)
     except UploadRejected as rejected:
         return _setup_page(request, job, upload_form=form, status=400, rejected=rejected)
     except MarketplaceError as exc:
@@ -195,7 +195,7 @@ def deposit(request: HttpRequest, job_id: int) -> HttpResponse:
     amount = int(form.cleaned_data["amount"] / to_decimal(1, job.currency))  # major units -> minor
     try:
         deposit_create(
-            user=request.user,
+            user=account(request),
             amount=amount,
             currency=job.currency,
             idempotency_key=form.cleaned_data["idempotency_key"],

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from marketplace.web.requester import account, dashboard, jobs
+from marketplace.web.requester import account, dashboard, jobs, organisations
 
 app_name = "requester"
 
@@ -34,4 +34,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("webhooks/<int:endpoint_id>/", account.webhook_detail, name="webhook"),
     path("webhooks/<int:endpoint_id>/test/", account.webhook_test, name="webhook-test"),
     path("webhooks/<int:endpoint_id>/rotate-secret/", account.webhook_rotate, name="webhook-rotate"),
+    path("teams/", organisations.teams, name="teams"),
+    path("teams/act-for/", organisations.act_for, name="act-for"),
+    path("teams/<int:organisation_id>/", organisations.team, name="team"),
+    path("teams/<int:organisation_id>/members/<int:user_id>/role/", organisations.member_role, name="member-role"),
+    path("teams/<int:organisation_id>/members/<int:user_id>/remove/", organisations.member_leave, name="member-remove"),
 ]
