@@ -95,7 +95,17 @@ def boxes() -> None:
     print(_iou_line("ours: box_aggregate (min = max = 1 object)", ours, seconds))
     print(_iou_line("median of corners", iou(median, truth)))
     print(_iou_line("mean of corners", iou(mean, truth)))
+    _consensus_ceiling(task_of, boxes_corners, truth, tasks)
     _single_workers(task_of, worker_of, boxes_corners, truth, ours, workers)
+
+
+def _consensus_ceiling(task_of, boxes_corners, truth, tasks) -> None:
+    """What no method that follows the crowd can beat: the objects on which at least half of the workers' own boxes
+    reach IoU >= 0.5 with the truth (on the others, the crowd drew something else)."""
+    scores = iou(boxes_corners, truth[task_of])
+    share = np.bincount(task_of, scores >= 0.5) / np.bincount(task_of)
+    lost = [f"{tasks[t]} ({share[t]:.0%} of its workers)" for t in np.flatnonzero(share < 0.5)]
+    print(f"  consensus ceiling at IoU >= 0.5: {(share >= 0.5).mean():6.1%}; lost: {', '.join(lost) or 'none'}")
 
 
 def _single_workers(task_of, worker_of, boxes_corners, truth, ours, workers) -> None:
