@@ -29,6 +29,7 @@ from marketplace.models import (
     JobQualification,
     MediaFile,
     MicroTask,
+    ModelQuality,
     Participation,
     Prediction,
     ProgressSnapshot,
@@ -534,3 +535,12 @@ class PredictionAdmin(ReadOnlyAdmin):
     search_fields = ["=job__id", "model"]
     raw_id_fields = ["item"]
     show_full_result_count = False
+
+
+@admin.register(ModelQuality)
+class ModelQualityAdmin(ReadOnlyAdmin):
+    """What the aggregation learned of each model version on a job (written by the aggregation only)."""
+
+    list_display = ["job", "model", "predictions", "estimated_accuracy", "updated_at"]
+    search_fields = ["=job__id", "model"]
+    raw_id_fields = ["job"]

@@ -1,7 +1,8 @@
 """Aggregate a CSV file of answers of any type, no database needed.
 
     python -m marketplace.aggregation ANSWERS.csv [--type TYPE] [--method METHOD] [--schema JSON|@FILE]
-                                      [--gold GOLD.csv] [--max-iter N] [--tol T] --out OUT.csv|-
+                                      [--gold GOLD.csv] [--predictions PREDICTIONS.csv] [--max-iter N] [--tol T]
+                                      --out OUT.csv|-
 
 - ``--type``: an answer type of :data:`marketplace.aggregation.types.ANSWER_TYPES` (``single_choice`` by default,
   ``multi_choice``, ``text``, ``number``, ``pairwise``); ``--method`` one of its methods (its best by default);
@@ -16,6 +17,9 @@
   every file, so the file decides).
 - GOLD.csv: columns ``task`` and ``answer`` (or ``label``), in the same encoding: known answers, clamped during
   aggregation. Gold rows for tasks that have no answer are skipped (and counted on stderr).
+- PREDICTIONS.csv (``--predictions``): columns ``task``, ``model`` and ``answer`` (and ``score``, read but not used),
+  a model's answers in the same encoding: each model is one more annotator (worker ``model:<name>``), its quality
+  earned as a worker's and printed on stderr. One prediction per model and task; not yet for ``bbox`` and ``spans``.
 - OUT.csv (``-`` for stdout): ``task,answer,confidence``, one row per task in order of first appearance, the
   answer in the same JSON encoding; for ``pairwise``, ``item,score`` (items sorted by id; higher = first more
   often). With the old ``label`` column the output keeps its old form, ``task,label,confidence``.
@@ -68,6 +72,9 @@ class _Rows:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.type in AGGREGATORS and args.predictions:
+        print(f"error: --predictions is not yet read for --type {args.type}", file=sys.stderr)
+        return EXIT_USAGE
     if args.type in AGGREGATORS:
         # Boxes and spans are registered types (the marketplace's jobs), but their command line keeps its own
         # codecs: it reads more encodings (bare boxes, unlabelled boxes, BIO tag lists, token offsets) and needs
@@ -77,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         kind = answer_type(args.type)
         schema = kind.parse_schema(_schema(args.schema))
         rows = _read_answers(args.answers, kind, schema)
+        if args.predictions:
+            rows = _with_predictions(rows, _read_predictions(args.predictions, kind, schema))
         gold = _read_gold(args.gold, kind, schema) if args.gold else None
         started = time.perf_counter()
         consensus = kind.aggregate(
@@ -113,6 +122,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--method", choices=methods, help="aggregation method of the type (default: its first)")
     parser.add_argument("--schema", help="the type's schema as JSON, or @path to a JSON file")
     parser.add_argument("--gold", type=Path, help="CSV with columns task,answer (known answers)")
+    parser.add_argument(
+        "--predictions", type=Path, help="CSV with columns task,model,answer: each model is one more annotator"
+    )
     parser.add_argument("--max-iter", type=int, help="iteration cap (the method's default otherwise)")
     parser.add_argument("--tol", type=float, help="convergence tolerance (the method's default otherwise)")
     parser.add_argument("--out", required=True, help="output CSV path, or - for stdout")
@@ -151,6 +163,37 @@ def _read_answers(path: Path, kind: AnswerType, schema: Any) -> _Rows:
             raise CliError(f"{path} line {line}: worker {worker!r} already answered task {task!r} on line {earlier}")
         answers.append(_clean(kind, schema, task, raw, legacy, f"{path} line {line}"))
     return _Rows(table.columns["task"], table.columns["worker"], answers, legacy)
+
+
+MODEL_PREFIX = "model:"
+
+
+def _read_predictions(path: Path, kind: AnswerType, schema: Any) -> _Rows:
+    """Each model's answers, as the answers of a worker named ``model:<name>``."""
+    table = read_columns(path, ("task", "model"), answer_columns=("answer",))
+    first_line: dict[tuple[str, str], int] = {}
+    answers = []
+    for line, task, model, raw in zip(
+        table.lines, table.columns["task"], table.columns["model"], table.answers, strict=True
+    ):
+        earlier = first_line.setdefault((task, model), line)
+        if earlier != line:
+            raise CliError(f"{path} line {line}: model {model!r} already predicted task {task!r} on line {earlier}")
+        answers.append(_clean(kind, schema, task, raw, False, f"{path} line {line}"))
+    workers = [MODEL_PREFIX + model for model in table.columns["model"]]
+    return _Rows(table.columns["task"], workers, answers, False)
+
+
+def _with_predictions(rows: _Rows, predictions: _Rows) -> _Rows:
+    named = sorted({worker for worker in rows.workers if worker.startswith(MODEL_PREFIX)})
+    if named:
+        raise CliError(f"worker {named[0]!r}: names starting with {MODEL_PREFIX!r} are kept for --predictions' models")
+    return _Rows(
+        rows.tasks + predictions.tasks,
+        rows.workers + predictions.workers,
+        rows.answers + predictions.answers,
+        rows.legacy,
+    )
 
 
 def _read_gold(path: Path, kind: AnswerType, schema: Any) -> dict[str, Any]:
@@ -286,6 +329,9 @@ def _report(kind: AnswerType, method: str | None, rows: _Rows, consensus: Consen
         parts.append(f"log_likelihood={model.log_likelihood:.4f}")
     parts.append(f"time={elapsed:.3f}s")
     print(" ".join(parts), file=sys.stderr)
+    for worker, quality in zip(consensus.workers.tolist(), consensus.worker_quality.tolist(), strict=True):
+        if str(worker).startswith(MODEL_PREFIX):
+            print(f"{worker} quality={quality:.4f}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from marketplace import selectors
 from marketplace.api.base import JobScopedListApi
 from marketplace.api.errors import ErrorSerializer
 from marketplace.models import Job, Prediction
+from marketplace.services.aggregation import aggregation_enqueue_if_answered
 from marketplace.services.predictions import predictions_put
 from qualification.api.fields import JSONField
 
@@ -50,4 +51,5 @@ class JobPredictionListCreateApi(JobScopedListApi):
         data = self.PredictionsInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         stored = predictions_put(job=job, predictions=data.validated_data["predictions"])
+        aggregation_enqueue_if_answered(job_id=job.pk)  # a model is an annotator: its answers move the labels
         return Response({"stored": stored}, status=status.HTTP_201_CREATED)

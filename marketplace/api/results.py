@@ -27,6 +27,7 @@ from marketplace.api.errors import ErrorSerializer
 from marketplace.api.permissions import IsRequester
 from marketplace.models import Item, Job, JobAggregate, Participation, posterior_by_class
 from marketplace.schemas import parse_label_schema
+from marketplace.selectors_models import model_report_list
 from marketplace.services.aggregation import aggregation_enqueue
 from marketplace.services.agreement import job_agreement
 
@@ -358,3 +359,42 @@ class JobWorkerListApi(JobScopedListApi):
 
     def scoped_queryset(self, job: Job) -> QuerySet[Participation]:
         return selectors.job_worker_list(job=job)
+
+
+class ModelReportSerializer(serializers.Serializer):
+    model = serializers.CharField(help_text="The model version.")
+    predictions = serializers.IntegerField(help_text="Its predictions on the job.")
+    aggregated_predictions = serializers.IntegerField(
+        help_text="Of them, those the latest aggregation counted (on items people answered, and on gold)."
+    )
+    estimated_accuracy = serializers.FloatField(
+        allow_null=True, help_text="Earned in the aggregation, as a worker's is (null before it took part)."
+    )
+    confusion = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField()),
+        allow_null=True,
+        help_text="Single choice: its estimated confusion matrix (rows: true class, columns: its answer).",
+    )
+    gold_answered = serializers.IntegerField()
+    gold_right = serializers.IntegerField(help_text="Graded against the gold keys as a worker's gold answers are.")
+    gold_confusion = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField()),
+        allow_null=True,
+        help_text="Single choice: counts on gold, rows the key's class, columns its answer.",
+    )
+    labels_compared = serializers.IntegerField(help_text="Its predictions on real items that have a label.")
+    labels_agreed = serializers.IntegerField(help_text="Of them, those the aggregated label agrees with.")
+    classes = serializers.ListField(child=serializers.CharField(), help_text="The order of the matrices' rows.")
+
+
+class JobModelListApi(APIView):
+    """Each model version that sent predictions to the job: what the aggregation learned of it (a model is one more
+    annotator, weighted by the quality it earns, never counted as a person's answer, never paid), its record on gold
+    and its agreement with the job's labels. Versions by name, so two versions read side by side."""
+
+    permission_classes = [IsRequester]
+
+    @extend_schema(responses={200: ModelReportSerializer(many=True), 404: ErrorSerializer}, summary="Model reports")
+    def get(self, request: Request, job_id: int) -> Response:
+        job = selectors.job_get(requester=request.user, job_id=job_id)
+        return Response(ModelReportSerializer(model_report_list(job=job), many=True).data)

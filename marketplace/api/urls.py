@@ -87,6 +87,7 @@ urlpatterns = [
     path("jobs/<int:job_id>/aggregation/", results.JobAggregationApi.as_view(), name="job-aggregation"),
     path("jobs/<int:job_id>/agreement/", results.JobAgreementApi.as_view(), name="job-agreement"),
     path("jobs/<int:job_id>/workers/", results.JobWorkerListApi.as_view(), name="job-workers"),
+    path("jobs/<int:job_id>/models/", results.JobModelListApi.as_view(), name="job-models"),
     path(
         "jobs/<int:job_id>/workers/<int:worker_id>/block/", blocks.JobWorkerBlockApi.as_view(), name="job-worker-block"
     ),

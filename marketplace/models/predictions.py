@@ -25,3 +25,22 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model} on item {self.item_id}"
+
+
+class ModelQuality(models.Model):
+    """What the latest aggregation learned of a model version on a job, where it took part as an annotator: its
+    estimated accuracy (the type's reliability) and, for single-choice jobs, its confusion matrix (rows: true
+    class, columns: its answer), earned from gold and from agreement with the crowd, as a worker's is."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="model_qualities")
+    model = models.CharField(max_length=100, validators=[MODEL_NAME])
+    predictions = models.PositiveIntegerField(help_text="Its predictions the aggregation counted.")
+    estimated_accuracy = models.FloatField(null=True, blank=True)
+    confusion = models.JSONField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "model"], name="model_quality_once_per_job")]
+
+    def __str__(self) -> str:
+        return f"{self.model} on job {self.job_id}"

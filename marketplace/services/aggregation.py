@@ -5,7 +5,9 @@ writes the results in one short transaction under the lock of the job's `JobAggr
 answers than the stored one does not overwrite it, so runs may overlap or repeat safely (the task is idempotent).
 
 Gold items take part as tasks clamped to their known label (semi-supervised Dawid-Skene), which anchors every
-worker's confusion matrix; workers blocked from the job are left out. Results are stored for real items only.
+worker's confusion matrix; workers blocked from the job are left out. Results are stored for real items only. Each
+model version with predictions on the job is one more annotator (`services/model_annotators.py`): its confusion
+matrix is learned as a worker's, and it never counts as a person's answer.
 """
 
 import logging
@@ -28,6 +30,7 @@ from marketplace.services.aggregation_typed import job_aggregate_typed
 from marketplace.services.commit import after_commit
 from marketplace.services.disputes import appeals_auto_resolve
 from marketplace.services.jobs import job_complete_if_done
+from marketplace.services.model_annotators import is_model, model_answers, model_quality_store
 from marketplace.services.overlap import overlap_adapt
 from marketplace.services.progress import progress_snapshot_take
 from marketplace.services.reputation import reputation_recompute
@@ -52,6 +55,8 @@ class Snapshot:
     last_answer_id: int
     classes: tuple[str, ...]
     item_last_answer: np.ndarray  # the newest answer id per item (index t)
+    human_counts: np.ndarray  # people's answers per item (index t): a model's predictions are not among them
+    models: list[str]  # the model of worker id -1 - i is models[i]
 
 
 def job_aggregate(*, job_id: int) -> JobAggregate:
@@ -80,6 +85,14 @@ def job_aggregate(*, job_id: int) -> JobAggregate:
         since = state.last_answer_id
         _store_items(job, snapshot, result)
         _store_workers(job, snapshot, result)
+        model_quality_store(
+            job_id=job.pk,
+            models=snapshot.models,
+            worker_ids=snapshot.worker_ids.tolist(),
+            accuracy=result.worker_accuracy,
+            counts=result.worker_answer_counts,
+            confusions=result.confusions,
+        )
         _store_state(state, snapshot, result, elapsed_ms)
         webhook_emit(job=job, event="results.updated", data=partial(_results_event, state, snapshot, result, since))
         if job.overlap_min < job.overlap_max:
@@ -97,7 +110,7 @@ def job_aggregate(*, job_id: int) -> JobAggregate:
     )
     if blocked:  # their answers leave the results, as a block promises: once more, without them
         aggregation_enqueue(job_id=job.pk)
-    return _after_run(job, snapshot_at, state, snapshot.worker_ids.tolist())
+    return _after_run(job, snapshot_at, state, [w for w in snapshot.worker_ids.tolist() if not is_model(w)])
 
 
 def _after_run(job: Job, snapshot_at: datetime, state: JobAggregate, worker_ids: list[int]) -> JobAggregate:
@@ -145,13 +158,14 @@ def _adapt(job: Job) -> None:
 def _snapshot(job: Job) -> Snapshot:
     schema = parse_label_schema(job.label_schema)
     index: dict[object, int] = {label: i for i, label in enumerate(schema.classes)}
-    rows = np.array(
-        [
-            (a, i, w, index[v])
-            for a, i, w, v in Answer.objects.filter(job=job).values_list("id", "item", "worker", "value")
-        ],
-        dtype=np.int64,
-    ).reshape(-1, 4)
+    people = [
+        (a, i, w, index[v])
+        for a, i, w, v in Answer.objects.filter(job=job).values_list("id", "item", "worker", "value")
+    ]
+    gold_keys = dict(Item.objects.filter(job=job, is_gold=True).values_list("id", "gold_answer"))
+    machines = model_answers(job_id=job.pk, answered={i for _, i, _, _ in people}, gold=set(gold_keys))
+    predicted = [(0, i, w, index[v]) for i, w, v in machines.rows if v in index]  # id 0: no answer id of people's
+    rows = np.array(people + predicted, dtype=np.int64).reshape(-1, 4)
     item_ids, tasks = np.unique(rows[:, 1], return_inverse=True)
     worker_ids, workers = np.unique(rows[:, 2], return_inverse=True)
     answers = Answers(
@@ -163,12 +177,14 @@ def _snapshot(job: Job) -> Snapshot:
         n_classes=len(schema.classes),
     )
     position = {item_id: t for t, item_id in enumerate(item_ids.tolist())}
-    gold_keys = Item.objects.filter(job=job, is_gold=True, pk__in=item_ids.tolist()).values_list("id", "gold_answer")
-    gold = {position[item_id]: index[key] for item_id, key in gold_keys}
+    gold = {position[item_id]: index[key] for item_id, key in gold_keys.items() if item_id in position}
     last = int(rows[:, 0].max()) if len(rows) else 0
     item_last_answer = np.zeros(len(item_ids), dtype=np.int64)
     np.maximum.at(item_last_answer, tasks, rows[:, 0])
-    return Snapshot(answers, item_ids, worker_ids, gold, last, schema.classes, item_last_answer)
+    human_counts = np.bincount(tasks[: len(people)], minlength=len(item_ids))
+    return Snapshot(
+        answers, item_ids, worker_ids, gold, last, schema.classes, item_last_answer, human_counts, machines.models
+    )
 
 
 def _blocked_worker_indices(job: Job, snapshot: Snapshot) -> np.ndarray:
@@ -205,7 +221,7 @@ def _store_items(job: Job, snapshot: Snapshot, result: DawidSkeneResult) -> None
             label=snapshot.classes[int(result.labels[t])] if result.answer_counts[t] else None,
             confidence=round(float(result.confidence[t]), 6),
             posterior=[round(float(p), 6) for p in result.posteriors[t]],
-            answer_count=int(result.answer_counts[t]),
+            answer_count=int(snapshot.human_counts[t]),
         )
         for t in np.flatnonzero(~gold).tolist()
     ]
@@ -279,6 +295,12 @@ def aggregation_enqueue(*, job_id: int) -> None:
         job_aggregate_task.delay(job_id)
 
     after_commit(request_aggregation)
+
+
+def aggregation_enqueue_if_answered(*, job_id: int) -> None:
+    """Ask for a run if the job has answers (after a model's new predictions: a model is an annotator)."""
+    if Answer.objects.filter(job_id=job_id).exists():
+        aggregation_enqueue(job_id=job_id)
 
 
 def aggregation_resume_stuck(*, limit: int = 100) -> int:

@@ -2,8 +2,9 @@
 answers through the type's own method in the pure engine (`marketplace.aggregation.types`), one answer and a
 confidence per item (boxes and spans: one per part too), a quality per worker; the items themselves for a type that
 reads them. A type that scores what its items compare (pairwise) also stores a score per compared id
-(`JobAggregate.item_scores`). Single-choice jobs keep their Dawid-Skene path (`services/aggregation.py`), which calls
-this for the rest."""
+(`JobAggregate.item_scores`). Each model version with predictions is one more annotator, as in the single-choice path
+(`services/model_annotators.py`). Single-choice jobs keep their Dawid-Skene path (`services/aggregation.py`), which
+calls this for the rest."""
 
 import time
 from collections import Counter
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -19,6 +21,7 @@ from marketplace import selectors
 from marketplace.aggregation.types import Consensus, answer_type
 from marketplace.models import Answer, Item, ItemResult, Job, JobAggregate, Participation
 from marketplace.schemas import parse_label_schema
+from marketplace.services.model_annotators import is_model, model_answers, model_quality_store
 from marketplace.services.webhooks import webhook_emit, webhook_results_data
 from qualification.labels import EngineSchema
 
@@ -30,7 +33,10 @@ def job_aggregate_typed(*, job: Job, adapt: Callable[[Job], None]) -> tuple[JobA
     assert isinstance(schema, EngineSchema)  # single choice is job_aggregate's own path
     rows = list(Answer.objects.filter(job=job).order_by("id").values_list("id", "item_id", "worker_id", "value"))
     gold = dict(Item.objects.filter(job=job, is_gold=True).values_list("id", "gold_answer"))
-    answered = {item_id for _, item_id, _, _ in rows}
+    people = {item_id for _, item_id, _, _ in rows}
+    machines = model_answers(job_id=job.pk, answered=people, gold=set(gold))
+    counted = rows + [(0, item_id, worker_id, value) for item_id, worker_id, value in machines.rows]
+    answered = people | {item_id for item_id, _, _ in machines.rows}
     blocked = Participation.objects.filter(job=job, blocked_at__isnull=False).values_list("worker_id", flat=True)
     kind = answer_type(schema.type)
     if schema.needs_item:
@@ -41,9 +47,9 @@ def job_aggregate_typed(*, job: Job, adapt: Callable[[Job], None]) -> tuple[JobA
     consensus = (
         kind.aggregate(
             schema.schema,
-            [item_id for _, item_id, _, _ in rows],
-            [worker_id for _, _, worker_id, _ in rows],
-            [value for _, _, _, value in rows],
+            [item_id for _, item_id, _, _ in counted],
+            [worker_id for _, _, worker_id, _ in counted],
+            [value for _, _, _, value in counted],
             gold={item_id: key for item_id, key in gold.items() if item_id in answered} or None,
             exclude_workers=list(blocked),
             items=items,
@@ -61,10 +67,18 @@ def job_aggregate_typed(*, job: Job, adapt: Callable[[Job], None]) -> tuple[JobA
         since = state.last_answer_id
         if consensus is not None:
             counts = Counter(item_id for _, item_id, _, _ in rows)
+            per_worker = Counter(worker_id for _, _, worker_id, _ in counted)
             _store(job, consensus, set(gold), counts)
+            model_quality_store(
+                job_id=job.pk,
+                models=machines.models,
+                worker_ids=consensus.workers.tolist(),
+                accuracy=consensus.worker_quality,
+                counts=np.array([per_worker[w] for w in consensus.workers.tolist()]),
+            )
         state.method = schema.type
         state.last_answer_id, state.n_answers = last_answer_id, len(rows)
-        state.n_items = len(answered - set(gold))
+        state.n_items = len(people - set(gold))
         state.iterations, state.converged, state.log_likelihood, state.class_priors = 0, True, None, {}
         state.item_scores = _item_scores(consensus)
         state.duration_ms, state.computed_at = elapsed_ms, timezone.now()
@@ -73,7 +87,7 @@ def job_aggregate_typed(*, job: Job, adapt: Callable[[Job], None]) -> tuple[JobA
         webhook_emit(job=job, event="results.updated", data=partial(_event, state, updated))
         if consensus is not None and job.overlap_min < job.overlap_max:
             adapt(job)
-    workers = consensus.workers.tolist() if consensus is not None else []
+    workers = [w for w in consensus.workers.tolist() if not is_model(w)] if consensus is not None else []
     return state, workers
 
 

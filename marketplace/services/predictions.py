@@ -4,7 +4,9 @@ A requester sends predictions in bulk (`predictions_put`), naming items by id or
 prediction refuses the whole request (400 listing each, by its index and field), nothing kept. Sending a prediction
 again for the same item and model replaces it, so a retried request changes nothing. A job may show one model's
 predictions to workers as pre-labels (`Job.prelabel_model`): then every item, gold included, must carry one before
-the job launches, so that no item stands out by having none.
+the job launches, so that no item stands out by having none. Every model version with predictions is an annotator
+in the job's aggregation (`services/model_annotators.py`): new predictions on a job with answers ask for a run (the
+API does, through `aggregation.aggregation_enqueue_if_answered`).
 """
 
 from collections import defaultdict

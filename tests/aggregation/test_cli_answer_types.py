@@ -227,3 +227,43 @@ def test_a_malformed_file_never_shows_a_traceback(tmp_path: Path) -> None:
     assert completed.stderr.strip().endswith(
         "line 3: not valid JSON (Expecting property name enclosed in double quotes)"
     )
+
+
+def test_a_models_predictions_are_one_more_annotator(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Two workers split on every task; the gold says model a is right and model b always answers "no".
+    answers = _csv(
+        tmp_path / "a.csv",
+        ["task", "worker", "answer"],
+        [[f"t{i}", w, json.dumps(v)] for i in range(8) for w, v in (("w1", "yes"), ("w2", "no"))],
+    )
+    truth = ["yes", "no"] * 4
+    predictions = _csv(
+        tmp_path / "p.csv",
+        ["task", "model", "answer", "score"],
+        [[f"t{i}", "a-v1", json.dumps(truth[i]), "0.9"] for i in range(8)]
+        + [[f"t{i}", "b-v1", json.dumps("no"), "0.5"] for i in range(8)],
+    )
+    gold = _csv(tmp_path / "g.csv", ["task", "answer"], [[f"t{i}", json.dumps(truth[i])] for i in range(4)])
+
+    code = main([str(answers), "--predictions", str(predictions), "--gold", str(gold), "--out", "-"])
+
+    assert code == 0
+    captured = capsys.readouterr()
+    out = list(csv.DictReader(captured.out.splitlines()))
+    assert [json.loads(row["answer"]) for row in out] == truth  # the model that earned its weight decides
+    assert "model:a-v1 quality=" in captured.err and "model:b-v1 quality=" in captured.err
+
+
+def test_predictions_are_checked_like_answers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    answers = _csv(tmp_path / "a.csv", ["task", "worker", "answer"], [["t1", "model:x", '"yes"']])
+    twice = _csv(tmp_path / "p.csv", ["task", "model", "answer"], [["t1", "m", '"yes"'], ["t1", "m", '"no"']])
+    schema = '{"choices": ["yes", "no"]}'
+    bad = _csv(tmp_path / "b.csv", ["task", "model", "answer"], [["t1", "m", '"maybe"']])
+    plain = _csv(tmp_path / "ok.csv", ["task", "worker", "answer"], [["t1", "w1", '"yes"']])
+
+    assert main([str(plain), "--predictions", str(twice), "--out", "-"]) == 2
+    assert "line 3: model 'm' already predicted task 't1' on line 2" in capsys.readouterr().err
+    assert main([str(plain), "--schema", schema, "--predictions", str(bad), "--out", "-"]) == 2
+    assert f"{bad} line 2:" in capsys.readouterr().err
+    assert main([str(answers), "--predictions", str(plain), "--out", "-"]) == 2
+    assert main([str(plain), "--type", "bbox", "--predictions", str(plain), "--out", "-"]) == 2

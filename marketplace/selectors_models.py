@@ -1,0 +1,64 @@
+"""Model reports: per model version on a job, what the aggregation learned of it and how its predictions compare with
+the gold keys and with the job's labels (issue: models in the loop)."""
+
+from dataclasses import dataclass, field
+
+from marketplace.models import ItemResult, Job, ModelQuality, Prediction
+from marketplace.schemas import parse_label_schema
+
+
+@dataclass
+class ModelReport:
+    """One model version on one job. `gold_answered` / `gold_right`: its predictions on gold items against their
+    keys (graded as a worker's gold answers are); `labels_compared` / `labels_agreed`: on real items against the
+    aggregated label; `gold_confusion` (single choice): rows the key's class, columns its answer, counts."""
+
+    model: str
+    predictions: int = 0
+    estimated_accuracy: float | None = None
+    confusion: list[list[float]] | None = None
+    aggregated_predictions: int = 0
+    gold_answered: int = 0
+    gold_right: int = 0
+    labels_compared: int = 0
+    labels_agreed: int = 0
+    gold_confusion: list[list[int]] | None = None
+    classes: list[str] = field(default_factory=list)
+
+
+def model_report_list(*, job: Job) -> list[ModelReport]:
+    """Every model version with predictions on the job, by name."""
+    schema = parse_label_schema(job.label_schema)
+    classes = list(getattr(schema, "classes", ()) or ())
+    reports: dict[str, ModelReport] = {}
+    learned = {q.model: q for q in ModelQuality.objects.filter(job=job)}
+    labels = dict(ItemResult.objects.filter(job=job, label__isnull=False).values_list("item_id", "label"))
+    rows = Prediction.objects.filter(job=job).values_list(
+        "model", "item_id", "answer", "item__is_gold", "item__gold_answer"
+    )
+    for model, item_id, answer, is_gold, key in rows.iterator(chunk_size=5000):
+        report = reports.get(model)
+        if report is None:
+            report = reports[model] = _report(model, learned.get(model), classes)
+        report.predictions += 1
+        if is_gold:
+            right = schema.is_correct(answer, key)
+            report.gold_answered += 1
+            report.gold_right += int(right)
+            if report.gold_confusion is not None and key in classes and answer in classes:
+                report.gold_confusion[classes.index(key)][classes.index(answer)] += 1
+        elif item_id in labels:
+            report.labels_compared += 1
+            report.labels_agreed += int(schema.is_correct(answer, labels[item_id]))
+    return [reports[model] for model in sorted(reports)]
+
+
+def _report(model: str, learned: ModelQuality | None, classes: list[str]) -> ModelReport:
+    report = ModelReport(model=model, classes=classes)
+    if classes:
+        report.gold_confusion = [[0] * len(classes) for _ in classes]
+    if learned is not None:
+        report.estimated_accuracy = learned.estimated_accuracy
+        report.confusion = learned.confusion
+        report.aggregated_predictions = learned.predictions
+    return report
