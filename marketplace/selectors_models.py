@@ -62,3 +62,8 @@ def _report(model: str, learned: ModelQuality | None, classes: list[str]) -> Mod
         report.confusion = learned.confusion
         report.aggregated_predictions = learned.predictions
     return report
+
+
+def model_quality_list(*, job: Job) -> list[ModelQuality]:
+    """What the latest aggregation learned of each model version on the job, by name (one query: the dashboard's)."""
+    return list(ModelQuality.objects.filter(job=job).order_by("model"))

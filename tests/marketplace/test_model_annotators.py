@@ -9,6 +9,8 @@ from decimal import Decimal
 
 import pytest
 from django.db.models import Sum
+from django.test import Client
+from django.urls import reverse
 
 from marketplace.errors import NoWorkAvailable
 from marketplace.models import Item, ItemResult, JobStatus, ModelQuality, Participation, Prediction
@@ -57,6 +59,9 @@ def test_a_good_model_settles_what_people_split_on_and_a_bad_one_changes_nothing
     with_both = labels(job)
     quality = dict(ModelQuality.objects.filter(job=job).values_list("model", "estimated_accuracy"))
     reports = api.as_user(requester).get(f"/api/v1/jobs/{job.pk}/models/").json()
+    browser = Client()
+    browser.force_login(requester)
+    dashboard = browser.get(reverse("web:requester:dashboard", args=[job.pk])).content.decode()
 
     Prediction.objects.filter(model="good-v2").delete()
     job_aggregate(job_id=job.pk)
@@ -80,6 +85,7 @@ def test_a_good_model_settles_what_people_split_on_and_a_bad_one_changes_nothing
     assert bad["gold_right"] == 10 and bad["gold_confusion"][CLASSES.index("bird")] == [0, 0, 10]
     assert good["predictions"] == good["aggregated_predictions"] == 60 and len(good["confusion"]) == 3
     assert good["classes"] == CLASSES
+    assert "<td>good-v2</td><td>60</td>" in dashboard and "<td>bad-v1</td><td>60</td>" in dashboard
 
 
 def test_model_reports_are_the_requesters_alone(requester, api, outsider):

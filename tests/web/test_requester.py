@@ -543,7 +543,7 @@ PAGE_QUERIES = {
     "jobs": 4,
     "job-new": 3,
     "job": 7,
-    "dashboard": 14,  # the progress snapshots: one query
+    "dashboard": 15,  # the progress snapshots: one query; the models (annotators): one
     "results": 8,  # the latest aggregation: does it rank the compared items?
     "task-preview": 6,  # the items counted, then a page of them
     "agreement": 5,  # the job's answers (blocked workers a subquery), read on request

@@ -23,6 +23,7 @@ from marketplace.selectors_dashboard import (
     job_flagged_gold,
     job_progress_history,
 )
+from marketplace.selectors_models import model_quality_list
 from marketplace.services.agreement import job_agreement
 from marketplace.services.blocks import job_worker_block, job_worker_unblock
 from marketplace.services.disputes import complaint_file
@@ -85,6 +86,7 @@ def dashboard(request: HttpRequest, job_id: int) -> HttpResponse:
         "classes": parse_label_schema(job.label_schema).classes,
         "flagged_gold": job_flagged_gold(job=job),
         "workers_shown": WORKERS_SHOWN,
+        "models": model_quality_list(job=job),
         "block_form": BlockForm(),
         "actions": [action for action in ("pause", "resume", "cancel") if job_can(job, action)],
     }
