@@ -17,7 +17,7 @@ from marketplace import selectors
 from marketplace.api.base import JobScopedListApi
 from marketplace.api.errors import ErrorSerializer
 from marketplace.api.permissions import IsRequester
-from marketplace.models import Item, Job, JobStatus, MicroTask
+from marketplace.models import ClaimOrder, Item, Job, JobStatus, MicroTask
 from marketplace.services.deadlines import job_expire_if_due
 from marketplace.services.jobs import job_create, job_transition, job_update
 from marketplace.services.quality import gold_review
@@ -76,6 +76,7 @@ class JobSerializer(serializers.ModelSerializer):
             "min_seconds_per_item",
             "fast_answer_action",
             "prelabel_model",
+            "claim_order",
             "status",
             "created_at",
             "updated_at",
@@ -124,6 +125,13 @@ class JobInputSerializer(serializers.Serializer):
     min_seconds_per_item = serializers.FloatField(min_value=0.0, max_value=3600.0, required=False)
     fast_answer_action = serializers.ChoiceField(choices=["flag", "block"], required=False)
     prelabel_model = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    claim_order = serializers.ChoiceField(
+        choices=ClaimOrder.choices,
+        required=False,
+        help_text="The order claims serve tasks in: `uploaded`; `priority` (the items' `priority` field, declared a "
+        "number in item_schema: highest first); `uncertain` (lowest confidence first, re-ranked after each "
+        "aggregation; before any answer, a model's lowest score). Open while the job runs.",
+    )
 
     def to_service_fields(self) -> dict[str, Any]:
         fields = dict(self.validated_data)

@@ -16,7 +16,7 @@ from marketplace.models.disputes import (
     DisputeStatus,
 )
 from marketplace.models.items import Item, MicroTask, Upload
-from marketplace.models.jobs import FINISHED_STATUSES, Job, JobQualification, JobStatus
+from marketplace.models.jobs import FINISHED_STATUSES, ClaimOrder, Job, JobQualification, JobStatus
 from marketplace.models.media import MediaFile, MediaKind
 from marketplace.models.predictions import ModelQuality, Prediction
 from marketplace.models.results import ItemResult, JobAggregate, ProgressSnapshot, posterior_by_class
@@ -29,6 +29,7 @@ __all__ = [
     "AssignmentStatus",
     "Block",
     "BlockSource",
+    "ClaimOrder",
     "DECISIONS_BY_KIND",
     "FINISHED_STATUSES",
     "Dispute",

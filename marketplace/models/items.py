@@ -74,6 +74,8 @@ class MicroTask(models.Model):
     # Slots added after launch (a block's replacement, adaptive overlap) that the escrow could not cover: not
     # claimable, they move into `overlap_target` once the requester's money arrives (services.funding).
     unfunded_slots = models.PositiveSmallIntegerField(default=0, help_text="Slots waiting for the requester's funds.")
+    # Claims take the free task of lowest rank, then lowest number (`Job.claim_order`, services.claim_order).
+    rank = models.FloatField(default=0.0, help_text="Claims serve the lowest rank first (then the upload's order).")
 
     class Meta:
         ordering = ["job", "number"]
@@ -81,7 +83,7 @@ class MicroTask(models.Model):
             # Claims look only at tasks with a free slot, and completion only at unfinished tasks: both stay
             # small index probes however many tasks are already done.
             models.Index(
-                fields=["job", "number"],
+                fields=["job", "rank", "number"],
                 condition=Q(assigned_count__lt=F("overlap_target")),
                 name="task_with_free_slot_idx",
             ),

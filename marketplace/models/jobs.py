@@ -21,6 +21,14 @@ class JobStatus(models.TextChoices):
 FINISHED_STATUSES: frozenset[str] = frozenset({JobStatus.COMPLETED, JobStatus.CANCELLED, JobStatus.EXPIRED})
 
 
+class ClaimOrder(models.TextChoices):
+    """Which task a claim gets (`MicroTask.rank`, lowest first, then the upload's order)."""
+
+    UPLOADED = "uploaded", "As uploaded"
+    PRIORITY = "priority", "By the items' priority (their `priority` field: higher first)"
+    UNCERTAIN = "uncertain", "Least certain first: the lowest confidence, or a model's lowest score before any answer"
+
+
 class Job(models.Model):
     """A requester's labelling job: what to ask, how many answers per item, and what it pays.
 
@@ -78,6 +86,13 @@ class Job(models.Model):
         max_length=100,
         blank=True,
         help_text="Show workers this model version's prediction on every item as a starting point (empty: none).",
+    )
+    claim_order = models.CharField(
+        max_length=10,
+        choices=ClaimOrder.choices,
+        default=ClaimOrder.UPLOADED,
+        help_text="The order claims serve tasks in: as uploaded, by the items' `priority` field, or the least certain "
+        "first (re-ranked after each aggregation).",
     )
     confidence_target = models.FloatField(
         default=0.95,

@@ -24,9 +24,10 @@ from django.utils import timezone
 
 from marketplace.aggregation import Answers, DawidSkeneResult, dawid_skene
 from marketplace.cache import cache_count
-from marketplace.models import Answer, Item, ItemResult, Job, JobAggregate, JobStatus, Participation
+from marketplace.models import Answer, ClaimOrder, Item, ItemResult, Job, JobAggregate, JobStatus, Participation
 from marketplace.schemas import parse_label_schema
 from marketplace.services.aggregation_typed import job_aggregate_typed
+from marketplace.services.claim_order import claim_order_rank
 from marketplace.services.commit import after_commit
 from marketplace.services.disputes import appeals_auto_resolve
 from marketplace.services.jobs import job_complete_if_done
@@ -118,6 +119,8 @@ def _after_run(job: Job, snapshot_at: datetime, state: JobAggregate, worker_ids:
     served."""
     reputation_recompute(worker_ids=worker_ids)
     progress_snapshot_take(job=job)
+    if job.claim_order == ClaimOrder.UNCERTAIN:
+        claim_order_rank(job=job)  # active learning: the least certain tasks first, as of this run
     appeals_auto_resolve(job_id=job.pk)  # after the commit: paying an appeal never holds the JobAggregate lock
     JobAggregate.objects.filter(job=job, requested_at__lte=snapshot_at).update(requested_at=None, request_attempts=0)
     return state

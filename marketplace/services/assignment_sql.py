@@ -92,13 +92,13 @@ TAKE_SLOT = """
            OR claimed_that_day < (SELECT coalesce(daily_cap, claimed_that_day + 1) FROM {jobs} WHERE id = {job}))
 """
 
-# The lowest-numbered task of the job with a free slot that the worker never had; `after_slot` orders it after the
-# slot's UPDATE in one statement, `lock` skips rows other claimers hold.
+# The task of lowest rank, then number (`Job.claim_order`), with a free slot, that the worker never had; `after_slot`
+# orders it after the slot's UPDATE in one statement, `lock` skips rows other claimers hold.
 PICK_TASK = """
     SELECT t.id FROM {task} t
     WHERE {after_slot} t.job_id = {job} AND t.assigned_count < t.overlap_target
       AND NOT EXISTS (SELECT 1 FROM {assignment} a WHERE a.task_id = t.id AND a.worker_id = {worker})
-    ORDER BY t.number LIMIT 1 {lock}
+    ORDER BY t.rank, t.number LIMIT 1 {lock}
 """
 
 # SQLite (writers take turns; no UPDATE inside WITH): take a slot on the task picked, its id returned.

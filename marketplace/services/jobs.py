@@ -9,9 +9,10 @@ from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.errors import Forbidden, InvalidTransition, JobNotEditable, JobNotLaunchable
-from marketplace.models import FINISHED_STATUSES, Job, JobQualification, JobStatus, MicroTask
+from marketplace.models import FINISHED_STATUSES, ClaimOrder, Job, JobQualification, JobStatus, MicroTask
 from marketplace.prepared import Param, PreparedQuery, attnames
 from marketplace.schemas import parse_item_schema, parse_label_schema
+from marketplace.services.claim_order import claim_order_rank
 from marketplace.services.predictions import prelabels_missing
 from marketplace.services.reviews import job_fund_escrow, job_settle
 from marketplace.services.webhooks import webhook_emit, webhook_job_data
@@ -57,12 +58,14 @@ EDITABLE_FIELDS: dict[str, frozenset[str]] = {
             *("min_gold", "gold_block_threshold", "min_seconds_per_item", "fast_answer_action"),
             "prelabel_model",
             "language",
+            "claim_order",
         }
     ),
-    JobStatus.ACTIVE: frozenset({"title", "instructions", "deadline"}),
+    # The claim order changes which task comes next, never what an answer is or costs: open while the job runs.
+    JobStatus.ACTIVE: frozenset({"title", "instructions", "deadline", "claim_order"}),
     JobStatus.PAUSED: frozenset(
         {
-            *("title", "instructions", "deadline", "assignment_duration", "language", "daily_cap"),
+            *("title", "instructions", "deadline", "assignment_duration", "language", "daily_cap", "claim_order"),
             *("required_qualifications", "min_reputation"),
             *("min_gold", "gold_block_threshold", "min_seconds_per_item", "fast_answer_action"),
         }
@@ -89,6 +92,10 @@ def _clean_schemas(job: Job) -> None:
         if item_schema.fields and types.get(name) not in allowed:  # free columns (no item schema): any
             kinds = " or ".join(allowed)
             raise ValidationError({"label_schema": f"{key} {name!r} must name a field of type {kinds} in item_schema."})
+    if job.claim_order == ClaimOrder.PRIORITY and types.get("priority") not in ("number", "integer"):
+        raise ValidationError(
+            {"claim_order": "Claims by priority read the items' `priority`: declare it in item_schema as a number."}
+        )
 
 
 def _validate(job: Job) -> None:
@@ -147,6 +154,8 @@ def job_update(*, job: Job, **fields: Any) -> Job:
     locked.save()
     if requirements is not None:
         _set_requirements(locked, requirements)
+    if "claim_order" in fields and locked.launched_at is not None:
+        claim_order_rank(job=locked)
     return locked
 
 
@@ -170,6 +179,7 @@ def job_transition(*, job: Job, action: str) -> Job:
         _check_launchable(locked)
         job_fund_escrow(job=locked)  # the full cost, or InsufficientFunds: the launch and its money go together
         locked.launched_at = timezone.now()
+        claim_order_rank(job=locked)
     if action == "expire" and not job_past_deadline(locked):
         raise InvalidTransition("The job's deadline has not passed.", status=locked.status, action=action)
     if to in FINISHED_STATUSES:

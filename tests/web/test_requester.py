@@ -192,6 +192,14 @@ def test_the_guided_form_sets_the_language_workers_search_by(browser: Client, re
     assert Job.objects.get(requester=requester).language == "pt-br"
 
 
+def test_the_guided_form_sets_the_claim_order_and_priority_needs_a_priority_column(browser: Client, requester) -> None:
+    refused = browser.post(url("job-new"), job_form(claim_order="priority"))
+    browser.post(url("job-new"), job_form(claim_order="priority", item_fields="image_url, priority:number"))
+
+    assert refused.status_code == 400 and refused.context["form"].errors["claim_order"]
+    assert Job.objects.get(requester=requester).claim_order == "priority"
+
+
 def test_a_schema_the_service_refuses_is_shown_on_the_classes_field(browser: Client, requester) -> None:
     response = browser.post(url("job-new"), job_form(classes="cat\n"))
 

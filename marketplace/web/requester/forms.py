@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.conf import global_settings
 
-from marketplace.models import Upload
+from marketplace.models import ClaimOrder, Upload
 from payments.money import MAX_AMOUNT
 from qualification.models import Qualification
 from qualification.selectors import qualification_list
@@ -122,6 +122,14 @@ class JobForm(forms.Form):
         label="Tasks per worker per day, at most",
         help_text="Optional: spreads the work over more workers (days in UTC; a skipped task counts).",
     )
+    claim_order = forms.ChoiceField(
+        choices=ClaimOrder.choices,
+        initial=ClaimOrder.UPLOADED,
+        required=False,
+        label="Workers get tasks",
+        help_text="By priority: give the items a priority column (priority:number), highest first. Least certain "
+        "first: what the answers (or a model's predictions) leave most doubtful, re-ranked as answers come in.",
+    )
     language = forms.ChoiceField(
         required=False,
         choices=[("", "None in particular"), *global_settings.LANGUAGES],
@@ -149,6 +157,7 @@ class JobForm(forms.Form):
         options = {name: data.pop(name) for name in ("classes", "number_min", "number_max", "number_step", "allow_tie")}
         data["label_schema"] = {"type": kind, **SCHEMA_OPTIONS[kind](options, fields)}
         data["item_schema"] = {"fields": fields}
+        data["claim_order"] = data.get("claim_order") or ClaimOrder.UPLOADED
         data["required_qualifications"] = [
             {"qualification": q.pk, "min_score": 0.0} for q in data.pop("qualifications")
         ]
