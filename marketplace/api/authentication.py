@@ -121,3 +121,11 @@ class BrowserSessionAuthentication(SessionAuthentication):
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
         found = super().authenticate(request)
         return acting_for(request, *found) if found else None
+
+
+class BrowserSessionScheme(OpenApiAuthenticationExtension):
+    target_class = BrowserSessionAuthentication
+    name = "cookieAuth"
+
+    def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]
+        return {"type": "apiKey", "in": "cookie", "name": "sessionid"}

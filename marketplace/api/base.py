@@ -1,5 +1,7 @@
+from typing import Any
+
 from django.db.models import Model, QuerySet
-from rest_framework import generics
+from rest_framework import generics, serializers
 
 from marketplace import selectors
 from marketplace.api.permissions import IsRequester
@@ -19,3 +21,13 @@ class JobScopedListApi(generics.ListAPIView):
 
     def scoped_queryset(self, job: Job) -> QuerySet:
         raise NotImplementedError
+
+
+# The largest id a database row can have (a signed 64-bit column): a bigger one in a request is a 400, not an error of
+# the database driver (a 500).
+MAX_ID = 2**63 - 1
+
+
+def id_field(**kwargs: Any) -> serializers.IntegerField:
+    """An input field naming a row by its id."""
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)

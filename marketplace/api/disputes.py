@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace import selectors
-from marketplace.api.base import JobScopedListApi
+from marketplace.api.base import JobScopedListApi, id_field
 from marketplace.api.errors import ErrorSerializer
 from marketplace.api.permissions import IsRequester, IsWorker
 from marketplace.models import Dispute, DisputeDecision, DisputeKind, DisputeStatus, Job
@@ -145,7 +145,7 @@ class JobComplaintApi(APIView):
     permission_classes = [IsRequester]
 
     class ComplaintSerializer(serializers.Serializer):
-        worker = serializers.IntegerField()
+        worker = id_field()
         message = serializers.CharField(max_length=MAX_TEXT)
 
     @extend_schema(

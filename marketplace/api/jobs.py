@@ -77,6 +77,7 @@ class JobSerializer(serializers.ModelSerializer):
             "fast_answer_action",
             "prelabel_model",
             "claim_order",
+            "continuous",
             "status",
             "created_at",
             "updated_at",
@@ -131,6 +132,12 @@ class JobInputSerializer(serializers.Serializer):
         help_text="The order claims serve tasks in: `uploaded`; `priority` (the items' `priority` field, declared a "
         "number in item_schema: highest first); `uncertain` (lowest confidence first, re-ranked after each "
         "aggregation; before any answer, a model's lowest score). Open while the job runs.",
+    )
+
+    continuous = serializers.BooleanField(
+        required=False,
+        help_text="Stay open when the tasks are done, for items appended later (funded as they arrive); set false "
+        "to let the job complete once its tasks are done.",
     )
 
     def to_service_fields(self) -> dict[str, Any]:

@@ -385,6 +385,12 @@ class ModelReportSerializer(serializers.Serializer):
     labels_compared = serializers.IntegerField(help_text="Its predictions on real items that have a label.")
     labels_agreed = serializers.IntegerField(help_text="Of them, those the aggregated label agrees with.")
     classes = serializers.ListField(child=serializers.CharField(), help_text="The order of the matrices' rows.")
+    shown = serializers.BooleanField(help_text="Whether workers see this model's predictions as pre-labels.")
+    answers_where_wrong = serializers.IntegerField(help_text="Workers' answers on the gold items where it is wrong.")
+    answers_kept_wrong = serializers.IntegerField(
+        help_text="Of them, those that agree with its wrong answer: with `shown`, how much workers follow a wrong "
+        "pre-label (compare a job where it is hidden)."
+    )
 
 
 class JobModelListApi(APIView):

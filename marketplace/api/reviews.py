@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace import selectors
-from marketplace.api.base import JobScopedListApi
+from marketplace.api.base import JobScopedListApi, id_field
 from marketplace.api.errors import ErrorSerializer
 from marketplace.api.permissions import IsRequester
 from marketplace.models import Assignment, AssignmentStatus, Job, ReviewStatus
@@ -59,12 +59,12 @@ class JobAssignmentListApi(JobScopedListApi):
 
 
 class RejectionSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = id_field()
     reason = serializers.CharField(max_length=2000)
 
 
 class ReviewSerializer(serializers.Serializer):
-    approve = serializers.ListField(child=serializers.IntegerField(), required=False, default=list, max_length=1000)
+    approve = serializers.ListField(child=id_field(), required=False, default=list, max_length=1000)
     reject = RejectionSerializer(many=True, required=False, default=list, max_length=1000)
 
 
@@ -102,7 +102,7 @@ class JobReviewApi(APIView):
 
 
 class BonusSerializer(serializers.Serializer):
-    worker = serializers.IntegerField()
+    worker = id_field()
     amount_cents = serializers.IntegerField(min_value=1, max_value=1_000_000)
     reason = serializers.CharField(max_length=500)
     idempotency_key = serializers.CharField(max_length=100)

@@ -74,6 +74,8 @@ class MicroTask(models.Model):
     # Slots added after launch (a block's replacement, adaptive overlap) that the escrow could not cover: not
     # claimable, they move into `overlap_target` once the requester's money arrives (services.funding).
     unfunded_slots = models.PositiveSmallIntegerField(default=0, help_text="Slots waiting for the requester's funds.")
+    # When `job.items_settled` announced the task's items as done (services.settled); None until then.
+    settled_at = models.DateTimeField(null=True, blank=True)
     # Claims take the free task of lowest rank, then lowest number (`Job.claim_order`, services.claim_order).
     rank = models.FloatField(default=0.0, help_text="Claims serve the lowest rank first (then the upload's order).")
 
@@ -96,6 +98,12 @@ class MicroTask(models.Model):
             ),
             # The jobs with slots waiting for funds, for the sweep that opens them: almost always empty, so tiny.
             models.Index(fields=["job"], condition=Q(unfunded_slots__gt=0), name="task_waiting_for_funds_idx"),
+            # The finished tasks not announced yet (`job.items_settled`): small, the announced ones drop out.
+            models.Index(
+                fields=["job", "number"],
+                condition=Q(settled_at__isnull=True, submitted_count__gte=F("overlap_target"), overlap_target__gt=0),
+                name="task_to_announce_idx",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["job", "number"], name="task_number_unique_per_job"),

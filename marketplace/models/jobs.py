@@ -87,6 +87,11 @@ class Job(models.Model):
         blank=True,
         help_text="Show workers this model version's prediction on every item as a starting point (empty: none).",
     )
+    continuous = models.BooleanField(
+        default=False,
+        help_text="A continuous job stays open when its tasks are done, for the items its requester appends next "
+        "(a training loop); it ends when the requester cancels it or its deadline passes.",
+    )
     claim_order = models.CharField(
         max_length=10,
         choices=ClaimOrder.choices,

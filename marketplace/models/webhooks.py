@@ -17,6 +17,7 @@ class WebhookEvent(models.TextChoices):
     JOB_COMPLETED = "job.completed", "Job completed"
     JOB_EXPIRED = "job.expired", "Job expired: its deadline ended it"
     JOB_FUNDS_NEEDED = "job.funds_needed", "Job needs funds for slots added after launch"
+    JOB_ITEMS_SETTLED = "job.items_settled", "Items done: their tasks got every answer they need"
     RESULTS_UPDATED = "results.updated", "Results updated"
     PING = "ping", "Test event"
 

@@ -35,6 +35,7 @@ from marketplace.services.model_annotators import is_model, model_answers, model
 from marketplace.services.overlap import overlap_adapt
 from marketplace.services.progress import progress_snapshot_take
 from marketplace.services.reputation import reputation_recompute
+from marketplace.services.settled import items_settled_announce
 from marketplace.services.webhooks import webhook_emit, webhook_results_data
 
 logger = logging.getLogger(__name__)
@@ -121,6 +122,7 @@ def _after_run(job: Job, snapshot_at: datetime, state: JobAggregate, worker_ids:
     progress_snapshot_take(job=job)
     if job.claim_order == ClaimOrder.UNCERTAIN:
         claim_order_rank(job=job)  # active learning: the least certain tasks first, as of this run
+    items_settled_announce(job=job)
     appeals_auto_resolve(job_id=job.pk)  # after the commit: paying an appeal never holds the JobAggregate lock
     JobAggregate.objects.filter(job=job, requested_at__lte=snapshot_at).update(requested_at=None, request_attempts=0)
     return state

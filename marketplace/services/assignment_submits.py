@@ -247,6 +247,8 @@ def _store_submission(assignment: Assignment, answers: list[Answer]) -> sql.Subm
 
 def _task_finished(job: Job) -> None:
     """A fixed-overlap job completes when its last task does, then aggregates once more. An adaptive job asks the
-    aggregation instead: it may still raise the overlap of uncertain tasks, and completes the job when none is."""
-    if job.overlap_min < job.overlap_max or job_complete_if_done(job=job):
+    aggregation instead: it may still raise the overlap of uncertain tasks, and completes the job when none is. A
+    continuous job aggregates as each task finishes: its requester waits for the settled items (`job.items_settled`)
+    of each batch, not for the end of a job that stays open."""
+    if job.overlap_min < job.overlap_max or job.continuous or job_complete_if_done(job=job):
         aggregation_enqueue(job_id=job.pk)

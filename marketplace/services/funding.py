@@ -6,7 +6,9 @@ Invariant, for every launched job, at every commit:
 
 where the slots that may still be paid are its free slots while it may take claims, its open assignments, its
 submitted work awaiting review, and its rejections that may still be appealed (`selectors.job_slots_owed`). Launch
-establishes it (tasks x `overlap_max` are funded; targets start at `overlap_min` or equal it). Claims, submits,
+establishes it (tasks x `overlap_max` are funded; targets start at `overlap_min` or equal it). Tasks appended to a
+running job start with their `overlap_min` slots waiting, funded at once as far as the money allows
+(`job_tasks_fund_new`). Claims, submits,
 expiry and releases move a slot from one kind to another; an approval pays one slot from the escrow; a rejection
 keeps its slot until the appeal window closes. Only a new slot raises the right-hand side, and every new slot
 comes through `job_slots_add` (a block's replacement slots, adaptive overlap; an unblock reopening rejected work
@@ -73,6 +75,21 @@ def job_slots_add(
         slots = _open_waiting(locked, [task for task in tasks if task.unfunded_slots])
         if slots.waiting:
             webhook_emit(job=locked, event="job.funds_needed", data=partial(_funds_needed_data, locked, slots.waiting))
+    return slots
+
+
+def job_tasks_fund_new(*, job: Job, task_ids: Iterable[int]) -> Slots:
+    """Tasks just appended to a running job (a continuous job's next batch), their `overlap_min` slots waiting: open
+    as many as the escrow's surplus and the requester's available balance pay, in this transaction; the rest wait
+    for a deposit (with `job.funds_needed`). The caller holds the job's lock and created the tasks in this
+    transaction, so no one else can hold them: only the job is locked (again), never another task."""
+    tasks = list(MicroTask.objects.filter(pk__in=list(task_ids)).order_by("pk"))
+    locked = _lock_job(job.pk)
+    if locked.status not in FUNDABLE or not tasks:
+        return Slots()
+    slots = _open_waiting(locked, tasks)
+    if slots.waiting:
+        webhook_emit(job=locked, event="job.funds_needed", data=partial(_funds_needed_data, locked, slots.waiting))
     return slots
 
 

@@ -59,13 +59,16 @@ EDITABLE_FIELDS: dict[str, frozenset[str]] = {
             "prelabel_model",
             "language",
             "claim_order",
+            "continuous",
         }
     ),
-    # The claim order changes which task comes next, never what an answer is or costs: open while the job runs.
-    JobStatus.ACTIVE: frozenset({"title", "instructions", "deadline", "claim_order"}),
+    # The claim order changes which task comes next, never what an answer is or costs: open while the job runs; so
+    # is whether the job stays open for more items (turned off, it completes once its tasks are done).
+    JobStatus.ACTIVE: frozenset({"title", "instructions", "deadline", "claim_order", "continuous"}),
     JobStatus.PAUSED: frozenset(
         {
             *("title", "instructions", "deadline", "assignment_duration", "language", "daily_cap", "claim_order"),
+            "continuous",
             *("required_qualifications", "min_reputation"),
             *("min_gold", "gold_block_threshold", "min_seconds_per_item", "fast_answer_action"),
         }
@@ -156,6 +159,9 @@ def job_update(*, job: Job, **fields: Any) -> Job:
         _set_requirements(locked, requirements)
     if "claim_order" in fields and locked.launched_at is not None:
         claim_order_rank(job=locked)
+    if fields.get("continuous") is False and locked.launched_at is not None:
+        job_complete_if_done(job=locked)  # no more items coming: done now if its tasks are
+        locked.refresh_from_db()
     return locked
 
 
@@ -220,14 +226,17 @@ def _check_launchable(job: Job) -> None:
 
 def job_complete_if_done(*, job: Job) -> bool:
     """Complete the job once no task is unfinished (fewer submissions than its overlap target) and no slot waits for
-    the requester's funds (`services.funding`: those items still need answers). Returns whether it did.
+    the requester's funds (`services.funding`: those items still need answers), unless it is continuous (its
+    requester appends more items; it completes once they turn that off). Returns whether it did.
 
     The job row is locked first: two submits finishing the last two tasks at once would otherwise each see the
     other's task as unfinished (neither has committed) and neither would complete the job. Under the lock, the
     second one to arrive sees the first one's committed task.
     """
     [locked] = _LOCKED_JOB.instances(Job, job=job.pk)
-    if locked.status not in (JobStatus.ACTIVE, JobStatus.PAUSED) or _FIRST_UNFINISHED_TASK.rows(job=job.pk):
+    if locked.status not in (JobStatus.ACTIVE, JobStatus.PAUSED) or locked.continuous:  # more items may come
+        return False
+    if _FIRST_UNFINISHED_TASK.rows(job=job.pk):
         return False
     if MicroTask.objects.filter(job_id=job.pk, unfunded_slots__gt=0).exists():  # asked once, at the very end
         return False

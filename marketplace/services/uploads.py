@@ -20,16 +20,19 @@ from psycopg.copy import QueuedLibpqWriter
 
 from marketplace.accounts.models import User
 from marketplace.errors import UploadNotAccepted, UploadRejected
-from marketplace.models import Item, Job, JobStatus, MicroTask, Upload
+from marketplace.models import ClaimOrder, Item, Job, JobStatus, MicroTask, Upload
 from marketplace.schemas import parse_item_schema, parse_label_schema
 from marketplace.selectors import media_described, media_kinds
+from marketplace.services.claim_order import claim_order_rank
+from marketplace.services.funding import job_tasks_fund_new
 from marketplace.services.rows import CleanRow, RowError, RowValidator, read_records
 from marketplace.services.upload_recovery import upload_claim, upload_enqueue, upload_lock_claimed
 
 logger = logging.getLogger(__name__)
 
 ACCEPTS_UPLOADS: dict[str, frozenset[str]] = {
-    Upload.Kind.ITEMS: frozenset({JobStatus.DRAFT}),
+    # Items appended to a launched job are funded as they arrive (`funding.job_tasks_fund_new`).
+    Upload.Kind.ITEMS: frozenset({JobStatus.DRAFT, JobStatus.ACTIVE, JobStatus.PAUSED}),
     Upload.Kind.GOLD: frozenset({JobStatus.DRAFT, JobStatus.ACTIVE, JobStatus.PAUSED}),
 }
 EXTENSIONS = {".csv": Upload.Format.CSV, ".jsonl": Upload.Format.JSONL, ".ndjson": Upload.Format.JSONL}
@@ -192,6 +195,10 @@ def _ingest(upload: Upload, stream: IO[bytes]) -> None:
     if is_gold:
         job.gold_count = writer.next_gold_number - 1
         job.save(update_fields=["gold_count"])
+    elif job.launched_at is not None:  # a running job's new tasks: funded now, or waiting for the requester's funds
+        job_tasks_fund_new(job=job, task_ids=writer.task_ids)
+        if job.claim_order != ClaimOrder.UPLOADED:
+            claim_order_rank(job=job)
     upload.status, upload.finished_at = Upload.Status.SUCCEEDED, timezone.now()
     upload.rows_processed, upload.items_created, upload.tasks_created = totals.rows, totals.items, totals.tasks
     upload.save()
@@ -239,6 +246,7 @@ class ItemWriter:
         last = MicroTask.objects.filter(job=job).order_by("-number").values_list("number", flat=True).first()
         self.next_number = (last or 0) + 1
         self.next_gold_number = job.gold_count + 1  # the job row is locked: gold numbers go on where they stopped
+        self.task_ids: list[int] = []
 
     def write(self, rows: list[CleanRow], totals: _Totals) -> None:
         task_ids = [] if self.gold else self._create_tasks(len(rows))
@@ -263,7 +271,10 @@ class ItemWriter:
         totals.tasks += len(task_ids)
 
     def _create_tasks(self, n_rows: int) -> list[int]:
+        """A draft job's tasks start at `overlap_min` answers (the launch funds them); a running job's new tasks
+        start with those slots waiting for funds, which the end of the ingest pays or leaves waiting."""
         per_task, overlap = self.job.items_per_task, self.job.overlap_min
+        running = self.job.launched_at is not None
         sizes = [min(per_task, n_rows - start) for start in range(0, n_rows, per_task)]
         tasks = [
             MicroTask(
@@ -271,12 +282,15 @@ class ItemWriter:
                 upload=self.upload,
                 number=self.next_number + i,
                 n_items=size,
-                overlap_target=overlap,
+                overlap_target=0 if running else overlap,
+                unfunded_slots=overlap if running else 0,
             )
             for i, size in enumerate(sizes)
         ]
         self.next_number += len(tasks)
-        return [task.pk for task in MicroTask.objects.bulk_create(tasks, batch_size=2000)]
+        created = [task.pk for task in MicroTask.objects.bulk_create(tasks, batch_size=2000)]
+        self.task_ids += created
+        return created
 
     def _copy(self, values: list[tuple[int | None, int, int | None, CleanRow]]) -> None:
         columns = (

@@ -142,3 +142,22 @@ def test_a_model_is_an_annotator_of_other_answer_types_too(name, requester):
     assert (report.gold_answered, report.gold_right) == (8, 8)
     assert report.labels_compared == report.labels_agreed == 8
     assert set(ItemResult.objects.filter(job=job).values_list("answer_count", flat=True)) == {2}
+
+
+def test_the_report_measures_how_often_workers_keep_a_wrong_pre_label_shown_or_hidden(requester):
+    def job_with_model(shown: bool, answer_of):
+        job = crowd_job(requester, n_items=6, n_gold=6, overlap_min=2, overlap_max=2, gold_ratio=Decimal("0.5"))
+        predict(job, "m1", lambda item: "bird")  # wrong on every gold item whose key is not "bird"
+        if shown:  # set after launch here only to keep the setup short (the API sets it on the draft)
+            type(job).objects.filter(pk=job.pk).update(prelabel_model="m1")
+        run_crowd(job, [answer_of, answer_of, answer_of], seed=1)
+        job.refresh_from_db()
+        (report,) = model_report_list(job=job)
+        return report
+
+    followed = job_with_model(True, lambda payload, rng: "bird")  # workers who keep whatever the pre-label says
+    hidden = job_with_model(False, lambda payload, rng: truth_of(payload))
+
+    assert followed.shown and not hidden.shown
+    assert followed.answers_where_wrong > 0 and followed.answers_kept_wrong == followed.answers_where_wrong
+    assert hidden.answers_where_wrong > 0 and hidden.answers_kept_wrong == 0

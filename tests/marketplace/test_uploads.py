@@ -185,15 +185,15 @@ def test_a_file_with_an_unknown_extension_needs_a_format(requester_api, job):
     assert named.status_code == 201
 
 
-def test_items_cannot_be_added_once_the_job_is_launched(requester_api, requester):
-    job = JobFactory(requester=requester, status=JobStatus.ACTIVE)
+def test_items_cannot_be_added_once_the_job_is_finished(requester_api, requester):
+    job = JobFactory(requester=requester, status=JobStatus.COMPLETED)
 
     response = post(requester_api, job, csv_file(csv_rows(3)))
     gold = post(requester_api, job, csv_file("image_url,gold_label\nhttps://e.com/1.jpg,cat\n"), kind="gold")
 
     assert response.status_code == 409
     assert response.json()["code"] == "upload_not_accepted"
-    assert gold.status_code == 201
+    assert gold.status_code == 409
 
 
 def test_another_requester_cannot_upload_to_a_job_or_read_its_uploads(requester_api, outsider_api, job):

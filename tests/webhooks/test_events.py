@@ -57,7 +57,7 @@ def test_a_submit_sends_assignment_submitted_with_the_answers_and_nothing_about_
     assert not gold_ids & {answer["item"] for answer in data["answers"]}
 
 
-def test_the_last_submit_sends_job_completed_and_then_results_updated(
+def test_the_last_submit_sends_job_completed_results_updated_and_the_settled_items(
     api, receiver, make_endpoint, requester, worker, django_capture_on_commit_callbacks
 ):
     job = launched_job(requester, n_items=2, items_per_task=2, overlap_min=1, overlap_max=1, gold_ratio="0")
@@ -66,7 +66,14 @@ def test_the_last_submit_sends_job_completed_and_then_results_updated(
     with django_capture_on_commit_callbacks(execute=True):
         claim_and_submit(api, worker, job)
 
-    assert sorted(e["type"] for e in receiver.events()) == ["assignment.submitted", "job.completed", "results.updated"]
+    assert sorted(e["type"] for e in receiver.events()) == [
+        "assignment.submitted",
+        "job.completed",
+        "job.items_settled",
+        "results.updated",
+    ]
+    [settled] = receiver.events("job.items_settled")
+    assert settled["data"]["settled_items_total"] == 2 and len(settled["data"]["items"]) == 2
     [completed] = receiver.events("job.completed")
     job.refresh_from_db()
     assert completed["data"] == {"status": "completed", "finished_at": job.finished_at.isoformat()}
