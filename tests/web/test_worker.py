@@ -377,3 +377,38 @@ def test_workers_read_the_instructions_as_the_requester_previewed_them_sanitised
         assert "Pick <strong>one</strong>." in html, page
         assert "alert(1)" not in html  # the script dropped, with its content
         assert 'href="https://example.com/guide"' in html
+
+
+def test_a_job_that_shows_pre_labels_opens_each_item_on_the_models_answer(requester, worker, worker_client) -> None:
+    from marketplace.services.jobs import job_transition
+    from marketplace.services.predictions import predictions_put
+    from marketplace.services.uploads import upload_receive
+    from tests.factories import JobFactory
+    from tests.marketplace.helpers import csv_file, csv_rows, fund
+
+    job = JobFactory(requester=requester, items_per_task=2, gold_ratio=0, prelabel_model="m1", overlap_min=1)
+    upload_receive(job=job, user=requester, file=csv_file(csv_rows(2)), kind="items")
+    guesses = ["dog", "cat"]
+    items = list(Item.objects.filter(job=job).order_by("position"))
+    predictions_put(
+        job=job, predictions=[{"item": i.pk, "model": "m1", "answer": g} for i, g in zip(items, guesses, strict=True)]
+    )
+    fund(job)
+    job_transition(job=job, action="launch")
+    assignment = assignment_claim(job_id=job.pk, worker=worker)
+
+    page = worker_client.get(reverse("web:worker:assignment", args=[assignment.pk])).content.decode()
+
+    checked = re.findall(r'name="answer_(\d)" value="(\w+)" required checked', page)
+    positions = {item_id: position for position, item_id in enumerate(assignment.item_ids)}
+    expected = sorted((str(positions[i.pk]), g) for i, g in zip(items, guesses, strict=True))
+    assert sorted(checked) == expected
+    assert "A model's answer is filled in on every item" in page
+
+
+def test_without_pre_labels_no_answer_is_filled_in(job, worker, worker_client) -> None:
+    assignment = assignment_claim(job_id=job.pk, worker=worker)
+
+    page = worker_client.get(reverse("web:worker:assignment", args=[assignment.pk])).content.decode()
+
+    assert " checked" not in page and "A model's answer" not in page

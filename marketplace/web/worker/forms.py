@@ -90,11 +90,11 @@ class AnswersForm(forms.Form):
 
     @classmethod
     def for_schema(
-        cls, label_schema: Mapping[str, Any], *args: Any, positions: int, noun: str = "Item"
+        cls, label_schema: Mapping[str, Any], *args: Any, positions: int, noun: str = "Item", **kwargs: Any
     ) -> "AnswersForm":
         """The form of a job's or a qualification's label schema: the same fields for a task and a test."""
         schema = parse_label_schema(label_schema)
-        return cls(*args, positions=positions, answer_type=schema.type, classes=schema.classes, noun=noun)
+        return cls(*args, positions=positions, answer_type=schema.type, classes=schema.classes, noun=noun, **kwargs)
 
     def answers(self) -> list[dict[str, Any]]:
         return [

@@ -94,7 +94,17 @@ def assignment_detail(request: HttpRequest, assignment_id: int) -> HttpResponse:
     if assignment.status != AssignmentStatus.OPEN:
         messages.info(request, f"That task is {assignment.get_status_display().lower()}.")
         return redirect("web:worker:jobs")
-    return _task_page(request, assignment, _answers_form(assignment.job, positions=len(assignment.item_ids)))
+    form = _answers_form(assignment.job, positions=len(assignment.item_ids), initial=_prelabels(assignment))
+    return _task_page(request, assignment, form)
+
+
+def _prelabels(assignment: Assignment) -> dict[str, Any]:
+    """A job that shows a model's pre-labels opens each item's widget on the model's answer (gold items too: every
+    item of such a job has one)."""
+    if not assignment.job.prelabel_model:
+        return {}
+    prelabels = selectors.assignment_prelabels(assignment=assignment)
+    return {f"answer_{p}": prelabel["answer"] for p, prelabel in enumerate(prelabels) if prelabel is not None}
 
 
 @require_POST
@@ -161,8 +171,8 @@ def _task_page(request: HttpRequest, assignment: Assignment, form: AnswersForm, 
     return render(request, "web/worker/assignment.html", context | widget_context(job.label_schema), status=status)
 
 
-def _answers_form(job: Job, *args: Any, positions: int) -> AnswersForm:
-    return AnswersForm.for_schema(job.label_schema, *args, positions=positions)
+def _answers_form(job: Job, *args: Any, positions: int, **kwargs: Any) -> AnswersForm:
+    return AnswersForm.for_schema(job.label_schema, *args, positions=positions, **kwargs)
 
 
 @require_GET
