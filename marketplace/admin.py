@@ -29,7 +29,9 @@ from marketplace.models import (
     JobQualification,
     MediaFile,
     MicroTask,
+    ModelEndpoint,
     ModelQuality,
+    ModelRequest,
     Participation,
     Prediction,
     ProgressSnapshot,
@@ -544,3 +546,21 @@ class ModelQualityAdmin(ReadOnlyAdmin):
     list_display = ["job", "model", "predictions", "estimated_accuracy", "updated_at"]
     search_fields = ["=job__id", "model"]
     raw_id_fields = ["job"]
+
+
+@admin.register(ModelEndpoint)
+class ModelEndpointAdmin(ReadOnlyAdmin):
+    """Requesters' models asked about their jobs' items (managed through the API; the secret is never shown)."""
+
+    list_display = ["job", "model", "url", "is_active", "created_at"]
+    exclude = ["secret"]
+    search_fields = ["=job__id", "model"]
+    raw_id_fields = ["job"]
+
+
+@admin.register(ModelRequest)
+class ModelRequestAdmin(ReadOnlyAdmin):
+    list_display = ["endpoint", "status", "attempts", "last_status_code", "last_error", "created_at"]
+    list_filter = ["status"]
+    raw_id_fields = ["endpoint"]
+    show_full_result_count = False

@@ -5,7 +5,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from marketplace.models import Answer, ItemResult, Job, ModelQuality, Prediction
+from django.db.models import Count, QuerySet
+
+from marketplace.models import Answer, ItemResult, Job, ModelEndpoint, ModelQuality, Prediction
 from marketplace.schemas import parse_label_schema
 
 
@@ -85,3 +87,17 @@ def _report(model: str, learned: ModelQuality | None, classes: list[str]) -> Mod
 def model_quality_list(*, job: Job) -> list[ModelQuality]:
     """What the latest aggregation learned of each model version on the job, by name (one query: the dashboard's)."""
     return list(ModelQuality.objects.filter(job=job).order_by("model"))
+
+
+def model_endpoint_list(*, job: Job) -> QuerySet[ModelEndpoint]:
+    return ModelEndpoint.objects.filter(job=job).order_by("id")
+
+
+def model_request_counts(*, endpoint: ModelEndpoint) -> dict[str, int]:
+    """The endpoint's batches by status (sending counts as pending)."""
+    counts = dict(endpoint.requests.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    return {
+        "pending": counts.get("pending", 0) + counts.get("sending", 0),
+        "done": counts.get("done", 0),
+        "failed": counts.get("failed", 0),
+    }

@@ -156,6 +156,7 @@ CELERY_BEAT_SCHEDULE = {
     "recompute-reputation": {"task": "marketplace.tasks.reputation_recompute_task", "schedule": 3600.0},
     "recompute-requester-standing": {"task": "marketplace.tasks.requester_standing_recompute_task", "schedule": 900.0},
     "requeue-lost-webhooks": {"task": "marketplace.tasks.webhook_requeue_due_task", "schedule": 10.0},
+    "requeue-model-requests": {"task": "marketplace.tasks.model_requests_requeue_task", "schedule": 10.0},
     "resume-stuck-uploads": {"task": "marketplace.tasks.upload_resume_stuck_task", "schedule": 60.0},
     "resume-stuck-aggregations": {"task": "marketplace.tasks.aggregation_resume_stuck_task", "schedule": 60.0},
 }

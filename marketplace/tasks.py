@@ -7,6 +7,7 @@ from marketplace.services.aggregation import aggregation_resume_stuck, job_aggre
 from marketplace.services.assignments import assignment_expire_overdue
 from marketplace.services.deadlines import jobs_expire_due
 from marketplace.services.funding import job_slots_fund_waiting, jobs_slots_fund_waiting
+from marketplace.services.model_endpoints import model_request_send, model_requests_requeue
 from marketplace.services.reputation import reputation_recompute_all
 from marketplace.services.reviews import assignment_auto_approve_due, job_settle
 from marketplace.services.standing import requester_standings_recompute
@@ -61,6 +62,18 @@ def webhook_deliver_task(delivery_id: int) -> str:
 def webhook_requeue_due_task() -> int:
     """Enqueue webhook retries that are due, and deliveries whose task was lost (beat, every 10 s)."""
     return webhook_deliveries_requeue()
+
+
+@shared_task(acks_late=True)
+def model_request_send_task(request_id: int) -> str:
+    """One attempt at a batch of items for a requester's model endpoint; retries wait on the row, as webhooks'."""
+    return model_request_send(request_id=request_id)
+
+
+@shared_task(acks_late=True)
+def model_requests_requeue_task() -> int:
+    """Enqueue model requests whose retry is due or whose task was lost (beat, every 10 s)."""
+    return model_requests_requeue()
 
 
 @shared_task(acks_late=True)

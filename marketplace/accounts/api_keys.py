@@ -16,6 +16,7 @@ WRITE_SCOPES: dict[str, str] = {
     # Jobs and uploads (launching reserves the job's cost in escrow from the balance a deposit made).
     **dict.fromkeys(["job-list", "job-detail", "job-launch", "job-pause", "job-resume", "job-cancel"], JOBS),
     **dict.fromkeys(["job-uploads", "job-media", "job-predictions", "gold-review", "job-aggregation"], JOBS),
+    **dict.fromkeys(["job-model-endpoints", "job-model-endpoint"], JOBS),
     "job-complaints": JOBS,
     **dict.fromkeys(["job-worker-block", "job-worker-unblock", "worker-block", "worker-unblock"], JOBS),
     **dict.fromkeys(["job-webhooks", "webhook-list", "webhook-detail", "webhook-rotate", "webhook-test"], JOBS),

@@ -74,6 +74,16 @@ urlpatterns = [
     path("jobs/<int:job_id>/media/", media.JobMediaListCreateApi.as_view(), name="job-media"),
     path("jobs/<int:job_id>/predictions/", predictions.JobPredictionListCreateApi.as_view(), name="job-predictions"),
     path("jobs/<int:job_id>/media/<path:name>", media.JobMediaFileApi.as_view(), name="job-media-file"),
+    path(
+        "jobs/<int:job_id>/model-endpoints/",
+        predictions.JobModelEndpointListCreateApi.as_view(),
+        name="job-model-endpoints",
+    ),
+    path(
+        "jobs/<int:job_id>/model-endpoints/<int:endpoint_id>/",
+        predictions.JobModelEndpointApi.as_view(),
+        name="job-model-endpoint",
+    ),
     path("jobs/<int:job_id>/cost/", jobs.JobCostApi.as_view(), name="job-cost"),
     path("jobs/<int:job_id>/progress/", jobs.JobProgressApi.as_view(), name="job-progress"),
     path("jobs/<int:job_id>/assignments/", reviews.JobAssignmentListApi.as_view(), name="job-assignments"),

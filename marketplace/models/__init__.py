@@ -18,7 +18,7 @@ from marketplace.models.disputes import (
 from marketplace.models.items import Item, MicroTask, Upload
 from marketplace.models.jobs import FINISHED_STATUSES, ClaimOrder, Job, JobQualification, JobStatus
 from marketplace.models.media import MediaFile, MediaKind
-from marketplace.models.predictions import ModelQuality, Prediction
+from marketplace.models.predictions import ModelEndpoint, ModelQuality, ModelRequest, Prediction
 from marketplace.models.results import ItemResult, JobAggregate, ProgressSnapshot, posterior_by_class
 from marketplace.models.standing import HiddenRequester, RequesterStanding
 from marketplace.models.webhooks import SUBSCRIBABLE_EVENTS, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -49,7 +49,9 @@ __all__ = [
     "MediaKind",
     "MicroTask",
     "Participation",
+    "ModelEndpoint",
     "ModelQuality",
+    "ModelRequest",
     "Prediction",
     "ProgressSnapshot",
     "RequesterStanding",

@@ -44,3 +44,53 @@ class ModelQuality(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model} on job {self.job_id}"
+
+
+class ModelEndpoint(models.Model):
+    """A requester's model served over HTTPS, asked to predict every item of one job (`services.model_endpoints`).
+
+    Requests are signed as webhooks are (`X-Crowdmarket-Signature` with `secret`, shown to the requester once); its
+    answers are stored as the predictions of model version `model`, validated like any."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="model_endpoints")
+    model = models.CharField(max_length=100, validators=[MODEL_NAME])
+    url = models.URLField(max_length=2000)
+    secret = models.CharField(max_length=128)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "model"], name="model_endpoint_once_per_job")]
+
+    def __str__(self) -> str:
+        return f"{self.model} for job {self.job_id}"
+
+
+class ModelRequest(models.Model):
+    """One batch of items sent to a model endpoint: claimed, sent and recorded as a webhook delivery is (never in
+    a transaction while it waits on the network), retried with backoff."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        DONE = "done", "Done: its predictions are stored"
+        FAILED = "failed", "Failed"
+
+    endpoint = models.ForeignKey(ModelEndpoint, on_delete=models.CASCADE, related_name="requests")
+    item_ids = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="model_request_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"request {self.pk} to {self.endpoint_id}"

@@ -25,6 +25,7 @@ from marketplace.schemas import parse_item_schema, parse_label_schema
 from marketplace.selectors import media_described, media_kinds
 from marketplace.services.claim_order import claim_order_rank
 from marketplace.services.funding import job_tasks_fund_new
+from marketplace.services.model_endpoints import model_requests_for_upload
 from marketplace.services.rows import CleanRow, RowError, RowValidator, read_records
 from marketplace.services.upload_recovery import upload_claim, upload_enqueue, upload_lock_claimed
 
@@ -199,6 +200,7 @@ def _ingest(upload: Upload, stream: IO[bytes]) -> None:
         job_tasks_fund_new(job=job, task_ids=writer.task_ids)
         if job.claim_order != ClaimOrder.UPLOADED:
             claim_order_rank(job=job)
+    model_requests_for_upload(job=job, upload=upload)  # the job's model endpoints, asked once this commits
     upload.status, upload.finished_at = Upload.Status.SUCCEEDED, timezone.now()
     upload.rows_processed, upload.items_created, upload.tasks_created = totals.rows, totals.items, totals.tasks
     upload.save()

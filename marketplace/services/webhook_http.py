@@ -22,30 +22,32 @@ class Attempt:
     status_code: int | None
     error: str
     elapsed_ms: int
+    body: bytes = b""  # the first `read` bytes of a 2xx answer (what the caller asked to read)
 
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def http_post(*, url: str, body: bytes, headers: dict[str, str]) -> Attempt:
-    """POST `body` to `url` once, within WEBHOOK_TIMEOUT_SECONDS in all. Never raises: a refused address, a
-    connection error or the deadline is an Attempt with no status code and the reason."""
+def http_post(*, url: str, body: bytes, headers: dict[str, str], read: int = 1024) -> Attempt:
+    """POST `body` to `url` once, within WEBHOOK_TIMEOUT_SECONDS in all, reading at most `read` bytes of the answer.
+    Never raises: a refused address, a connection error or the deadline is an Attempt with no status code and the
+    reason."""
     seconds = settings.WEBHOOK_TIMEOUT_SECONDS
     started = time.perf_counter()
-    status_code, error = None, ""
+    status_code, error, answer = None, "", b""
     deadline = _Deadline(seconds)
     try:
         _refuse_private_address(url)
         request = urllib.request.Request(url, data=body, headers=headers, method="POST")
         with deadline, _opener(deadline).open(request, timeout=seconds) as response:
             status_code = response.status
-            response.read(1024)
+            answer = response.read(read)
     except urllib.error.HTTPError as exc:
         status_code, error = exc.code, f"HTTP {exc.code}"
     except (HTTPException, OSError, ValueError) as exc:  # URLError and TimeoutError are OSErrors
         status_code, error = None, _failure(exc, deadline.expired, seconds)
-    return Attempt(status_code, error, int((time.perf_counter() - started) * 1000))
+    return Attempt(status_code, error, int((time.perf_counter() - started) * 1000), answer)
 
 
 def _failure(exc: Exception, expired: bool, seconds: float) -> str:

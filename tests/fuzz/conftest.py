@@ -22,6 +22,7 @@ from marketplace.accounts.models import Organisation, User
 from marketplace.accounts.organisation_services import organisation_create
 from marketplace.models import Assignment, Item, Job, Upload
 from marketplace.services.assignments import assignment_claim
+from marketplace.services.model_endpoints import model_endpoint_create
 from marketplace.services.webhook_http import Attempt
 from marketplace.services.webhooks import webhook_endpoint_create
 from marketplace.wsgi import application
@@ -54,6 +55,7 @@ class World:
     assignment: Assignment
     attempt: QualificationAttempt
     webhook_id: int
+    model_endpoint_id: int = 0
     tokens: dict[str, str] = field(default_factory=dict)
     # Extra headers per role: "outsider_org" is the outsider acting for an organisation of their own.
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -72,6 +74,7 @@ class World:
             "attempt_id": [self.attempt.pk],
             "user_id": [self.worker.pk, self.other_worker.pk, self.requester.pk],
             "organisation_id": list(Organisation.objects.values_list("id", flat=True)),
+            "endpoint_id": [self.model_endpoint_id],
         }
 
 
@@ -141,6 +144,7 @@ def seed_world() -> World:
     )
     for role in ("requester", "outsider", "worker", "other_worker", "staff"):
         world.tokens[role] = _token(getattr(world, role).email)
+    world.model_endpoint_id = model_endpoint_create(job=job, model="m1", url="https://example.com/predict").pk
     outsider_organisation = organisation_create(owner=outsider, name="Outsider Labs")
     world.tokens["outsider_org"] = world.tokens["outsider"]
     world.headers["outsider_org"] = {"HTTP_X_ORGANISATION": str(outsider_organisation.pk)}

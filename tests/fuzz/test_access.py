@@ -50,6 +50,7 @@ def url(world: World, path: str) -> str:
         "job_id": world.job.pk,
         "item_id": Item.objects.filter(job=world.job).values_list("id", flat=True).first(),
         "webhook_id": world.webhook_id,
+        "endpoint_id": world.model_endpoint_id,
         "upload_id": Upload.objects.filter(job=world.job).values_list("id", flat=True).first(),
         "qualification_id": world.qualification.pk,
         "grant_id": world.grant.pk,
