@@ -1,7 +1,8 @@
 """Run a whole simulated marketplace through the HTTP API and print what came of it.
 
-By default the requests go to the project's own WSGI app in this process (Django's test `Client`: no server
-needed); `--base-url` sends the same requests to a running server with `urllib`. See `marketplace/demo/README.md`.
+Every simulated user calls through the project's Python client (`marketplace.client.Client`). By default its
+requests go to the project's own WSGI app in this process (httpx's `WSGITransport`: no server needed); `--base-url`
+sends the same requests to a running server. See `marketplace/demo/README.md`.
 """
 
 import json
@@ -26,13 +27,15 @@ from tqdm import tqdm
 
 from marketplace.accounts.models import User
 from marketplace.demo.crowd import load_bluebirds
-from marketplace.demo.http import InProcessTransport, Transport, UrlTransport
+from marketplace.demo.network import Network
 from marketplace.demo.report import Report, render_quality_by_seed
 from marketplace.demo.scenario import Bar, Options, Simulation
 from marketplace.models import Assignment, AssignmentStatus
 from marketplace.services import assignment_claims
 from payments.selectors import ledger_totals
 from qualification.services import attempts
+
+IN_PROCESS_URL = "http://testserver"  # the host name the in-process app is told to answer
 
 
 class DatabaseHooks:
@@ -107,12 +110,17 @@ class Command(BaseCommand):
             threshold=opts["threshold"],
             wait_for_expiry=opts["wait_for_expiry"] or bool(opts["base_url"]),
         )
-        transport: Transport = UrlTransport(opts["base_url"]) if opts["base_url"] else InProcessTransport()
+        if opts["base_url"]:
+            network = Network(opts["base_url"])
+        else:
+            from marketplace.wsgi import application  # noqa: PLC0415 -- in process only: loads every view
+
+            network = Network(IN_PROCESS_URL, wsgi_app=application)
 
         def progress(description: str, total: int) -> Bar:
             return tqdm(desc=description, total=total, disable=opts["no_progress"], file=sys.stderr, leave=False)
 
-        simulation = Simulation(transport, load_bluebirds(), options, DatabaseHooks(), progress)
+        simulation = Simulation(network, load_bluebirds(), options, DatabaseHooks(), progress)
         with _quiet_logs(), _in_process_server(enabled=not opts["base_url"], seed=options.seed):
             report = simulation.run()
         self.stdout.write(report.render() + "\n")
@@ -132,7 +140,7 @@ def _seeds(text: str) -> list[int]:
 
 @contextmanager
 def _in_process_server(*, enabled: bool, seed: int) -> Iterator[None]:
-    """The in-process app answers the test client's host name, keeps sign-up confirmation emails in memory rather
+    """The in-process app answers the clients' host name, keeps sign-up confirmation emails in memory rather
     than printing one per simulated user, and draws its random choices from the seed."""
     if not enabled:
         yield
@@ -168,7 +176,8 @@ def _seeded_server(seed: int) -> Iterator[None]:
     finally:
         connection_created.disconnect(seed_sql)
         assignment_claims._random, attempts._random = saved
-        _seed_sql_random(connection=connection, draw=random.random, pg_seed=random.SystemRandom().uniform(-1, 1))
+        if connection.connection is not None:  # each request closes it (SQLite); a new one draws as usual
+            _seed_sql_random(connection=connection, draw=random.random, pg_seed=random.SystemRandom().uniform(-1, 1))
 
 
 def _seed_sql_random(*, connection: Any, draw: Callable[[], float], pg_seed: float, **signal: Any) -> None:
@@ -183,9 +192,9 @@ def _seed_sql_random(*, connection: Any, draw: Callable[[], float], pg_seed: flo
 
 @contextmanager
 def _quiet_logs() -> Iterator[None]:
-    """4xx answers are part of the story (409 no_work_available, a refused late submit), and in-process tasks log
-    each run: keep both off the report."""
-    loggers = [logging.getLogger(name) for name in ("django.request", "celery", "kombu")]
+    """4xx answers are part of the story (409 no_work_available, a refused late submit), in-process tasks log each
+    run, and httpx logs every request: keep them all off the report."""
+    loggers = [logging.getLogger(name) for name in ("django.request", "celery", "kombu", "httpx")]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.ERROR)
