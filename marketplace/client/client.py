@@ -27,7 +27,7 @@ from typing import IO, Any
 
 import httpx
 
-from marketplace.client.operations import OPERATIONS, Operation
+from marketplace.client.operations import AUTH_OPERATIONS, OPERATIONS, Operation
 from marketplace.client.transport import ApiError, http_client
 
 FINISHED = frozenset({"completed", "cancelled", "expired"})
@@ -60,8 +60,8 @@ class Client:
         headers: Mapping[str, str] | None = None,
         **params: object,
     ) -> httpx.Response:
-        """Call operation `name` of OPERATIONS; raises `ApiError` on anything but 2xx."""
-        operation = OPERATIONS[name]
+        """Call operation `name` of OPERATIONS (or AUTH_OPERATIONS); raises `ApiError` on anything but 2xx."""
+        operation = OPERATIONS[name] if name in OPERATIONS else AUTH_OPERATIONS[name]
         _check_fields(name, operation, json_body, data, files, query)
         response = self.http.request(
             operation.method,
@@ -89,6 +89,26 @@ class Client:
             if response.is_error:
                 raise ApiError.of(response)
             page = response.json()
+
+    # --- Accounts (allauth's headless app API) ---------------------------------------------------------------------
+
+    def signup(self, email: str, password: str, **fields: Any) -> dict[str, Any]:
+        """Sign up (`fields`: the project's extras, `is_requester` and `is_worker`) and hold the new session token
+        for every later call; returns the user (`id`, `email`...)."""
+        return self._authenticate("auth.signup", {"email": email, "password": password, **fields})
+
+    def login(self, email: str, password: str) -> dict[str, Any]:
+        """Log in and hold the session token for every later call; returns the user."""
+        return self._authenticate("auth.login", {"email": email, "password": password})
+
+    @property
+    def session_token(self) -> str | None:
+        return self.http.headers.get("X-Session-Token")
+
+    def _authenticate(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        answer = self.call(name, json_body=body).json()
+        self.http.headers["X-Session-Token"] = answer["meta"]["session_token"]
+        return answer["data"]["user"]
 
     # --- Jobs ---------------------------------------------------------------------------------------------------
 
@@ -123,8 +143,8 @@ class Client:
 
     def upload_media(self, job_id: int, files: Iterable[FileLike]) -> list[dict[str, Any]]:
         """Send media files (or one zip of them) for the items to name in their media fields."""
-        parts = [("files", _content(file, None)[::-1]) for file in files]
-        return self.call("media.upload", files=[(field, (n, c)) for field, (c, n) in parts], job_id=job_id).json()
+        parts = [("files", (name, content)) for content, name in (_content(file, None) for file in files)]
+        return self.call("media.upload", files=parts, job_id=job_id).json()
 
     def cost(self, job_id: int) -> dict[str, Any]:
         return self.call("jobs.cost", job_id=job_id).json()
@@ -142,6 +162,34 @@ class Client:
         if shortfall > 0:
             self.deposit(shortfall, cost.get("currency", "USD"), idempotency_key=f"shortfall-{job_id}-{shortfall}")
         return shortfall
+
+    def balances(self) -> list[dict[str, Any]]:
+        """Your balances, one per currency (`available`, `in_escrow`, `payable`...)."""
+        return self.call("balances").json()
+
+    def transactions(self) -> Iterator[dict[str, Any]]:
+        """Your ledger transactions, with their postings."""
+        return self.pages("transactions.list")
+
+    def request_payout(
+        self, amount_cents: int | None = None, currency: str | None = None, *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """Ask for a payout of what you may be paid (all of it without `amount_cents`); a retry with the same key
+        pays once."""
+        body: dict[str, Any] = {"idempotency_key": idempotency_key or uuid.uuid4().hex}
+        if amount_cents is not None:
+            body["amount"] = amount_cents
+        if currency is not None:
+            body["currency"] = currency
+        return self.call("payouts.create", json_body=body).json()
+
+    def payout(self, payout_id: int) -> dict[str, Any]:
+        return self.call("payouts.get", payout_id=payout_id).json()
+
+    def create_qualification(self, **fields: Any) -> dict[str, Any]:
+        """A qualification test with its questions (the fields of `POST /api/v1/qualifications/`), which jobs may
+        then require."""
+        return self.call("qualifications.create", json_body=fields).json()
 
     def launch(self, job_id: int) -> dict[str, Any]:
         return self.call("jobs.launch", job_id=job_id).json()
@@ -177,12 +225,20 @@ class Client:
     # --- Results and review ---------------------------------------------------------------------------------------
 
     def aggregate(self, job_id: int) -> dict[str, Any]:
-        """Ask for a fresh aggregation now (results are also refreshed as answers arrive)."""
-        return self.call("jobs.aggregate", job_id=job_id).json()
+        """Ask for a fresh aggregation now (results are also refreshed as answers arrive); the API queues it and
+        answers 202 with no body (then {}): `aggregation` shows it once done."""
+        response = self.call("jobs.aggregate", job_id=job_id)
+        return response.json() if response.content else {}
 
-    def results(self, job_id: int) -> Iterator[dict[str, Any]]:
-        """Every item's result, as the JSONL export streams it (label, confidence, posterior...)."""
-        response = self.call("results.export", query={"file_format": "jsonl"}, job_id=job_id)
+    def aggregation(self, job_id: int) -> dict[str, Any]:
+        """The last aggregation's summary (`computed_at`, iterations, workers left out...); 404 before the first."""
+        return self.call("jobs.aggregation", job_id=job_id).json()
+
+    def results(self, job_id: int, *, answers: bool = False) -> Iterator[dict[str, Any]]:
+        """Every item's result, as the JSONL export streams it (label, confidence, posterior...; with `answers`,
+        each item's raw answers too)."""
+        query = {"file_format": "jsonl", **({"answers": "true"} if answers else {})}
+        response = self.call("results.export", query=query, job_id=job_id)
         for line in response.iter_lines():
             if line.strip():
                 yield json.loads(line)
@@ -192,6 +248,26 @@ class Client:
         import pandas  # noqa: PLC0415 -- optional
 
         return pandas.DataFrame(list(self.results(job_id)))
+
+    def result_list(self, job_id: int) -> Iterator[dict[str, Any]]:
+        """Every item's result as the paginated list serves it (`id`, `external_id`, `label`, `confidence`...)."""
+        return self.pages("results.list", job_id=job_id)
+
+    def items(self, job_id: int, **filters: Any) -> Iterator[dict[str, Any]]:
+        """The job's items (filters: `is_gold`), each with the task it is in."""
+        return self.pages("items.list", query=filters, job_id=job_id)
+
+    def job_workers(self, job_id: int) -> Iterator[dict[str, Any]]:
+        """Who worked on the job: each worker's estimated accuracy, gold record, whether blocked."""
+        return self.pages("jobs.workers", job_id=job_id)
+
+    def agreement(self, job_id: int) -> dict[str, Any]:
+        """Inter-annotator agreement on the job (Krippendorff's alpha, Fleiss' kappa, with intervals)."""
+        return self.call("jobs.agreement", job_id=job_id).json()
+
+    def assignments(self, job_id: int, **filters: Any) -> Iterator[dict[str, Any]]:
+        """The job's assignments (filters: `status`, `review_status`)."""
+        return self.pages("assignments.list", query=filters, job_id=job_id)
 
     def export_csv(self, job_id: int) -> str:
         return self.call("results.export", query={"file_format": "csv"}, job_id=job_id).text
@@ -211,10 +287,49 @@ class Client:
     def claim(self, job_id: int) -> dict[str, Any]:
         return self.call("work.claim", job_id=job_id).json()
 
-    def submit(self, assignment_id: int, answers: Iterable[Any]) -> dict[str, Any]:
-        """Answer every item of an assignment, in the order of its positions."""
-        body = {"answers": [{"position": p, "answer": a} for p, a in enumerate(answers)]}
+    def submit(self, assignment_id: int, answers: Iterable[Any] | Mapping[int, Any]) -> dict[str, Any]:
+        """Answer every item of an assignment, in the order of its positions (or as `{position: answer}`)."""
+        body = {"answers": _positioned(answers)}
         return self.call("work.submit", json_body=body, assignment_id=assignment_id).json()
+
+    def assignment(self, assignment_id: int) -> dict[str, Any]:
+        """One of your assignments: its status, deadline and items."""
+        return self.call("work.assignment", assignment_id=assignment_id).json()
+
+    def appeal(self, assignment_id: int, message: str) -> dict[str, Any]:
+        """Appeal the rejection of one of your assignments; returns the dispute (resolved at once, or pending)."""
+        body = {"message": message}
+        return self.call("work.appeal", json_body=body, assignment_id=assignment_id).json()
+
+    def my_disputes(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Your disputes (filters: `kind`, e.g. "appeal"; `status`)."""
+        return self.pages("work.disputes", query=filters)
+
+    def start_test(self, qualification_id: int) -> dict[str, Any]:
+        """Start a qualification test: the attempt, with its questions (each a `position` and a `payload`)."""
+        return self.call("work.tests.start", qualification_id=qualification_id).json()
+
+    def submit_test(self, attempt_id: int, answers: Iterable[Any] | Mapping[int, Any]) -> dict[str, Any]:
+        """Answer a test's questions (in position order, or as `{position: answer}`); returns the grade (`score`,
+        `passed`)."""
+        body = {"answers": _positioned(answers)}
+        return self.call("work.tests.submit", json_body=body, attempt_id=attempt_id).json()
+
+    # --- Staff ----------------------------------------------------------------------------------------------------
+
+    def dispute(self, dispute_id: int) -> dict[str, Any]:
+        """A dispute as staff see it (why it waits for them: `pending_reason`)."""
+        return self.call("admin.disputes.get", dispute_id=dispute_id).json()
+
+    def resolve_dispute(self, dispute_id: int, decision: str, note: str) -> dict[str, Any]:
+        """Decide a dispute (`decision`: "uphold" or "overturn"), with a note the worker sees."""
+        body = {"decision": decision, "note": note}
+        return self.call("admin.disputes.resolve", json_body=body, dispute_id=dispute_id).json()
+
+
+def _positioned(answers: Iterable[Any] | Mapping[int, Any]) -> list[dict[str, Any]]:
+    pairs = answers.items() if isinstance(answers, Mapping) else enumerate(answers)
+    return [{"position": position, "answer": answer} for position, answer in pairs]
 
 
 def _check_fields(name: str, op: Operation, json_body: Any, data: Any, files: Any, query: Any) -> None:

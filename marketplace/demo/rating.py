@@ -6,17 +6,16 @@ job's money figures stay its own), and its results are compared with the experts
 and noise EM, and the plain mean of the same answers (from the raw-answers export)."""
 
 import csv
-import json
 import random
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from marketplace.client import ApiError, Client
 from marketplace.demo.crowd import DEMO_DIR
-from marketplace.demo.http import ApiClient, ApiError, Transport, encode_multipart, signup
+from marketplace.demo.network import Network
 
-API = "/api/v1"
 SCHEMA = {"type": "number", "min": 0, "max": 100, "step": 1, "tolerance": 10}
 OVERLAP, ITEMS_PER_TASK = 10, 5  # every rater rates every headline, as in the data set
 
@@ -80,82 +79,65 @@ class RatingReport:
 
 
 def run_rating_job(
-    transport: Transport,
+    network: Network,
     *,
     email: Callable[[str], str],
     password: str,
     seed: int,
     reward_cents: int,
-    aggregate: Callable[[ApiClient, int], None],
+    aggregate: Callable[[Client, int], Any],
 ) -> RatingReport:
     data, rng = load_snow_anger(), random.Random(seed + 19)  # noqa: S311 -- a simulation, not security
     report = RatingReport(truth=data.truth)
-    requester = signup(
-        transport, email=email("rating-requester"), password=password, address="10.3.0.1", is_requester=True
-    )
-    job = requester.post(
-        f"{API}/jobs/",
-        {
-            "title": "How angry is this headline? (0-100)",
-            "instructions": "Rate the anger the headline expresses, from 0 (none) to 100 (the most).",
-            "label_schema": SCHEMA,
-            "item_schema": {"fields": [{"name": "headline", "type": "string"}]},
-            "overlap_min": OVERLAP,
-            "overlap_max": OVERLAP,
-            "items_per_task": ITEMS_PER_TASK,
-            "reward_cents": reward_cents,
-            "gold_ratio": "0",
-        },
+    requester = network.client("10.3.0.1")
+    requester.signup(email("rating-requester"), password, is_requester=True)
+    job = requester.create_job(
+        title="How angry is this headline? (0-100)",
+        instructions="Rate the anger the headline expresses, from 0 (none) to 100 (the most).",
+        label_schema=SCHEMA,
+        item_schema={"fields": [{"name": "headline", "type": "string"}]},
+        overlap_min=OVERLAP,
+        overlap_max=OVERLAP,
+        items_per_task=ITEMS_PER_TASK,
+        reward_cents=reward_cents,
+        gold_ratio="0",
     )
     report.job_id = job["id"]
     items = "external_id,headline\n" + "".join(f"{h},{h}\n" for h in sorted(data.truth, key=int))
-    body = _multipart(items)
-    requester.call("POST", f"{API}/jobs/{report.job_id}/uploads/", multipart=body)
+    requester.upload(report.job_id, items.encode(), name="headlines.csv")
     _fund_and_launch(requester, report.job_id, email("rating-requester"))
 
     raters = []
     for n, worker in enumerate(sorted(data.ratings)):
-        api = signup(transport, email=email(f"rater{n}"), password=password, address=f"10.3.1.{n + 1}", is_worker=True)
+        api = network.client(f"10.3.1.{n + 1}")
+        api.signup(email(f"rater{n}"), password, is_worker=True)
         raters.append((api, data.ratings[worker]))
     working = True
     while working:
         working = False
         for api, ratings in rng.sample(raters, len(raters)):
             try:
-                claim = api.post(f"{API}/work/jobs/{report.job_id}/claim/")
+                claim = api.claim(report.job_id)
             except ApiError as refused:
                 if refused.code in ("no_work_available", "not_eligible"):
                     continue
                 raise
-            answers = [
-                {"position": item["position"], "answer": ratings[item["payload"]["headline"]]}
-                for item in claim["items"]
-            ]
-            api.post(f"{API}/work/assignments/{claim['id']}/submit/", {"answers": answers})
+            api.submit(claim["id"], {item["position"]: ratings[item["payload"]["headline"]] for item in claim["items"]})
             working = True
 
     aggregate(requester, report.job_id)
-    path = f"{API}/jobs/{report.job_id}"
-    report.status = requester.get(f"{path}/")["status"]
-    for result in requester.pages(f"{path}/results/"):
+    report.status = requester.job(report.job_id)["status"]
+    for result in requester.result_list(report.job_id):
         report.estimates[result["external_id"]] = float(result["label"])
         report.confidence[result["external_id"]] = float(result["confidence"])
-    export = requester.call("GET", f"{path}/results/export/?file_format=jsonl&answers=true").body
-    for line in export.decode().splitlines():
-        if line:
-            row = json.loads(line)
-            given = [float(a["answer"]) for a in row["answers"]]
-            report.answers += len(given)
-            report.means[row["external_id"]] = sum(given) / len(given)
+    for row in requester.results(report.job_id, answers=True):
+        given = [float(a["answer"]) for a in row["answers"]]
+        report.answers += len(given)
+        report.means[row["external_id"]] = sum(given) / len(given)
     return report
 
 
-def _multipart(items: str) -> Any:
-    return encode_multipart({"kind": "items"}, {"file": ("headlines.csv", items.encode(), "text/csv")})
-
-
-def _fund_and_launch(requester: ApiClient, job_id: int, who: str) -> None:
-    cost = requester.get(f"{API}/jobs/{job_id}/cost/")["total_cents"]
-    key = {"Idempotency-Key": f"{who}-deposit"}
-    requester.post(f"{API}/payments/deposits/", {"amount": cost, "currency": "USD"}, headers=key)
-    requester.post(f"{API}/jobs/{job_id}/launch/")
+def _fund_and_launch(requester: Client, job_id: int, who: str) -> None:
+    cost = requester.cost(job_id)["total_cents"]
+    requester.deposit(cost, "USD", idempotency_key=f"{who}-deposit")
+    requester.launch(job_id)

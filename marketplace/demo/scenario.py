@@ -1,14 +1,14 @@
 """A whole marketplace, played through the HTTP API: a requester posts a job from the bluebirds data set, a crowd
 of simulated workers qualifies and works it, the job is aggregated, reviewed (with one disputed rejection) and paid.
 
-Everything goes through `ApiClient`, i.e. through URL routing, authentication and serializers. What HTTP cannot do
+Every user calls through `marketplace.client.Client` (one each, made by `Network`), i.e. through URL routing,
+authentication and serializers. What HTTP cannot do
 is asked of `Hooks`, which the management command implements: granting staff (done in the admin only), moving one
 assignment's deadline into the past (the clock), and reading the whole ledger (no user may see it all).
 """
 
 import io
 import itertools
-import json
 import random
 import time
 import uuid
@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from marketplace.client import ApiError, Client
 from marketplace.demo.birds import VARIANTS, picture_name, species_picture
 from marketplace.demo.crowd import CLASSES, Dataset, SimWorker, build_crowd, split_images
-from marketplace.demo.http import ApiClient, ApiError, Transport, encode_multipart, login, signup
+from marketplace.demo.network import Network
 from marketplace.demo.rating import run_rating_job
 from marketplace.demo.report import Check, Report, Review
 
-API = "/api/v1"
 PASSWORD = "crowdmarket-sim-pw"  # noqa: S105 -- simulated users of a demo
 SLOW_AWAY_ROUNDS = 2
 TRUSTED = 0.8  # estimated accuracy of the workers whose odd assignment the requester rejects
@@ -70,7 +70,7 @@ class Options:
 
 @dataclass
 class Simulation:
-    transport: Transport
+    network: Network
     dataset: Dataset
     options: Options
     hooks: Hooks
@@ -93,14 +93,13 @@ class Simulation:
             n_swappers=self.options.swappers,
             seed=self.options.seed,
         )
-        self.apis: dict[str, ApiClient] = {}
+        self.apis: dict[str, Client] = {}
         self.report = Report(seed=self.options.seed, crowd=self.crowd, items=self.split.items, dataset=self.dataset)
 
     def run(self) -> Report:
         started = time.perf_counter()
-        self.requester = signup(
-            self.transport, email=self._email("requester"), password=PASSWORD, address="10.0.0.1", is_requester=True
-        )
+        self.requester = self.network.client("10.0.0.1")
+        self.requester.signup(self._email("requester"), PASSWORD, is_requester=True)
         self._deposit(self._estimated_cost(), "initial")
         self.qualification_id = self._define_qualification()
         self.job_id = self._post_job()
@@ -112,7 +111,7 @@ class Simulation:
         self._review()
         self._dispute()
         self.report.rating = run_rating_job(
-            self.transport,
+            self.network,
             email=self._email,
             password=PASSWORD,
             seed=self.options.seed,
@@ -122,7 +121,7 @@ class Simulation:
         self._payouts()
         self._collect()
         self.report.seconds = time.perf_counter() - started
-        self.report.requests = self.transport.requests
+        self.report.requests = self.network.requests
         self.report.users = (
             f"{self._email('requester')}, {self._email('admin')}, {self._email('<worker>')}: password {PASSWORD}"
         )
@@ -139,45 +138,44 @@ class Simulation:
         return tasks * self.options.overlap * self.options.reward_cents
 
     def _deposit(self, amount: int, why: str) -> None:
-        key = {"Idempotency-Key": f"sim-{self.run_id}-deposit-{why}"}
-        self.requester.post(f"{API}/payments/deposits/", {"amount": amount, "currency": "USD"}, headers=key)
+        key = f"sim-{self.run_id}-deposit-{why}"
+        self.requester.deposit(amount, "USD", idempotency_key=key)
         # A retry with the same key moves no money twice: the demo shows it.
-        self.requester.post(f"{API}/payments/deposits/", {"amount": amount, "currency": "USD"}, headers=key)
+        self.requester.deposit(amount, "USD", idempotency_key=key)
         self.report.deposits.append(amount)
 
     def _define_qualification(self) -> int:
         questions = [{"payload": {"image_id": i}, "answer": self.dataset.truth[i]} for i in self.split.questions]
-        body = {
-            "name": f"Bluebirds screening ({self.run_id})",
-            "description": "Tell the two species apart on a few known photos.",
-            "label_schema": {"type": "single_choice", "classes": list(CLASSES)},
-            "pass_mark": "0.5",
-            "questions_per_attempt": len(questions),  # the whole pool: grading does not depend on the draw
-            "time_limit_seconds": 600,
-            "max_attempts": 1,
-            "questions": questions,
-        }
-        return self.requester.post(f"{API}/qualifications/", body)["id"]
+        test = self.requester.create_qualification(
+            name=f"Bluebirds screening ({self.run_id})",
+            description="Tell the two species apart on a few known photos.",
+            label_schema={"type": "single_choice", "classes": list(CLASSES)},
+            pass_mark="0.5",
+            questions_per_attempt=len(questions),  # the whole pool: grading does not depend on the draw
+            time_limit_seconds=600,
+            max_attempts=1,
+            questions=questions,
+        )
+        return int(test["id"])
 
     def _post_job(self) -> int:
-        body = {
-            "title": f"Bluebirds: which species is this? ({self.run_id})",
-            "instructions": "Look at the bird photo: species 0 (Indigo Bunting) or species 1 (Blue Grosbeak)?",
-            "label_schema": {"type": "single_choice", "classes": list(CLASSES)},
-            "item_schema": {"fields": [{"name": "image_id", "type": "string"}, {"name": "photo", "type": "image"}]},
-            "overlap_min": self.options.overlap,
-            "overlap_max": self.options.overlap,
-            "items_per_task": self.options.items_per_task,
-            "reward_cents": self.options.reward_cents,
-            "gold_ratio": self.options.gold_ratio,
-            "assignment_duration_seconds": 60,  # the API's minimum, for the slow worker
-            "required_qualifications": [{"qualification": self.qualification_id, "min_score": 0.5}],
-            "min_gold": self.options.min_gold,
-            "gold_block_threshold": self.options.threshold,
-        }
-        job = self.requester.post(f"{API}/jobs/", body)
+        job = self.requester.create_job(
+            title=f"Bluebirds: which species is this? ({self.run_id})",
+            instructions="Look at the bird photo: species 0 (Indigo Bunting) or species 1 (Blue Grosbeak)?",
+            label_schema={"type": "single_choice", "classes": list(CLASSES)},
+            item_schema={"fields": [{"name": "image_id", "type": "string"}, {"name": "photo", "type": "image"}]},
+            overlap_min=self.options.overlap,
+            overlap_max=self.options.overlap,
+            items_per_task=self.options.items_per_task,
+            reward_cents=self.options.reward_cents,
+            gold_ratio=self.options.gold_ratio,
+            assignment_duration_seconds=60,  # the API's minimum, for the slow worker
+            required_qualifications=[{"qualification": self.qualification_id, "min_score": 0.5}],
+            min_gold=self.options.min_gold,
+            gold_block_threshold=self.options.threshold,
+        )
         self.report.job = job
-        return job["id"]
+        return int(job["id"])
 
     def _upload(self) -> None:
         # The pictures first, in one zip (marketplace.demo.birds draws them): each item shows its own species.
@@ -186,8 +184,7 @@ class Simulation:
         with zipfile.ZipFile(packed, "w") as archive:
             for name, data in pictures.items():
                 archive.writestr(name, data)
-        body = encode_multipart({}, {"files": ("birds.zip", packed.getvalue(), "application/zip")})
-        self.requester.call("POST", f"{API}/jobs/{self.job_id}/media/", multipart=body)
+        self.requester.upload_media(self.job_id, [_named(packed, "birds.zip")])
 
         def photo(i: str) -> str:
             return picture_name(self.dataset.truth[i], int(i) % VARIANTS)
@@ -197,41 +194,35 @@ class Simulation:
             f"{i},{i},{photo(i)},{self.dataset.truth[i]}\n" for i in self.split.gold
         )
         for kind, text in (("items", items), ("gold", gold)):
-            body = encode_multipart({"kind": kind}, {"file": (f"bluebirds-{kind}.csv", text.encode(), "text/csv")})
-            upload = self.requester.call("POST", f"{API}/jobs/{self.job_id}/uploads/", multipart=body).json()
+            upload = self.requester.upload(self.job_id, text.encode(), kind=kind, name=f"bluebirds-{kind}.csv")
             self.report.uploads[kind] = upload["items_created"]
 
     def _launch(self) -> None:
-        path = f"{API}/jobs/{self.job_id}/launch/"
         try:
-            self.requester.post(path)
+            self.requester.launch(self.job_id)
         except ApiError as refused:
             if refused.code != "insufficient_funds":
                 raise
             self._deposit(int(refused.extra["shortfall"]), "top-up")  # the launch says how much is missing
-            self.requester.post(path)
-        self.report.tasks = self.requester.get(f"{API}/jobs/{self.job_id}/progress/")["tasks_total"]
+            self.requester.launch(self.job_id)
+        self.report.tasks = self.requester.progress(self.job_id)["tasks_total"]
 
     # --- The crowd signs up and takes the test ------------------------------------------------------------------
 
     def _recruit(self) -> None:
         bar = self.progress("sign-up and test", len(self.crowd))
         for n, worker in enumerate(self.crowd):
-            address = f"10.1.{n // 250}.{n % 250 + 1}"
-            api = signup(
-                self.transport, email=self._email(worker.name), password=PASSWORD, address=address, is_worker=True
-            )
-            self.apis[worker.name], worker.user_id = api, api.user_id
+            api = self.network.client(f"10.1.{n // 250}.{n % 250 + 1}")
+            worker.user_id = api.signup(self._email(worker.name), PASSWORD, is_worker=True)["id"]
+            self.apis[worker.name] = api
             self._take_test(worker, api)
             bar.update()
         bar.close()
 
-    def _take_test(self, worker: SimWorker, api: ApiClient) -> None:
-        attempt = api.post(f"{API}/work/qualifications/{self.qualification_id}/attempts/")
-        answers = [
-            {"position": q["position"], "answer": worker.answer(q["payload"]["image_id"])} for q in attempt["questions"]
-        ]
-        graded = api.post(f"{API}/work/attempts/{attempt['id']}/submit/", {"answers": answers})
+    def _take_test(self, worker: SimWorker, api: Client) -> None:
+        attempt = api.start_test(self.qualification_id)
+        answers = {q["position"]: worker.answer(q["payload"]["image_id"]) for q in attempt["questions"]}
+        graded = api.submit_test(attempt["id"], answers)
         worker.qualified, worker.test_score = bool(graded["passed"]), graded["score"]
 
     # --- Work -----------------------------------------------------------------------------------------------------
@@ -254,7 +245,7 @@ class Simulation:
     def _fund_waiting_slots(self) -> bool:
         """Replacement slots for a blocked worker's work that the escrow could not cover wait for the requester's
         money: progress says how much (as the `job.funds_needed` webhook would); a deposit opens them."""
-        progress = self.requester.get(f"{API}/jobs/{self.job_id}/progress/")
+        progress = self.requester.progress(self.job_id)
         if not progress["slots_waiting_for_funds"]:
             return False
         # Nothing needed means the money is there already (beat's sweep would open them): a cent's deposit does now.
@@ -280,7 +271,7 @@ class Simulation:
 
     def _claim(self, worker: SimWorker) -> dict[str, Any] | None:
         try:
-            return self.apis[worker.name].post(f"{API}/work/jobs/{self.job_id}/claim/")
+            return self.apis[worker.name].claim(self.job_id)
         except ApiError as refused:
             if refused.code == "not_eligible" and refused.extra.get("reason") == "blocked":
                 worker.blocked = True
@@ -291,8 +282,7 @@ class Simulation:
 
     def _submit(self, worker: SimWorker, assignment: dict[str, Any]) -> None:
         given = {item["position"]: worker.answer(item["payload"]["image_id"]) for item in assignment["items"]}
-        answers = [{"position": position, "answer": answer} for position, answer in given.items()]
-        self.apis[worker.name].post(f"{API}/work/assignments/{assignment['id']}/submit/", {"answers": answers})
+        self.apis[worker.name].submit(assignment["id"], given)
         worker.answered.update({item["payload"]["image_id"]: given[item["position"]] for item in assignment["items"]})
         self.bar.update()
         if self.bar.total is not None and self.bar.n >= self.bar.total:  # type: ignore[attr-defined]
@@ -314,7 +304,7 @@ class Simulation:
             self._submit(self.slow, self.slow_assignment)
             self.report.slow_outcome = "submitted in time (unexpected)"
         except ApiError as refused:
-            state = api.get(f"{API}/work/assignments/{assignment_id}/")["status"]
+            state = api.assignment(assignment_id)["status"]
             self.report.slow_outcome = f"late submit refused: {refused.status} {refused.code}; assignment {state}"
             self.report.slow_expired = refused.code == "assignment_closed" and state == "expired"
             self.slow.expired += 1
@@ -328,20 +318,16 @@ class Simulation:
     def _review(self) -> None:
         """Approve every pending assignment but one: among the workers the aggregation rates well, the assignment
         that agrees least with the aggregated labels is rejected, with a reason."""
-        job = f"{API}/jobs/{self.job_id}"
-        pending = list(self.requester.pages(f"{job}/assignments/?status=submitted&review_status=pending"))
+        pending = list(self.requester.assignments(self.job_id, status="submitted", review_status="pending"))
         if not pending:
             return
-        rated = {p["worker"]: p["estimated_accuracy"] or 0.0 for p in self.requester.pages(f"{job}/workers/")}
+        rated = {p["worker"]: p["estimated_accuracy"] or 0.0 for p in self.requester.job_workers(self.job_id)}
         checks = self._checks(pending)
         trusted = [a for a in pending if rated.get(a["worker"], 0.0) >= TRUSTED] or pending
         target = min(trusted, key=lambda a: (checks[a["id"]].agreement, a["id"]))
         reason = "Too many answers disagree with the consensus."
-        body = {
-            "approve": [a["id"] for a in pending if a is not target],
-            "reject": [{"id": target["id"], "reason": reason}],
-        }
-        done = self.requester.post(f"{job}/review/", body)
+        approve = [a["id"] for a in pending if a is not target]
+        done = self.requester.review(self.job_id, approve=approve, reject={target["id"]: reason})
         self.report.review = Review(
             approved=len(done["approved"]),
             rejected=len(done["rejected"]),
@@ -349,18 +335,17 @@ class Simulation:
             rejected_id=target["id"],
             rejected_worker=self._by_user(target["worker"]),
             check=checks[target["id"]],
-            auto_rejected=sum(1 for _ in self.requester.pages(f"{job}/assignments/?review_status=rejected")) - 1,
+            auto_rejected=sum(1 for _ in self.requester.assignments(self.job_id, review_status="rejected")) - 1,
         )
 
     def _checks(self, assignments: list[dict[str, Any]]) -> dict[int, Check]:
         """Per assignment, how its worker's answers on the task's real items compare with the aggregated labels
         (what the requester sees through the items, results and raw-answers export) and, for the report only,
         with the truth."""
-        job = f"{API}/jobs/{self.job_id}"
-        task_of = {i["id"]: i["task"] for i in self.requester.pages(f"{job}/items/?is_gold=false")}
-        labels = {r["id"]: r["label"] for r in self.requester.pages(f"{job}/results/")}
-        export = self.requester.call("GET", f"{job}/results/export/?file_format=jsonl&answers=true").body
-        return Check.per_assignment(assignments, task_of, labels, map(json.loads, export.splitlines()), self.dataset)
+        task_of = {i["id"]: i["task"] for i in self.requester.items(self.job_id, is_gold="false")}
+        labels = {r["id"]: r["label"] for r in self.requester.result_list(self.job_id)}
+        export = self.requester.results(self.job_id, answers=True)
+        return Check.per_assignment(assignments, task_of, labels, export, self.dataset)
 
     def _dispute(self) -> None:
         """The rejected worker appeals. The API checks the appeal against the other workers' answers at once; one
@@ -370,78 +355,93 @@ class Simulation:
             self.report.dispute = "nothing to dispute: no work was left to review"
             return
         worker_api = self.apis[review.rejected_worker.name]
-        body = {"message": "I looked at each photo carefully; please check my answers again."}
-        appeal = worker_api.post(f"{API}/work/assignments/{review.rejected_id}/appeal/", body)
+        message = "I looked at each photo carefully; please check my answers again."
+        appeal = worker_api.appeal(review.rejected_id, message)
         story = f"{review.rejected_worker.name} appealed the rejection of assignment {review.rejected_id}"
         if appeal["status"] == "resolved":
             self.report.dispute = f"{story}; overturned automatically ({appeal['resolution_note']})"
             self.report.dispute_decision = {"decision": appeal["decision"], "by": "automatic"}
             return
         admin = self._admin()
-        queued = admin.get(f"{API}/admin/disputes/{appeal['id']}/")
-        decision = {"decision": "overturn", "note": "The worker's gold record is good; these photos are hard ones."}
+        queued = admin.dispute(appeal["id"])
+        note = "The worker's gold record is good; these photos are hard ones."
         try:
-            resolved = admin.post(f"{API}/admin/disputes/{appeal['id']}/resolve/", decision)
+            resolved = admin.resolve_dispute(appeal["id"], "overturn", note)
         except ApiError as refused:  # e.g. 409 insufficient_funds: the escrow cannot pay; the appeal stays open
             self.report.dispute = f"{story}; the admin's overturn was refused: {refused.status} {refused.code}"
             return
-        after = worker_api.get(f"{API}/work/disputes/?kind=appeal")["results"][0]
+        after = next(worker_api.my_disputes(kind="appeal"))
         self.report.dispute_decision = {"decision": after["decision"], "by": "admin", "status": after["status"]}
         self.report.dispute = (
             f"{story}; waited for an admin ({queued['pending_reason']}); admin decided {resolved['decision']}; "
             f"the worker sees it {after['status']}, {after['decision']}"
         )
 
-    def _admin(self) -> ApiClient:
+    def _admin(self) -> Client:
         email = self._email("admin")
         self.hooks.make_staff(email=email, password=PASSWORD)
-        return login(self.transport, email=email, password=PASSWORD, address="10.0.0.2")
+        admin = self.network.client("10.0.0.2")
+        admin.login(email, PASSWORD)
+        return admin
 
     def _payouts(self) -> None:
         for worker in self.crowd:
             api = self.apis[worker.name]
-            payable = sum(b["payable"] for b in api.get(f"{API}/payments/balances/") if b["currency"] == "USD")
+            payable = sum(b["payable"] for b in api.balances() if b["currency"] == "USD")
             if not payable:
                 continue
-            key = {"Idempotency-Key": f"sim-{self.run_id}-payout-{worker.name}"}
+            key = f"sim-{self.run_id}-payout-{worker.name}"
             try:
-                requested = api.post(f"{API}/payments/payouts/", {}, headers=key)  # everything payable
+                requested = api.request_payout(idempotency_key=key)  # everything payable
             except ApiError as refused:
                 if refused.code != "payout_too_small":
                     raise
                 self.report.payouts_too_small.append((worker.name, payable))
                 continue
-            payout = api.get(f"{API}/payments/payouts/{requested['id']}/")
+            payout = api.payout(requested["id"])
             self.report.payouts.append((worker.name, payout["amount"], payout["status"]))
 
     def _collect(self) -> None:
-        job = f"{API}/jobs/{self.job_id}"
-        self.report.job = self.requester.get(f"{job}/")
-        self.report.progress = self.requester.get(f"{job}/progress/")
-        self.report.results = list(self.requester.pages(f"{job}/results/"))
-        export = self.requester.call("GET", f"{job}/results/export/?file_format=jsonl&answers=true").body
-        self.report.export = [json.loads(line) for line in export.decode().splitlines() if line]
-        self.report.workers = list(self.requester.pages(f"{job}/workers/"))
-        self.report.agreement = self.requester.get(f"{job}/agreement/")
-        self.report.balances = self.requester.get(f"{API}/payments/balances/")
-        self.report.transactions = list(self.requester.pages(f"{API}/payments/transactions/"))
+        self.report.job = self.requester.job(self.job_id)
+        self.report.progress = self.requester.progress(self.job_id)
+        self.report.results = list(self.requester.result_list(self.job_id))
+        self.report.export = list(self.requester.results(self.job_id, answers=True))
+        self.report.workers = list(self.requester.job_workers(self.job_id))
+        self.report.agreement = self.requester.agreement(self.job_id)
+        self.report.balances = self.requester.balances()
+        self.report.transactions = list(self.requester.transactions())
         self.report.ledger = self.hooks.ledger_totals()
 
     def _by_user(self, user_id: int) -> SimWorker:
         return next(w for w in self.crowd if w.user_id == user_id)
 
 
-def _aggregate_now(requester: ApiClient, job_id: int) -> dict[str, Any]:
+def _aggregate_now(requester: Client, job_id: int) -> dict[str, Any]:
     """Ask for the job's aggregation and wait for it (a Celery task: eager in process, a worker's with a server)."""
-    path = f"{API}/jobs/{job_id}/aggregation/"
-    before = requester.call("GET", path, expect=(200, 404)).json().get("computed_at")
-    requester.call("POST", path)
+    before = _last_aggregation(requester, job_id).get("computed_at")
+    requester.aggregate(job_id)
     deadline = time.monotonic() + 120
-    while (state := requester.call("GET", path, expect=(200, 404)).json()).get("computed_at") == before:
+    while (state := _last_aggregation(requester, job_id)).get("computed_at") == before:
         if time.monotonic() > deadline:
             raise RuntimeError("The aggregation did not run within 2 minutes: is a Celery worker running?")
         time.sleep(0.5)
-    return state  # type: ignore[no-any-return]
+    return state
+
+
+def _last_aggregation(requester: Client, job_id: int) -> dict[str, Any]:
+    """The job's last aggregation; none yet (404): {}."""
+    try:
+        return requester.aggregation(job_id)
+    except ApiError as refused:
+        if refused.status != 404:
+            raise
+        return {}
+
+
+def _named(content: io.BytesIO, name: str) -> io.BytesIO:
+    content.seek(0)
+    content.name = name
+    return content
 
 
 def _seconds_until(iso: str) -> float:

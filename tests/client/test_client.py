@@ -1,19 +1,27 @@
-"""The Python client (marketplace/client): its table of operations agrees with the served OpenAPI schema; a
-requester's script runs a whole job with it against a live server; the command line prints JSON and says errors in
-one line; it imports nothing of the server."""
+"""The Python client (marketplace/client): its table of operations agrees with the served OpenAPI schema (and its
+sign-up and login with allauth's); a requester's script runs a whole job with it against a live server; a worker signs
+up and logs in with it; it can wait out rate limits; the command line prints JSON and says errors in one line; it
+imports nothing of the server."""
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import allauth.headless
+import httpx
 import pytest
+import yaml
 
+from marketplace.accounts.forms import SignupRolesForm
+from marketplace.accounts.models import User
 from marketplace.accounts.services import api_key_create
 from marketplace.client import ApiError, Client, http_client
 from marketplace.client.cli import main
-from marketplace.client.operations import OPERATIONS
+from marketplace.client.operations import AUTH_OPERATIONS, OPERATIONS
+from marketplace.client.transport import PacedTransport
 from marketplace.models import Job
-from tests.client.conftest import in_process
+from tests.client.conftest import DjangoTestTransport, in_process
 from tests.factories import PASSWORD, WorkerFactory
 from tests.fuzz.conftest import LOGIN, openapi_document
 
@@ -119,3 +127,94 @@ def test_the_client_imports_nothing_of_the_server():
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
 
     assert loaded.strip() == "[]"
+
+
+def _properties(spec: dict, schema: dict) -> set[str]:
+    """Every property a schema of allauth's specification names, through its $refs, allOf and anyOf."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        components = spec["components"]
+        return _properties(spec, components["schemas"].get(name) or components["requestBodies"][name])
+    found = set(schema.get("properties", {}))
+    for part in schema.get("allOf", []) + schema.get("anyOf", []):
+        found |= _properties(spec, part)
+    for content in schema.get("content", {}).values():
+        found |= _properties(spec, content["schema"])
+    return found
+
+
+def test_sign_up_and_login_are_allauths_headless_operations_with_the_projects_sign_up_fields():
+    spec = yaml.safe_load((Path(allauth.headless.__file__).parent / "spec/doc/openapi.yaml").read_text())
+    extras = set(SignupRolesForm.base_fields)
+    for name, op in AUTH_OPERATIONS.items():
+        template = op.path.replace("/_allauth/app/", "/_allauth/{client}/")
+        served = spec["paths"][template][op.method.lower()]
+        accepted = _properties(spec, served["requestBody"])
+        assert set(op.body) <= accepted | extras, (name, sorted(set(op.body) - accepted - extras))
+
+
+def _in_process_anonymous() -> Client:
+    return Client(http=httpx.Client(base_url="http://testserver", transport=DjangoTestTransport()))
+
+
+def test_a_worker_signs_up_and_logs_in_with_the_client_which_then_holds_the_session_token(db):
+    signed_up = _in_process_anonymous()
+    user = signed_up.signup("new-worker@example.com", PASSWORD, is_worker=True)
+    again = _in_process_anonymous()
+    again.login("new-worker@example.com", PASSWORD)
+
+    assert User.objects.get(pk=user["id"]).is_worker
+    assert signed_up.session_token and again.session_token and signed_up.session_token != again.session_token
+    assert again.me()["email"] == "new-worker@example.com"
+    with pytest.raises(ApiError) as refused:
+        _in_process_anonymous().login("new-worker@example.com", "not the password")
+    assert refused.value.status == 400
+
+
+def _throttled_twice(bodies: list[bytes]) -> httpx.MockTransport:
+    throttled = {"code": "throttled", "message": "Slow down.", "extra": {}}
+    answers = iter(
+        [
+            httpx.Response(429, headers={"Retry-After": "0.01"}, json=throttled),  # DRF's throttles say it here
+            httpx.Response(429, json={**throttled, "extra": {"wait": 0.01}}),  # or the error's extra
+            httpx.Response(201, json={"id": 1}),
+        ]
+    )
+
+    def server(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.read())
+        return next(answers)
+
+    return httpx.MockTransport(server)
+
+
+def test_with_max_wait_a_rate_limited_request_is_sent_again_once_the_server_says_it_may_be():
+    bodies: list[bytes] = []
+    paced = PacedTransport(_throttled_twice(bodies), max_wait=1.0)
+    client = Client(http=httpx.Client(base_url="http://testserver", transport=paced))
+
+    assert client.deposit(500, idempotency_key="once") == {"id": 1}
+    assert len(bodies) == 3 and len(set(bodies)) == 1
+
+
+def test_without_max_wait_a_rate_limited_request_is_an_api_error():
+    client = Client(http=httpx.Client(base_url="http://testserver", transport=_throttled_twice([])))
+
+    with pytest.raises(ApiError) as refused:
+        client.deposit(500, idempotency_key="once")
+    assert (refused.value.status, refused.value.code) == (429, "throttled")
+
+
+def test_media_files_are_sent_under_their_own_names_and_a_queued_aggregation_answers_an_empty_dict():
+    sent: list[httpx.Request] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        request.read()
+        return httpx.Response(202) if request.url.path.endswith("/aggregation/") else httpx.Response(201, json=[])
+
+    client = Client(http=httpx.Client(base_url="http://testserver", transport=httpx.MockTransport(server)))
+    client.upload_media(7, [Path(__file__)])
+
+    assert b'filename="test_client.py"' in sent[0].content
+    assert client.aggregate(7) == {}
