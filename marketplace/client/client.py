@@ -35,7 +35,8 @@ FileLike = str | Path | bytes | IO[bytes]
 
 
 class Client:
-    """The API at `base_url` as one user (an API key, or a session token); `http` is any ready `httpx.Client`."""
+    """The API at `base_url` as one user (an API key, or a session token); `http` is any ready `httpx.Client`. With
+    `organisation` (an id), every call acts for that organisation (`X-Organisation`), within the user's role there."""
 
     def __init__(
         self,
@@ -44,8 +45,10 @@ class Client:
         api_key: str | None = None,
         session_token: str | None = None,
         http: httpx.Client | None = None,
+        organisation: int | None = None,
     ) -> None:
         self.http = http or http_client(base_url, api_key=api_key, session_token=session_token)
+        self.acting = {"X-Organisation": str(organisation)} if organisation is not None else {}
 
     # --- Plumbing -----------------------------------------------------------------------------------------------
 
@@ -70,7 +73,7 @@ class Client:
             files=files,
             data=data,
             params=query,
-            headers=headers,
+            headers={**self.acting, **(headers or {})},
         )
         if response.is_error:
             raise ApiError.of(response)
@@ -85,7 +88,7 @@ class Client:
             yield from page["results"]
             if not page.get("next"):
                 return
-            response = self.http.get(page["next"])
+            response = self.http.get(page["next"], headers=self.acting)
             if response.is_error:
                 raise ApiError.of(response)
             page = response.json()

@@ -39,6 +39,9 @@ JOB_FIELDS = (
     "min_seconds_per_item",
     "fast_answer_action",
     "required_qualifications",
+    "prelabel_model",
+    "claim_order",
+    "continuous",
 )
 
 QUALIFICATION_FIELDS = (
@@ -83,6 +86,16 @@ OPERATIONS: dict[str, Operation] = {
     "review": Operation("POST", "/api/v1/jobs/{job_id}/review/", body=("approve", "reject")),
     "deposits.create": Operation("POST", "/api/v1/payments/deposits/", body=("amount", "currency", "idempotency_key")),
     "balances": Operation("GET", "/api/v1/payments/balances/"),
+    "predictions.create": Operation("POST", "/api/v1/jobs/{job_id}/predictions/", body=("predictions",)),
+    "predictions.list": Operation("GET", "/api/v1/jobs/{job_id}/predictions/", query=("model", "page_size")),
+    "jobs.models": Operation("GET", "/api/v1/jobs/{job_id}/models/"),
+    "model_endpoints.create": Operation("POST", "/api/v1/jobs/{job_id}/model-endpoints/", body=("model", "url")),
+    "organisations.list": Operation("GET", "/api/v1/organisations/", query=("page_size",)),
+    "organisations.create": Operation("POST", "/api/v1/organisations/", body=("name",)),
+    "organisations.members": Operation("GET", "/api/v1/organisations/{organisation_id}/members/"),
+    "organisations.add_member": Operation(
+        "POST", "/api/v1/organisations/{organisation_id}/members/", body=("email", "role")
+    ),
     "transactions.list": Operation("GET", "/api/v1/payments/transactions/", query=("page_size",)),
     "payouts.create": Operation("POST", "/api/v1/payments/payouts/", body=("amount", "currency", "idempotency_key")),
     "payouts.get": Operation("GET", "/api/v1/payments/payouts/{payout_id}/"),

@@ -218,3 +218,28 @@ def test_media_files_are_sent_under_their_own_names_and_a_queued_aggregation_ans
 
     assert b'filename="test_client.py"' in sent[0].content
     assert client.aggregate(7) == {}
+
+
+def test_a_client_for_an_organisation_acts_for_it_within_the_members_role(db):
+    owner = _in_process_anonymous()
+    owner.signup("owner@example.com", PASSWORD, is_requester=True)
+    team = owner.call("organisations.create", json_body={"name": "Acme"}).json()
+    viewer = _in_process_anonymous()
+    viewer.signup("viewer@example.com", PASSWORD)
+    owner.call(
+        "organisations.add_member",
+        organisation_id=team["id"],
+        json_body={"email": "viewer@example.com", "role": "viewer"},
+    )
+    job = {"title": "t", "label_schema": {"type": "single_choice", "classes": ["a", "b"]}, "reward_cents": 5}
+
+    as_team = Client(http=owner.http, organisation=team["id"])
+    created = as_team.create_job(**job, continuous=True, claim_order="uncertain")
+    as_viewer = Client(http=viewer.http, organisation=team["id"])
+
+    assert created["continuous"] is True and created["claim_order"] == "uncertain"
+    assert [j["id"] for j in as_viewer.jobs()] == [created["id"]]
+    assert list(owner.jobs()) == []  # the owner's personal account holds none of the team's jobs
+    with pytest.raises(ApiError) as refused:
+        as_viewer.create_job(**job)
+    assert (refused.value.status, refused.value.code) == (403, "organisation_role")
