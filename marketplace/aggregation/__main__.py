@@ -19,7 +19,8 @@
   aggregation. Gold rows for tasks that have no answer are skipped (and counted on stderr).
 - PREDICTIONS.csv (``--predictions``): columns ``task``, ``model`` and ``answer`` (and ``score``, read but not used),
   a model's answers in the same encoding: each model is one more annotator (worker ``model:<name>``), its quality
-  earned as a worker's and printed on stderr. One prediction per model and task; not yet for ``bbox`` and ``spans``.
+  earned as a worker's and printed on stderr (for ``bbox`` and ``spans``, the answers' other columns, a text's
+  ``length``, are the task's own). One prediction per model and task.
 - OUT.csv (``-`` for stdout): ``task,answer,confidence``, one row per task in order of first appearance, the
   answer in the same JSON encoding; for ``pairwise``, ``item,score`` (items sorted by id; higher = first more
   often). With the old ``label`` column the output keeps its old form, ``task,label,confidence``.
@@ -47,6 +48,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from marketplace.aggregation.errors import AggregationError
+from marketplace.aggregation.rows import MODEL_PREFIX
 from marketplace.aggregation.spreadsheets import csv_text
 from marketplace.aggregation.structured_cli import AGGREGATORS
 from marketplace.aggregation.structured_cli import run as run_structured
@@ -72,9 +74,6 @@ class _Rows:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.type in AGGREGATORS and args.predictions:
-        print(f"error: --predictions is not yet read for --type {args.type}", file=sys.stderr)
-        return EXIT_USAGE
     if args.type in AGGREGATORS:
         # Boxes and spans are registered types (the marketplace's jobs), but their command line keeps its own
         # codecs: it reads more encodings (bare boxes, unlabelled boxes, BIO tag lists, token offsets) and needs
@@ -163,9 +162,6 @@ def _read_answers(path: Path, kind: AnswerType, schema: Any) -> _Rows:
             raise CliError(f"{path} line {line}: worker {worker!r} already answered task {task!r} on line {earlier}")
         answers.append(_clean(kind, schema, task, raw, legacy, f"{path} line {line}"))
     return _Rows(table.columns["task"], table.columns["worker"], answers, legacy)
-
-
-MODEL_PREFIX = "model:"
 
 
 def _read_predictions(path: Path, kind: AnswerType, schema: Any) -> _Rows:

@@ -21,12 +21,14 @@ class Rows:
     path: Path
     lines: list[int] = field(default_factory=list)
     columns: dict[str, list[str]] = field(default_factory=dict)
+    paths: list[Path] | None = None  # each row's file, when the rows come from several
 
     def __len__(self) -> int:
         return len(self.lines)
 
     def error(self, index: int, message: str) -> CliInputError:
-        return CliInputError(f"{self.path} line {self.lines[index]}: {message}")
+        path = self.paths[index] if self.paths is not None else self.path
+        return CliInputError(f"{path} line {self.lines[index]}: {message}")
 
     def json(self, index: int, column: str = "answer") -> Any:
         text = self.columns[column][index]
@@ -64,6 +66,30 @@ def read_rows(path: Path, required: Sequence[str], *, optional: Sequence[str] = 
     if not rows.lines:
         raise CliInputError(f"{path}: no data rows after the header")
     return rows
+
+
+MODEL_PREFIX = "model:"
+
+
+def with_predictions(answers: Rows, predictions: Rows) -> Rows:
+    """The answers, then each model's predictions (columns task, model, answer) as the answers of a worker named
+    ``model:<name>``; another column of the answers (a text's ``length``) is the task's own, from its first answer."""
+    workers = answers.columns["worker"]
+    named = sorted({worker for worker in workers if worker.startswith(MODEL_PREFIX)})
+    if named:
+        raise answers.error(workers.index(named[0]), f"worker names starting with {MODEL_PREFIX!r} are kept for models")
+    first_row = {task: i for i, task in reversed(list(enumerate(answers.columns["task"])))}
+    columns: dict[str, list[str]] = {}
+    for name, values in answers.columns.items():
+        if name == "worker":
+            extra = [MODEL_PREFIX + model for model in predictions.columns["model"]]
+        elif name in predictions.columns:
+            extra = predictions.columns[name]
+        else:
+            extra = [values[first_row[t]] if t in first_row else "" for t in predictions.columns["task"]]
+        columns[name] = values + extra
+    paths = [answers.path] * len(answers) + [predictions.path] * len(predictions)
+    return Rows(answers.path, answers.lines + predictions.lines, columns, paths)
 
 
 def first_appearance(keys: Sequence[str]) -> dict[str, int]:

@@ -3,6 +3,8 @@
 - ANSWERS.csv: columns ``task``, ``worker``, ``answer`` (the answer JSON-encoded, see the type's codec); other
   columns are ignored, except an optional ``length`` for ``spans`` (the text's length).
 - GOLD.csv: columns ``task``, ``answer``: known answers, clamped.
+- PREDICTIONS.csv (``--predictions``): columns ``task``, ``model``, ``answer``: each model one more annotator, a
+  worker named ``model:<name>``.
 - OUT.csv (``-``: stdout): ``task,answer,confidence``, one row per task of ANSWERS.csv in order of first
   appearance, the answer in the input's encoding, the confidence the probability that it is exactly right.
 
@@ -23,7 +25,7 @@ from typing import TextIO
 
 from marketplace.aggregation.bbox.codec import aggregate_bbox_rows
 from marketplace.aggregation.errors import AggregationError
-from marketplace.aggregation.rows import CliInputError, Rows, read_rows
+from marketplace.aggregation.rows import CliInputError, Rows, read_rows, with_predictions
 from marketplace.aggregation.spans.codec import aggregate_spans_rows
 from marketplace.aggregation.spreadsheets import csv_text
 
@@ -39,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
     """Aggregate ``args.answers`` as ``args.type``; 0 on success, 2 with a one-line message on bad input."""
     try:
         answers = read_rows(args.answers, ("task", "worker", "answer"), optional=("length",))
+        if args.predictions:
+            answers = with_predictions(answers, read_rows(args.predictions, ("task", "model", "answer")))
         gold = read_rows(args.gold, ("task", "answer")) if args.gold else None
         started = time.perf_counter()
         rows, report = AGGREGATORS[args.type](answers, gold)

@@ -266,4 +266,3 @@ def test_predictions_are_checked_like_answers(tmp_path: Path, capsys: pytest.Cap
     assert main([str(plain), "--schema", schema, "--predictions", str(bad), "--out", "-"]) == 2
     assert f"{bad} line 2:" in capsys.readouterr().err
     assert main([str(answers), "--predictions", str(plain), "--out", "-"]) == 2
-    assert main([str(plain), "--type", "bbox", "--predictions", str(plain), "--out", "-"]) == 2

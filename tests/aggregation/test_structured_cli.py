@@ -199,3 +199,41 @@ def test_a_missing_answer_column_is_named(tmp_path: Path, capsys: pytest.Capture
 
     assert main([str(answers), "--type", "bbox", "--out", str(tmp_path / "out.csv")]) == 2
     assert "line 1: missing column(s) 'answer'" in capsys.readouterr().err
+
+
+def test_a_models_boxes_are_one_more_annotators(tmp_path: Path) -> None:
+    answers = _write(
+        tmp_path / "answers.csv",
+        [
+            ("task", "worker", "answer"),
+            ("img1", "ann", json.dumps([10, 10, 20, 20])),
+            ("img1", "bob", json.dumps([60, 60, 20, 20])),
+        ],
+    )
+    predictions = _write(
+        tmp_path / "predictions.csv",
+        [("task", "model", "answer"), ("img1", "detector-v1", json.dumps([11, 10, 20, 20]))],
+    )
+    box = json.dumps([1, 1, 2, 2])
+    twice = _write(tmp_path / "twice.csv", [("task", "model", "answer"), ("img1", "m", box), ("img1", "m", box)])
+
+    alone = _run(tmp_path, answers, "bbox")
+    with_model = _run(tmp_path, answers, "bbox", "--predictions", str(predictions))
+
+    box = json.loads(with_model["img1"]["answer"])
+    assert abs(box[0] - 10.5) <= 1 and abs(box[1] - 10) <= 1  # the model sides with ann: their box wins
+    assert float(with_model["img1"]["confidence"]) > float(alone["img1"]["confidence"])
+    assert main([str(answers), "--type", "bbox", "--predictions", str(twice), "--out", "-"]) == 2
+
+
+def test_a_duplicate_prediction_names_its_own_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    answers = _write(
+        tmp_path / "answers.csv", [("task", "worker", "answer"), ("img1", "ann", json.dumps([1, 1, 2, 2]))]
+    )
+    twice = _write(
+        tmp_path / "twice.csv",
+        [("task", "model", "answer"), ("img1", "m", json.dumps([1, 1, 2, 2])), ("img1", "m", json.dumps([1, 1, 2, 2]))],
+    )
+
+    assert main([str(answers), "--type", "bbox", "--predictions", str(twice), "--out", "-"]) == 2
+    assert f"{twice} line 3: worker 'model:m' already answered task 'img1' on line 2" in capsys.readouterr().err
