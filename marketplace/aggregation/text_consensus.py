@@ -8,11 +8,16 @@ wins, and the winners, in order, are the consensus, which becomes the next backb
 transition network, built against one backbone (a centre-star alignment) instead of by aligning the answers one
 after another, which makes the result independent of the answers' order.
 
-Weights come from a reliability per worker, EM style: a worker's reliability ``r_w`` is the share of its words
-that the consensus keeps (hits over the longer of its answer and the consensus, with a Beta prior), and its vote
-weighs ``log(r_w / (1 − r_w)) + log(m − 1)``: the log-odds that a word it wrote is right when a wrong word is one
-of ``m`` plausible alternatives (one-coin Dawid-Skene per slot). The posterior of a slot's winner under those
-weights, averaged over the task's slots, is the task's confidence: the expected share of its words that are right.
+Weights come from a reliability per worker, EM style: a worker's reliability ``r_w`` is the expected share of its
+words that are right (the posteriors of the candidates it voted for, over the longer of its answer and the
+consensus, with a Beta prior), and its vote weighs ``log(r_w / (1 − r_w)) + log(m − 1)``: the log-odds that a word
+it wrote is right when a wrong word is one of ``m`` plausible alternatives (one-coin Dawid-Skene per slot). The
+posterior of a candidate is over all ``m`` of them, the ones nobody voted for included (weight 0): one answer alone
+is then as sure as its worker is reliable, and two equally reliable answers that differ are each about one half.
+The M-step counts expected hits, not the winners' hits: a worker who loses a coin flip is not taken for a worse one
+(which, round after round, would make the winners of such flips look sure). A task's confidence is one minus its
+expected errors (one minus the winner's posterior, summed over its slots and columns) over its consensus's words:
+the expected share of its words that are right.
 
 The first backbone of a task is its medoid: the answer with the least mean word edit distance to the task's other
 answers (the centre-star alignment depends on it: a poor first backbone, such as a short answer, leaves the
@@ -140,7 +145,7 @@ def text_consensus(
     rounds, done = 0, False
     while True:
         rounds += 1
-        outcome = vote(board, _weights(reliability[job.workers], prior))
+        outcome = vote(board, _weights(reliability[job.workers], prior), prior.alternatives)
         consensus = _with_gold(job, outcome.consensus)
         lengths = np.maximum(job.answers.lengths[job.ids], consensus.lengths[job.tasks])
         previous, reliability = reliability, _reliability(job, outcome.hits, lengths, prior)
