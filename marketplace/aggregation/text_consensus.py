@@ -22,7 +22,9 @@ the expected share of its words that are right.
 The first backbone of a task is its medoid: the answer with the least mean word edit distance to the task's other
 answers (the centre-star alignment depends on it: a poor first backbone, such as a short answer, leaves the
 consensus in a poor fixed point). Gold tasks keep their known text as backbone and consensus; their answers still
-inform the workers' reliabilities. Only the tasks whose backbone changed are aligned again in the next round.
+inform the workers' reliabilities. Only the tasks whose backbone changed are aligned again in the next round, and
+once no reliability moves by more than ``tol`` a round votes only on those tasks (the others' votes, under weights
+that no longer move, cannot change): the last rounds, which settle a few dozen tasks, cost those tasks only.
 """
 
 from __future__ import annotations
@@ -142,19 +144,48 @@ def text_consensus(
     job = _prepare(answers, gold, exclude_workers)
     reliability = np.full(job.n_workers, prior.right / (prior.right + prior.wrong))
     board = Board.build(job.answers, job.voters, _medoids(job, _weights(reliability[job.workers], prior)))
-    rounds, done = 0, False
+    backbone = board.backbone
+    outcome = vote(board, _weights(reliability[job.workers], prior), prior.alternatives)
+    rounds = 1
     while True:
-        rounds += 1
-        outcome = vote(board, _weights(reliability[job.workers], prior), prior.alternatives)
         consensus = _with_gold(job, outcome.consensus)
         lengths = np.maximum(job.answers.lengths[job.ids], consensus.lengths[job.tasks])
         previous, reliability = reliability, _reliability(job, outcome.hits, lengths, prior)
-        changed = board.backbone.differs(consensus)
-        done = not changed.any() and bool(np.abs(reliability - previous).max(initial=0.0) <= tol)
-        if done or rounds == max_iter:
-            return job.result(outcome, reliability, rounds, done)
-        if changed.any():
-            board = board.realigned(job.answers, consensus, changed)
+        changed = backbone.differs(consensus)
+        steady = bool(np.abs(reliability - previous).max(initial=0.0) <= tol)
+        if (steady and not changed.any()) or rounds == max_iter:
+            return job.result(outcome, reliability, rounds, steady and not changed.any())
+        rounds += 1
+        weights = _weights(reliability[job.workers], prior)
+        if steady:
+            # The weights have settled: only the tasks whose consensus moved can still change.
+            outcome = _revoted(job, outcome, consensus, changed, weights, prior.alternatives)
+        else:
+            board = board.realigned(job.answers, consensus, changed) if changed.any() else board
+            outcome = vote(board, weights, prior.alternatives)
+        backbone = consensus
+
+
+def _revoted(
+    job: _Job,
+    outcome: Vote,
+    consensus: Packed,
+    changed: npt.NDArray[np.bool_],
+    weights: FloatArray,
+    alternatives: float,
+) -> Vote:
+    """``outcome`` with the ``changed`` tasks voted again on their new backbone (``consensus``), on a board of
+    their own: a round that costs those tasks only."""
+    tasks = np.flatnonzero(changed)
+    mine = changed[job.tasks]
+    renumbered = np.cumsum(changed) - 1
+    voters = Voters.of(job.ids[mine], renumbered[job.tasks[mine]], len(tasks))
+    again = vote(Board.build(job.answers, voters, consensus.take(tasks)), weights[mine], alternatives)
+    lengths = np.zeros(job.n_tasks, dtype=np.int64)
+    lengths[tasks] = again.consensus.lengths
+    confidence, hits = outcome.confidence.copy(), outcome.hits.copy()
+    confidence[tasks], hits[mine] = again.confidence, again.hits
+    return Vote(outcome.consensus.where(changed, Packed(again.consensus.tokens, offsets_of(lengths))), confidence, hits)
 
 
 def text_medoid(
