@@ -251,12 +251,15 @@ def _medoids(job: _Job, weights: FloatArray) -> Packed:
     for a gold task).
 
     A task with more than ``_ANCHORS`` answers compares each answer with ``_ANCHORS`` of them (the first by content
-    hash), which bounds the cost per answer; below that every pair is compared once.
+    hash), which bounds the cost per answer; below that every pair is compared once. The content hash is worked
+    out only where it decides something: the anchors of such a task, and ties for a task's best answer.
     """
-    digest = _content_hash(job.answers, job.ids)
+    counts = job.voters.counts
+    digest = np.zeros(len(job.ids))
+    large = counts[job.tasks] > _ANCHORS
+    digest[large] = _content_hash(job.answers, job.ids[large])
     order = np.lexsort((digest, job.tasks))
     tasks = job.tasks[order]
-    counts = job.voters.counts
     rank = within(counts)  # each answer's rank within its task, by content
     start = np.repeat(np.cumsum(counts) - counts, counts)
     # Pairs (a, b): b an anchor (rank < _ANCHORS), and a after b when a is an anchor too.
@@ -272,8 +275,23 @@ def _medoids(job: _Job, weights: FloatArray) -> Packed:
     total += weighted_sums(second[both_anchors], (w[first] * distance)[both_anchors], len(order))
     mass += weighted_sums(second[both_anchors], w[first][both_anchors], len(order))
     mean = np.where(mass > 0, total / np.where(mass > 0, mass, 1.0), 0.0)
-    chosen = _best_per_task(tasks, -mean, job.answers.lengths[ids], digest[order], ids, job.n_tasks)
+    lengths, digest = job.answers.lengths[ids], digest[order]
+    tied = _tied(tasks, -mean, lengths, job.n_tasks)[tasks] & ~large[order]
+    digest[tied] = _content_hash(job.answers, ids[tied])
+    chosen = _best_per_task(tasks, -mean, lengths, digest, ids, job.n_tasks)
     return _with_gold(job, job.answers.take(chosen))
+
+
+def _tied(tasks: IntArray, score: FloatArray, lengths: IntArray, n_tasks: int) -> npt.NDArray[np.bool_]:
+    """Per task, whether two or more answers share the highest score and, among those, the least length."""
+    rounded = np.round(score, 9)
+    top = np.full(n_tasks, -np.inf)
+    np.maximum.at(top, tasks, rounded)
+    best = rounded == top[tasks]
+    shortest = np.full(n_tasks, np.iinfo(np.int64).max)
+    np.minimum.at(shortest, tasks[best], lengths[best])
+    tied: npt.NDArray[np.bool_] = np.bincount(tasks[best & (lengths == shortest[tasks])], minlength=n_tasks) > 1
+    return tied
 
 
 def _best_per_task(
