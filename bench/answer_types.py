@@ -108,9 +108,6 @@ def bench_multi_choice(data: Path, skip_slow: bool) -> list[Row]:
 
 
 def bench_text(data: Path, skip_slow: bool) -> list[Row]:
-    import pandas as pd
-    from crowdkit.aggregation import ROVER
-
     from marketplace.aggregation.types.text import RULES, error_rate, normalise
 
     rules = frozenset(RULES)
@@ -133,6 +130,9 @@ def bench_text(data: Path, skip_slow: bool) -> list[Row]:
         out.append((label, wer(dict(zip(consensus.tasks.tolist(), consensus.answers, strict=True))), seconds))
     if skip_slow:
         return out
+    import pandas as pd
+    from crowdkit.aggregation import ROVER
+
     frame = pd.DataFrame(
         {
             "task": [r["task"] for r in rows],
