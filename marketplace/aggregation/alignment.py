@@ -197,7 +197,9 @@ def _align_middles(
 
 def _batches(hyp_len: IntArray, ref_len: IntArray) -> list[IntArray]:
     """Pair indices sorted by size, cut into batches whose padded tables fit in ``_BATCH_CELLS`` cells."""
-    order = np.lexsort((hyp_len, ref_len))
+    # One integer key (reference length, then hypothesis length): a stable sort of 16-bit keys is a radix sort.
+    key = ref_len * (int(hyp_len.max(initial=0)) + 1) + hyp_len
+    order = np.argsort(key.astype(np.uint16) if key.max(initial=0) < 2**16 else key, kind="stable")
     rows = hyp_len[order] + 1
     widths = ref_len[order] + 1
     batches: list[IntArray] = []
