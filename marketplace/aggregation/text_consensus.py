@@ -275,36 +275,27 @@ def _medoids(job: _Job, weights: FloatArray) -> Packed:
     total += weighted_sums(second[both_anchors], (w[first] * distance)[both_anchors], len(order))
     mass += weighted_sums(second[both_anchors], w[first][both_anchors], len(order))
     mean = np.where(mass > 0, total / np.where(mass > 0, mass, 1.0), 0.0)
-    lengths, digest = job.answers.lengths[ids], digest[order]
-    tied = _tied(tasks, -mean, lengths, job.n_tasks)[tasks] & ~large[order]
+    # The best answer: the least mean distance, then the shortest, then by content hash (where still tied), so the
+    # choice depends on the answers' content only.
+    best = _at_top(tasks, np.round(-mean, 9).astype(np.float64), np.ones(len(order), dtype=bool), job.n_tasks)
+    best = _at_top(tasks, -job.answers.lengths[ids].astype(np.float64), best, job.n_tasks)
+    digest = digest[order]
+    tied = best & ~large[order] & (np.bincount(tasks[best], minlength=job.n_tasks)[tasks] > 1)
     digest[tied] = _content_hash(job.answers, ids[tied])
-    chosen = _best_per_task(tasks, -mean, lengths, digest, ids, job.n_tasks)
+    best = _at_top(tasks, -digest, best, job.n_tasks)
+    # Equal hashes (the same words): the first of them.
+    owners, first = np.unique(tasks[best], return_index=True)
+    chosen = np.full(job.n_tasks, -1, dtype=np.int64)
+    chosen[owners] = ids[best][first]
     return _with_gold(job, job.answers.take(chosen))
 
 
-def _tied(tasks: IntArray, score: FloatArray, lengths: IntArray, n_tasks: int) -> npt.NDArray[np.bool_]:
-    """Per task, whether two or more answers share the highest score and, among those, the least length."""
-    rounded = np.round(score, 9)
+def _at_top(tasks: IntArray, value: FloatArray, among: npt.NDArray[np.bool_], n_tasks: int) -> npt.NDArray[np.bool_]:
+    """Of the entries ``among``, those whose value is the highest of their task's entries ``among``."""
     top = np.full(n_tasks, -np.inf)
-    np.maximum.at(top, tasks, rounded)
-    best = rounded == top[tasks]
-    shortest = np.full(n_tasks, np.iinfo(np.int64).max)
-    np.minimum.at(shortest, tasks[best], lengths[best])
-    tied: npt.NDArray[np.bool_] = np.bincount(tasks[best & (lengths == shortest[tasks])], minlength=n_tasks) > 1
-    return tied
-
-
-def _best_per_task(
-    tasks: IntArray, score: FloatArray, lengths: IntArray, digest: FloatArray, ids: IntArray, n_tasks: int
-) -> IntArray:
-    """Per task, the answer id with the highest score; ties go to the shorter answer, then by content hash, so the
-    choice depends on the answers' content only. -1 for a task with no answer."""
-    order = np.lexsort((digest, lengths, -np.round(score, 9), tasks))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = tasks[order][1:] != tasks[order][:-1]
-    chosen = np.full(n_tasks, -1, dtype=np.int64)
-    chosen[tasks[order][first]] = ids[order][first]
-    return chosen
+    np.maximum.at(top, tasks[among], value[among])
+    at_top: npt.NDArray[np.bool_] = among & (value == top[tasks])
+    return at_top
 
 
 def _content_hash(answers: Packed, ids: IntArray) -> FloatArray:
