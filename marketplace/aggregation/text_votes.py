@@ -108,8 +108,10 @@ def _tally(
     best = np.where(rounded == top, votes, _NOTHING - 1).max(axis=1)
     peak = np.where(candidate, mass, -np.inf).max(axis=1, keepdims=True)
     voted = candidate.sum(axis=1)
-    spread = np.where(candidate, np.exp(mass - peak), 0.0).sum(axis=1) + _unvoted(alternatives, voted, peak[:, 0])
-    posterior = np.exp(np.take_along_axis(mass, first.astype(np.intp), axis=1) - peak) / spread[:, None, :]
+    relative = np.where(candidate, np.exp(mass - peak), 0.0)
+    spread = relative.sum(axis=1) + _unvoted(alternatives, voted, peak[:, 0])
+    # A vote's candidate is where its first equal answer stands.
+    posterior = np.take_along_axis(relative, first, axis=1) / spread[:, None, :]
     hit = np.where(votes >= 0, posterior, 0.0).sum(axis=2)
     return best, 1.0 / spread, hit
 
