@@ -11,7 +11,9 @@ answer type: encoding included; crowd-kit from a DataFrame built beforehand):
   (per-class DS sharing worker quality), per-class majority, crowd-kit BinaryRelevance(MajorityVote) and
   BinaryRelevance(DawidSkene).
 - text, crowdspeech_dev: WER per split after lower-casing and stripping punctuation (both sides); ours (weighted
-  consensus), the medoid, crowd-kit ROVER (with the same tokenizer).
+  consensus), the medoid, crowd-kit ROVER (with the same tokenizer). Then whether our confidence means what it says
+  (the expected share of the consensus's words that are right): tasks binned by confidence, each bin's mean
+  confidence beside its mean measured share, 1 − WER of the task's consensus (at least 0).
 - number, snow_affect: Pearson r and MAE against the expert mean, per scale (each scale a job); ours (bias and noise
   EM), mean, median. crowd-kit has no aggregator for numbers.
 - pairwise, passage_readability: Spearman of the item scores against the gold reading grades; ours (CrowdBT by EM),
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 REPO = Path(__file__).resolve().parents[1]
 TYPES = ("multi_choice", "text", "number", "pairwise")
@@ -108,9 +111,6 @@ def bench_multi_choice(data: Path, skip_slow: bool) -> list[Row]:
 
 
 def bench_text(data: Path, skip_slow: bool) -> list[Row]:
-    import pandas as pd
-    from crowdkit.aggregation import ROVER
-
     from marketplace.aggregation.types.text import RULES, error_rate, normalise
 
     rules = frozenset(RULES)
@@ -131,8 +131,17 @@ def bench_text(data: Path, skip_slow: bool) -> list[Row]:
     for method, label in (("em", "ours: weighted consensus"), ("medoid", "medoid")):
         seconds, consensus = _ours("text", rows, method)
         out.append((label, wer(dict(zip(consensus.tasks.tolist(), consensus.answers, strict=True))), seconds))
+        if method == "em":
+            right = {
+                t: max(0.0, 1.0 - error_rate(normalise(a, rules), truth[t], "wer"))
+                for t, a in zip(consensus.tasks.tolist(), consensus.answers, strict=True)
+            }
+            _print_calibration(consensus.confidence, np.array([right[t] for t in consensus.tasks.tolist()]))
     if skip_slow:
         return out
+    import pandas as pd
+    from crowdkit.aggregation import ROVER
+
     frame = pd.DataFrame(
         {
             "task": [r["task"] for r in rows],
@@ -144,6 +153,19 @@ def bench_text(data: Path, skip_slow: bool) -> list[Row]:
     seconds, result = _timed(lambda: rover.fit_predict(frame))
     out.append(("crowd-kit ROVER", wer(result.to_dict()), seconds))
     return out
+
+
+def _print_calibration(confidence: npt.NDArray[np.float64], right: npt.NDArray[np.float64]) -> None:
+    print("\ntext on crowdspeech_dev: our confidence against the measured share of words right (1 - WER, >= 0)")
+    print(f"  {'confidence':<14} {'tasks':>6} {'mean confidence':>16} {'mean share right':>17}")
+    edges = [0.0, 0.8, 0.9, 0.95, 0.98, 0.995, 1.0]
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        chosen = (confidence >= low) & ((confidence < high) if high < 1.0 else (confidence <= high))
+        if chosen.any():
+            bounds = f"[{low:.3f}, {high:.3f}{']' if high == 1.0 else ')'}"
+            mean_confidence, mean_right = confidence[chosen].mean(), right[chosen].mean()
+            print(f"  {bounds:<14} {int(chosen.sum()):>6} {mean_confidence:>16.3f} {mean_right:>17.3f}")
+    print(f"  {'all':<14} {len(confidence):>6} {confidence.mean():>16.3f} {right.mean():>17.3f}")
 
 
 def bench_number(data: Path, skip_slow: bool) -> list[Row]:

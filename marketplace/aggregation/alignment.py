@@ -197,7 +197,9 @@ def _align_middles(
 
 def _batches(hyp_len: IntArray, ref_len: IntArray) -> list[IntArray]:
     """Pair indices sorted by size, cut into batches whose padded tables fit in ``_BATCH_CELLS`` cells."""
-    order = np.lexsort((hyp_len, ref_len))
+    # One integer key (reference length, then hypothesis length): a stable sort of 16-bit keys is a radix sort.
+    key = ref_len * (int(hyp_len.max(initial=0)) + 1) + hyp_len
+    order = np.argsort(key.astype(np.uint16) if key.max(initial=0) < 2**16 else key, kind="stable")
     rows = hyp_len[order] + 1
     widths = ref_len[order] + 1
     batches: list[IntArray] = []
@@ -227,15 +229,13 @@ class _BitTable:
 
     def __init__(self, hyp_tokens: npt.NDArray[np.int32], ref_tokens: npt.NDArray[np.int32]) -> None:
         self.hyp_tokens, self.ref_tokens = hyp_tokens, ref_tokens
-        n_pairs = hyp_tokens.shape[0]
+        n_pairs, height = hyp_tokens.shape
         width = ref_tokens.shape[1]
-        # Peq[p, j]: bit i set where hypothesis word i equals reference word j; built as (P, j, i) booleans so that
-        # the bits of one column are contiguous bytes, which pad to 8 and read as one uint64.
-        equal = ref_tokens[:, :, None] == hyp_tokens[:, None, :]
-        packed = np.packbits(equal, axis=2, bitorder="little")  # (P, width, bytes)
-        spread = np.zeros((n_pairs, width, 8), dtype=np.uint8)
-        spread[:, :, : packed.shape[2]] = packed
-        peq = spread.view("<u8").reshape(n_pairs, width)
+        # Peq[p, j]: bit i set where hypothesis word i equals reference word j; one pass per hypothesis word, over
+        # the whole batch (a third of the time of packing (P, j, i) booleans with np.packbits).
+        peq = np.zeros((n_pairs, width), dtype=_U64)
+        for i in range(height):
+            peq |= (ref_tokens == hyp_tokens[:, i : i + 1]).astype(_U64) << _U64(i)
         self.vp = np.empty((n_pairs, width + 1), dtype=_U64)
         self.vn = np.empty((n_pairs, width + 1), dtype=_U64)
         vp = np.full(n_pairs, ~_U64(0), dtype=_U64)  # column 0: D[i][0] = i, every vertical delta +1

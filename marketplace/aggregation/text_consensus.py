@@ -8,16 +8,23 @@ wins, and the winners, in order, are the consensus, which becomes the next backb
 transition network, built against one backbone (a centre-star alignment) instead of by aligning the answers one
 after another, which makes the result independent of the answers' order.
 
-Weights come from a reliability per worker, EM style: a worker's reliability ``r_w`` is the share of its words
-that the consensus keeps (hits over the longer of its answer and the consensus, with a Beta prior), and its vote
-weighs ``log(r_w / (1 − r_w)) + log(m − 1)``: the log-odds that a word it wrote is right when a wrong word is one
-of ``m`` plausible alternatives (one-coin Dawid-Skene per slot). The posterior of a slot's winner under those
-weights, averaged over the task's slots, is the task's confidence: the expected share of its words that are right.
+Weights come from a reliability per worker, EM style: a worker's reliability ``r_w`` is the expected share of its
+words that are right (the posteriors of the candidates it voted for, over the longer of its answer and the
+consensus, with a Beta prior), and its vote weighs ``log(r_w / (1 − r_w)) + log(m − 1)``: the log-odds that a word
+it wrote is right when a wrong word is one of ``m`` plausible alternatives (one-coin Dawid-Skene per slot). The
+posterior of a candidate is over all ``m`` of them, the ones nobody voted for included (weight 0): one answer alone
+is then as sure as its worker is reliable, and two equally reliable answers that differ are each about one half.
+The M-step counts expected hits, not the winners' hits: a worker who loses a coin flip is not taken for a worse one
+(which, round after round, would make the winners of such flips look sure). A task's confidence is one minus its
+expected errors (one minus the winner's posterior, summed over its slots and columns) over its consensus's words:
+the expected share of its words that are right.
 
 The first backbone of a task is its medoid: the answer with the least mean word edit distance to the task's other
 answers (the centre-star alignment depends on it: a poor first backbone, such as a short answer, leaves the
 consensus in a poor fixed point). Gold tasks keep their known text as backbone and consensus; their answers still
-inform the workers' reliabilities. Only the tasks whose backbone changed are aligned again in the next round.
+inform the workers' reliabilities. Only the tasks whose backbone changed are aligned again in the next round, and
+once no reliability moves by more than ``tol`` a round votes only on those tasks (the others' votes, under weights
+that no longer move, cannot change): the last rounds, which settle a few dozen tasks, cost those tasks only.
 """
 
 from __future__ import annotations
@@ -137,19 +144,48 @@ def text_consensus(
     job = _prepare(answers, gold, exclude_workers)
     reliability = np.full(job.n_workers, prior.right / (prior.right + prior.wrong))
     board = Board.build(job.answers, job.voters, _medoids(job, _weights(reliability[job.workers], prior)))
-    rounds, done = 0, False
+    backbone = board.backbone
+    outcome = vote(board, _weights(reliability[job.workers], prior), prior.alternatives)
+    rounds = 1
     while True:
-        rounds += 1
-        outcome = vote(board, _weights(reliability[job.workers], prior))
         consensus = _with_gold(job, outcome.consensus)
         lengths = np.maximum(job.answers.lengths[job.ids], consensus.lengths[job.tasks])
         previous, reliability = reliability, _reliability(job, outcome.hits, lengths, prior)
-        changed = board.backbone.differs(consensus)
-        done = not changed.any() and bool(np.abs(reliability - previous).max(initial=0.0) <= tol)
-        if done or rounds == max_iter:
-            return job.result(outcome, reliability, rounds, done)
-        if changed.any():
-            board = board.realigned(job.answers, consensus, changed)
+        changed = backbone.differs(consensus)
+        steady = bool(np.abs(reliability - previous).max(initial=0.0) <= tol)
+        if (steady and not changed.any()) or rounds == max_iter:
+            return job.result(outcome, reliability, rounds, steady and not changed.any())
+        rounds += 1
+        weights = _weights(reliability[job.workers], prior)
+        if steady:
+            # The weights have settled: only the tasks whose consensus moved can still change.
+            outcome = _revoted(job, outcome, consensus, changed, weights, prior.alternatives)
+        else:
+            board = board.realigned(job.answers, consensus, changed) if changed.any() else board
+            outcome = vote(board, weights, prior.alternatives)
+        backbone = consensus
+
+
+def _revoted(
+    job: _Job,
+    outcome: Vote,
+    consensus: Packed,
+    changed: npt.NDArray[np.bool_],
+    weights: FloatArray,
+    alternatives: float,
+) -> Vote:
+    """``outcome`` with the ``changed`` tasks voted again on their new backbone (``consensus``), on a board of
+    their own: a round that costs those tasks only."""
+    tasks = np.flatnonzero(changed)
+    mine = changed[job.tasks]
+    renumbered = np.cumsum(changed) - 1
+    voters = Voters.of(job.ids[mine], renumbered[job.tasks[mine]], len(tasks))
+    again = vote(Board.build(job.answers, voters, consensus.take(tasks)), weights[mine], alternatives)
+    lengths = np.zeros(job.n_tasks, dtype=np.int64)
+    lengths[tasks] = again.consensus.lengths
+    confidence, hits = outcome.confidence.copy(), outcome.hits.copy()
+    confidence[tasks], hits[mine] = again.confidence, again.hits
+    return Vote(outcome.consensus.where(changed, Packed(again.consensus.tokens, offsets_of(lengths))), confidence, hits)
 
 
 def text_medoid(
@@ -215,12 +251,15 @@ def _medoids(job: _Job, weights: FloatArray) -> Packed:
     for a gold task).
 
     A task with more than ``_ANCHORS`` answers compares each answer with ``_ANCHORS`` of them (the first by content
-    hash), which bounds the cost per answer; below that every pair is compared once.
+    hash), which bounds the cost per answer; below that every pair is compared once. The content hash is worked
+    out only where it decides something: the anchors of such a task, and ties for a task's best answer.
     """
-    digest = _content_hash(job.answers, job.ids)
+    counts = job.voters.counts
+    digest = np.zeros(len(job.ids))
+    large = counts[job.tasks] > _ANCHORS
+    digest[large] = _content_hash(job.answers, job.ids[large])
     order = np.lexsort((digest, job.tasks))
     tasks = job.tasks[order]
-    counts = job.voters.counts
     rank = within(counts)  # each answer's rank within its task, by content
     start = np.repeat(np.cumsum(counts) - counts, counts)
     # Pairs (a, b): b an anchor (rank < _ANCHORS), and a after b when a is an anchor too.
@@ -236,21 +275,27 @@ def _medoids(job: _Job, weights: FloatArray) -> Packed:
     total += weighted_sums(second[both_anchors], (w[first] * distance)[both_anchors], len(order))
     mass += weighted_sums(second[both_anchors], w[first][both_anchors], len(order))
     mean = np.where(mass > 0, total / np.where(mass > 0, mass, 1.0), 0.0)
-    chosen = _best_per_task(tasks, -mean, job.answers.lengths[ids], digest[order], ids, job.n_tasks)
+    # The best answer: the least mean distance, then the shortest, then by content hash (where still tied), so the
+    # choice depends on the answers' content only.
+    best = _at_top(tasks, np.round(-mean, 9).astype(np.float64), np.ones(len(order), dtype=bool), job.n_tasks)
+    best = _at_top(tasks, -job.answers.lengths[ids].astype(np.float64), best, job.n_tasks)
+    digest = digest[order]
+    tied = best & ~large[order] & (np.bincount(tasks[best], minlength=job.n_tasks)[tasks] > 1)
+    digest[tied] = _content_hash(job.answers, ids[tied])
+    best = _at_top(tasks, -digest, best, job.n_tasks)
+    # Equal hashes (the same words): the first of them.
+    owners, first = np.unique(tasks[best], return_index=True)
+    chosen = np.full(job.n_tasks, -1, dtype=np.int64)
+    chosen[owners] = ids[best][first]
     return _with_gold(job, job.answers.take(chosen))
 
 
-def _best_per_task(
-    tasks: IntArray, score: FloatArray, lengths: IntArray, digest: FloatArray, ids: IntArray, n_tasks: int
-) -> IntArray:
-    """Per task, the answer id with the highest score; ties go to the shorter answer, then by content hash, so the
-    choice depends on the answers' content only. -1 for a task with no answer."""
-    order = np.lexsort((digest, lengths, -np.round(score, 9), tasks))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = tasks[order][1:] != tasks[order][:-1]
-    chosen = np.full(n_tasks, -1, dtype=np.int64)
-    chosen[tasks[order][first]] = ids[order][first]
-    return chosen
+def _at_top(tasks: IntArray, value: FloatArray, among: npt.NDArray[np.bool_], n_tasks: int) -> npt.NDArray[np.bool_]:
+    """Of the entries ``among``, those whose value is the highest of their task's entries ``among``."""
+    top = np.full(n_tasks, -np.inf)
+    np.maximum.at(top, tasks[among], value[among])
+    at_top: npt.NDArray[np.bool_] = among & (value == top[tasks])
+    return at_top
 
 
 def _content_hash(answers: Packed, ids: IntArray) -> FloatArray:

@@ -7,9 +7,11 @@
 - **Insertion columns**: words an answer has in gap g of the backbone, by rank k; the task's answers without one
   vote for nothing. They are few (one per extra word), so they are tallied by sorting integer keys.
 
-The winner of a group is the candidate with the most weight (ties: the higher code, so a word beats nothing); its
-posterior under the weights as log-odds, ``exp(W_best) / Σ_c exp(W_c)``, averaged over a task's groups, is the
-task's confidence. An answer's hits are the winners it voted for, which is what its worker's reliability counts.
+The winner of a group is the candidate with the most weight (ties: the higher code, so a word beats nothing). Its
+posterior under the weights as log-odds is ``exp(W_best) / (Σ_c exp(W_c) + max(m − k, 0))``: the ``k`` candidates
+voted for, and the ``m − k`` plausible alternatives nobody voted for, each of weight 0. A task's confidence is one
+minus its groups' summed doubt (one minus the winner's posterior) over its consensus's words. An answer's hits are
+the posteriors of the words it voted for (expected hits), which is what its worker's reliability counts.
 """
 
 from __future__ import annotations
@@ -47,21 +49,22 @@ class _Ballot:
     hits: FloatArray  # per answer
 
 
-def vote(board: Board, weights: FloatArray) -> Vote:
-    """The consensus of every task, its confidence, and each answer's hits (``weights``: one per voter)."""
+def vote(board: Board, weights: FloatArray, alternatives: float) -> Vote:
+    """The consensus of every task, its confidence, and each answer's expected hits (``weights``: one per voter;
+    ``alternatives``: the candidates a group has, voted for or not)."""
     voters = board.voters
-    slots = _slots(board, weights)
-    columns = _columns(board, weights)
+    slots = _slots(board, weights, alternatives)
+    columns = _columns(board, weights, alternatives)
     groups = [slots, columns]
     task = np.concatenate([g.task for g in groups])
-    posterior_sum = weighted_sums(task, np.concatenate([g.posterior for g in groups]), voters.n_tasks)
-    n_groups = np.bincount(task, minlength=voters.n_tasks)
-    answered = voters.counts > 0
-    confidence = np.where(n_groups > 0, posterior_sum / np.maximum(n_groups, 1), np.where(answered, 1.0, 0.0))
-    return Vote(_assemble(board, groups), confidence, slots.hits + columns.hits)
+    doubt = weighted_sums(task, 1.0 - np.concatenate([g.posterior for g in groups]), voters.n_tasks)
+    consensus = _assemble(board, groups)
+    expected = 1.0 - doubt / np.maximum(consensus.lengths, 1)
+    confidence = np.where(voters.counts > 0, np.clip(expected, 0.0, 1.0), 0.0)
+    return Vote(consensus, confidence, slots.hits + columns.hits)
 
 
-def _slots(board: Board, weights: FloatArray) -> _Ballot:
+def _slots(board: Board, weights: FloatArray, alternatives: float) -> _Ballot:
     """Tally every slot, tasks of the same (answers, backbone length) together. A candidate's weight is one
     bincount of the answers' weights by (block, first equal vote, slot)."""
     voters, backbone = board.voters, board.backbone
@@ -79,6 +82,7 @@ def _slots(board: Board, weights: FloatArray) -> _Ballot:
                 board.aligned[where].reshape(-1, size, width),
                 board.first[where].reshape(-1, size, width),
                 weights[answers],
+                alternatives,
             )
             slots = backbone.offsets[tasks][:, None] + np.arange(width)
             winner[slots], posterior[slots] = best, sure
@@ -89,10 +93,11 @@ def _slots(board: Board, weights: FloatArray) -> _Ballot:
 
 
 def _tally(
-    votes: IntArray, first: npt.NDArray[np.int16], weights: FloatArray
+    votes: IntArray, first: npt.NDArray[np.int16], weights: FloatArray, alternatives: float
 ) -> tuple[IntArray, FloatArray, FloatArray]:
     """Blocks of votes (b × n answers × L slots), each vote's first equal answer, the answers' weights (b × n): per
-    slot the winner and its posterior, per answer its hits. Answer c stands for a candidate where first == c."""
+    slot the winner and its posterior, per answer its expected hits. Answer c stands for a candidate where
+    first == c."""
     blocks, size, width = votes.shape
     key = (np.arange(blocks)[:, None, None] * size + first) * width + np.arange(width)
     spread_weights = np.broadcast_to(weights[:, :, None], votes.shape)
@@ -102,9 +107,20 @@ def _tally(
     top = rounded.max(axis=1, keepdims=True)
     best = np.where(rounded == top, votes, _NOTHING - 1).max(axis=1)
     peak = np.where(candidate, mass, -np.inf).max(axis=1, keepdims=True)
-    spread = np.where(candidate, np.exp(mass - peak), 0.0).sum(axis=1)
-    hit = ((votes == best[:, None, :]) & (votes >= 0)).sum(axis=2)
+    voted = candidate.sum(axis=1)
+    relative = np.where(candidate, np.exp(mass - peak), 0.0)
+    spread = relative.sum(axis=1) + _unvoted(alternatives, voted, peak[:, 0])
+    # A vote's candidate is where its first equal answer stands.
+    posterior = np.take_along_axis(relative, first, axis=1) / spread[:, None, :]
+    hit = np.where(votes >= 0, posterior, 0.0).sum(axis=2)
     return best, 1.0 / spread, hit
+
+
+def _unvoted(alternatives: float, voted: IntArray, peak: FloatArray) -> FloatArray:
+    """The weight of the candidates nobody voted for (weight 0 each, relative to the group's top weight ``peak``):
+    the truth may be a word no answer has, which is what keeps one answer, or two that disagree, from being sure."""
+    unvoted: FloatArray = np.maximum(alternatives - voted, 0.0) * np.exp(-peak)
+    return unvoted
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,7 +159,7 @@ class _ColumnPlan:
         return cls(task, gap, rank, column, inverse[:n], inverse[n:], owner, code, order, starts)
 
 
-def _columns(board: Board, weights: FloatArray) -> _Ballot:
+def _columns(board: Board, weights: FloatArray, alternatives: float) -> _Ballot:
     voters, insertions = board.voters, board.insertions
     plan: _ColumnPlan | None = board.cache.get("columns")
     if plan is None:
@@ -164,11 +180,12 @@ def _columns(board: Board, weights: FloatArray) -> _Ballot:
     )
     best = plan.order[np.minimum.reduceat(at_top, plan.starts)]
     winner = plan.code[best]
-    peak = mass[best]
-    spread = np.bincount(plan.owner, weights=np.exp(mass - peak[plan.owner]), minlength=n_columns)
-    hits = weighted_sums(
-        insertions.answers, (insertions.tokens == winner[plan.column]).astype(np.float64), len(voters.tasks)
-    )
+    peak: FloatArray = mass[best].astype(np.float64)
+    candidates = np.bincount(plan.owner, minlength=n_columns)
+    spread = weighted_sums(plan.owner, np.exp(mass - peak[plan.owner]), n_columns)
+    spread += _unvoted(alternatives, candidates, peak)
+    posterior = np.exp(mass[plan.which] - peak[plan.column]) / spread[plan.column]
+    hits = weighted_sums(insertions.answers, posterior, len(voters.tasks))
     return _Ballot(plan.task, plan.gap, plan.rank, np.zeros(n_columns, np.int64), winner, 1.0 / spread, hits)
 
 

@@ -171,3 +171,42 @@ def test_malformed_text_answers_are_refused() -> None:
         TextAnswers(
             tasks=[0, 0], workers=[0, 0], n_tasks=1, n_workers=1, tokens=[0, 1], offsets=[0, 1, 2], n_vocabulary=2
         )
+
+
+# Five tasks where workers 0, 1 and 2 all write the same text: they are equally reliable.
+AGREED = [
+    (t, w, text)
+    for t, text in enumerate(["a big dog ran", "the red hat", "a cat ran", "a red mat", "the dog sat"], 1)
+    for w in (0, 1, 2)
+]
+
+
+def _disputed(rows: list[tuple[int, int, str]]) -> float:
+    return float(text_consensus(_text(rows + AGREED, VOCABULARY)).confidence[0])
+
+
+def test_two_equally_reliable_workers_who_disagree_completely_leave_the_task_in_doubt() -> None:
+    confidence = _disputed([(0, 0, "the cat sat on a mat"), (0, 1, "big dog ran red hat a")])
+
+    assert 0.3 < confidence < 0.6  # either could be right, and maybe neither
+
+
+def test_two_workers_who_agree_make_the_task_sure() -> None:
+    assert _disputed([(0, 0, "the cat sat on a mat"), (0, 1, "the cat sat on a mat")]) > 0.98
+
+
+def test_a_third_answer_that_sides_with_one_of_two_raises_the_confidence_but_not_to_full_agreement() -> None:
+    split = _disputed([(0, 0, "the cat sat on a mat"), (0, 1, "big dog ran red hat a")])
+    two_to_one = _disputed(
+        [(0, 0, "the cat sat on a mat"), (0, 1, "big dog ran red hat a"), (0, 2, "the cat sat on a mat")]
+    )
+    agreed = _disputed([(0, 0, "the cat sat on a mat"), (0, 2, "the cat sat on a mat")])
+
+    assert split + 0.3 < two_to_one < agreed
+
+
+def test_a_lone_answer_is_as_sure_as_its_worker_is_reliable() -> None:
+    result = text_consensus(_text([(0, 0, "the cat sat on a mat")] + AGREED, VOCABULARY))
+
+    assert result.confidence[0] < 0.99
+    assert result.confidence[0] == pytest.approx(result.worker_reliability[0], abs=0.05)
