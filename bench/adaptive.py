@@ -20,7 +20,9 @@ For every single-choice set at the top level of ``--datasets`` (a folder with ``
    agreement with the crowd alone.
 
 Printed per set, averaged over ``--seeds`` draws: paid answers per item, against fixed overlap 5, and accuracy
-against the truth, with its difference from fixed overlap 5; then the answers fixed overlap needs for the policy's
+against the truth, with its difference from fixed overlap 5; the share right of the items an adaptive policy stopped
+at its confidence target (issue #23: at least the target minus 2 points); then the answers fixed overlap needs for
+the policy's
 accuracy (interpolated between fixed 1 and 7: ``>7`` past it) and the saving at that equal accuracy. The targets:
 adaptive overlap ≥ 30% fewer answers than fixed 5 at equal accuracy (within 0.3 point; issue #23), and with a model
 ≥ 50% fewer (issue #24). One confidence target for every set (``--targets`` prints several side by side): no
@@ -32,7 +34,7 @@ from __future__ import annotations
 import argparse
 import csv
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +70,7 @@ class Draw:
 class Outcome:
     paid: float  # answers per item
     accuracy: float  # percent
+    settled_right: float = float("nan")  # percent right among the items that stopped at the confidence target
 
 
 def _read(path: Path) -> list[dict[str, str]]:
@@ -153,7 +156,9 @@ def run_adaptive(job: Draw, *, overlap_min: int, target: float, model: float | N
             confidence_target=target,
         )
         if (grown == counts).all():
-            return _outcome(job, counts, result.labels)
+            settled = result.confidence >= target
+            right = float((result.labels[settled] == job.truth[settled]).mean() * 100) if settled.any() else 0.0
+            return replace(_outcome(job, counts, result.labels), settled_right=right)
         counts = grown
 
 
@@ -185,7 +190,7 @@ def bench_set(crowd: FittedCrowd, *, n_items: int, seeds: int, targets: list[flo
           f"{n_items} items x {seeds} draws; {seconds:.1f} s)")  # fmt: skip
     print(
         f"  {'policy':<36} {'paid/item':>9} {'vs fixed 5':>10} {'accuracy':>9} {'vs fixed 5':>10}"
-        f" {'fixed for it':>12} {'saving there':>12}"
+        f" {'fixed for it':>12} {'saving there':>12} {'settled right':>13}"
     )
     for name, outcomes in policies.items():
         if name.startswith("fixed") and name not in ("fixed 3", "fixed 5", "fixed 7"):
@@ -197,14 +202,19 @@ def bench_set(crowd: FittedCrowd, *, n_items: int, seeds: int, targets: list[flo
         else:
             needed = float(np.interp(mean.accuracy, curve, np.arange(1, DEPTH + 1)))
             fixed, there = f"{needed:12.2f}", f"{1 - mean.paid / needed:12.0%}"
+        settled = f"{mean.settled_right:12.2f}%" if mean.settled_right == mean.settled_right else " " * 13
         print(
             f"  {name:<36} {mean.paid:9.2f} {-saving:+10.0%} {mean.accuracy:8.2f}% "
-            f"{mean.accuracy - reference.accuracy:+9.2f} {fixed} {there}"
+            f"{mean.accuracy - reference.accuracy:+9.2f} {fixed} {there} {settled}"
         )
 
 
 def _mean(outcomes: list[Outcome]) -> Outcome:
-    return Outcome(float(np.mean([o.paid for o in outcomes])), float(np.mean([o.accuracy for o in outcomes])))
+    return Outcome(
+        float(np.mean([o.paid for o in outcomes])),
+        float(np.mean([o.accuracy for o in outcomes])),
+        float(np.mean([o.settled_right for o in outcomes])),
+    )
 
 
 def main() -> None:
