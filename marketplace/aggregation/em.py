@@ -74,11 +74,29 @@ class DirichletPrior:
 
     def confusion_pseudo_counts(self, n_classes: int) -> FloatArray:
         """``a`` laid out like the expected counts, ``(l, k)``; symmetric, so the layout is moot."""
-        if n_classes == 1:
-            return np.full((1, 1), self.strength)
-        error = self.strength * (1.0 - self.accuracy) / (n_classes - 1)
-        correct = self.strength * self.accuracy
-        return np.full((n_classes, n_classes), error) + np.eye(n_classes) * (correct - error)
+        return _pseudo_counts(n_classes, self.strength, np.array(self.accuracy))
+
+    def worker_pseudo_counts(self, n_classes: int, accuracy: npt.ArrayLike) -> FloatArray:
+        """``(W, l, k)``: worker w's rows lean to its own prior accuracy (its record elsewhere: a history), ``accuracy``
+        ``(W,)``; NaN (no record) is this prior's ``accuracy``. Clipped to (1/K, 0.98]: a record never makes a
+        worker adversarial nor certain, and the ``strength`` pseudo-answers still fade behind the job's own."""
+        wanted = np.asarray(accuracy, dtype=np.float64)
+        if wanted.ndim != 1:
+            raise InvalidOptionError("worker_prior_accuracy must be one number per worker")
+        floor = 1.0 / max(n_classes, 2) + 0.01
+        own = np.where(np.isnan(wanted), self.accuracy, np.clip(wanted, floor, 0.98))
+        return _pseudo_counts(n_classes, self.strength, own)
+
+
+def _pseudo_counts(n_classes: int, strength: float, accuracy: FloatArray) -> FloatArray:
+    """``strength`` pseudo-answers per row, ``accuracy`` of them on the diagonal: ``(l, k)`` for one accuracy,
+    ``(W, l, k)`` for one per worker."""
+    if n_classes == 1:
+        return np.full((*accuracy.shape, 1, 1), strength)
+    error = strength * (1.0 - accuracy[..., None, None]) / (n_classes - 1)
+    correct = strength * accuracy[..., None, None]
+    eye = np.eye(n_classes)
+    return error * (1.0 - eye) + correct * eye
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,15 +128,20 @@ def dawid_skene(
     max_iter: int = 100,
     tol: float = 1e-6,
     prior: DirichletPrior | None = None,
+    worker_prior_accuracy: npt.ArrayLike | None = None,
 ) -> DawidSkeneResult:
     """Fit full Dawid-Skene (one K×K confusion matrix per worker) by EM.
 
     ``gold`` clamps those tasks to their known label in every E-step; ``exclude_workers`` drops those workers'
     answers; ``init_posteriors`` ``(n_tasks, K)`` warm-starts EM from a previous run's posteriors (rows with a
     NaN, e.g. new tasks, start from majority vote); ``max_iter`` caps the EM iterations and ``tol`` is the
-    relative change of the penalised log-likelihood under which EM has converged.
+    relative change of the penalised log-likelihood under which EM has converged. ``worker_prior_accuracy``
+    ``(n_workers,)``: each worker's accuracy elsewhere (their history; NaN: none), the mean of their confusion
+    prior instead of ``prior.accuracy`` (:meth:`DirichletPrior.worker_pseudo_counts`).
     """
-    return _fit(answers, gold, exclude_workers, init_posteriors, max_iter, tol, prior, _full_confusion)
+    return _fit(
+        answers, gold, exclude_workers, init_posteriors, max_iter, tol, prior, _full_confusion, worker_prior_accuracy
+    )
 
 
 def one_coin_dawid_skene(
@@ -172,6 +195,7 @@ def _fit(
     tol: float,
     prior: DirichletPrior | None,
     confusion_step: ConfusionStep,
+    worker_prior_accuracy: npt.ArrayLike | None = None,
 ) -> DawidSkeneResult:
     if max_iter < 1 or not tol >= 0:
         raise InvalidOptionError("need max_iter >= 1 and tol >= 0")
@@ -184,7 +208,11 @@ def _fit(
         matrix=AnswerMatrix.build(kept),
         gold=gold_labels,
         informative=_informative_tasks(task_counts, gold_labels),
-        pseudo=prior.confusion_pseudo_counts(kept.n_classes),
+        pseudo=(
+            prior.confusion_pseudo_counts(kept.n_classes)
+            if worker_prior_accuracy is None
+            else _per_worker(prior, kept, worker_prior_accuracy)
+        ),
         prior=prior,
         confusion_step=confusion_step,
     )
@@ -192,6 +220,13 @@ def _fit(
     fit = _em(problem, start, max_iter, tol)
     worker_counts = np.bincount(kept.workers, minlength=kept.n_workers).astype(np.int64)
     return _result(fit, task_counts, worker_counts)
+
+
+def _per_worker(prior: DirichletPrior, answers: Answers, accuracy: npt.ArrayLike) -> FloatArray:
+    pseudo = prior.worker_pseudo_counts(answers.n_classes, accuracy)
+    if pseudo.shape[0] != answers.n_workers:
+        raise InvalidOptionError("worker_prior_accuracy needs one entry per worker")
+    return pseudo
 
 
 def _em(problem: _Problem, posteriors: FloatArray, max_iter: int, tol: float) -> _Fit:
@@ -275,7 +310,7 @@ def _normalise_log(log_joint: FloatArray) -> tuple[FloatArray, FloatArray]:
 
 def _log_prior_density(problem: _Problem, log_confusion: FloatArray, log_prior: FloatArray) -> float:
     # Dirichlet log densities up to constants, so that "penalised log-likelihood" is what MAP-EM increases.
-    confusion_term = np.einsum("wlk,lk->", log_confusion, problem.pseudo)
+    confusion_term = float((log_confusion * problem.pseudo).sum())  # pseudo: (l, k) for all, or (W, l, k)
     return float(confusion_term + problem.prior.classes * log_prior.sum())
 
 

@@ -185,3 +185,23 @@ def test_it_rejects_options_out_of_range(options: dict[str, float]) -> None:
 def test_it_rejects_a_prior_that_could_produce_zeros(prior: dict[str, float]) -> None:
     with pytest.raises(InvalidOptionError):
         DirichletPrior(**prior)
+
+
+def test_a_workers_history_leans_their_prior_and_breaks_a_tie_only_while_the_job_says_little() -> None:
+    # Two workers split on one task; worker 0's record elsewhere is good, worker 1's poor.
+    answers = Answers(tasks=[0, 0], workers=[0, 1], labels=[0, 1], n_tasks=1, n_workers=2, n_classes=2)
+
+    plain = dawid_skene(answers)
+    seeded = dawid_skene(answers, worker_prior_accuracy=[0.95, 0.55])
+    unknown = dawid_skene(answers, worker_prior_accuracy=[np.nan, np.nan])
+
+    assert abs(plain.posteriors[0, 0] - 0.5) < 1e-6  # nothing tells them apart
+    assert seeded.labels[0] == 0 and seeded.posteriors[0, 0] > 0.6
+    np.testing.assert_allclose(unknown.posteriors, plain.posteriors)  # no record: the default prior
+
+
+def test_a_history_prior_needs_one_entry_per_worker() -> None:
+    answers = Answers(tasks=[0], workers=[0], labels=[0], n_tasks=1, n_workers=2, n_classes=2)
+
+    with pytest.raises(InvalidOptionError):
+        dawid_skene(answers, worker_prior_accuracy=[0.9])
