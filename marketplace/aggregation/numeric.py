@@ -23,13 +23,17 @@ mean, with three exact workers and one answering at random, the exact ones look 
    on the mean estimate, as wide as the answers); its posterior variance, scaled by how much the task's own answers
    disagree beyond the workers' noise, gives the confidence (two answers 1 and 4 are not as sure as 2 and 2).
 
+The hyper-parameters (the biases' spread, the noise prior, the prior's centre) are re-estimated for the first
+20 rounds, then held, and from then on each round takes a damped step: the fit settles on one state whatever the
+order of the answers (a fit still moving after ``max_iter`` rounds keeps its last state, flagged not converged).
+
 All in standardised units (answers minus their mean, over their spread), all vectorised: bincounts over answers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +46,13 @@ from marketplace.aggregation.inputs import FloatArray, IntArray
 #: No worker is taken as more precise than 3% of the answers' spread (standardised variance 1e-3): with a handful
 #: of answers per worker, biases can fit them exactly, and a variance let go to 0 makes one answer decide.
 _MIN_VARIANCE = 1e-3
+
+#: The hyper-parameters are re-estimated for this many rounds, then held: the EM proper then fits biases, noise
+#: and values under a fixed prior and settles. Re-estimated every round, the prior and the fit fed each other (the
+#: biases' spread grows as the noise shrinks, which lets the biases fit the answers, which shrinks the noise; the
+#: noise prior flips between "workers alike" and not): on a small job the fit wandered for hundreds of rounds along
+#: a path the order of its sums nudged, and two orders of the same answers could end far apart.
+_SETTLE_AFTER = 20
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,8 +115,15 @@ class _State:
     # move it), as wide as the answers themselves (1 in standardised units): weak, it only steadies thin tasks.
     prior_mean: float = 0.0
     prior_variance: float = 1.0
+    # The hyper-parameters (the biases' spread, the noise prior's pseudo-answers and typical variance, the prior's
+    # centre), re-estimated for the first rounds, then held (see ``_SETTLE_AFTER``).
+    held: bool = False
+    bias_spread: float = 1.0
+    noise_prior: tuple[float, float] = (2.0, 1.0)
 
     def update_prior(self, job: _Job, mean: FloatArray) -> None:
+        if self.held:
+            return
         informed = np.bincount(job.tasks, minlength=job.n_tasks) > 0
         informed[job.gold_tasks] = True
         if informed.any():
@@ -135,20 +153,25 @@ def bias_noise_em(
     while iterations < max_iter and not done:
         iterations += 1
         deviations = job.values - _others(job, state)
+        before = (state.bias, state.variance)
         if bias:
             state.bias = _bias(job, state, deviations)
         residuals = deviations - state.bias[job.workers]
         state.variance, state.weights = _noise(job, state, residuals, dof)
+        if state.held:
+            # Damped (the variances in log units): half a step, then ever shorter ones. The leave-one-out update is
+            # not an EM step proper: it can flip between two states for ever, which half steps turn into a
+            # settling, and on a small job with the t weights it can wander, which the shrinking steps stop.
+            step = 1.0 / (2.0 + (iterations - _SETTLE_AFTER) / _SETTLE_AFTER)
+            state.bias = before[0] + step * (state.bias - before[0])
+            state.variance = before[1] * (state.variance / before[1]) ** step
         state.update_prior(job, estimate)
+        state.held = iterations >= _SETTLE_AFTER
         previous = estimate
         estimate = _estimate(job, state)[0]
-        done = bool(np.abs(estimate - previous).max(initial=0.0) <= tol)
-    if not done:
-        # A fit that did not settle (on a small job without gold the biases are barely identified, and the fit can
-        # wander along a path the order of its sums nudges) gives way to the medians, which follow no path: the
-        # same answers give the same result whatever their order; flagged as not converged.
-        median = numeric_median(answers, gold=gold, exclude_workers=exclude_workers, tolerance=tolerance)
-        return replace(median, iterations=iterations, converged=False)
+        done = state.held and bool(np.abs(estimate - previous).max(initial=0.0) <= tol)
+    # A fit that did not settle within max_iter keeps its last state, flagged as not converged (switching to the
+    # medians made the result depend on which side of max_iter an order of the sums stopped).
     return _result(job, state, tolerance, iterations, done)
 
 
@@ -291,10 +314,14 @@ def _bias(job: _Job, state: _State, deviations: FloatArray) -> FloatArray:
     raw = weighted_sums(job.workers, state.weights * deviations, job.n_workers) / np.maximum(counts, 1e-12)
     sampling = state.variance / np.maximum(counts, 1e-12)
     answered = counts > 0
-    spread = (
-        float(np.average(raw[answered] ** 2 - sampling[answered], weights=counts[answered])) if answered.any() else 0.0
-    )
-    spread = max(spread, 1e-6)
+    if not state.held:
+        spread = (
+            float(np.average(raw[answered] ** 2 - sampling[answered], weights=counts[answered]))
+            if answered.any()
+            else 0.0
+        )
+        state.bias_spread = max(spread, 1e-6)
+    spread = state.bias_spread
     shrunk: FloatArray = np.where(answered, raw * spread / (spread + sampling), 0.0)
     if job.gold_tasks.size == 0 and answered.any():
         # The anchor: the biases average 0 weighted by each worker's information (answers over noise), not by
@@ -311,7 +338,9 @@ def _noise(job: _Job, state: _State, residuals: FloatArray, dof: float | None) -
     weighted = weights * squares
     counts = job.worker_counts
     sums = weighted_sums(job.workers, weighted, job.n_workers)
-    pseudo, typical = _variance_prior(sums, counts)
+    if not state.held:
+        state.noise_prior = _variance_prior(sums, counts)
+    pseudo, typical = state.noise_prior
     variance: FloatArray = (sums + pseudo * typical) / (counts + pseudo)
     return np.maximum(variance, _MIN_VARIANCE), weights
 
