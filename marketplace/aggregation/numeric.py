@@ -54,6 +54,10 @@ _MIN_VARIANCE = 1e-3
 #: a path the order of its sums nudged, and two orders of the same answers could end far apart.
 _SETTLE_AFTER = 20
 
+#: Once held, each round takes 1 / (2 + rounds since / this) of its step: half steps stop a flip between two states,
+#: ever shorter ones a wandering, and a fit converging slowly (joy in snow_affect: 370 rounds) still gets there.
+_STEP_DECAY = 100.0
+
 
 @dataclass(frozen=True, eq=False)
 class NumericAnswers(CrowdAnswers):
@@ -162,7 +166,7 @@ def bias_noise_em(
             # Damped (the variances in log units): half a step, then ever shorter ones. The leave-one-out update is
             # not an EM step proper: it can flip between two states for ever, which half steps turn into a
             # settling, and on a small job with the t weights it can wander, which the shrinking steps stop.
-            step = 1.0 / (2.0 + (iterations - _SETTLE_AFTER) / _SETTLE_AFTER)
+            step = 1.0 / (2.0 + (iterations - _SETTLE_AFTER) / _STEP_DECAY)
             state.bias = before[0] + step * (state.bias - before[0])
             state.variance = before[1] * (state.variance / before[1]) ** step
         state.update_prior(job, estimate)

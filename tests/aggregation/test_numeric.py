@@ -161,22 +161,22 @@ def _reordered(answers: NumericAnswers, order: list[int]) -> NumericAnswers:
 
 
 @pytest.mark.parametrize(
-    ("tasks", "workers", "values", "settles"),
+    ("tasks", "workers", "values"),
     [
         # The property test's flake: one order settled after ~360 rounds on biases that fit every answer (three
         # answers 3 gave 3.4), the other ran out of rounds and fell back to the medians.
-        ([1, 0, 1, 1, 0], [3, 1, 1, 2, 0], [3.0, 1.0, 3.0, 3.0, 3.0], True),
+        ([1, 0, 1, 1, 0], [3, 1, 1, 2, 0], [3.0, 1.0, 3.0, 3.0, 3.0]),
         # Flipped between two states for ever (the leave-one-out update is no EM step proper).
         ([0, 0, 2, 0, 2, 3, 0, 2, 3, 2, 1, 1, 2, 3, 1], [3, 1, 2, 2, 4, 0, 4, 1, 1, 3, 2, 3, 0, 2, 0],
-         [5.0, 6.0, 3.0, 3.0, 0.0, 1.0, 0.0, 2.0, 10.0, 10.0, 4.0, 5.0, 9.0, 6.0, 2.0], True),
-        # Wandered, with the hyper-parameters held, along a path the order of the sums nudged: the shrinking steps
-        # stop it (still moving by more than 1e-6 a round after 500, so flagged as not converged), on one fit.
+         [5.0, 6.0, 3.0, 3.0, 0.0, 1.0, 0.0, 2.0, 10.0, 10.0, 4.0, 5.0, 9.0, 6.0, 2.0]),
+        # Wandered, with the hyper-parameters held, along a path the order of the sums nudged: shrinking steps stop
+        # it (after ~420 rounds).
         ([2, 1, 0, 2, 3, 3, 4, 1, 0], [2, 1, 2, 1, 3, 4, 4, 3, 3],
-         [1.0, 10.0, 10.0, 6.0, 2.0, 6.0, 5.0, 0.0, 4.0], False),
+         [1.0, 10.0, 10.0, 6.0, 2.0, 6.0, 5.0, 0.0, 4.0]),
     ],
 )  # fmt: skip
 def test_a_small_job_settles_on_one_fit_whatever_the_order_of_its_answers(
-    tasks: list[int], workers: list[int], values: list[float], settles: bool
+    tasks: list[int], workers: list[int], values: list[float]
 ) -> None:
     answers = NumericAnswers(tasks=tasks, workers=workers, n_tasks=5, n_workers=5, values=values)
     fits = [bias_noise_em(_reordered(answers, order)) for order in ([*range(len(tasks))], [*range(len(tasks))][::-1])]
@@ -185,5 +185,5 @@ def test_a_small_job_settles_on_one_fit_whatever_the_order_of_its_answers(
         np.testing.assert_allclose(fit.values, fits[0].values, atol=1e-9)
         np.testing.assert_allclose(fit.confidence, fits[0].confidence, atol=1e-9)
         np.testing.assert_allclose(fit.noise, fits[0].noise, atol=1e-9)
-    assert fits[0].converged is settles
-    assert fits[0].iterations < 500 or not settles
+    assert fits[0].converged
+    assert fits[0].iterations < 500
