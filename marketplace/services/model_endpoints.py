@@ -30,7 +30,13 @@ from marketplace.models import Item, Job, ModelEndpoint, ModelRequest, Upload
 from marketplace.services.aggregation import aggregation_enqueue_if_answered
 from marketplace.services.commit import after_commit
 from marketplace.services.predictions import predictions_put
-from marketplace.services.webhook_delivery import BACKOFF_SECONDS, MAX_ATTEMPTS, REQUEUE_EVERY, SENDING_LEASE
+from marketplace.services.webhook_delivery import (
+    BACKOFF_SECONDS,
+    MAX_ATTEMPTS,
+    REQUEUE_EVERY,
+    SENDING_LEASE,
+    rows_requeue,
+)
 from marketplace.services.webhook_http import http_post
 from marketplace.services.webhook_signing import webhook_secret_new, webhook_sign
 from qualification import storable
@@ -165,14 +171,4 @@ def model_requests_requeue(*, limit: int = 500) -> int:
         Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, created_at__lt=now - REQUEUE_EVERY)
     )
     stuck = Q(status=Status.SENDING, last_attempt_at__lt=now - SENDING_LEASE)
-    with transaction.atomic():
-        ids = list(
-            ModelRequest.objects.select_for_update(skip_locked=True)
-            .filter(due | stuck)
-            .order_by("id")
-            .values_list("id", flat=True)[:limit]
-        )
-        ModelRequest.objects.filter(pk__in=ids).update(next_attempt_at=now + REQUEUE_EVERY)
-        for request_id in ids:
-            _enqueue(request_id)
-    return len(ids)
+    return rows_requeue(ModelRequest.objects.all(), due | stuck, _enqueue, limit=limit)

@@ -25,7 +25,6 @@ def items_settled_announce(*, job: Job) -> int:
     behind = Item.objects.filter(task=OuterRef("pk")).filter(
         Q(result__isnull=True) | Q(result__answer_count__lt=OuterRef("submitted_count"))
     )
-    announced = 0
     with transaction.atomic():
         settled = (
             MicroTask.objects.select_for_update(no_key=True, skip_locked=True)
@@ -51,8 +50,7 @@ def items_settled_announce(*, job: Job) -> int:
         size = settings.WEBHOOK_RESULTS_MAX_ITEMS
         for start in range(0, len(rows), size):
             webhook_emit(job=job, event="job.items_settled", data=_data(rows[start : start + size], len(rows)))
-        announced = len(rows)
-    return announced
+    return len(rows)
 
 
 def _data(rows: list[tuple[int, str, Any, float]], total: int) -> dict[str, Any]:

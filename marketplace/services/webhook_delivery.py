@@ -7,12 +7,13 @@ with another single UPDATE. Two runs of the same task send once; a delivered row
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from marketplace.models import WebhookDelivery, WebhookEvent
@@ -138,14 +139,21 @@ def webhook_deliveries_requeue(*, limit: int = 500) -> int:
     stuck = Q(status=Status.SENDING, last_attempt_at__lt=now - SENDING_LEASE) & (
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=now)
     )
+    return rows_requeue(WebhookDelivery.objects.all(), due | stuck, webhook_delivery_enqueue, limit=limit)
+
+
+def rows_requeue(rows: QuerySet[Any], condition: Q, enqueue: Callable[[int], None], *, limit: int) -> int:
+    """Enqueue the rows of an outbox (webhook deliveries, model requests) that `condition` says are due, oldest first,
+    each pushed back REQUEUE_EVERY; rows another sweeper holds are skipped. Returns how many."""
+    now = timezone.now()
     with transaction.atomic():
         ids = list(
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
-            .filter(due | stuck)
+            rows.select_for_update(skip_locked=True)
+            .filter(condition)
             .order_by("id")
             .values_list("id", flat=True)[:limit]
         )
-        WebhookDelivery.objects.filter(pk__in=ids).update(next_attempt_at=now + REQUEUE_EVERY)
-        for delivery_id in ids:
-            webhook_delivery_enqueue(delivery_id)
+        rows.filter(pk__in=ids).update(next_attempt_at=now + REQUEUE_EVERY)
+        for row_id in ids:
+            enqueue(row_id)
     return len(ids)
