@@ -1,7 +1,7 @@
 """Adaptive overlap on crowds fitted to real data, with and without a model as an annotator.
 
     .venv/bin/python bench/adaptive.py [--datasets ../shared/datasets] [--sets bluebirds ...] [--items 2000]
-                                       [--seeds 3] [--targets 0.95 0.99]
+                                       [--seeds 3] [--targets 0.8 0.9]
 
 For every single-choice set at the top level of ``--datasets`` (a folder with ``answers.csv`` and ``truth.csv``):
 
@@ -10,20 +10,23 @@ For every single-choice set at the top level of ``--datasets`` (a folder with ``
    looks like the crowd), each worker's share of the answers as in the data, the classes as frequent as in the
    truth.
 2. **The job**: ``--items`` items of one item per micro-task; every answer the crowd could give is drawn up front
-   (up to 7 distinct workers per item, picked by their share), and so is each simulated model's prediction (right
-   with its accuracy, else a uniformly drawn other class). Policies differ only in how many of those answers they
-   pay for (common random numbers): the difference is the policy, not the draw.
-3. **Policies**, each aggregated by Dawid-Skene as the marketplace does: fixed overlap 3, 5 and 7; adaptive overlap
-   (``marketplace.aggregation.overlap_targets``: an item stops when its confidence reaches the target, one more
-   answer per round otherwise) from 2 to 7 answers; and the same from 1 to 7 answers with a model of 85% and one of
-   70% as one more annotator (never paid: the paid answers are people's). No gold: the model earns its weight from
-   agreement with the crowd alone.
+   (up to 11 distinct workers per item, picked by their share), and so is each simulated model's prediction. Two
+   models per accuracy (85% and 70%): one whose score says nothing (right with its accuracy on every item, its
+   mistakes a uniformly drawn other class), and a *scored* one whose confidence on each item is drawn
+   (``1/K + (1 - 1/K) * Beta``, concentration 2, averaging the accuracy) and which is right with that confidence (a
+   calibrated model). Policies differ only in how many of those answers they pay for (common random numbers): the
+   difference is the policy, not the draw.
+3. **Policies**, each aggregated by Dawid-Skene as the marketplace does: fixed overlap 1 to 11 (the reference curve);
+   adaptive overlap (``marketplace.aggregation.overlap_targets``: an item stops when its confidence reaches the
+   target, one more answer per round otherwise) from 2 to 7 answers; and the same from 1 to 7 answers with each
+   model as an annotator as the marketplace enters it (one per score band, ``score_bands``; never paid: the paid
+   answers are people's). No gold: the model earns its weight from agreement with the crowd alone.
 
 Printed per set, averaged over ``--seeds`` draws: paid answers per item, against fixed overlap 5, and accuracy
 against the truth, with its difference from fixed overlap 5; the share right of the items an adaptive policy stopped
 at its confidence target (issue #23: at least the target minus 2 points); then the answers fixed overlap needs for
 the policy's
-accuracy (interpolated between fixed 1 and 7: ``>7`` past it) and the saving at that equal accuracy. The targets:
+accuracy (interpolated between fixed 1 and 11: ``>11`` past it) and the saving at that equal accuracy. The targets:
 adaptive overlap ≥ 30% fewer answers than fixed 5 at equal accuracy (within 0.3 point; issue #23), and with a model
 ≥ 50% fewer (issue #24). One confidence target for every set (``--targets`` prints several side by side): no
 tuning per set.
@@ -41,11 +44,31 @@ import numpy as np
 import numpy.typing as npt
 
 from marketplace.aggregation import Answers, dawid_skene, initial_overlap_targets, overlap_targets
+from marketplace.aggregation.score_bands import MAX_BANDS, score_bands
 
 IntArray = npt.NDArray[np.int64]
-DEPTH = 7
+DEPTH = 7  # the most answers a policy pays for on an item
+FIXED_DEPTH = 11  # fixed overlap is run up to here: the reference curve for a policy more accurate than fixed 7
 POOLED_PSEUDO_ANSWERS = 2.0
 MODELS = (0.85, 0.70)
+# A scored model's confidence on an item: 1/K + (1 - 1/K) * Beta with this concentration (alpha + beta), its mean set
+# so that the confidences average the model's accuracy; the model is right with its confidence (calibrated).
+SCORE_CONCENTRATION = 2.0
+
+
+@dataclass(frozen=True)
+class Model:
+    accuracy: float
+    scored: bool  # False: every prediction has one score (the score tells nothing)
+
+    def __str__(self) -> str:
+        return f"model {self.accuracy:.0%}{', scored' if self.scored else ''}"
+
+
+@dataclass(frozen=True)
+class Predictions:
+    labels: IntArray  # (n,)
+    scores: np.ndarray  # (n,)
 
 
 @dataclass(frozen=True)
@@ -59,9 +82,9 @@ class FittedCrowd:
 @dataclass(frozen=True)
 class Draw:
     truth: IntArray  # (n,)
-    workers: IntArray  # (n, DEPTH): distinct workers per item, in the order they answer
-    labels: IntArray  # (n, DEPTH)
-    models: dict[float, IntArray]  # accuracy -> (n,) predictions
+    workers: IntArray  # (n, FIXED_DEPTH): distinct workers per item, in the order they answer
+    labels: IntArray  # (n, FIXED_DEPTH)
+    models: dict[Model, Predictions]
     n_workers: int
     n_classes: int
 
@@ -103,32 +126,43 @@ def draw(crowd: FittedCrowd, n_items: int, seed: int) -> Draw:
     n_workers, k = crowd.confusions.shape[0], crowd.confusions.shape[1]
     truth = rng.choice(k, size=n_items, p=crowd.class_prior)
     keys = np.log(crowd.share)[None, :] + rng.gumbel(size=(n_items, n_workers))  # weighted, without replacement
-    workers = np.argsort(-keys, axis=1)[:, :DEPTH].astype(np.int64)
+    workers = np.argsort(-keys, axis=1)[:, :FIXED_DEPTH].astype(np.int64)
     cumulative = crowd.confusions[workers, truth[:, None]].cumsum(axis=2)
-    labels = np.minimum((rng.random((n_items, DEPTH, 1)) > cumulative).sum(axis=2), k - 1).astype(np.int64)
+    labels = np.minimum((rng.random((n_items, workers.shape[1], 1)) > cumulative).sum(axis=2), k - 1).astype(np.int64)
     models = {}
     for accuracy in MODELS:
-        wrong = (truth + rng.integers(1, k, size=n_items)) % k
-        models[accuracy] = np.where(rng.random(n_items) < accuracy, truth, wrong).astype(np.int64)
+        for scored in (False, True):
+            if scored:
+                mean = (accuracy - 1 / k) / (1 - 1 / k)
+                a, b = SCORE_CONCENTRATION * mean, SCORE_CONCENTRATION * (1 - mean)
+                scores = 1 / k + (1 - 1 / k) * rng.beta(a, b, size=n_items)
+            else:
+                scores = np.full(n_items, accuracy)
+            wrong = (truth + rng.integers(1, k, size=n_items)) % k
+            right = rng.random(n_items) < scores
+            models[Model(accuracy, scored)] = Predictions(np.where(right, truth, wrong).astype(np.int64), scores)
     return Draw(truth, workers, labels, models, n_workers, k)
 
 
-def collected(job: Draw, counts: IntArray, model: float | None) -> Answers:
-    """The first ``counts[i]`` answers of each item, and the model's prediction on every item (worker W)."""
+def collected(job: Draw, counts: IntArray, model: Model | None) -> Answers:
+    """The first ``counts[i]`` answers of each item, and the model's prediction on every item: one annotator per
+    score band (workers W, W + 1, ...), as the marketplace enters a model."""
     n = len(job.truth)
-    keep = np.arange(DEPTH)[None, :] < counts[:, None]
+    keep = np.arange(job.workers.shape[1])[None, :] < counts[:, None]
     items = np.broadcast_to(np.arange(n)[:, None], keep.shape)[keep]
     workers, labels = job.workers[keep], job.labels[keep]
     if model is not None:
+        predictions = job.models[model]
+        bands = np.asarray(score_bands(["model"] * n, predictions.scores.tolist()))
         items = np.concatenate([items, np.arange(n)])
-        workers = np.concatenate([workers, np.full(n, job.n_workers)])
-        labels = np.concatenate([labels, job.models[model]])
+        workers = np.concatenate([workers, job.n_workers + bands])
+        labels = np.concatenate([labels, predictions.labels])
     return Answers(
         tasks=items,
         workers=workers,
         labels=labels,
         n_tasks=n,
-        n_workers=job.n_workers + 1,
+        n_workers=job.n_workers + MAX_BANDS,
         n_classes=job.n_classes,
     )
 
@@ -138,7 +172,7 @@ def run_fixed(job: Draw, overlap: int) -> Outcome:
     return _outcome(job, counts, dawid_skene(collected(job, counts, None)).labels)
 
 
-def run_adaptive(job: Draw, *, overlap_min: int, target: float, model: float | None) -> Outcome:
+def run_adaptive(job: Draw, *, overlap_min: int, target: float, model: Model | None) -> Outcome:
     """Round after round: aggregate, then one more answer for every item below the target, until none moves."""
     n = len(job.truth)
     counts = initial_overlap_targets(n, overlap_min=overlap_min)
@@ -175,36 +209,37 @@ def bench_set(crowd: FittedCrowd, *, n_items: int, seeds: int, targets: list[flo
     started = time.perf_counter()
     for seed in range(seeds):
         job = draw(crowd, n_items, seed)
-        for overlap in range(1, DEPTH + 1):
+        for overlap in range(1, job.workers.shape[1] + 1):
             note(f"fixed {overlap}", run_fixed(job, overlap))
         for target in targets:
             note(f"adaptive 2-7 at {target}", run_adaptive(job, overlap_min=2, target=target, model=None))
-        for accuracy in MODELS:
+        for model in job.models:
             for target in targets:
-                name = f"model {accuracy:.0%} + adaptive 1-7 at {target}"
-                note(name, run_adaptive(job, overlap_min=1, target=target, model=accuracy))
+                outcome = run_adaptive(job, overlap_min=1, target=target, model=model)
+                note(f"{model} + adaptive 1-7 at {target}", outcome)
     seconds = time.perf_counter() - started
     reference = _mean(policies["fixed 5"])
-    curve = np.maximum.accumulate([_mean(policies[f"fixed {k}"]).accuracy for k in range(1, DEPTH + 1)])
+    depth = sum(name.startswith("fixed") for name in policies)
+    curve = np.maximum.accumulate([_mean(policies[f"fixed {k}"]).accuracy for k in range(1, depth + 1)])
     print(f"\n{crowd.name} ({crowd.confusions.shape[0]} workers, {crowd.confusions.shape[1]} classes fitted; "
           f"{n_items} items x {seeds} draws; {seconds:.1f} s)")  # fmt: skip
     print(
-        f"  {'policy':<36} {'paid/item':>9} {'vs fixed 5':>10} {'accuracy':>9} {'vs fixed 5':>10}"
+        f"  {'policy':<40} {'paid/item':>9} {'vs fixed 5':>10} {'accuracy':>9} {'vs fixed 5':>10}"
         f" {'fixed for it':>12} {'saving there':>12} {'settled right':>13}"
     )
     for name, outcomes in policies.items():
-        if name.startswith("fixed") and name not in ("fixed 3", "fixed 5", "fixed 7"):
+        if name.startswith("fixed") and name not in ("fixed 3", "fixed 5", "fixed 7", f"fixed {depth}"):
             continue
         mean = _mean(outcomes)
         saving = 1 - mean.paid / reference.paid
         if mean.accuracy > curve[-1]:
-            fixed, there = f"{'>' + str(DEPTH):>12}", f"{'>=' + format(1 - mean.paid / DEPTH, '.0%'):>12}"
+            fixed, there = f"{'>' + str(depth):>12}", f"{'>=' + format(1 - mean.paid / depth, '.0%'):>12}"
         else:
-            needed = float(np.interp(mean.accuracy, curve, np.arange(1, DEPTH + 1)))
+            needed = float(np.interp(mean.accuracy, curve, np.arange(1, depth + 1)))
             fixed, there = f"{needed:12.2f}", f"{1 - mean.paid / needed:12.0%}"
         settled = f"{mean.settled_right:12.2f}%" if mean.settled_right == mean.settled_right else " " * 13
         print(
-            f"  {name:<36} {mean.paid:9.2f} {-saving:+10.0%} {mean.accuracy:8.2f}% "
+            f"  {name:<40} {mean.paid:9.2f} {-saving:+10.0%} {mean.accuracy:8.2f}% "
             f"{mean.accuracy - reference.accuracy:+9.2f} {fixed} {there} {settled}"
         )
 
@@ -223,7 +258,7 @@ def main() -> None:
     parser.add_argument("--sets", nargs="*", help="folder names (default: every single-choice set)")
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--targets", type=float, nargs="+", default=[0.9, 0.95])
+    parser.add_argument("--targets", type=float, nargs="+", default=[0.8, 0.9])
     args = parser.parse_args()
     folders = sorted(p for p in args.datasets.iterdir() if (p / "answers.csv").exists() and (p / "truth.csv").exists())
     for folder in folders:

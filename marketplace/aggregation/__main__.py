@@ -17,10 +17,12 @@
   every file, so the file decides).
 - GOLD.csv: columns ``task`` and ``answer`` (or ``label``), in the same encoding: known answers, clamped during
   aggregation. Gold rows for tasks that have no answer are skipped (and counted on stderr).
-- PREDICTIONS.csv (``--predictions``): columns ``task``, ``model`` and ``answer`` (and ``score``, read but not used),
-  a model's answers in the same encoding: each model is one more annotator (worker ``model:<name>``), its quality
-  earned as a worker's and printed on stderr (for ``bbox`` and ``spans``, the answers' other columns, a text's
-  ``length``, are the task's own). One prediction per model and task.
+- PREDICTIONS.csv (``--predictions``): columns ``task``, ``model`` and ``answer`` (and optionally ``score``, the
+  model's confidence in [0, 1], may be empty), a model's answers in the same encoding: each model is one more
+  annotator (worker ``model:<name>``), or one per score band when its predictions carry scores (``model:<name>
+  (score band 2 of 4)``, see ``score_bands``), its quality earned as a worker's and printed on stderr (for ``bbox``
+  and ``spans``, the answers' other columns, a text's ``length``, are the task's own). One prediction per model and
+  task.
 - OUT.csv (``-`` for stdout): ``task,answer,confidence``, one row per task in order of first appearance, the
   answer in the same JSON encoding; for ``pairwise``, ``item,score`` (items sorted by id; higher = first more
   often). With the old ``label`` column the output keeps its old form, ``task,label,confidence``.
@@ -49,6 +51,7 @@ from typing import Any, TextIO
 
 from marketplace.aggregation.errors import AggregationError
 from marketplace.aggregation.rows import MODEL_PREFIX
+from marketplace.aggregation.score_bands import annotator_names, parse_score
 from marketplace.aggregation.spreadsheets import csv_text
 from marketplace.aggregation.structured_cli import AGGREGATORS
 from marketplace.aggregation.structured_cli import run as run_structured
@@ -165,8 +168,15 @@ def _read_answers(path: Path, kind: AnswerType, schema: Any) -> _Rows:
 
 
 def _read_predictions(path: Path, kind: AnswerType, schema: Any) -> _Rows:
-    """Each model's answers, as the answers of a worker named ``model:<name>``."""
-    table = read_columns(path, ("task", "model"), answer_columns=("answer",))
+    """Each model's answers, as the answers of a worker named ``model:<name>``, one per score band when the model's
+    predictions carry scores (``model:<name> (score band 1 of 4)``, see ``score_bands``)."""
+    table = read_columns(path, ("task", "model"), answer_columns=("answer",), optional=("score",))
+    scores = []
+    for line, text in zip(table.lines, table.columns.get("score", [""] * len(table.lines)), strict=True):
+        try:
+            scores.append(parse_score(text))
+        except ValueError as exc:
+            raise CliError(f"{path} line {line}: {exc}") from exc
     first_line: dict[tuple[str, str], int] = {}
     answers = []
     for line, task, model, raw in zip(
@@ -176,7 +186,7 @@ def _read_predictions(path: Path, kind: AnswerType, schema: Any) -> _Rows:
         if earlier != line:
             raise CliError(f"{path} line {line}: model {model!r} already predicted task {task!r} on line {earlier}")
         answers.append(_clean(kind, schema, task, raw, False, f"{path} line {line}"))
-    workers = [MODEL_PREFIX + model for model in table.columns["model"]]
+    workers = [MODEL_PREFIX + name for name in annotator_names(table.columns["model"], scores)]
     return _Rows(table.columns["task"], workers, answers, False)
 
 
@@ -224,13 +234,16 @@ class Table:
     lines: list[int]
 
 
-def read_columns(path: Path, required: Sequence[str], *, answer_columns: Sequence[str]) -> Table:
-    """The ``required`` columns and the first of ``answer_columns`` present, of a CSV file with a header."""
+def read_columns(
+    path: Path, required: Sequence[str], *, answer_columns: Sequence[str], optional: Sequence[str] = ()
+) -> Table:
+    """The ``required`` columns, the first of ``answer_columns`` present, and the ``optional`` columns present (these
+    may be empty), of a CSV file with a header."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
             # The reader's own line count stays right when a quoted field spans several lines.
-            return _read_rows(((reader.line_num, row) for row in reader), path, required, answer_columns)
+            return _read_rows(((reader.line_num, row) for row in reader), path, required, answer_columns, optional)
     except OSError as exc:
         raise CliError(f"{path}: cannot read ({exc.strerror})") from exc
     except (csv.Error, UnicodeDecodeError) as exc:
@@ -238,7 +251,11 @@ def read_columns(path: Path, required: Sequence[str], *, answer_columns: Sequenc
 
 
 def _read_rows(
-    rows: Iterator[tuple[int, list[str]]], path: Path, required: Sequence[str], answer_columns: Sequence[str]
+    rows: Iterator[tuple[int, list[str]]],
+    path: Path,
+    required: Sequence[str],
+    answer_columns: Sequence[str],
+    optional: Sequence[str] = (),
 ) -> Table:
     _, first = next(rows, (0, []))
     header = [name.strip() for name in first]
@@ -251,7 +268,7 @@ def _read_rows(
         missing.append(" or ".join(map(repr, answer_columns)))
     if missing or answer_column is None:
         raise CliError(f"{path} line 1: missing column(s) {', '.join(missing)} in header {','.join(header)}")
-    names = [*required, answer_column]
+    names = [*required, answer_column, *(name for name in optional if name in header)]
     positions = [header.index(name) for name in names]
     values: dict[str, list[str]] = {name: [] for name in names}
     lines: list[int] = []
@@ -262,7 +279,7 @@ def _read_rows(
             raise CliError(f"{path} line {line}: expected {len(header)} fields, got {len(row)}")
         for name, position in zip(names, positions, strict=True):
             value = row[position].strip()
-            if not value:
+            if not value and name not in optional:
                 raise CliError(f"{path} line {line}: empty {name}")
             values[name].append(value)
         lines.append(line)

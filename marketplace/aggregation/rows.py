@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from marketplace.aggregation.score_bands import annotator_names, parse_score
+
 
 class CliInputError(Exception):
     """A user-facing error: printed on stderr as one line, exit status 2."""
@@ -72,17 +74,26 @@ MODEL_PREFIX = "model:"
 
 
 def with_predictions(answers: Rows, predictions: Rows) -> Rows:
-    """The answers, then each model's predictions (columns task, model, answer) as the answers of a worker named
-    ``model:<name>``; another column of the answers (a text's ``length``) is the task's own, from its first answer."""
+    """The answers, then each model's predictions (columns task, model, answer, optional score) as the answers of a
+    worker named ``model:<name>`` (one per score band when the model's predictions carry scores: see
+    ``score_bands``); another column of the answers (a text's ``length``) is the task's own, from its first answer."""
     workers = answers.columns["worker"]
     named = sorted({worker for worker in workers if worker.startswith(MODEL_PREFIX)})
     if named:
         raise answers.error(workers.index(named[0]), f"worker names starting with {MODEL_PREFIX!r} are kept for models")
+    models = predictions.columns["model"]
+    unique_pairs(predictions, predictions.columns["task"], [MODEL_PREFIX + model for model in models])  # before bands
+    scores = []
+    for index, text in enumerate(predictions.columns.get("score", [""] * len(predictions))):
+        try:
+            scores.append(parse_score(text))
+        except ValueError as exc:
+            raise predictions.error(index, str(exc)) from exc
     first_row = {task: i for i, task in reversed(list(enumerate(answers.columns["task"])))}
     columns: dict[str, list[str]] = {}
     for name, values in answers.columns.items():
         if name == "worker":
-            extra = [MODEL_PREFIX + model for model in predictions.columns["model"]]
+            extra = [MODEL_PREFIX + annotator for annotator in annotator_names(models, scores)]
         elif name in predictions.columns:
             extra = predictions.columns[name]
         else:

@@ -3,8 +3,8 @@
 - ANSWERS.csv: columns ``task``, ``worker``, ``answer`` (the answer JSON-encoded, see the type's codec); other
   columns are ignored, except an optional ``length`` for ``spans`` (the text's length).
 - GOLD.csv: columns ``task``, ``answer``: known answers, clamped.
-- PREDICTIONS.csv (``--predictions``): columns ``task``, ``model``, ``answer``: each model one more annotator, a
-  worker named ``model:<name>``.
+- PREDICTIONS.csv (``--predictions``): columns ``task``, ``model``, ``answer`` and optionally ``score``: each model
+  one more annotator, a worker named ``model:<name>`` (one per score band when it has scores: ``score_bands``).
 - OUT.csv (``-``: stdout): ``task,answer,confidence``, one row per task of ANSWERS.csv in order of first
   appearance, the answer in the input's encoding, the confidence the probability that it is exactly right.
 
@@ -42,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         answers = read_rows(args.answers, ("task", "worker", "answer"), optional=("length",))
         if args.predictions:
-            answers = with_predictions(answers, read_rows(args.predictions, ("task", "model", "answer")))
+            answers = with_predictions(
+                answers, read_rows(args.predictions, ("task", "model", "answer"), optional=("score",))
+            )
         gold = read_rows(args.gold, ("task", "answer")) if args.gold else None
         started = time.perf_counter()
         rows, report = AGGREGATORS[args.type](answers, gold)

@@ -6,6 +6,11 @@ and the overlap targets count people), is never paid, and has no participation, 
 predictions take part on the items people answered and on gold items (where its quality is learned); an item only a
 model has labelled gets no result. In the engine's arrays a model is a worker whose id is negative
 (`-1 - index`, in the order of `models`), which no user id is.
+
+A model version whose predictions carry scores enters as several annotators, one per score band
+(`marketplace.aggregation.score_bands`): the weight of its sure and of its doubtful predictions is each earned, so
+the score counts for what it proved to be worth on this job and no more. What is stored and reported is per model
+version: its bands' quality, weighted by their predictions.
 """
 
 from dataclasses import dataclass
@@ -13,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from marketplace.aggregation.score_bands import annotator_names
 from marketplace.models import ModelQuality, Prediction
 
 
@@ -21,20 +27,24 @@ class ModelAnswers:
     """Predictions as answer rows `(item_id, worker_id, answer)`, the model of worker id `-1 - i` being `models[i]`."""
 
     rows: list[tuple[int, int, Any]]
-    models: list[str]
+    models: list[str]  # the model version of each annotator (a version with score bands appears once per band)
 
 
 def model_answers(*, job_id: int, answered: set[int], gold: set[int]) -> ModelAnswers:
-    """The job's predictions on items people answered and on gold items, one annotator per model version."""
-    found = (
-        Prediction.objects.filter(job_id=job_id).order_by("model", "item_id").values_list("item_id", "model", "answer")
-    )
-    models = sorted({model for _, model, _ in found})
-    code = {model: -1 - i for i, model in enumerate(models)}
-    rows = [
-        (item_id, code[model], answer) for item_id, model, answer in found if item_id in answered or item_id in gold
+    """The job's predictions on items people answered and on gold items, one annotator per model version and score
+    band (the bands cut at the quantiles of the version's scores on these items)."""
+    found = [
+        (item_id, model, answer, score)
+        for item_id, model, answer, score in Prediction.objects.filter(job_id=job_id)
+        .order_by("model", "item_id")
+        .values_list("item_id", "model", "answer", "score")
+        if item_id in answered or item_id in gold
     ]
-    return ModelAnswers(rows, models)
+    names = annotator_names([model for _, model, _, _ in found], [score for *_, score in found])
+    annotators = sorted(set(zip(names, (model for _, model, _, _ in found), strict=True)))
+    code = {name: -1 - i for i, (name, _) in enumerate(annotators)}
+    rows = [(item_id, code[name], answer) for (item_id, _, answer, _), name in zip(found, names, strict=True)]
+    return ModelAnswers(rows, [model for _, model in annotators])
 
 
 def is_model(worker_id: int) -> bool:
@@ -50,21 +60,27 @@ def model_quality_store(
     counts: np.ndarray,
     confusions: np.ndarray | None = None,
 ) -> None:
-    """Store what the run learned of each model (`worker_ids[w]`, `accuracy[w]`, `counts[w]`: the run's workers);
-    a model left out of this run (no prediction counted) keeps no row."""
-    rows = []
+    """Store what the run learned of each model version (`worker_ids[w]`, `accuracy[w]`, `counts[w]`: the run's
+    workers), its annotators' (score bands') figures weighted by their predictions; a model left out of this run (no
+    prediction counted) keeps no row."""
+    bands: dict[str, list[int]] = {}
     for w, worker_id in enumerate(worker_ids):
-        if not is_model(worker_id) or not counts[w]:
-            continue
-        confusion = np.round(confusions[w], 4).tolist() if confusions is not None else None
-        accurate = float(accuracy[w])
+        if is_model(worker_id) and counts[w]:
+            bands.setdefault(models[-1 - worker_id], []).append(w)
+    rows = []
+    for model, mine in bands.items():
+        weights = np.asarray(counts, dtype=float)[mine]
+        accurate = np.asarray(accuracy, dtype=float)[mine]
+        known = np.isfinite(accurate)
+        estimate = float(np.average(accurate[known], weights=weights[known])) if known.any() else None
+        confusion = np.average(confusions[mine], axis=0, weights=weights) if confusions is not None else None
         rows.append(
             ModelQuality(
                 job_id=job_id,
-                model=models[-1 - worker_id],
-                predictions=int(counts[w]),
-                estimated_accuracy=round(accurate, 6) if np.isfinite(accurate) else None,
-                confusion=confusion,
+                model=model,
+                predictions=int(weights.sum()),
+                estimated_accuracy=round(estimate, 6) if estimate is not None else None,
+                confusion=np.round(confusion, 4).tolist() if confusion is not None else None,
             )
         )
     ModelQuality.objects.filter(job_id=job_id).exclude(model__in=[row.model for row in rows]).delete()

@@ -254,6 +254,45 @@ def test_a_models_predictions_are_one_more_annotator(tmp_path: Path, capsys: pyt
     assert "model:a-v1 quality=" in captured.err and "model:b-v1 quality=" in captured.err
 
 
+def test_a_scored_model_is_one_annotator_per_score_band(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The model is right where it is sure (scores 0.9-1) and answers "no" where it is not (0.5-0.6).
+    truth = ["yes", "no"] * 100
+    answers = _csv(
+        tmp_path / "a.csv",
+        ["task", "worker", "answer"],
+        [[f"t{i}", w, json.dumps(v)] for i in range(200) for w, v in (("w1", "yes"), ("w2", "no"))],
+    )
+    sure = [i % 4 < 2 for i in range(200)]
+    predictions = _csv(
+        tmp_path / "p.csv",
+        ["task", "model", "answer", "score"],
+        [
+            [
+                f"t{i}",
+                "m-v1",
+                json.dumps(truth[i] if sure[i] else "no"),
+                f"{0.9 + i / 2000 if sure[i] else 0.5 + i / 2000}",
+            ]
+            for i in range(200)
+        ],
+    )
+    gold = _csv(tmp_path / "g.csv", ["task", "answer"], [[f"t{i}", json.dumps(truth[i])] for i in range(40)])
+    bad = _csv(tmp_path / "b.csv", ["task", "model", "answer", "score"], [["t1", "m", '"yes"', "sure"]])
+
+    assert main([str(answers), "--predictions", str(predictions), "--gold", str(gold), "--out", "-"]) == 0
+    captured = capsys.readouterr()
+    quality = {
+        line.split(" quality=")[0]: float(line.split("=")[1])
+        for line in captured.err.splitlines()
+        if "quality=" in line
+    }
+    assert quality["model:m-v1 (score band 2 of 2)"] > 0.8 > 0.6 > quality["model:m-v1 (score band 1 of 2)"]
+    out = list(csv.DictReader(captured.out.splitlines()))
+    assert all(json.loads(row["answer"]) == truth[i] for i, row in enumerate(out) if sure[i])
+    assert main([str(answers), "--predictions", str(bad), "--out", "-"]) == 2
+    assert f"{bad} line 2: score 'sure' is not a number" in capsys.readouterr().err
+
+
 def test_predictions_are_checked_like_answers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     answers = _csv(tmp_path / "a.csv", ["task", "worker", "answer"], [["t1", "model:x", '"yes"']])
     twice = _csv(tmp_path / "p.csv", ["task", "model", "answer"], [["t1", "m", '"yes"'], ["t1", "m", '"no"']])

@@ -237,3 +237,27 @@ def test_a_duplicate_prediction_names_its_own_file_and_line(tmp_path: Path, caps
 
     assert main([str(answers), "--type", "bbox", "--predictions", str(twice), "--out", "-"]) == 2
     assert f"{twice} line 3: worker 'model:m' already answered task 'img1' on line 2" in capsys.readouterr().err
+
+
+def test_a_scored_model_is_one_annotator_per_score_band(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [("task", "worker", "answer")] + [(f"img{i}", "ann", json.dumps([10, 10, 20, 20])) for i in range(200)]
+    answers = _write(tmp_path / "answers.csv", rows)
+    predictions = _write(
+        tmp_path / "predictions.csv",
+        [("task", "model", "answer", "score")]
+        + [(f"img{i}", "detector", json.dumps([10, 11, 20, 20]), f"{i / 200:.3f}") for i in range(200)],
+    )
+    twice = _write(
+        tmp_path / "twice.csv",
+        [("task", "model", "answer", "score"), ("img1", "m", json.dumps([1, 1, 2, 2]), "0.1")]
+        + [(f"img{i}", "m", json.dumps([1, 1, 2, 2]), "0.9") for i in range(1, 200)],
+    )
+    bad = _write(
+        tmp_path / "bad.csv", [("task", "model", "answer", "score"), ("img1", "m", json.dumps([1, 1, 2, 2]), "9")]
+    )
+
+    assert len(_run(tmp_path, answers, "bbox", "--predictions", str(predictions))) == 200
+    assert main([str(answers), "--type", "bbox", "--predictions", str(twice), "--out", "-"]) == 2
+    assert f"{twice} line 3: worker 'model:m' already answered task 'img1' on line 2" in capsys.readouterr().err
+    assert main([str(answers), "--type", "bbox", "--predictions", str(bad), "--out", "-"]) == 2
+    assert f"{bad} line 2: score '9' is not between 0 and 1" in capsys.readouterr().err

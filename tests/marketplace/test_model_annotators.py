@@ -161,3 +161,40 @@ def test_the_report_measures_how_often_workers_keep_a_wrong_pre_label_shown_or_h
     assert followed.shown and not hidden.shown
     assert followed.answers_where_wrong > 0 and followed.answers_kept_wrong == followed.answers_where_wrong
     assert hidden.answers_where_wrong > 0 and hidden.answers_kept_wrong == 0
+
+
+def test_a_models_score_counts_for_what_it_proved_worth_on_the_job(requester, api):
+    """A model right where it is sure (scores above 0.9) and always "bird" where it is not (scores near 0.5), beside
+    one person per item, right 70% of the time: its sure predictions earn a weight that overrules the person; its
+    doubtful ones none. The same predictions without their scores are one annotator of middling weight, and the
+    labels are worse. What is stored and reported is the model version, its bands weighed in."""
+    job = crowd_job(requester, n_items=240, n_gold=30, overlap_min=1, overlap_max=1)
+    items = list(Item.objects.filter(job=job).order_by("pk"))
+    rng = random.Random(5)
+    sure = {item.pk: rng.random() < 0.5 for item in items}
+    predictions_put(
+        job=job,
+        predictions=[
+            {
+                "item": item.pk,
+                "model": "resnet-v3",
+                "answer": gold_or_truth(item) if sure[item.pk] else "bird",
+                "score": round(rng.uniform(0.9, 1.0) if sure[item.pk] else rng.uniform(0.45, 0.55), 4),
+            }
+            for item in items
+        ],
+    )
+    run_crowd(job, [mediocre] * 9, seed=6)  # a worker sees each gold item once: 30 tasks each at most
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED
+    banded = labels(job)
+    sure_right = [banded[i] == truth_of(Item.objects.get(pk=i).payload) for i in banded if sure[i]]
+    (quality,) = ModelQuality.objects.filter(job=job)
+    report = api.as_user(requester).get(f"/api/v1/jobs/{job.pk}/models/").json()
+    Prediction.objects.filter(job=job).update(score=None)
+    job_aggregate(job_id=job.pk)
+
+    assert sum(sure_right) >= 0.95 * len(sure_right)  # the person's mistakes are overruled where the model is sure
+    assert right(job) + 10 <= sum(label == truth_of(Item.objects.get(pk=i).payload) for i, label in banded.items())
+    assert quality.model == "resnet-v3" and quality.predictions == len(banded) + 30  # every band, gold included
+    assert [row["model"] for row in report] == ["resnet-v3"]
