@@ -53,6 +53,18 @@ workers, two on seed 2, and let three spammers through. This rule replayed at 0.
 real together only, misses the target on some seed: two 74% workers blocked on seed 2, or at 0.85 an 87% worker on
 seed 5, whose 8 gold answers were all right, on 6 real answers against a wrong crowd.)
 
+Seed 5 is no exception (measured on 5 December 2026, seeds 6-15): the target is met on 6 of those 10 seeds, no real
+worker of 70% or better is blocked on any of the 15, every constant answerer who passes the test is blocked, and 7
+of the 29 random answerers who pass it keep working (seeds 5, 6, 6, 10, 11, 11, 13), each after 16 to 32 gold
+answers, right on 56 to 67% of them but one (10 of 24, whose 17 real answers that count agreed on 12.75). Other
+tests of the same counts do not separate them either. "Answers independent of the truth" (one answer distribution
+for every class) against "a recall per class": seed 5's spam1 at the end gives a log Bayes factor of 0.07 for
+independence, w1756 and w1759 at their worst on seed 2 0.47 and 0.45. An informativeness bound (mutual information
+with the truth, credibly below that of a worker at the threshold) gives spam1 0.65 and w1756 on seed 2 0.86. A third
+screen, gold alone, catches seed 13's spammer but, run through the demo over seeds 1-15, keeps as many random
+answerers working (another on seed 5); beside four 80% workers it catches 75.0% of random answerers instead of 70.7%
+and blocks 7.3% of 70% workers instead of 4.7% (24 gold and 15 real answers each, 300 crowds).
+
 Pure: NumPy and SciPy only. `marketplace.services.screening` reads the answers and acts on the verdict.
 """
 
