@@ -18,7 +18,9 @@ GOLD_FLOOR items; one rule for every set) acts as the job's gold, and accuracy, 
 items), DS with the gold clamped (what the marketplace runs) as is and tempered, and gold-calibrated
 (marketplace.aggregation.gold_calibration: a temperature learned from cross-fitted gold). "floor" is the ECE a
 perfectly calibrated confidence with the same values would still show on that many items (correctness drawn from
-the confidence itself, mean of 200 draws): below it, a lower ECE is luck, not calibration.
+the confidence itself, mean of 200 draws): below it, a lower ECE is luck, not calibration. "gap" is mean confidence
+minus accuracy (over-confidence when positive), "Brier" the mean squared error of the confidence against
+correctness: a proper score with no bins, lower is better.
 ECE and AUROC are marketplace.aggregation.calibration's, tested in tests/aggregation/test_calibration.py.
 A crowd-kit method without probabilities would get confidence 1 (none of the seven listed lacks them).
 """
@@ -166,6 +168,8 @@ class GoldRow:
     ece_max: float
     auroc: float
     floor: float
+    gap: float
+    brier: float
     temperature: float
 
 
@@ -210,12 +214,13 @@ def gold_bench(answers: Any, truth: Truth) -> list[GoldRow]:
             correct = labels[tasks] == true_labels
             conf = np.clip(confidence[tasks], 0.0, 1.0)
             measures = (100 * correct.mean(), expected_calibration_error(conf, correct), auroc(conf, correct))
-            scores.setdefault(name, []).append((*measures, _ece_floor(conf, rng), tau))
+            level = (conf.mean() - correct.mean(), np.mean((conf - correct) ** 2))
+            scores.setdefault(name, []).append((*measures, _ece_floor(conf, rng), *level, tau))
     rows = []
     for name, values in scores.items():
         table = np.array(values)
         mean = table.mean(axis=0)
-        rows.append(GoldRow(name, mean[0], mean[1], table[:, 1].max(), mean[2], mean[3], mean[4]))
+        rows.append(GoldRow(name, mean[0], mean[1], table[:, 1].max(), mean[2], mean[3], mean[4], mean[5], mean[6]))
     return rows
 
 
@@ -244,10 +249,11 @@ def print_table(folder: Path, rows: list[Row]) -> None:
 
 def print_gold_table(rows: list[GoldRow]) -> None:
     print(f"  with gold ({GOLD_SHARE:.0%} of the truth, at least {GOLD_FLOOR}; {GOLD_SEEDS} draws; the rest measured)")
-    print(f"  {'method':<42} {'acc %':>7} {'ECE':>7} {'max':>7} {'AUROC':>7} {'floor':>7} {'tau':>6}")
+    columns = f"{'ECE':>6} {'max':>6} {'floor':>6} {'gap':>7} {'Brier':>6} {'AUROC':>6} {'tau':>6}"
+    print(f"  {'method':<30} {'acc %':>7} {columns}")
     for r in rows:
-        measures = f"{r.accuracy:>7.2f} {r.ece:>7.3f} {r.ece_max:>7.3f} {r.auroc:>7.3f} {r.floor:>7.3f}"
-        print(f"  {r.method:<42} {measures} {r.temperature:>6.2f}")
+        ece = f"{r.ece:>6.3f} {r.ece_max:>6.3f} {r.floor:>6.3f} {r.gap:>+7.3f}"
+        print(f"  {r.method:<30} {r.accuracy:>7.2f} {ece} {r.brier:>6.3f} {r.auroc:>6.3f} {r.temperature:>6.2f}")
 
 
 def main() -> None:
