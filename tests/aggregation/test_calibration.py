@@ -198,3 +198,24 @@ def test_gold_calibration_refuses_fewer_than_two_folds() -> None:
     answers, truth = _correlated_crowd(5)
     with pytest.raises(InvalidOptionError):
         gold_calibrated_posteriors(answers, dawid_skene(answers), None, folds=1)
+
+
+def test_gold_the_fit_gets_all_right_never_makes_the_confidence_sharper_than_the_answers_alone() -> None:
+    # Three workers 80% right: moderate posteriors. The gold is drawn among the tasks DS gets right (a lucky run),
+    # which a two-sided prior would read as "sharpen" (τ about 0.5 here).
+    rng = np.random.default_rng(0)
+    n_tasks, n_workers = 400, 3
+    truth = rng.integers(0, 2, n_tasks)
+    tasks = np.repeat(np.arange(n_tasks), n_workers)
+    workers = np.tile(np.arange(n_workers), n_tasks)
+    labels = np.where(rng.random(tasks.size) < 0.8, truth[tasks], 1 - truth[tasks])
+    answers = Answers(tasks=tasks, workers=workers, labels=labels, n_tasks=n_tasks, n_workers=n_workers, n_classes=2)
+    right = np.flatnonzero(dawid_skene(answers).labels == truth)
+    gold_tasks = np.sort(rng.choice(right, 40, replace=False))
+    gold = (gold_tasks, truth[gold_tasks])
+    fit = dawid_skene(answers, gold=gold)
+    calibrated = gold_calibrated_posteriors(answers, fit, gold)
+    tempered, _ = tempered_posteriors(answers, fit)
+    assert calibrated.gold_right == calibrated.gold_used == 40
+    assert calibrated.temperature >= calibrated.prior_temperature
+    assert (calibrated.confidence <= tempered.max(axis=1) + 1e-12).all()
