@@ -46,7 +46,7 @@ import numpy.typing as npt
 from marketplace.aggregation.calibration import held_out_temperature, log_posterior, softmax_rows
 from marketplace.aggregation.em import dawid_skene
 from marketplace.aggregation.errors import InvalidOptionError
-from marketplace.aggregation.inputs import Answers, FloatArray, GoldInput, parse_gold
+from marketplace.aggregation.inputs import Answers, FloatArray, Gold, GoldInput, parse_gold
 from marketplace.aggregation.results import DawidSkeneResult
 
 #: Candidate temperatures as multiples of τ₀, 1 to 20, log-spaced: one grid for every job.
@@ -65,10 +65,14 @@ Refit = Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], DawidSkeneResul
 
 @dataclass(frozen=True, eq=False)
 class GoldCalibration:
-    """``posteriors`` ``(n_tasks, K)``: calibrated; gold rows stay one-hot. ``confidence``: each row's value at
-    ``labels`` (the fit's labels, unchanged). ``temperature``: the posterior mean of τ (τ₀ when not calibrated);
-    ``prior_temperature``: τ₀; ``gold_used``: answered gold items; ``gold_right``: how many of them the cross-fitted
-    DS got right; ``calibrated``: False when the gold was too scarce and τ₀ was used alone."""
+    """The calibrated posteriors and how they were reached.
+
+    - ``posteriors`` ``(n_tasks, K)``: calibrated; gold rows stay one-hot. ``labels``: the fit's, unchanged;
+      ``confidence``: each row's value at its label.
+    - ``temperature``: the posterior mean of τ (τ₀ when not calibrated); ``prior_temperature``: τ₀.
+    - ``gold_used``: answered gold items (counted even when too few to use); ``gold_right``: how many of them the
+      cross-fitted DS got right; ``calibrated``: False when the gold was too scarce and τ₀ was used alone.
+    """
 
     posteriors: FloatArray
     labels: npt.NDArray[np.int64]
@@ -100,37 +104,32 @@ def gold_calibrated_posteriors(
     tau0 = held_out_temperature(answers, fit)
     evidence = log_posterior(answers, fit)
     parsed = parse_gold(gold, n_tasks=answers.n_tasks, n_classes=answers.n_classes)
-    answered = fit.answer_counts[parsed.tasks] > 0 if parsed is not None else np.zeros(0, dtype=bool)
-    if parsed is None or int(np.count_nonzero(answered)) < min_gold:
-        return _result(fit, evidence, np.array([tau0]), np.ones(1), tau0, 0, 0, calibrated=False)
-    tasks, labels = parsed.tasks[answered], parsed.labels[answered]
-    held_evidence, right = _cross_fitted(answers, parsed.tasks, parsed.labels, tasks, refit, folds, seed)
-    weights = _temperature_posterior(held_evidence, labels, tau0)
-    return _result(fit, evidence, tau0 * FACTORS, weights, tau0, tasks.size, int(right.sum()), calibrated=True)
+    answered = np.flatnonzero(fit.answer_counts[parsed.tasks] > 0) if parsed is not None else np.zeros(0, np.int64)
+    if parsed is None or answered.size < min_gold:
+        return _result(fit, evidence, np.array([tau0]), np.ones(1), tau0, answered.size, 0, calibrated=False)
+    run = refit or (lambda tasks, labels: dawid_skene(answers, gold=(tasks, labels)))
+    held_evidence, right = _cross_fitted(answers, parsed, answered, run, folds, seed)
+    weights = _temperature_posterior(held_evidence, parsed.labels[answered], tau0)
+    return _result(fit, evidence, tau0 * FACTORS, weights, tau0, answered.size, int(right.sum()), calibrated=True)
 
 
 def _cross_fitted(
-    answers: Answers,
-    all_tasks: npt.NDArray[np.int64],
-    all_labels: npt.NDArray[np.int64],
-    tasks: npt.NDArray[np.int64],
-    refit: Refit | None,
-    folds: int,
-    seed: int,
+    answers: Answers, gold: Gold, answered: npt.NDArray[np.int64], run: Refit, folds: int, seed: int
 ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
-    """Log posteriors ``(G, K)`` of the answered gold ``tasks``, each from a fit that did not clamp it, and whether
-    that fit's label was right. Unanswered gold stays clamped in every fold: it grades nobody, and it informs ρ."""
-    run = refit or (lambda t, lab: dawid_skene(answers, gold=(t, lab)))
-    fold_of = np.random.default_rng(seed).permutation(tasks.size) % folds
-    held = np.empty((tasks.size, answers.n_classes))
-    right = np.empty(tasks.size, dtype=bool)
-    truth = dict(zip(all_tasks.tolist(), all_labels.tolist(), strict=True))
+    """Log posteriors ``(G, K)`` of the ``answered`` gold (positions in ``gold``), each from a fit that did not
+    clamp it, and whether that fit's label was right. Unanswered gold stays clamped in every fold: it grades
+    nobody, and it informs the class priors."""
+    fold_of = np.random.default_rng(seed).permutation(answered.size) % folds
+    held = np.empty((answered.size, answers.n_classes))
+    right = np.empty(answered.size, dtype=bool)
     for fold in range(folds):
-        out = np.isin(all_tasks, tasks[fold_of == fold])
-        fold_fit = run(all_tasks[~out], all_labels[~out])
-        rows = np.flatnonzero(fold_of == fold)
-        held[rows] = log_posterior(answers, fold_fit)[tasks[rows]]
-        right[rows] = fold_fit.labels[tasks[rows]] == np.array([truth[t] for t in tasks[rows].tolist()])
+        rows = fold_of == fold
+        out = np.zeros(gold.tasks.size, dtype=bool)
+        out[answered[rows]] = True
+        fold_fit = run(gold.tasks[~out], gold.labels[~out])
+        tasks = gold.tasks[answered[rows]]
+        held[rows] = log_posterior(answers, fold_fit)[tasks]
+        right[rows] = fold_fit.labels[tasks] == gold.labels[answered[rows]]
     return held, right
 
 
