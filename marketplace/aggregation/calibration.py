@@ -75,7 +75,8 @@ def auroc(confidence: npt.ArrayLike, correct: npt.ArrayLike) -> float:
     return float(u_right / (n_right * n_wrong))
 
 
-def _softmax_rows(logits: FloatArray) -> FloatArray:
+def softmax_rows(logits: FloatArray) -> FloatArray:
+    """Each row of ``logits`` as probabilities (a new array)."""
     shifted = logits - logits.max(axis=1, keepdims=True)
     np.exp(shifted, out=shifted)
     shifted /= shifted.sum(axis=1, keepdims=True)
@@ -90,6 +91,12 @@ def _log_posterior(answers: Answers, fit: DawidSkeneResult) -> tuple[FloatArray,
     return evidence, log_confusion[answers.workers, :, answers.labels]
 
 
+def log_posterior(answers: Answers, fit: DawidSkeneResult) -> FloatArray:
+    """``(T, K)``: each task's unnormalised log posterior under ``fit``'s parameters, from its answers alone (a gold
+    task is not clamped here); ``answers`` must be the answers ``fit`` saw."""
+    return _log_posterior(answers, fit)[0]
+
+
 def held_out_temperature(answers: Answers, fit: DawidSkeneResult) -> float:
     """τ in :data:`TEMPERATURES` that best predicts each answer from its task's other answers (see module doc).
 
@@ -97,18 +104,17 @@ def held_out_temperature(answers: Answers, fit: DawidSkeneResult) -> float:
     """
     if answers.tasks.size == 0:
         return 1.0
-    log_posterior, own = _log_posterior(answers, fit)
-    without_own = log_posterior[answers.tasks] - own
+    evidence, own = _log_posterior(answers, fit)
+    without_own = evidence[answers.tasks] - own
     own_probability = np.exp(own)
-    scores = [np.log((_softmax_rows(without_own / tau) * own_probability).sum(axis=1)).mean() for tau in TEMPERATURES]
+    scores = [np.log((softmax_rows(without_own / tau) * own_probability).sum(axis=1)).mean() for tau in TEMPERATURES]
     return float(TEMPERATURES[int(np.argmax(scores))])
 
 
 def tempered_posteriors(answers: Answers, fit: DawidSkeneResult) -> tuple[FloatArray, float]:
     """``fit``'s posteriors at :func:`held_out_temperature`, and that τ. Same labels; gold rows stay one-hot."""
     tau = held_out_temperature(answers, fit)
-    log_posterior, _ = _log_posterior(answers, fit)
-    posteriors = _softmax_rows(log_posterior / tau)
+    posteriors = softmax_rows(log_posterior(answers, fit) / tau)
     # A gold (or otherwise certain) task keeps its one-hot row: tempering is about the answers' evidence only.
     certain = fit.posteriors.max(axis=1) >= 1.0
     posteriors[certain] = fit.posteriors[certain]

@@ -1,4 +1,5 @@
-"""The measures of trust in a confidence: ECE over equal-count bins and AUROC of confidence vs correctness."""
+"""The measures of trust in a confidence (ECE over equal-count bins, AUROC of confidence vs correctness) and the two
+ways to make it more honest: a temperature from held-out answers, and one calibrated against gold."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from marketplace.aggregation import Answers, dawid_skene
+from marketplace.aggregation import Answers, DawidSkeneResult, dawid_skene
 from marketplace.aggregation.calibration import (
     auroc,
     expected_calibration_error,
@@ -15,6 +16,7 @@ from marketplace.aggregation.calibration import (
     tempered_posteriors,
 )
 from marketplace.aggregation.errors import InvalidOptionError
+from marketplace.aggregation.gold_calibration import MIN_GOLD, gold_calibrated_posteriors
 
 
 def test_a_confidence_that_matches_the_hit_rate_in_every_bin_has_zero_ece() -> None:
@@ -119,3 +121,101 @@ def test_a_gold_task_keeps_its_certain_row_after_tempering() -> None:
     fit = dawid_skene(answers, gold={0: int(truth[0])})
     posteriors, _ = tempered_posteriors(answers, fit)
     assert posteriors[0, truth[0]] == 1.0
+
+
+# --- Calibration against gold ------------------------------------------------------------------------------------
+
+
+def _gold_of(truth: np.ndarray, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    tasks = np.sort(np.random.default_rng(seed).choice(truth.size, count, replace=False))
+    return tasks, truth[tasks]
+
+
+def test_gold_calibration_lowers_the_ece_of_an_overconfident_ds_on_the_items_that_are_not_gold() -> None:
+    answers, truth = _correlated_crowd(5)
+    gold = _gold_of(truth, 60, seed=1)
+    fit = dawid_skene(answers, gold=gold)
+    calibrated = gold_calibrated_posteriors(answers, fit, gold)
+    real = np.setdiff1d(np.arange(truth.size), gold[0])
+    correct = fit.labels[real] == truth[real]
+    tempered, _ = tempered_posteriors(answers, fit)
+    after = expected_calibration_error(calibrated.confidence[real], correct)
+    assert calibrated.calibrated
+    assert calibrated.temperature > calibrated.prior_temperature > 1.0
+    assert after < expected_calibration_error(tempered.max(axis=1)[real], correct)
+    assert after < 0.5 * expected_calibration_error(fit.confidence[real], correct)
+
+
+def test_too_little_gold_keeps_the_confidence_tempered_on_the_answers_alone() -> None:
+    answers, truth = _correlated_crowd(6)
+    gold = _gold_of(truth, MIN_GOLD - 1, seed=2)
+    fit = dawid_skene(answers, gold=gold)
+    calibrated = gold_calibrated_posteriors(answers, fit, gold)
+    tempered, tau = tempered_posteriors(answers, fit)
+    assert not calibrated.calibrated
+    assert calibrated.temperature == calibrated.prior_temperature == tau
+    np.testing.assert_allclose(calibrated.posteriors, tempered)
+
+
+def test_gold_calibration_never_moves_a_label_and_keeps_gold_rows_one_hot() -> None:
+    answers, truth = _correlated_crowd(7)
+    gold = _gold_of(truth, 40, seed=3)
+    fit = dawid_skene(answers, gold=gold)
+    calibrated = gold_calibrated_posteriors(answers, fit, gold)
+    assert (calibrated.labels == fit.labels).all()
+    assert (calibrated.posteriors.argmax(axis=1) == fit.labels).all()
+    np.testing.assert_allclose(calibrated.posteriors.sum(axis=1), 1.0)
+    assert (calibrated.posteriors[gold[0], gold[1]] == 1.0).all()
+
+
+def test_the_calibrated_confidence_is_an_increasing_function_of_ds_confidence_on_two_classes() -> None:
+    answers, truth = _correlated_crowd(8)
+    gold = _gold_of(truth, 50, seed=4)
+    fit = dawid_skene(answers, gold=gold)
+    calibrated = gold_calibrated_posteriors(answers, fit, gold)
+    real = np.setdiff1d(np.arange(truth.size), gold[0])
+    order = np.argsort(fit.confidence[real], kind="stable")
+    assert (np.diff(calibrated.confidence[real][order]) >= -1e-12).all()
+    assert np.ptp(calibrated.confidence[real]) > 0.1  # a map that flattened everything would pass the line above
+
+
+def test_each_gold_item_is_judged_by_a_fit_that_did_not_clamp_it() -> None:
+    answers, truth = _correlated_crowd(9)
+    gold = _gold_of(truth, 30, seed=5)
+    unclamped: list[set[int]] = []
+
+    def refit(tasks: np.ndarray, labels: np.ndarray) -> DawidSkeneResult:
+        unclamped.append(set(gold[0].tolist()) - set(tasks.tolist()))
+        return dawid_skene(answers, gold=(tasks, labels))
+
+    gold_calibrated_posteriors(answers, dawid_skene(answers, gold=gold), gold, refit=refit, folds=5)
+    assert len(unclamped) == 5
+    assert sorted(t for fold in unclamped for t in fold) == sorted(gold[0].tolist())  # a partition of the gold
+    assert all(len(fold) == 6 for fold in unclamped)
+
+
+def test_gold_calibration_refuses_fewer_than_two_folds() -> None:
+    answers, truth = _correlated_crowd(5)
+    with pytest.raises(InvalidOptionError):
+        gold_calibrated_posteriors(answers, dawid_skene(answers), None, folds=1)
+
+
+def test_gold_the_fit_gets_all_right_never_makes_the_confidence_sharper_than_the_answers_alone() -> None:
+    # Three workers 80% right: moderate posteriors. The gold is drawn among the tasks DS gets right (a lucky run),
+    # which a two-sided prior would read as "sharpen" (τ about 0.5 here).
+    rng = np.random.default_rng(0)
+    n_tasks, n_workers = 400, 3
+    truth = rng.integers(0, 2, n_tasks)
+    tasks = np.repeat(np.arange(n_tasks), n_workers)
+    workers = np.tile(np.arange(n_workers), n_tasks)
+    labels = np.where(rng.random(tasks.size) < 0.8, truth[tasks], 1 - truth[tasks])
+    answers = Answers(tasks=tasks, workers=workers, labels=labels, n_tasks=n_tasks, n_workers=n_workers, n_classes=2)
+    right = np.flatnonzero(dawid_skene(answers).labels == truth)
+    gold_tasks = np.sort(rng.choice(right, 40, replace=False))
+    gold = (gold_tasks, truth[gold_tasks])
+    fit = dawid_skene(answers, gold=gold)
+    calibrated = gold_calibrated_posteriors(answers, fit, gold)
+    tempered, _ = tempered_posteriors(answers, fit)
+    assert calibrated.gold_right == calibrated.gold_used == 40
+    assert calibrated.temperature >= calibrated.prior_temperature
+    assert (calibrated.confidence <= tempered.max(axis=1) + 1e-12).all()
