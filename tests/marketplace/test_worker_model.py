@@ -31,8 +31,10 @@ JOB = {"title": "t", "label_schema": {"type": "single_choice", "classes": ["a", 
 CROWD = [honest, honest, swapper, swapper, spammer]
 
 
-def aggregated(requester, worker_model: str, *, crowd=CROWD, n_items: int = 30, n_gold: int = 30) -> JobAggregate:
-    job = crowd_job(requester, n_items=n_items, n_gold=n_gold, worker_model=worker_model)
+def aggregated(requester, worker_model: str | None, *, crowd=CROWD, n_items=30, n_gold=30) -> JobAggregate:
+    """A crowd's answers on a launched job, aggregated once; `worker_model` None: the job's default."""
+    chosen = {"worker_model": worker_model} if worker_model else {}
+    job = crowd_job(requester, n_items=n_items, n_gold=n_gold, **chosen)
     run_crowd(job, crowd)
     return job_aggregate(job_id=job.pk)
 
@@ -47,7 +49,7 @@ def confusion_of_a_swapper(aggregate: JobAggregate) -> np.ndarray:
 
 def test_a_job_runs_full_dawid_skene_unless_the_requester_says_otherwise(requester, requester_api):
     created = requester_api.post("/api/v1/jobs/", JOB, format="json")
-    aggregate = aggregated(requester, WorkerModel.DAWID_SKENE)
+    aggregate = aggregated(requester, None)
 
     assert created.status_code == 201 and created.json()["worker_model"] == "dawid_skene"
     assert (aggregate.worker_model, aggregate.worker_model_reason, aggregate.worker_model_scores) == (
