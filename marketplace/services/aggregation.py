@@ -9,9 +9,8 @@ worker's confusion matrix; workers blocked from the job are left out. Results ar
 model version with predictions on the job is one more annotator (`services/model_annotators.py`): its confusion
 matrix is learned as a worker's, and it never counts as a person's answer.
 
-The job's `worker_model` says how each worker is modelled: full Dawid-Skene (the default), one-coin, or `auto`,
-where every run first cross-validates both over the run's own answers (`aggregation.model_choice`: 5 folds, gold
-clamped; 10 extra fits, so only for `auto`) and fits the better. The run stores which model it fitted and why.
+The job's `worker_model` says how each worker is modelled (`services/worker_model.py`): full Dawid-Skene (the
+default), one-coin, or `auto`, chosen at each run; the run stores which model it fitted and why.
 """
 
 import logging
@@ -28,19 +27,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from marketplace.aggregation import Answers, DawidSkeneResult
-from marketplace.aggregation.model_choice import MODELS, choose_model
 from marketplace.cache import cache_count
-from marketplace.models import (
-    Answer,
-    ClaimOrder,
-    Item,
-    ItemResult,
-    Job,
-    JobAggregate,
-    JobStatus,
-    Participation,
-    WorkerModel,
-)
+from marketplace.models import Answer, ClaimOrder, Item, ItemResult, Job, JobAggregate, JobStatus, Participation
 from marketplace.schemas import parse_label_schema
 from marketplace.services.aggregation_typed import job_aggregate_typed
 from marketplace.services.claim_order import claim_order_rank
@@ -53,6 +41,7 @@ from marketplace.services.progress import progress_snapshot_take
 from marketplace.services.reputation import reputation_recompute
 from marketplace.services.settled import items_settled_announce
 from marketplace.services.webhooks import webhook_emit, webhook_results_data
+from marketplace.services.worker_model import Fit, worker_model_fit
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +49,6 @@ logger = logging.getLogger(__name__)
 # may be long): at most this many times per request.
 RESUME_AFTER = timedelta(minutes=5)
 RESUME_MAX_ATTEMPTS = 5
-PINNED = "pinned by the requester"
 
 
 @dataclass(frozen=True)
@@ -76,17 +64,6 @@ class Snapshot:
     item_last_answer: np.ndarray  # the newest answer id per item (index t)
     human_counts: np.ndarray  # people's answers per item (index t): a model's predictions are not among them
     models: list[str]  # the model of worker id -1 - i is models[i]
-
-
-@dataclass(frozen=True)
-class Fit:
-    """A run's Dawid-Skene fit and the worker model it used (a `WorkerModel` value, never `auto`): why, and under
-    `auto` each candidate's held-out score (None where the answers were too few to cross-validate)."""
-
-    result: DawidSkeneResult
-    model: str
-    reason: str
-    scores: dict[str, float | None]
 
 
 def job_aggregate(*, job_id: int) -> JobAggregate:
@@ -185,28 +162,13 @@ def _adapt(job: Job) -> None:
 
 
 def _fit(job: Job, snapshot: Snapshot) -> Fit:
-    """Fit the job's worker model; under `auto`, the one that best predicts held-out answers (blocked workers'
-    answers left out of the choice as of the fit)."""
-    excluded = _blocked_worker_indices(job, snapshot)
-    model, reason, scores = job.worker_model, PINNED, dict[str, float | None]()
-    if model == WorkerModel.AUTO:
-        model, reason, scores = _choose(snapshot, excluded)
-    result = MODELS[model](
-        snapshot.answers,
-        gold=snapshot.gold or None,
-        exclude_workers=excluded,
+    return worker_model_fit(
+        job=job,
+        answers=snapshot.answers,
+        gold=snapshot.gold,
+        excluded=_blocked_worker_indices(job, snapshot),
         init_posteriors=_previous_posteriors(job, snapshot),
     )
-    return Fit(result, model, reason, scores)
-
-
-def _choose(snapshot: Snapshot, excluded: np.ndarray) -> tuple[str, str, dict[str, float | None]]:
-    answers = snapshot.answers.subset(~np.isin(snapshot.answers.workers, excluded))
-    choice = choose_model(answers, gold=snapshot.gold or None)
-    scores = {name: score if np.isfinite(score) else None for name, score in choice.held_out_log_likelihood.items()}
-    if None in scores.values():  # fewer answers than folds: nothing to cross-validate
-        return choice.model, "chosen: too few answers to cross-validate, the model with fewest parameters", scores
-    return choice.model, f"chosen: {choice.reason}", scores
 
 
 def _snapshot(job: Job) -> Snapshot:

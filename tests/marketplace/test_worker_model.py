@@ -19,8 +19,9 @@ from marketplace.models import (
     Participation,
     WorkerModel,
 )
-from marketplace.services.aggregation import PINNED, job_aggregate
+from marketplace.services.aggregation import job_aggregate
 from marketplace.services.jobs import job_transition
+from marketplace.services.worker_model import PINNED
 from tests.factories import JobFactory
 from tests.marketplace.test_aggregation import crowd_job, honest, run_crowd, spammer, swapper, truth_of
 from tests.marketplace.test_model_annotators import gold_or_truth, mediocre, predict
