@@ -40,6 +40,7 @@ from marketplace.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from marketplace.services.aggregation import aggregation_after_edit
 from marketplace.services.blocks import job_worker_block, job_worker_unblock, requester_block, requester_unblock
 from marketplace.services.disputes import dispute_resolve
 from marketplace.services.jobs import job_editable_fields, job_update
@@ -108,11 +109,13 @@ class JobAdmin(admin.ModelAdmin):
         if not fields:
             return
         try:
-            job_update(job=form.instance, **fields)
+            job = job_update(job=form.instance, **fields)
         except (MarketplaceError, ValidationError) as refused:
             text = refused.message if isinstance(refused, MarketplaceError) else "; ".join(refused.messages)
             self.message_user(request, f"Not saved: {text}", level=messages.ERROR)
             request.job_refused = True  # type: ignore[attr-defined]
+            return
+        aggregation_after_edit(job=job, fields=fields)
 
     def construct_change_message(
         self, request: HttpRequest, form: forms.ModelForm, formsets: list, add: bool = False
@@ -237,8 +240,11 @@ class GoldExposureAdmin(ReadOnlyAdmin):
 
 @admin.register(JobAggregate)
 class JobAggregateAdmin(ReadOnlyAdmin):
-    list_display = ["job", "method", "n_items", "n_answers", "iterations", "converged", "duration_ms", "computed_at"]
-    list_filter = ["converged", "method"]
+    list_display = [
+        *("job", "method", "worker_model", "n_items", "n_answers", "iterations", "converged", "duration_ms"),
+        "computed_at",
+    ]
+    list_filter = ["converged", "method", "worker_model"]
     search_fields = ["=job__id", "job__title"]
     list_select_related = ["job"]
 

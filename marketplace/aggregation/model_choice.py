@@ -6,7 +6,8 @@ from the posterior of t given the answers the fit saw, ``P(l) = Σ_k T[t, k] π[
 highest mean log-probability of held-out answers wins. Unlike the fit's own likelihood, this does not reward a
 model for having more parameters: a full confusion matrix per worker wins only where the job has answers enough to
 estimate it. A worker or task that the fit did not see is predicted from the prior mean / class priors, as DS rates
-them.
+them. Gold tasks, when given, stay clamped to their known class in every fit, so a held-out answer on a gold task is
+scored against the truth, ``P(l) = π[w, gold, l]``: where there is gold, the choice weighs it.
 """
 
 from __future__ import annotations
@@ -18,13 +19,11 @@ import numpy as np
 
 from marketplace.aggregation.em import dawid_skene, one_coin_dawid_skene
 from marketplace.aggregation.errors import InvalidOptionError
-from marketplace.aggregation.inputs import Answers
+from marketplace.aggregation.inputs import Answers, GoldInput
 from marketplace.aggregation.results import DawidSkeneResult
 
-MODELS: dict[str, Callable[[Answers], DawidSkeneResult]] = {
-    "one_coin": lambda answers: one_coin_dawid_skene(answers),
-    "dawid_skene": lambda answers: dawid_skene(answers),
-}
+# Each takes the answers and the keyword arguments of `dawid_skene` (gold, exclude_workers, init_posteriors, ...).
+MODELS: dict[str, Callable[..., DawidSkeneResult]] = {"one_coin": one_coin_dawid_skene, "dawid_skene": dawid_skene}
 
 
 @dataclass(frozen=True)
@@ -41,8 +40,9 @@ class ModelChoice:
         return f"best mean log-probability of held-out answers ({scores})"
 
 
-def choose_model(answers: Answers, *, folds: int = 5, seed: int = 0) -> ModelChoice:
+def choose_model(answers: Answers, *, folds: int = 5, seed: int = 0, gold: GoldInput | None = None) -> ModelChoice:
     """Cross-validate every model of :data:`MODELS` on ``answers``; the best wins (ties: the simpler, listed first).
+    ``gold``: task -> known class, clamped in every fit (as ``dawid_skene`` takes it).
 
     A job with fewer answers than folds gets one-coin, the model with fewest parameters, and NaN scores.
     """
@@ -56,7 +56,7 @@ def choose_model(answers: Answers, *, folds: int = 5, seed: int = 0) -> ModelCho
         total = 0.0
         for fold in range(folds):
             held = fold_of == fold
-            result = fit(answers.subset(~held))
+            result = fit(answers.subset(~held), gold=gold)
             tasks, workers, labels = answers.tasks[held], answers.workers[held], answers.labels[held]
             predicted = np.einsum("nk,nk->n", result.posteriors[tasks], result.confusions[workers, :, labels])
             total += float(np.log(np.maximum(predicted, 1e-12)).sum())

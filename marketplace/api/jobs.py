@@ -17,7 +17,8 @@ from marketplace import selectors
 from marketplace.api.base import JobScopedListApi
 from marketplace.api.errors import ErrorSerializer
 from marketplace.api.permissions import IsRequester
-from marketplace.models import ClaimOrder, Item, Job, JobStatus, MicroTask
+from marketplace.models import ClaimOrder, Item, Job, JobStatus, MicroTask, WorkerModel
+from marketplace.services.aggregation import aggregation_after_edit
 from marketplace.services.deadlines import job_expire_if_due
 from marketplace.services.jobs import job_create, job_transition, job_update
 from marketplace.services.quality import gold_review
@@ -78,6 +79,7 @@ class JobSerializer(serializers.ModelSerializer):
             "prelabel_model",
             "claim_order",
             "continuous",
+            "worker_model",
             "status",
             "created_at",
             "updated_at",
@@ -139,6 +141,15 @@ class JobInputSerializer(serializers.Serializer):
         help_text="Stay open when the tasks are done, for items appended later (funded as they arrive); set false "
         "to let the job complete once its tasks are done.",
     )
+    worker_model = serializers.ChoiceField(
+        choices=WorkerModel.choices,
+        required=False,
+        help_text="Single-choice jobs only (another answer type: 400 for anything but the default): how the "
+        "aggregation models each worker. `dawid_skene` (default): a confusion matrix per worker; `one_coin`: one "
+        "accuracy per worker; `auto`: at each run, the one that better predicts held-out answers (5-fold "
+        "cross-validation, gold clamped). The aggregation (`jobs/{id}/aggregation/`) says which ran and why. Open "
+        "while the job runs: a change re-aggregates.",
+    )
 
     def to_service_fields(self) -> dict[str, Any]:
         fields = dict(self.validated_data)
@@ -196,7 +207,9 @@ class JobDetailApi(APIView):
         job = selectors.job_get(requester=request.user, job_id=job_id)
         data = JobInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        job = job_update(job=job, **data.to_service_fields())
+        fields = data.to_service_fields()
+        job = job_update(job=job, **fields)
+        aggregation_after_edit(job=job, fields=fields)
         return Response(JobSerializer(job).data)
 
 

@@ -271,10 +271,26 @@ class AggregateSerializer(serializers.ModelSerializer):
             "class_priors",
             "item_scores",
             "excluded_workers",
+            "worker_model",
+            "worker_model_reason",
+            "worker_model_scores",
             "duration_ms",
             "computed_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "worker_model": {
+                "help_text": "Single-choice jobs: the worker model this run fitted (`dawid_skene` or `one_coin`; "
+                "empty for other answer types)."
+            },
+            "worker_model_reason": {
+                "help_text": "Why: `pinned by the requester`, or the choice of `auto` and its evidence."
+            },
+            "worker_model_scores": {
+                "help_text": "Under `auto`: each candidate's mean log-probability of held-out answers (higher is "
+                "better; null where the answers were too few to cross-validate). Empty when pinned."
+            },
+        }
 
 
 class JobAggregationApi(APIView):

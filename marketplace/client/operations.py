@@ -42,6 +42,7 @@ JOB_FIELDS = (
     "prelabel_model",
     "claim_order",
     "continuous",
+    "worker_model",
 )
 
 QUALIFICATION_FIELDS = (

@@ -16,7 +16,7 @@ from marketplace.models.disputes import (
     DisputeStatus,
 )
 from marketplace.models.items import Item, MicroTask, Upload
-from marketplace.models.jobs import FINISHED_STATUSES, ClaimOrder, Job, JobQualification, JobStatus
+from marketplace.models.jobs import FINISHED_STATUSES, ClaimOrder, Job, JobQualification, JobStatus, WorkerModel
 from marketplace.models.media import MediaFile, MediaKind
 from marketplace.models.predictions import ModelEndpoint, ModelQuality, ModelRequest, Prediction
 from marketplace.models.results import ItemResult, JobAggregate, ProgressSnapshot, posterior_by_class
@@ -61,5 +61,6 @@ __all__ = [
     "WebhookDelivery",
     "WebhookEndpoint",
     "WebhookEvent",
+    "WorkerModel",
     "posterior_by_class",
 ]

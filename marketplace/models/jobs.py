@@ -29,6 +29,14 @@ class ClaimOrder(models.TextChoices):
     UNCERTAIN = "uncertain", "Least certain first: the lowest confidence, or a model's lowest score before any answer"
 
 
+class WorkerModel(models.TextChoices):
+    """How a single-choice job's aggregation models each worker (`marketplace.aggregation.em`)."""
+
+    DAWID_SKENE = "dawid_skene", "Full Dawid-Skene: a confusion matrix per worker"
+    ONE_COIN = "one_coin", "One-coin: one accuracy per worker, errors spread evenly"
+    AUTO = "auto", "Chosen at each aggregation run: the better predictor of held-out answers"
+
+
 class Job(models.Model):
     """A requester's labelling job: what to ask, how many answers per item, and what it pays.
 
@@ -98,6 +106,13 @@ class Job(models.Model):
         default=ClaimOrder.UPLOADED,
         help_text="The order claims serve tasks in: as uploaded, by the items' `priority` field, or the least certain "
         "first (re-ranked after each aggregation).",
+    )
+    worker_model = models.CharField(
+        max_length=12,
+        choices=WorkerModel.choices,
+        default=WorkerModel.DAWID_SKENE,
+        help_text="Single-choice jobs: how the aggregation models each worker; `auto` cross-validates one-coin and "
+        "full Dawid-Skene over the job's answers at each run and keeps the better.",
     )
     confidence_target = models.FloatField(
         default=0.95,

@@ -22,6 +22,11 @@ class JobAggregate(models.Model):
         default=dict, blank=True, help_text="Pairwise jobs: the score of each compared id (Bradley-Terry), id -> score."
     )
     excluded_workers = models.PositiveIntegerField(default=0)
+    # Single-choice jobs: the worker model the run fitted (`WorkerModel`, never `auto`), why, and under `auto` each
+    # candidate's mean log-probability of held-out answers (null where too few answers to cross-validate).
+    worker_model = models.CharField(max_length=12, blank=True)
+    worker_model_reason = models.CharField(max_length=300, blank=True)
+    worker_model_scores = models.JSONField(default=dict, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
     computed_at = models.DateTimeField(null=True, blank=True)
     # A run asked for and not yet finished (stored, then appeals and reputations updated): set when a run is

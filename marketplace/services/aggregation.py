@@ -8,10 +8,14 @@ Gold items take part as tasks clamped to their known label (semi-supervised Dawi
 worker's confusion matrix; workers blocked from the job are left out. Results are stored for real items only. Each
 model version with predictions on the job is one more annotator (`services/model_annotators.py`): its confusion
 matrix is learned as a worker's, and it never counts as a person's answer.
+
+The job's `worker_model` says how each worker is modelled (`services/worker_model.py`): full Dawid-Skene (the
+default), one-coin, or `auto`, chosen at each run; the run stores which model it fitted and why.
 """
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -22,7 +26,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from marketplace.aggregation import Answers, DawidSkeneResult, dawid_skene
+from marketplace.aggregation import Answers, DawidSkeneResult
 from marketplace.cache import cache_count
 from marketplace.models import Answer, ClaimOrder, Item, ItemResult, Job, JobAggregate, JobStatus, Participation
 from marketplace.schemas import parse_label_schema
@@ -37,6 +41,7 @@ from marketplace.services.progress import progress_snapshot_take
 from marketplace.services.reputation import reputation_recompute
 from marketplace.services.settled import items_settled_announce
 from marketplace.services.webhooks import webhook_emit, webhook_results_data
+from marketplace.services.worker_model import Fit, worker_model_fit
 
 logger = logging.getLogger(__name__)
 
@@ -72,12 +77,8 @@ def job_aggregate(*, job_id: int) -> JobAggregate:
         return _after_run(job, snapshot_at, *job_aggregate_typed(job=job, adapt=_adapt))
     snapshot = _snapshot(job)
     started = time.perf_counter()
-    result = dawid_skene(
-        snapshot.answers,
-        gold=snapshot.gold or None,
-        exclude_workers=_blocked_worker_indices(job, snapshot),
-        init_posteriors=_previous_posteriors(job, snapshot),
-    )
+    fit = _fit(job, snapshot)
+    result = fit.result
     elapsed_ms = int((time.perf_counter() - started) * 1000)
     with transaction.atomic(durable=True):
         JobAggregate.objects.get_or_create(job=job)
@@ -95,7 +96,7 @@ def job_aggregate(*, job_id: int) -> JobAggregate:
             counts=result.worker_answer_counts,
             confusions=result.confusions,
         )
-        _store_state(state, snapshot, result, elapsed_ms)
+        _store_state(state, snapshot, fit, elapsed_ms)
         webhook_emit(job=job, event="results.updated", data=partial(_results_event, state, snapshot, result, since))
         if job.overlap_min < job.overlap_max:
             _adapt(job)
@@ -158,6 +159,16 @@ def _adapt(job: Job) -> None:
     locked = Job.objects.select_for_update().get(pk=job.pk)
     if locked.status in (JobStatus.ACTIVE, JobStatus.PAUSED):
         job_complete_if_done(job=locked)
+
+
+def _fit(job: Job, snapshot: Snapshot) -> Fit:
+    return worker_model_fit(
+        job=job,
+        answers=snapshot.answers,
+        gold=snapshot.gold,
+        excluded=_blocked_worker_indices(job, snapshot),
+        init_posteriors=_previous_posteriors(job, snapshot),
+    )
 
 
 def _snapshot(job: Job) -> Snapshot:
@@ -254,8 +265,10 @@ def _store_workers(job: Job, snapshot: Snapshot, result: DawidSkeneResult) -> No
     Participation.objects.bulk_update(changed, ["estimated_accuracy", "confusion"], batch_size=500)
 
 
-def _store_state(state: JobAggregate, snapshot: Snapshot, result: DawidSkeneResult, elapsed_ms: int) -> None:
+def _store_state(state: JobAggregate, snapshot: Snapshot, fit: Fit, elapsed_ms: int) -> None:
+    result = fit.result
     state.method = "ds"
+    state.worker_model, state.worker_model_reason, state.worker_model_scores = fit.model, fit.reason, fit.scores
     state.last_answer_id = snapshot.last_answer_id
     state.n_answers = int(result.answer_counts.sum())
     state.n_items = len(snapshot.item_ids) - len(snapshot.gold)
@@ -306,6 +319,13 @@ def aggregation_enqueue_if_answered(*, job_id: int) -> None:
     """Ask for a run if the job has answers (after a model's new predictions: a model is an annotator)."""
     if Answer.objects.filter(job_id=job_id).exists():
         aggregation_enqueue(job_id=job_id)
+
+
+def aggregation_after_edit(*, job: Job, fields: Iterable[str]) -> None:
+    """After `jobs.job_update` (which this module's imports rule out calling it): a launched job whose worker model
+    changed reads its answers again now, not at the next run's turn."""
+    if "worker_model" in fields and job.launched_at is not None:
+        aggregation_enqueue_if_answered(job_id=job.pk)
 
 
 def aggregation_resume_stuck(*, limit: int = 100) -> int:

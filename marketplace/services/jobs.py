@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from marketplace.accounts.models import User
 from marketplace.errors import Forbidden, InvalidTransition, JobNotEditable, JobNotLaunchable
-from marketplace.models import FINISHED_STATUSES, ClaimOrder, Job, JobQualification, JobStatus, MicroTask
+from marketplace.models import FINISHED_STATUSES, ClaimOrder, Job, JobQualification, JobStatus, MicroTask, WorkerModel
 from marketplace.prepared import Param, PreparedQuery, attnames
 from marketplace.schemas import parse_item_schema, parse_label_schema
 from marketplace.services.claim_order import claim_order_rank
@@ -60,15 +60,17 @@ EDITABLE_FIELDS: dict[str, frozenset[str]] = {
             "language",
             "claim_order",
             "continuous",
+            "worker_model",
         }
     ),
     # The claim order changes which task comes next, never what an answer is or costs: open while the job runs; so
-    # is whether the job stays open for more items (turned off, it completes once its tasks are done).
-    JobStatus.ACTIVE: frozenset({"title", "instructions", "deadline", "claim_order", "continuous"}),
+    # is whether the job stays open for more items (turned off, it completes once its tasks are done), and the worker
+    # model, which changes how the answers are read (a requester pins one after seeing what `auto` chose).
+    JobStatus.ACTIVE: frozenset({"title", "instructions", "deadline", "claim_order", "continuous", "worker_model"}),
     JobStatus.PAUSED: frozenset(
         {
             *("title", "instructions", "deadline", "assignment_duration", "language", "daily_cap", "claim_order"),
-            "continuous",
+            *("continuous", "worker_model"),
             *("required_qualifications", "min_reputation"),
             *("min_gold", "gold_block_threshold", "min_seconds_per_item", "fast_answer_action"),
         }
@@ -98,6 +100,10 @@ def _clean_schemas(job: Job) -> None:
     if job.claim_order == ClaimOrder.PRIORITY and types.get("priority") not in ("number", "integer"):
         raise ValidationError(
             {"claim_order": "Claims by priority read the items' `priority`: declare it in item_schema as a number."}
+        )
+    if label_schema.type != "single_choice" and job.worker_model != WorkerModel.DAWID_SKENE:
+        raise ValidationError(
+            {"worker_model": "Only single-choice jobs choose a worker model; other answer types have their own."}
         )
 
 

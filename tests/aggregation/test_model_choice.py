@@ -67,3 +67,17 @@ def test_a_job_with_fewer_answers_than_folds_gets_the_simplest_model() -> None:
         tasks=np.array([0, 0]), workers=np.array([0, 1]), labels=np.array([1, 1]), n_tasks=1, n_workers=2, n_classes=2
     )
     assert choose_model(answers).model == "one_coin"
+
+
+def test_gold_is_clamped_in_every_fit_so_held_out_answers_are_scored_against_the_truth() -> None:
+    # Workers right 65% of the time, three per task: without gold a task's class is a guess from two other answers;
+    # with every second task gold, those tasks' held-out answers are predicted from the known class.
+    confusions = np.tile(np.array([[0.65, 0.35], [0.35, 0.65]]), (10, 1, 1))
+    answers = _crowd(confusions, per_task=3, n_tasks=600, seed=6)
+    truth = np.random.default_rng(6).integers(0, 2, 600)  # _crowd's first draw
+    gold = {t: int(truth[t]) for t in range(0, 600, 2)}
+
+    blind, anchored = choose_model(answers), choose_model(answers, gold=gold)
+
+    for model in ("one_coin", "dawid_skene"):
+        assert anchored.held_out_log_likelihood[model] > blind.held_out_log_likelihood[model] + 0.01

@@ -216,5 +216,19 @@ class TestJobChangeView:
         shown = staff_client.get(refused.url).content.decode()
         assert "Not saved:" in shown and "successfully" not in shown
 
+    def test_the_worker_model_is_edited_while_the_job_runs_and_read_only_once_it_is_finished(self, staff_client):
+        running = launched_job(JobFactory().requester, n_items=2, items_per_task=2)
+        finished = job_transition(
+            job=launched_job(JobFactory().requester, n_items=2, items_per_task=2), action="cancel"
+        )
+
+        page, saved = self.post(staff_client, running, worker_model="one_coin")
+        frozen = staff_client.get(reverse("admin:marketplace_job_change", args=[finished.pk]))
+
+        running.refresh_from_db()
+        assert saved.status_code == 302 and b'name="worker_model"' in page.content
+        assert running.worker_model == "one_coin"
+        assert b'name="worker_model"' not in frozen.content and b"Full Dawid-Skene" in frozen.content
+
     def test_nobody_adds_a_job_in_the_admin(self, staff_client):
         assert staff_client.get(reverse("admin:marketplace_job_add")).status_code == 403

@@ -71,15 +71,15 @@ def test_a_run_killed_after_storing_its_results_is_run_again_until_it_finishes(a
 
 def test_a_request_made_while_a_run_was_computing_stays_asked_for(answered_job, monkeypatch):
     """A run finishes only the requests made before its snapshot: answers that came after need a run of their own."""
-    dawid_skene = aggregation.dawid_skene
+    fit = aggregation._fit  # the run's EM, between its snapshot and its store
 
     def request_meanwhile(*args, **kwargs):
         with monkeypatch.context() as patch:
             lose_tasks(patch)
             aggregation_enqueue(job_id=answered_job.pk)
-        return dawid_skene(*args, **kwargs)
+        return fit(*args, **kwargs)
 
-    monkeypatch.setattr(aggregation, "dawid_skene", request_meanwhile)
+    monkeypatch.setattr(aggregation, "_fit", request_meanwhile)
     job_aggregate(job_id=answered_job.pk)
 
     state = JobAggregate.objects.get(job=answered_job)

@@ -200,6 +200,16 @@ def test_the_guided_form_sets_the_claim_order_and_priority_needs_a_priority_colu
     assert Job.objects.get(requester=requester).claim_order == "priority"
 
 
+def test_the_guided_form_sets_the_worker_model_and_another_answer_type_refuses_one(browser: Client, requester) -> None:
+    refused = browser.post(url("job-new"), job_form(answer_type="text", worker_model="one_coin"))
+    browser.post(url("job-new"), job_form(worker_model="auto"))
+    browser.post(url("job-new"), job_form(title="Default"))
+
+    assert refused.status_code == 400 and refused.context["form"].errors["worker_model"]
+    assert Job.objects.get(requester=requester, title="Cats or dogs").worker_model == "auto"
+    assert Job.objects.get(requester=requester, title="Default").worker_model == "dawid_skene"
+
+
 def test_a_schema_the_service_refuses_is_shown_on_the_classes_field(browser: Client, requester) -> None:
     response = browser.post(url("job-new"), job_form(classes="cat\n"))
 

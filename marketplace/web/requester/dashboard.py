@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from marketplace import selectors
 from marketplace.aggregation.types import answer_type
-from marketplace.models import AssignmentStatus, Job, Participation, ReviewStatus
+from marketplace.models import AssignmentStatus, Job, JobAggregate, Participation, ReviewStatus
 from marketplace.schemas import parse_label_schema
 from marketplace.selectors_dashboard import (
     CONFIDENCE_BINS,
@@ -38,6 +38,8 @@ from payments.money import format_amount
 
 # What the results page calls each type's own export format.
 EXPORT_TITLES = {"coco": "COCO JSON (boxes)", "conll": "CoNLL BIO (spans)", "spacy": "spaCy JSONL (spans)"}
+# What the results page calls the worker model an aggregation fitted (`JobAggregate.worker_model`).
+WORKER_MODEL_NAMES = {"dawid_skene": "full Dawid-Skene", "one_coin": "one-coin"}
 # A page shows this many rows at most: the dashboard's least accurate workers, the oldest pending submissions.
 WORKERS_SHOWN = 100
 PENDING_SHOWN = 100
@@ -193,8 +195,18 @@ def results(request: HttpRequest, job_id: int) -> HttpResponse:
         # of a type that scores what its items compare (pairwise).
         "ml_exports": [(fmt, EXPORT_TITLES.get(fmt, fmt)) for fmt in answer_type(job.label_schema["type"]).exports],
         "ranking": bool(aggregate and aggregate.item_scores),
+        "worker_model": _worker_model_line(aggregate),
     }
     return render(request, "web/requester/results.html", context)
+
+
+def _worker_model_line(aggregate: JobAggregate | None) -> str:
+    """Which worker model the latest run fitted and why, e.g. "one-coin (chosen: ...)"; "" before a single-choice
+    run."""
+    if aggregate is None or not aggregate.worker_model:
+        return ""
+    name = WORKER_MODEL_NAMES.get(aggregate.worker_model, aggregate.worker_model)
+    return f"{name} ({aggregate.worker_model_reason})"
 
 
 def _shown_fields(job: Job, payload: dict, media: dict[str, str]) -> list[tuple[str, object, str, str]]:

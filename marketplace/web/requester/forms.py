@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.conf import global_settings
 
-from marketplace.models import ClaimOrder, Upload
+from marketplace.models import ClaimOrder, Upload, WorkerModel
 from payments.money import MAX_AMOUNT
 from qualification.models import Qualification
 from qualification.selectors import qualification_list
@@ -130,6 +130,15 @@ class JobForm(forms.Form):
         help_text="By priority: give the items a priority column (priority:number), highest first. Least certain "
         "first: what the answers (or a model's predictions) leave most doubtful, re-ranked as answers come in.",
     )
+    worker_model = forms.ChoiceField(
+        choices=WorkerModel.choices,
+        initial=WorkerModel.DAWID_SKENE,
+        required=False,
+        label="How the results weigh each worker",
+        help_text="One class only. A confusion matrix per worker (the default), one accuracy per worker (fewer "
+        "answers needed), or chosen at each run by which better predicts answers held out. The results page says "
+        "which ran and why.",
+    )
     language = forms.ChoiceField(
         required=False,
         choices=[("", "None in particular"), *global_settings.LANGUAGES],
@@ -158,6 +167,7 @@ class JobForm(forms.Form):
         data["label_schema"] = {"type": kind, **SCHEMA_OPTIONS[kind](options, fields)}
         data["item_schema"] = {"fields": fields}
         data["claim_order"] = data.get("claim_order") or ClaimOrder.UPLOADED
+        data["worker_model"] = data.get("worker_model") or WorkerModel.DAWID_SKENE
         data["required_qualifications"] = [
             {"qualification": q.pk, "min_score": 0.0} for q in data.pop("qualifications")
         ]
