@@ -274,6 +274,7 @@ class AggregateSerializer(serializers.ModelSerializer):
             "worker_model",
             "worker_model_reason",
             "worker_model_scores",
+            "calibration",
             "duration_ms",
             "computed_at",
         ]

@@ -27,6 +27,12 @@ class JobAggregate(models.Model):
     worker_model = models.CharField(max_length=12, blank=True)
     worker_model_reason = models.CharField(max_length=300, blank=True)
     worker_model_scores = models.JSONField(default=dict, blank=True)
+    calibration = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="How the items' confidence was calibrated against the job's gold (gold items used and right, the "
+        "temperature learned, the one the answers alone gave), or null: too little answered gold, DS's own confidence.",
+    )
     duration_ms = models.PositiveIntegerField(default=0)
     computed_at = models.DateTimeField(null=True, blank=True)
     # A run asked for and not yet finished (stored, then appeals and reputations updated): set when a run is

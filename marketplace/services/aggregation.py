@@ -86,7 +86,7 @@ def job_aggregate(*, job_id: int) -> JobAggregate:
         if state.last_answer_id > snapshot.last_answer_id:
             return state  # a run that saw more answers already stored its results
         since = state.last_answer_id
-        _store_items(job, snapshot, result)
+        _store_items(job, snapshot, fit.items)
         _store_workers(job, snapshot, result)
         model_quality_store(
             job_id=job.pk,
@@ -97,7 +97,7 @@ def job_aggregate(*, job_id: int) -> JobAggregate:
             confusions=result.confusions,
         )
         _store_state(state, snapshot, fit, elapsed_ms)
-        webhook_emit(job=job, event="results.updated", data=partial(_results_event, state, snapshot, result, since))
+        webhook_emit(job=job, event="results.updated", data=partial(_results_event, state, snapshot, fit.items, since))
         if job.overlap_min < job.overlap_max:
             _adapt(job)
     # Blocks release assignments, and assignments enqueue aggregations: imported here, not at the top.
@@ -269,6 +269,7 @@ def _store_state(state: JobAggregate, snapshot: Snapshot, fit: Fit, elapsed_ms: 
     result = fit.result
     state.method = "ds"
     state.worker_model, state.worker_model_reason, state.worker_model_scores = fit.model, fit.reason, fit.scores
+    state.calibration = fit.calibration
     state.last_answer_id = snapshot.last_answer_id
     state.n_answers = int(result.answer_counts.sum())
     state.n_items = len(snapshot.item_ids) - len(snapshot.gold)

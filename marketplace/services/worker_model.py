@@ -1,13 +1,19 @@
 """The worker model a single-choice job's aggregation fits (`Job.worker_model`): full Dawid-Skene (the default) or
 one-coin, pinned; or `auto`, where each run first cross-validates both over its own answers
 (`aggregation.model_choice`: 5 folds, gold clamped, blocked workers left out; ten extra fits, so only for `auto`) and
-fits the one that best predicts held-out answers. The result says which model ran and why, for `JobAggregate`."""
+fits the one that best predicts held-out answers. The result says which model ran and why, for `JobAggregate`.
 
-from dataclasses import dataclass
+The items' confidence is the fit's, calibrated against the job's gold once it has `MIN_GOLD` answered gold items
+(`aggregation.gold_calibration`: a temperature learned from cross-fitted gold, each gold item judged by a fit of the
+same worker model that did not clamp it; five more fits per run). Labels never move; the workers' estimates, and
+the screening that reads the fit, stay the fit's own."""
+
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from marketplace.aggregation import Answers, DawidSkeneResult
+from marketplace.aggregation.gold_calibration import MIN_GOLD, gold_calibrated_posteriors
 from marketplace.aggregation.model_choice import MODELS, choose_model
 from marketplace.models import Job, WorkerModel
 
@@ -24,6 +30,30 @@ class Fit:
     model: str
     reason: str
     scores: dict[str, float | None]
+    items: DawidSkeneResult  # what the items get: `result` with its posteriors calibrated on gold where it can be
+    calibration: dict[str, float | int] | None  # how (gold used and right, temperatures), or None: the fit's own
+
+
+def _calibrated(
+    result: DawidSkeneResult, answers: Answers, gold: dict[int, int], excluded: np.ndarray, model: str
+) -> tuple[DawidSkeneResult, dict[str, float | int] | None]:
+    answered = sum(1 for task in gold if result.answer_counts[task])
+    if answered < MIN_GOLD:  # too little gold: the fit's own confidence, and no extra fits
+        return result, None
+    calibration = gold_calibrated_posteriors(
+        answers.without_workers(excluded),
+        result,
+        gold,
+        refit=lambda tasks, labels: MODELS[model](answers, gold=(tasks, labels), exclude_workers=excluded),
+    )
+    summary = {
+        "gold": calibration.gold_used,
+        "gold_right": calibration.gold_right,
+        "temperature": round(calibration.temperature, 4),
+        "answer_temperature": round(calibration.prior_temperature, 4),
+    }
+    items = replace(result, posteriors=calibration.posteriors, confidence=calibration.confidence)
+    return items, summary
 
 
 def worker_model_fit(
@@ -35,7 +65,8 @@ def worker_model_fit(
     if model == WorkerModel.AUTO:
         model, reason, scores = _choose(answers, gold, excluded)
     result = MODELS[model](answers, gold=gold or None, exclude_workers=excluded, init_posteriors=init_posteriors)
-    return Fit(result, model, reason, scores)
+    items, calibration = _calibrated(result, answers, gold, excluded, model)
+    return Fit(result, model, reason, scores, items, calibration)
 
 
 def _choose(answers: Answers, gold: dict[int, int], excluded: np.ndarray) -> tuple[str, str, dict[str, float | None]]:
