@@ -40,6 +40,7 @@ import numpy.typing as npt
 
 from marketplace.aggregation import (
     Codebook,
+    class_one_coin_dawid_skene,
     dawid_skene,
     encode_answers,
     encode_keys,
@@ -118,6 +119,7 @@ def _ours(columns: dict[str, list[str]], truth_rows: list[dict[str, str]]) -> tu
     methods: dict[str, Callable[[], Any]] = {
         "ours MV": lambda: majority_vote(answers),
         "ours one-coin DS": lambda: one_coin_dawid_skene(answers),
+        "ours class one-coin DS": lambda: class_one_coin_dawid_skene(answers),
         "ours DS": lambda: dawid_skene(answers),
         "ours one-coin DS tempered": lambda: _tempered(answers, one_coin_dawid_skene(answers)),
         "ours DS tempered": lambda: _tempered(answers, dawid_skene(answers)),

@@ -23,7 +23,13 @@ from marketplace.aggregation.binary_relevance import (
     per_class_majority,
 )
 from marketplace.aggregation.bradley_terry import PairwiseAnswers, PairwiseResult, bradley_terry, crowd_bradley_terry
-from marketplace.aggregation.em import DirichletPrior, dawid_skene, dawid_skene_posteriors, one_coin_dawid_skene
+from marketplace.aggregation.em import (
+    DirichletPrior,
+    class_one_coin_dawid_skene,
+    dawid_skene,
+    dawid_skene_posteriors,
+    one_coin_dawid_skene,
+)
 from marketplace.aggregation.encoding import Codebook, encode_answers, encode_keys
 from marketplace.aggregation.errors import (
     AggregationError,
@@ -70,6 +76,7 @@ __all__ = [
     "bias_noise_em",
     "bradley_terry",
     "crowd_bradley_terry",
+    "class_one_coin_dawid_skene",
     "dawid_skene",
     "dawid_skene_posteriors",
     "encode_answers",

@@ -159,6 +159,22 @@ def one_coin_dawid_skene(
     return _fit(answers, gold, exclude_workers, init_posteriors, max_iter, tol, prior, _one_coin_confusion)
 
 
+def class_one_coin_dawid_skene(
+    answers: Answers,
+    *,
+    gold: GoldInput | None = None,
+    exclude_workers: npt.ArrayLike | None = None,
+    init_posteriors: npt.ArrayLike | None = None,
+    max_iter: int = 100,
+    tol: float = 1e-6,
+    prior: DirichletPrior | None = None,
+) -> DawidSkeneResult:
+    """Class-conditional one-coin Dawid-Skene, between one-coin and full DS: worker w recognises true class k with
+    probability ``p_wk`` and otherwise picks a wrong label uniformly (K parameters per worker instead of 1 or
+    K(K-1)). On two classes it is full DS. Same arguments and result as :func:`dawid_skene`."""
+    return _fit(answers, gold, exclude_workers, init_posteriors, max_iter, tol, prior, _class_one_coin_confusion)
+
+
 def dawid_skene_posteriors(
     answers: Answers, *, confusions: npt.ArrayLike, priors: npt.ArrayLike, prior: DirichletPrior | None = None
 ) -> FloatArray:
@@ -266,6 +282,17 @@ def _one_coin_confusion(smoothed: FloatArray) -> FloatArray:
     accuracy = smoothed[:, diagonal].sum(axis=1) / smoothed.sum(axis=(1, 2))
     wrong = (1.0 - accuracy) / max(n_classes - 1, 1)
     confusion: FloatArray = np.where(diagonal, accuracy[:, None, None], wrong[:, None, None])
+    return confusion
+
+
+def _class_one_coin_confusion(smoothed: FloatArray) -> FloatArray:
+    """Maximises the same sum under ``π = p_wk`` on the diagonal of true class k, ``(1-p_wk)/(K-1)`` off it:
+    ``p_wk`` = the smoothed diagonal count of class k / the smoothed answers on class k."""
+    n_classes = smoothed.shape[1]
+    diagonal = np.eye(n_classes, dtype=bool)
+    accuracy = np.einsum("wkk->wk", smoothed) / smoothed.sum(axis=1)  # (W, k): axis 1 is the answered label
+    wrong = (1.0 - accuracy) / max(n_classes - 1, 1)
+    confusion: FloatArray = np.where(diagonal[None], accuracy[:, None, :], wrong[:, None, :])
     return confusion
 
 

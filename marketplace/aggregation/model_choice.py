@@ -1,6 +1,7 @@
 """Which worker model fits a job: cross-validation over its answers.
 
-Each candidate (one-coin Dawid-Skene, full Dawid-Skene) is fitted ``folds`` times, each time without one fold of
+Each candidate (one-coin Dawid-Skene; class-conditional one-coin, an accuracy per worker and true class, in between;
+full Dawid-Skene) is fitted ``folds`` times, each time without one fold of
 the answers (folds drawn at random, fixed seed); every held-out answer (worker w, task t, label l) is then predicted
 from the posterior of t given the answers the fit saw, ``P(l) = Σ_k T[t, k] π[w, k, l]``. The candidate with the
 highest mean log-probability of held-out answers wins. Unlike the fit's own likelihood, this does not reward a
@@ -17,13 +18,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from marketplace.aggregation.em import dawid_skene, one_coin_dawid_skene
+from marketplace.aggregation.em import class_one_coin_dawid_skene, dawid_skene, one_coin_dawid_skene
 from marketplace.aggregation.errors import InvalidOptionError
 from marketplace.aggregation.inputs import Answers, GoldInput
 from marketplace.aggregation.results import DawidSkeneResult
 
 # Each takes the answers and the keyword arguments of `dawid_skene` (gold, exclude_workers, init_posteriors, ...).
-MODELS: dict[str, Callable[..., DawidSkeneResult]] = {"one_coin": one_coin_dawid_skene, "dawid_skene": dawid_skene}
+# Simplest first: a tie goes to the model with fewer parameters (on two classes, class one-coin is full DS).
+MODELS: dict[str, Callable[..., DawidSkeneResult]] = {
+    "one_coin": one_coin_dawid_skene,
+    "class_one_coin": class_one_coin_dawid_skene,
+    "dawid_skene": dawid_skene,
+}
+# Scores closer than this (relative) are a tie: the same model fitted twice differs by rounding, not by evidence.
+TIE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -61,5 +69,6 @@ def choose_model(answers: Answers, *, folds: int = 5, seed: int = 0, gold: GoldI
             predicted = np.einsum("nk,nk->n", result.posteriors[tasks], result.confusions[workers, :, labels])
             total += float(np.log(np.maximum(predicted, 1e-12)).sum())
         scores[name] = total / answers.tasks.size
-    best = max(scores, key=lambda name: scores[name])
+    top = max(scores.values())
+    best = next(name for name, score in scores.items() if score >= top - TIE * abs(top))
     return ModelChoice(best, scores)

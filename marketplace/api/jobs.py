@@ -146,7 +146,8 @@ class JobInputSerializer(serializers.Serializer):
         required=False,
         help_text="Single-choice jobs only (another answer type: 400 for anything but the default): how the "
         "aggregation models each worker. `dawid_skene` (default): a confusion matrix per worker; `one_coin`: one "
-        "accuracy per worker; `auto`: at each run, the one that better predicts held-out answers (5-fold "
+        "accuracy per worker; `class_one_coin`: one per worker and true class; `auto`: at each run, the one that "
+        "best predicts held-out answers (5-fold "
         "cross-validation, gold clamped). The aggregation (`jobs/{id}/aggregation/`) says which ran and why. Open "
         "while the job runs: a change re-aggregates.",
     )

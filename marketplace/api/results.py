@@ -281,8 +281,8 @@ class AggregateSerializer(serializers.ModelSerializer):
         read_only_fields = fields
         extra_kwargs = {
             "worker_model": {
-                "help_text": "Single-choice jobs: the worker model this run fitted (`dawid_skene` or `one_coin`; "
-                "empty for other answer types)."
+                "help_text": "Single-choice jobs: the worker model this run fitted (`dawid_skene`, `one_coin` or "
+                "`class_one_coin`; empty for other answer types)."
             },
             "worker_model_reason": {
                 "help_text": "Why: `pinned by the requester`, or the choice of `auto` and its evidence."

@@ -34,6 +34,7 @@ class WorkerModel(models.TextChoices):
 
     DAWID_SKENE = "dawid_skene", "Full Dawid-Skene: a confusion matrix per worker"
     ONE_COIN = "one_coin", "One-coin: one accuracy per worker, errors spread evenly"
+    CLASS_ONE_COIN = "class_one_coin", "Class one-coin: an accuracy per worker and true class, errors spread evenly"
     AUTO = "auto", "Chosen at each aggregation run: the better predictor of held-out answers"
 
 
@@ -108,11 +109,11 @@ class Job(models.Model):
         "first (re-ranked after each aggregation).",
     )
     worker_model = models.CharField(
-        max_length=12,
+        max_length=16,
         choices=WorkerModel.choices,
         default=WorkerModel.DAWID_SKENE,
-        help_text="Single-choice jobs: how the aggregation models each worker; `auto` cross-validates one-coin and "
-        "full Dawid-Skene over the job's answers at each run and keeps the better.",
+        help_text="Single-choice jobs: how the aggregation models each worker; `auto` cross-validates one-coin, "
+        "class one-coin and full Dawid-Skene over the job's answers at each run and keeps the best.",
     )
     confidence_target = models.FloatField(
         default=0.95,

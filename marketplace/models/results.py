@@ -24,7 +24,7 @@ class JobAggregate(models.Model):
     excluded_workers = models.PositiveIntegerField(default=0)
     # Single-choice jobs: the worker model the run fitted (`WorkerModel`, never `auto`), why, and under `auto` each
     # candidate's mean log-probability of held-out answers (null where too few answers to cross-validate).
-    worker_model = models.CharField(max_length=12, blank=True)
+    worker_model = models.CharField(max_length=16, blank=True)
     worker_model_reason = models.CharField(max_length=300, blank=True)
     worker_model_scores = models.JSONField(default=dict, blank=True)
     calibration = models.JSONField(

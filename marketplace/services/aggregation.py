@@ -10,7 +10,7 @@ model version with predictions on the job is one more annotator (`services/model
 matrix is learned as a worker's, and it never counts as a person's answer.
 
 The job's `worker_model` says how each worker is modelled (`services/worker_model.py`): full Dawid-Skene (the
-default), one-coin, or `auto`, chosen at each run; the run stores which model it fitted and why.
+default), one-coin, class one-coin, or `auto`, chosen at each run; the run stores which model it fitted and why.
 """
 
 import logging

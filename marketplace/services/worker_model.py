@@ -1,6 +1,6 @@
-"""The worker model a single-choice job's aggregation fits (`Job.worker_model`): full Dawid-Skene (the default) or
-one-coin, pinned; or `auto`, where each run first cross-validates both over its own answers
-(`aggregation.model_choice`: 5 folds, gold clamped, blocked workers left out; ten extra fits, so only for `auto`) and
+"""The worker model a single-choice job's aggregation fits (`Job.worker_model`): full Dawid-Skene (the default),
+one-coin or class one-coin, pinned; or `auto`, where each run first cross-validates the three over its own answers
+(`aggregation.model_choice`: 5 folds, gold clamped, blocked workers left out; 15 extra fits, so only for `auto`) and
 fits the one that best predicts held-out answers. The result says which model ran and why, for `JobAggregate`.
 
 The items' confidence is the fit's, calibrated against the job's gold once it has `MIN_GOLD` answered gold items

@@ -11,6 +11,7 @@ from marketplace.aggregation import (
     Answers,
     DirichletPrior,
     InvalidOptionError,
+    class_one_coin_dawid_skene,
     dawid_skene,
     majority_vote,
     one_coin_dawid_skene,
@@ -157,6 +158,23 @@ def test_one_coin_ds_fits_one_accuracy_per_worker() -> None:
     np.testing.assert_allclose(off_diagonal, off_diagonal[:, :1].repeat(12, axis=1))
     assert _accuracy(result.labels, truth) > _accuracy(majority_vote(answers).labels, truth)
     assert (np.diff(result.history) >= -1e-9 * abs(result.objective)).all()
+
+
+def test_class_one_coin_fits_an_accuracy_per_worker_and_true_class() -> None:
+    truth = random_truth(2000, 3, seed=18)
+    recall = np.array([[0.9, 0.5, 0.8], [0.6, 0.9, 0.9], [0.85, 0.85, 0.4], [0.7, 0.7, 0.7]])
+    workers = [(1 - r)[:, None] / 2 + np.eye(3) * (r - (1 - r) / 2)[:, None] for r in recall]
+    answers = crowd(workers, truth, seed=19)
+
+    result = class_one_coin_dawid_skene(answers)
+
+    assert result.converged
+    np.testing.assert_allclose(np.diagonal(result.confusions, axis1=1, axis2=2), recall, atol=0.06)
+    off = result.confusions[:, ~np.eye(3, dtype=bool)].reshape(4, 3, 2)
+    np.testing.assert_allclose(off[:, :, 0], off[:, :, 1])  # a row's misses spread evenly
+    assert (np.diff(result.history) >= -1e-9 * abs(result.objective)).all()
+    two = crowd([noisy(2, 0.8), noisy(2, 0.7), noisy(2, 0.6)], random_truth(300, 2, seed=20), seed=21)
+    np.testing.assert_allclose(class_one_coin_dawid_skene(two).posteriors, dawid_skene(two).posteriors, atol=1e-9)
 
 
 def test_an_empty_job_gives_empty_results() -> None:

@@ -81,3 +81,27 @@ def test_gold_is_clamped_in_every_fit_so_held_out_answers_are_scored_against_the
 
     for model in ("one_coin", "dawid_skene"):
         assert anchored.held_out_log_likelihood[model] > blind.held_out_log_likelihood[model] + 0.01
+
+
+def test_workers_who_each_miss_one_class_evenly_lead_to_class_one_coin() -> None:
+    # Four classes; each worker recognises three classes 95% of the time and one class only 40% of the time, their
+    # misses spread evenly over the other classes: an accuracy per true class, which one-coin cannot express and
+    # a full matrix per worker estimates with more parameters than the answers need.
+    n_workers, k = 40, 4
+    confusions = np.empty((n_workers, k, k))
+    for w in range(n_workers):
+        accuracy = np.full(k, 0.95)
+        accuracy[w % k] = 0.4
+        confusions[w] = ((1 - accuracy) / (k - 1))[:, None] + np.eye(k) * (accuracy - (1 - accuracy) / (k - 1))[:, None]
+    choice = choose_model(_crowd(confusions, per_task=4, n_tasks=600, seed=5))
+    assert choice.model == "class_one_coin"
+    scores = choice.held_out_log_likelihood
+    assert scores["class_one_coin"] > max(scores["one_coin"], scores["dawid_skene"])
+
+
+def test_on_two_classes_class_one_coin_is_full_dawid_skene_and_the_tie_goes_to_it() -> None:
+    confusions = np.tile(np.array([[0.9, 0.1], [0.35, 0.65]]), (6, 1, 1))
+    choice = choose_model(_crowd(confusions, per_task=3, n_tasks=300, seed=6))
+    scores = choice.held_out_log_likelihood
+    assert scores["class_one_coin"] == pytest.approx(scores["dawid_skene"], rel=1e-9)
+    assert choice.model == "class_one_coin"  # the simpler name for the same model

@@ -76,9 +76,11 @@ def test_auto_stores_the_model_that_best_predicts_held_out_answers_and_its_score
     aggregate = aggregated(requester, WorkerModel.AUTO)
 
     scores = aggregate.worker_model_scores
-    assert set(scores) == {"one_coin", "dawid_skene"} and all(isinstance(s, float) for s in scores.values())
+    assert set(scores) == {"one_coin", "class_one_coin", "dawid_skene"}
+    assert all(isinstance(s, float) for s in scores.values())
     assert aggregate.worker_model == max(scores, key=scores.get)
-    # Swappers confuse two classes every time: only a full confusion matrix predicts their answers.
+    # Swappers confuse two classes every time: only a full confusion matrix predicts their answers (class one-coin
+    # knows they miss cats and dogs, not that each is read as the other).
     assert aggregate.worker_model == "dawid_skene"
     assert aggregate.worker_model_reason.startswith("chosen: best mean log-probability of held-out answers")
     assert f"dawid_skene {scores['dawid_skene']:.4f}" in aggregate.worker_model_reason
@@ -105,7 +107,7 @@ def test_auto_with_fewer_answers_than_folds_takes_one_coin_and_says_why(requeste
 
     assert aggregate.n_answers < 5
     assert aggregate.worker_model == "one_coin"
-    assert aggregate.worker_model_scores == {"one_coin": None, "dawid_skene": None}  # stored: no NaN in JSON
+    assert aggregate.worker_model_scores == {"one_coin": None, "class_one_coin": None, "dawid_skene": None}  # no NaN
     assert (
         aggregate.worker_model_reason == "chosen: too few answers to cross-validate, the model with fewest parameters"
     )

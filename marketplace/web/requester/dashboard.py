@@ -39,7 +39,7 @@ from payments.money import format_amount
 # What the results page calls each type's own export format.
 EXPORT_TITLES = {"coco": "COCO JSON (boxes)", "conll": "CoNLL BIO (spans)", "spacy": "spaCy JSONL (spans)"}
 # What the results page calls the worker model an aggregation fitted (`JobAggregate.worker_model`).
-WORKER_MODEL_NAMES = {"dawid_skene": "full Dawid-Skene", "one_coin": "one-coin"}
+WORKER_MODEL_NAMES = {"dawid_skene": "full Dawid-Skene", "one_coin": "one-coin", "class_one_coin": "class one-coin"}
 # A page shows this many rows at most: the dashboard's least accurate workers, the oldest pending submissions.
 WORKERS_SHOWN = 100
 PENDING_SHOWN = 100
