@@ -136,8 +136,8 @@ class JobForm(forms.Form):
         required=False,
         label="How the results weigh each worker",
         help_text="One class only. A confusion matrix per worker (the default), one accuracy per worker (fewer "
-        "answers needed), or chosen at each run by which better predicts answers held out. The results page says "
-        "which ran and why.",
+        "answers needed), one per worker and class (in between), or chosen at each run by which best predicts "
+        "answers held out. The results page says which ran and why.",
     )
     language = forms.ChoiceField(
         required=False,
